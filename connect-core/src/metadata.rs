@@ -1,0 +1,96 @@
+//! Metadata helpers: binary (`-bin`) values and the headers that are not
+//! user metadata.
+
+use base64::Engine as _;
+use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD};
+use http::{HeaderMap, HeaderName, HeaderValue};
+
+use crate::{Code, ConnectError};
+
+/// Whether `name` carries binary, base64-encoded values (ends in `-bin`).
+pub fn is_binary_header(name: &str) -> bool {
+    name.ends_with("-bin")
+}
+
+/// Encodes a binary metadata value as padded standard base64.
+///
+/// ```
+/// use connect_core::metadata::{decode_binary_value, encode_binary_value};
+///
+/// let v = encode_binary_value(&[0xff, 0x00, 0x01]);
+/// assert_eq!(v, "/wAB");
+/// assert_eq!(decode_binary_value(v.as_bytes()).unwrap(), vec![0xff, 0, 1]);
+/// ```
+pub fn encode_binary_value(bytes: &[u8]) -> HeaderValue {
+    HeaderValue::try_from(STANDARD.encode(bytes)).expect("base64 is a valid header value")
+}
+
+/// Decodes a binary metadata value; padded and unpadded base64 (standard or
+/// URL-safe alphabet) are accepted.
+pub fn decode_binary_value(value: &[u8]) -> Result<Vec<u8>, ConnectError> {
+    let trimmed: &[u8] = {
+        let mut v = value;
+        while let [rest @ .., b'='] = v {
+            v = rest;
+        }
+        v
+    };
+    if trimmed.contains(&b'-') || trimmed.contains(&b'_') {
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(trimmed)
+    } else {
+        STANDARD_NO_PAD.decode(trimmed)
+    }
+    .map_err(|e| ConnectError::new(Code::InvalidArgument, format!("invalid binary metadata: {e}")))
+}
+
+/// Appends a binary value under `name` (which should end in `-bin`).
+pub fn append_binary(headers: &mut HeaderMap, name: HeaderName, bytes: &[u8]) {
+    headers.append(name, encode_binary_value(bytes));
+}
+
+/// Whether a header belongs to the protocol rather than to the user: such
+/// headers are never copied from error or context metadata onto the wire as
+/// user metadata.
+pub fn is_protocol_header(name: &str) -> bool {
+    matches!(
+        name,
+        "content-type"
+            | "content-length"
+            | "content-encoding"
+            | "accept-encoding"
+            | "host"
+            | "user-agent"
+            | "te"
+            | "trailer"
+            | "transfer-encoding"
+            | "connection"
+            | "keep-alive"
+            | "upgrade"
+            | "date"
+    ) || name.starts_with("connect-")
+        || name.starts_with("grpc-")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn decodes_padded_unpadded_and_url_safe() {
+        for input in ["/wAB", "/wAB", "_wAB"] {
+            assert_eq!(decode_binary_value(input.as_bytes()).unwrap(), vec![0xff, 0, 1]);
+        }
+        assert_eq!(decode_binary_value(b"YQ==").unwrap(), b"a");
+        assert_eq!(decode_binary_value(b"YQ").unwrap(), b"a");
+        assert!(decode_binary_value(b"!!!").is_err());
+    }
+
+    #[test]
+    fn protocol_headers_are_not_user_metadata() {
+        assert!(is_protocol_header("grpc-status"));
+        assert!(is_protocol_header("connect-timeout-ms"));
+        assert!(is_protocol_header("content-type"));
+        assert!(!is_protocol_header("x-custom"));
+        assert!(is_binary_header("x-trace-bin"));
+    }
+}
