@@ -1,1 +1,5 @@
-//! placeholder
+//! Bytes ⇄ messages for ConnectRPC: proto and JSON codecs over buffa,
+//! envelope framing, compression providers and the error wire formats.
+
+pub mod codec;
+pub mod envelope;

@@ -1,0 +1,197 @@
+//! The 5-byte envelope: one flag byte, a big-endian `u32` length, payload.
+//!
+//! This module knows only the prefix and the compressed bit; each protocol
+//! gives the other flag bits their meaning.
+
+use bytes::{Buf, BufMut, Bytes, BytesMut};
+use connect_core::{ConnectError, ENVELOPE_PREFIX_LEN};
+
+/// One decoded envelope.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Envelope {
+    /// The flag byte.
+    pub flags: u8,
+    /// The payload, exactly as it was on the wire.
+    pub data: Bytes,
+}
+
+/// Incremental envelope decoder.
+///
+/// Feed it body chunks with [`push`](Self::push) and take envelopes out with
+/// [`next_envelope`](Self::next_envelope). A length over the limit is
+/// rejected as soon as the prefix is read, before any payload is buffered.
+///
+/// ```
+/// use bytes::Bytes;
+/// use connect_codec::envelope::{EnvelopeDecoder, encode_envelope};
+///
+/// let wire = encode_envelope(0, b"hello");
+/// let mut dec = EnvelopeDecoder::new(1024);
+/// dec.push(wire.slice(..3));
+/// assert!(dec.next_envelope().unwrap().is_none()); // prefix incomplete
+/// dec.push(wire.slice(3..));
+/// let env = dec.next_envelope().unwrap().unwrap();
+/// assert_eq!(&env.data[..], b"hello");
+/// assert!(dec.is_empty());
+/// ```
+#[derive(Debug)]
+pub struct EnvelopeDecoder {
+    buf: BytesMut,
+    limit: usize,
+}
+
+impl EnvelopeDecoder {
+    /// A decoder that refuses payloads longer than `limit` bytes.
+    pub fn new(limit: usize) -> Self {
+        EnvelopeDecoder {
+            buf: BytesMut::new(),
+            limit,
+        }
+    }
+
+    /// Appends a chunk of the body.
+    pub fn push(&mut self, chunk: impl Buf) {
+        self.buf.put(chunk);
+    }
+
+    /// Whether no bytes are buffered (a clean end of stream).
+    pub fn is_empty(&self) -> bool {
+        self.buf.is_empty()
+    }
+
+    /// The next complete envelope, `None` if more bytes are needed, or
+    /// `resource_exhausted` if the announced length is over the limit.
+    pub fn next_envelope(&mut self) -> Result<Option<Envelope>, ConnectError> {
+        let Some(len) = peek_len(&self.buf) else {
+            return Ok(None);
+        };
+        if len > self.limit {
+            return Err(too_large(len, self.limit));
+        }
+        if self.buf.len() < ENVELOPE_PREFIX_LEN + len {
+            self.buf.reserve(ENVELOPE_PREFIX_LEN + len - self.buf.len());
+            return Ok(None);
+        }
+        let flags = self.buf[0];
+        self.buf.advance(ENVELOPE_PREFIX_LEN);
+        let data = self.buf.split_to(len).freeze();
+        Ok(Some(Envelope { flags, data }))
+    }
+
+    /// Called at end of body: an error if a partial envelope is buffered.
+    pub fn finish(&self) -> Result<(), ConnectError> {
+        if self.buf.is_empty() {
+            Ok(())
+        } else {
+            Err(ConnectError::invalid_argument(format!(
+                "protocol error: incomplete envelope: {} trailing bytes",
+                self.buf.len()
+            )))
+        }
+    }
+}
+
+fn peek_len(buf: &[u8]) -> Option<usize> {
+    if buf.len() < ENVELOPE_PREFIX_LEN {
+        return None;
+    }
+    let len = u32::from_be_bytes([buf[1], buf[2], buf[3], buf[4]]);
+    Some(len as usize)
+}
+
+fn too_large(len: usize, limit: usize) -> ConnectError {
+    ConnectError::resource_exhausted(format!(
+        "message size {len} is larger than configured max {limit}"
+    ))
+}
+
+/// Decodes a whole buffer holding exactly one envelope (a unary gRPC body).
+pub fn decode_single(mut body: Bytes, limit: usize) -> Result<Option<Envelope>, ConnectError> {
+    if body.is_empty() {
+        return Ok(None);
+    }
+    let len = peek_len(&body).ok_or_else(|| {
+        ConnectError::invalid_argument("protocol error: incomplete envelope prefix")
+    })?;
+    if len > limit {
+        return Err(too_large(len, limit));
+    }
+    if body.len() != ENVELOPE_PREFIX_LEN + len {
+        return Err(ConnectError::invalid_argument(
+            "protocol error: envelope length does not match the body",
+        ));
+    }
+    let flags = body[0];
+    body.advance(ENVELOPE_PREFIX_LEN);
+    Ok(Some(Envelope { flags, data: body }))
+}
+
+/// Writes an envelope prefix for a payload of `len` bytes.
+pub fn put_prefix(buf: &mut impl BufMut, flags: u8, len: usize) {
+    buf.put_u8(flags);
+    buf.put_u32(u32::try_from(len).unwrap_or(u32::MAX));
+}
+
+/// Encodes one envelope into a fresh buffer.
+pub fn encode_envelope(flags: u8, payload: &[u8]) -> Bytes {
+    let mut buf = BytesMut::with_capacity(ENVELOPE_PREFIX_LEN + payload.len());
+    put_prefix(&mut buf, flags, payload.len());
+    buf.put_slice(payload);
+    buf.freeze()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use connect_core::Code;
+
+    #[test]
+    fn decodes_byte_by_byte_and_back_to_back() {
+        let mut wire = BytesMut::new();
+        wire.put(encode_envelope(1, b"ab"));
+        wire.put(encode_envelope(2, b""));
+        wire.put(encode_envelope(0, &[7; 300]));
+        let mut dec = EnvelopeDecoder::new(1000);
+        let mut out = vec![];
+        for b in wire.iter() {
+            dec.push(&[*b][..]);
+            while let Some(e) = dec.next_envelope().unwrap() {
+                out.push(e);
+            }
+        }
+        dec.finish().unwrap();
+        assert_eq!(out.len(), 3);
+        assert_eq!((out[0].flags, &out[0].data[..]), (1, &b"ab"[..]));
+        assert_eq!((out[1].flags, out[1].data.len()), (2, 0));
+        assert_eq!(out[2].data.len(), 300);
+    }
+
+    #[test]
+    fn huge_length_is_rejected_before_buffering() {
+        let mut dec = EnvelopeDecoder::new(4 * 1024 * 1024);
+        dec.push(&[0u8, 0xff, 0xff, 0xff, 0xff][..]);
+        let err = dec.next_envelope().unwrap_err();
+        assert_eq!(err.code(), Code::ResourceExhausted);
+        assert!(dec.buf.capacity() < 1024 * 1024);
+    }
+
+    #[test]
+    fn truncated_envelopes_are_reported_at_finish() {
+        let mut dec = EnvelopeDecoder::new(100);
+        dec.push(&[0u8, 0, 0, 0, 9, 1, 2][..]);
+        assert!(dec.next_envelope().unwrap().is_none());
+        assert_eq!(dec.finish().unwrap_err().code(), Code::InvalidArgument);
+    }
+
+    #[test]
+    fn single_envelope_checks_the_length() {
+        let one = encode_envelope(0, b"xyz");
+        assert_eq!(&decode_single(one.clone(), 10).unwrap().unwrap().data[..], b"xyz");
+        assert!(decode_single(one.slice(..6), 10).is_err());
+        assert_eq!(
+            decode_single(one, 2).unwrap_err().code(),
+            Code::ResourceExhausted
+        );
+        assert!(decode_single(Bytes::new(), 10).unwrap().is_none());
+    }
+}

@@ -1,0 +1,212 @@
+//! The glue generated services call: decode the request messages, run the
+//! user's handler, encode the answer.
+//!
+//! One function per stream type. Generated code passes a closure that calls
+//! the user's trait method; these functions hold no per-method state, so a
+//! generated server is a `match` on the path and nothing more.
+
+use std::fmt;
+use std::future::Future;
+use std::marker::PhantomData;
+use std::pin::Pin;
+use std::task::{Context as TaskContext, Poll};
+
+use buffa::Message;
+use buffa::view::{MessageView, OwnedView};
+use connect_codec::codec;
+use connect_core::{Codec, ConnectError};
+use futures_core::Stream;
+use futures_util::StreamExt as _;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use crate::rpc::{
+    Context, Frame, FrameStream, RequestMessages, ResponseMessages, RpcRequest, RpcResponse,
+};
+
+/// A boxed, sendable future, as returned by generated services.
+pub type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send>>;
+
+/// A stream of response messages returned by a streaming handler. An `Err`
+/// item ends the call with that error.
+pub type ResponseStream<M> = Pin<Box<dyn Stream<Item = Result<M, ConnectError>> + Send>>;
+
+/// The stream of request messages a client- or bidi-streaming handler reads,
+/// each decoded as a zero-copy view.
+///
+/// Read it with [`message`](Self::message) or as a [`Stream`].
+pub struct Streaming<V> {
+    codec: Codec,
+    frames: FrameStream,
+    _view: PhantomData<fn() -> V>,
+}
+
+impl<V> fmt::Debug for Streaming<V> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Streaming")
+            .field("codec", &self.codec)
+            .field("view", &std::any::type_name::<V>())
+            .finish()
+    }
+}
+
+impl<V> Streaming<V>
+where
+    V: MessageView<'static>,
+    V::Owned: DeserializeOwned,
+{
+    /// A stream decoding `frames` (already decompressed) with `codec`.
+    pub fn new(codec: Codec, frames: FrameStream) -> Self {
+        Streaming {
+            codec,
+            frames,
+            _view: PhantomData,
+        }
+    }
+
+    /// The next message, `None` at the end of the request.
+    pub async fn message(&mut self) -> Result<Option<OwnedView<V>>, ConnectError> {
+        self.next().await.transpose()
+    }
+}
+
+impl<V> Stream for Streaming<V>
+where
+    V: MessageView<'static>,
+    V::Owned: DeserializeOwned,
+{
+    type Item = Result<OwnedView<V>, ConnectError>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<Option<Self::Item>> {
+        let codec = self.codec;
+        self.frames.as_mut().poll_next(cx).map(|item| {
+            item.map(|frame| frame.and_then(|f| codec::decode_view(codec, f.data)))
+        })
+    }
+}
+
+impl<V> Unpin for Streaming<V> {}
+
+/// Takes the single request message of a unary or server-streaming call.
+async fn single(messages: RequestMessages) -> Result<Frame, ConnectError> {
+    match messages {
+        RequestMessages::Unary(frame) => Ok(frame),
+        RequestMessages::Stream(mut frames) => {
+            let first = frames.next().await.transpose()?.ok_or_else(|| {
+                ConnectError::unimplemented("protocol error: missing request message")
+            })?;
+            if frames.next().await.transpose()?.is_some() {
+                return Err(ConnectError::unimplemented(
+                    "protocol error: expected one request message, received more",
+                ));
+            }
+            Ok(first)
+        }
+    }
+}
+
+fn stream_of(messages: RequestMessages) -> FrameStream {
+    match messages {
+        RequestMessages::Stream(s) => s,
+        RequestMessages::Unary(frame) => Box::pin(futures_util::stream::once(async { Ok(frame) })),
+    }
+}
+
+fn respond<M: Message + Serialize>(codec: Codec, msg: &M, ctx: Context) -> Result<RpcResponse, ConnectError> {
+    let data = codec::encode(codec, msg)?;
+    let (headers, trailers) = ctx.into_response_metadata();
+    Ok(RpcResponse {
+        headers,
+        trailers,
+        messages: ResponseMessages::Unary(Frame::new(data)),
+    })
+}
+
+fn respond_stream<M>(codec: Codec, stream: ResponseStream<M>, ctx: Context) -> RpcResponse
+where
+    M: Message + Serialize + 'static,
+{
+    let frames = stream.map(move |item| item.and_then(|m| codec::encode(codec, &m).map(Frame::new)));
+    let (headers, trailers) = ctx.into_response_metadata();
+    RpcResponse {
+        headers,
+        trailers,
+        messages: ResponseMessages::Stream(Box::pin(frames)),
+    }
+}
+
+/// Serves a unary call with `handler`.
+pub async fn unary<V, M, F, Fut>(req: RpcRequest, handler: F) -> Result<RpcResponse, ConnectError>
+where
+    V: MessageView<'static>,
+    V::Owned: DeserializeOwned,
+    M: Message + Serialize,
+    F: FnOnce(Context, OwnedView<V>) -> Fut,
+    Fut: Future<Output = Result<(M, Context), ConnectError>>,
+{
+    let codec = req.head.codec;
+    let frame = single(req.messages).await?;
+    let msg = codec::decode_view(codec, frame.data)?;
+    let (resp, ctx) = handler(Context::from_head(req.head), msg).await?;
+    respond(codec, &resp, ctx)
+}
+
+/// Serves a server-streaming call with `handler`.
+pub async fn server_stream<V, M, F, Fut>(
+    req: RpcRequest,
+    handler: F,
+) -> Result<RpcResponse, ConnectError>
+where
+    V: MessageView<'static>,
+    V::Owned: DeserializeOwned,
+    M: Message + Serialize + 'static,
+    F: FnOnce(Context, OwnedView<V>) -> Fut,
+    Fut: Future<Output = Result<(ResponseStream<M>, Context), ConnectError>>,
+{
+    let codec = req.head.codec;
+    let frame = single(req.messages).await?;
+    let msg = codec::decode_view(codec, frame.data)?;
+    let (stream, ctx) = handler(Context::from_head(req.head), msg).await?;
+    Ok(respond_stream(codec, stream, ctx))
+}
+
+/// Serves a client-streaming call with `handler`.
+pub async fn client_stream<V, M, F, Fut>(
+    req: RpcRequest,
+    handler: F,
+) -> Result<RpcResponse, ConnectError>
+where
+    V: MessageView<'static>,
+    V::Owned: DeserializeOwned,
+    M: Message + Serialize,
+    F: FnOnce(Context, Streaming<V>) -> Fut,
+    Fut: Future<Output = Result<(M, Context), ConnectError>>,
+{
+    let codec = req.head.codec;
+    let stream = Streaming::new(codec, stream_of(req.messages));
+    let (resp, ctx) = handler(Context::from_head(req.head), stream).await?;
+    respond(codec, &resp, ctx)
+}
+
+/// Serves a bidirectional-streaming call with `handler`.
+pub async fn bidi_stream<V, M, F, Fut>(
+    req: RpcRequest,
+    handler: F,
+) -> Result<RpcResponse, ConnectError>
+where
+    V: MessageView<'static>,
+    V::Owned: DeserializeOwned,
+    M: Message + Serialize + 'static,
+    F: FnOnce(Context, Streaming<V>) -> Fut,
+    Fut: Future<Output = Result<(ResponseStream<M>, Context), ConnectError>>,
+{
+    let codec = req.head.codec;
+    let stream = Streaming::new(codec, stream_of(req.messages));
+    let (out, ctx) = handler(Context::from_head(req.head), stream).await?;
+    Ok(respond_stream(codec, out, ctx))
+}
+
+/// The answer for a method the service does not know.
+pub fn unimplemented(req: &RpcRequest) -> ConnectError {
+    ConnectError::unimplemented(format!("{} is not implemented", req.head.method.path()))
+}

@@ -1,0 +1,227 @@
+//! The protocol-neutral request and response that flow between the
+//! protocol layers and the typed service.
+//!
+//! Framing turns an HTTP body into [`RequestMessages`] (one buffer for unary
+//! calls, a stream of [`Frame`]s otherwise); the typed service answers with
+//! [`ResponseMessages`]. Nothing here knows which protocol is on the wire.
+
+use std::fmt;
+use std::pin::Pin;
+
+use bytes::Bytes;
+use connect_core::{Codec, ConnectError, MethodDescriptor, Protocol};
+use futures_core::Stream;
+use http::{Extensions, HeaderMap};
+use tokio::time::Instant;
+
+/// One message on the wire, possibly still compressed.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Frame {
+    /// The encoded (and, if `compressed`, compressed) message.
+    pub data: Bytes,
+    /// Whether `data` is compressed with the call's negotiated encoding.
+    pub compressed: bool,
+}
+
+impl Frame {
+    /// An uncompressed frame.
+    pub fn new(data: Bytes) -> Self {
+        Frame {
+            data,
+            compressed: false,
+        }
+    }
+}
+
+/// A boxed, sendable stream of message frames.
+pub type FrameStream = Pin<Box<dyn Stream<Item = Result<Frame, ConnectError>> + Send>>;
+
+/// The messages of a request.
+pub enum RequestMessages {
+    /// Exactly one message, fully buffered: the unary fast path.
+    Unary(Frame),
+    /// A stream of messages, ending at the end of the request body.
+    Stream(FrameStream),
+}
+
+impl fmt::Debug for RequestMessages {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            RequestMessages::Unary(frame) => f.debug_tuple("Unary").field(frame).finish(),
+            RequestMessages::Stream(_) => f.write_str("Stream(..)"),
+        }
+    }
+}
+
+/// The messages of a response.
+pub enum ResponseMessages {
+    /// Exactly one message.
+    Unary(Frame),
+    /// A stream of messages; an error ends the stream and becomes the
+    /// call's status.
+    Stream(FrameStream),
+}
+
+impl fmt::Debug for ResponseMessages {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ResponseMessages::Unary(frame) => f.debug_tuple("Unary").field(frame).finish(),
+            ResponseMessages::Stream(_) => f.write_str("Stream(..)"),
+        }
+    }
+}
+
+/// What the protocol layers learned about a call before it reached the
+/// service.
+#[derive(Debug)]
+pub struct RequestHead {
+    /// The method being called.
+    pub method: &'static MethodDescriptor,
+    /// The protocol on the wire.
+    pub protocol: Protocol,
+    /// The message codec.
+    pub codec: Codec,
+    /// The request headers, as received.
+    pub headers: HeaderMap,
+    /// Request extensions (from the HTTP request and the layers above).
+    pub extensions: Extensions,
+    /// When the call must be finished, if the client set a timeout.
+    pub deadline: Option<Instant>,
+}
+
+/// A protocol-neutral RPC request.
+#[derive(Debug)]
+pub struct RpcRequest {
+    /// What is known about the call.
+    pub head: RequestHead,
+    /// The request messages.
+    pub messages: RequestMessages,
+}
+
+/// A protocol-neutral RPC response.
+#[derive(Debug, Default)]
+pub struct RpcResponse {
+    /// Response headers (user metadata and the layers' own).
+    pub headers: HeaderMap,
+    /// Response trailers (user metadata).
+    pub trailers: HeaderMap,
+    /// The response messages.
+    pub messages: ResponseMessages,
+}
+
+impl Default for ResponseMessages {
+    fn default() -> Self {
+        ResponseMessages::Unary(Frame::default())
+    }
+}
+
+/// The per-call context a handler receives and hands back.
+///
+/// It carries the request's metadata and deadline in, and the response's
+/// headers and trailers out.
+///
+/// ```
+/// use connect_layers::rpc::Context;
+///
+/// let mut ctx = Context::default();
+/// ctx.response_headers_mut().insert("x-served-by", "a".parse().unwrap());
+/// ctx.response_trailers_mut().insert("x-cost", "3".parse().unwrap());
+/// assert_eq!(ctx.response_headers()["x-served-by"], "a");
+/// ```
+#[derive(Debug, Default)]
+pub struct Context {
+    method: Option<&'static MethodDescriptor>,
+    protocol: Option<Protocol>,
+    request_headers: HeaderMap,
+    extensions: Extensions,
+    deadline: Option<Instant>,
+    response_headers: HeaderMap,
+    response_trailers: HeaderMap,
+}
+
+// ===== impl Context =====
+
+impl Context {
+    /// The context of a request arriving with `head`.
+    pub fn from_head(head: RequestHead) -> Self {
+        Context {
+            method: Some(head.method),
+            protocol: Some(head.protocol),
+            request_headers: head.headers,
+            extensions: head.extensions,
+            deadline: head.deadline,
+            response_headers: HeaderMap::new(),
+            response_trailers: HeaderMap::new(),
+        }
+    }
+
+    /// The method being called (`None` only for a default context).
+    pub fn method(&self) -> Option<&'static MethodDescriptor> {
+        self.method
+    }
+
+    /// The protocol of the call (`None` only for a default context).
+    pub fn protocol(&self) -> Option<Protocol> {
+        self.protocol
+    }
+
+    /// The request headers.
+    pub fn request_headers(&self) -> &HeaderMap {
+        &self.request_headers
+    }
+
+    /// Request extensions, set by the HTTP stack or by layers.
+    pub fn extensions(&self) -> &Extensions {
+        &self.extensions
+    }
+
+    /// Request extensions, mutably.
+    pub fn extensions_mut(&mut self) -> &mut Extensions {
+        &mut self.extensions
+    }
+
+    /// The call's deadline, if the client sent a timeout.
+    pub fn deadline(&self) -> Option<Instant> {
+        self.deadline
+    }
+
+    /// The time left before the deadline, if there is one.
+    pub fn remaining(&self) -> Option<std::time::Duration> {
+        self.deadline
+            .map(|d| d.saturating_duration_since(Instant::now()))
+    }
+
+    /// The response headers.
+    pub fn response_headers(&self) -> &HeaderMap {
+        &self.response_headers
+    }
+
+    /// The response headers, mutably.
+    pub fn response_headers_mut(&mut self) -> &mut HeaderMap {
+        &mut self.response_headers
+    }
+
+    /// The response trailers.
+    pub fn response_trailers(&self) -> &HeaderMap {
+        &self.response_trailers
+    }
+
+    /// The response trailers, mutably.
+    pub fn response_trailers_mut(&mut self) -> &mut HeaderMap {
+        &mut self.response_trailers
+    }
+
+    /// Splits the context into the response headers and trailers.
+    pub fn into_response_metadata(self) -> (HeaderMap, HeaderMap) {
+        (self.response_headers, self.response_trailers)
+    }
+}
+
+/// Implemented by generated servers: the service's name and its methods,
+/// so a router can route to it.
+pub trait NamedService {
+    /// The fully-qualified service name (`greet.v1.GreetService`).
+    const SERVICE_NAME: &'static str;
+    /// Every method of the service.
+    const METHODS: &'static [MethodDescriptor];
+}
