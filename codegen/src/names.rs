@@ -1,0 +1,163 @@
+//! Rust identifiers and wire names derived from proto names.
+//!
+//! Every name the generator emits is computed here, so the trait, the
+//! server and the descriptors always agree.
+
+use proc_macro2::{Ident, Span};
+
+/// Converts a proto name (`GreetStream`, `HTTPGet`, `get_v2`) to
+/// `snake_case` (`greet_stream`, `http_get`, `get_v2`).
+///
+/// ```
+/// use connectrpc_codegen::names::snake_case;
+/// assert_eq!(snake_case("GreetStream"), "greet_stream");
+/// assert_eq!(snake_case("HTTPGet"), "http_get");
+/// assert_eq!(snake_case("GetV2"), "get_v2");
+/// ```
+pub fn snake_case(name: &str) -> String {
+    let chars: Vec<char> = name.chars().collect();
+    let mut out = String::with_capacity(name.len() + 4);
+    for (i, &c) in chars.iter().enumerate() {
+        if c.is_ascii_uppercase() {
+            let prev = i.checked_sub(1).map(|p| chars[p]);
+            let next = chars.get(i + 1).copied();
+            let boundary = match prev {
+                None | Some('_') => false,
+                Some(p) if p.is_ascii_lowercase() || p.is_ascii_digit() => true,
+                Some(p) if p.is_ascii_uppercase() => next.is_some_and(|n| n.is_ascii_lowercase()),
+                Some(_) => false,
+            };
+            if boundary {
+                out.push('_');
+            }
+            out.push(c.to_ascii_lowercase());
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// Converts a proto name to `SHOUTY_SNAKE_CASE` (`GreetService` →
+/// `GREET_SERVICE`).
+///
+/// ```
+/// use connectrpc_codegen::names::shouty_snake_case;
+/// assert_eq!(shouty_snake_case("GreetService"), "GREET_SERVICE");
+/// ```
+pub fn shouty_snake_case(name: &str) -> String {
+    snake_case(name).to_ascii_uppercase()
+}
+
+/// An identifier, escaped as a raw identifier when it is a Rust keyword
+/// (`type` → `r#type`; `self`, `super`, `crate` and `Self` get a trailing
+/// `_` since they cannot be raw).
+pub fn ident(name: &str) -> Ident {
+    buffa_codegen::idents::make_field_ident(name)
+}
+
+/// The trait method for a proto method (`GreetStream` → `greet_stream`).
+pub fn method_fn(method: &str) -> Ident {
+    ident(&snake_case(method))
+}
+
+/// The service trait (`GreetService`).
+pub fn service_trait(service: &str) -> Ident {
+    ident(service)
+}
+
+/// The typed server (`GreetServiceServer`).
+pub fn server_struct(service: &str) -> Ident {
+    Ident::new(&format!("{service}Server"), Span::call_site())
+}
+
+/// The registration extension trait (`GreetServiceExt`).
+pub fn ext_trait(service: &str) -> Ident {
+    Ident::new(&format!("{service}Ext"), Span::call_site())
+}
+
+/// The constant holding the service's full name (`GREET_SERVICE_NAME`).
+pub fn service_name_const(service: &str) -> Ident {
+    Ident::new(
+        &format!("{}_NAME", shouty_snake_case(service)),
+        Span::call_site(),
+    )
+}
+
+/// The module holding the service's method descriptors (`greet_service`).
+pub fn descriptor_module(service: &str) -> Ident {
+    ident(&snake_case(service))
+}
+
+/// The name of the slice of all method descriptors inside
+/// [`descriptor_module`].
+pub const METHODS_CONST: &str = "METHODS";
+
+/// The method descriptor constant (`GreetStream` → `GREET_STREAM`), never
+/// equal to [`METHODS_CONST`].
+pub fn method_const(method: &str) -> Ident {
+    let mut name = shouty_snake_case(method);
+    if name == METHODS_CONST {
+        name.push('_');
+    }
+    Ident::new(&name, Span::call_site())
+}
+
+/// The fully-qualified service name (`greet.v1.GreetService`).
+pub fn full_service_name(package: &str, service: &str) -> String {
+    if package.is_empty() {
+        service.to_string()
+    } else {
+        format!("{package}.{service}")
+    }
+}
+
+/// The HTTP path of a method (`/greet.v1.GreetService/Greet`).
+pub fn method_path(package: &str, service: &str, method: &str) -> String {
+    format!("/{}/{method}", full_service_name(package, service))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn snake_cases() {
+        assert_eq!(snake_case("Greet"), "greet");
+        assert_eq!(snake_case("GreetMany"), "greet_many");
+        assert_eq!(snake_case("HTTPRequest"), "http_request");
+        assert_eq!(snake_case("getV2Thing"), "get_v2_thing");
+        assert_eq!(snake_case("already_snake"), "already_snake");
+        assert_eq!(snake_case("Ping"), "ping");
+    }
+
+    #[test]
+    fn keywords_are_escaped() {
+        assert_eq!(method_fn("Type").to_string(), "r#type");
+        assert_eq!(method_fn("Self").to_string(), "self_");
+    }
+
+    #[test]
+    fn derived_names() {
+        assert_eq!(
+            server_struct("GreetService").to_string(),
+            "GreetServiceServer"
+        );
+        assert_eq!(ext_trait("GreetService").to_string(), "GreetServiceExt");
+        assert_eq!(
+            service_name_const("GreetService").to_string(),
+            "GREET_SERVICE_NAME"
+        );
+        assert_eq!(
+            descriptor_module("GreetService").to_string(),
+            "greet_service"
+        );
+        assert_eq!(method_const("GreetStream").to_string(), "GREET_STREAM");
+        assert_eq!(method_const("Methods").to_string(), "METHODS_");
+        assert_eq!(
+            method_path("greet.v1", "GreetService", "Greet"),
+            "/greet.v1.GreetService/Greet"
+        );
+        assert_eq!(method_path("", "Svc", "M"), "/Svc/M");
+    }
+}

@@ -1,0 +1,178 @@
+//! The typed server: method descriptors, the `tower::Service` that
+//! dispatches on the method path, and router registration.
+
+use proc_macro2::{Ident, Span, TokenStream};
+use quote::quote;
+
+use crate::docs::{doc_attrs, doc_with};
+use crate::model::ServiceDef;
+use crate::names;
+
+/// The service-name constant and the module of method descriptors.
+pub fn descriptors(service: &ServiceDef, rt: &TokenStream) -> TokenStream {
+    let name_const = names::service_name_const(&service.name);
+    let module = names::descriptor_module(&service.name);
+    let full_name = service.full_name();
+    let name_doc = doc_attrs(&[format!("Full name of the `{full_name}` service.")]);
+    let module_doc = doc_attrs(&[format!("Method descriptors of the `{full_name}` service.")]);
+    let methods_ident = Ident::new(names::METHODS_CONST, Span::call_site());
+    let consts = service.methods.iter().map(|m| {
+        let ident = names::method_const(&m.name);
+        let method = &m.name;
+        let path = names::method_path(&service.package, &service.name, &m.name);
+        let stream = Ident::new(m.stream_kind().variant(), Span::call_site());
+        let idem = Ident::new(m.idempotency.variant(), Span::call_site());
+        let doc = doc_attrs(&[format!("`{path}`.")]);
+        quote! {
+            #doc
+            pub const #ident: #rt::MethodDescriptor = #rt::MethodDescriptor::new(
+                super::#name_const,
+                #method,
+                #path,
+                #rt::StreamType::#stream,
+                #rt::Idempotency::#idem,
+            );
+        }
+    });
+    let all = service.methods.iter().map(|m| names::method_const(&m.name));
+    quote! {
+        #name_doc
+        pub const #name_const: &str = #full_name;
+
+        #module_doc
+        pub mod #module {
+            #(#consts)*
+
+            /// Every method of the service, in declaration order.
+            pub const #methods_ident: &[#rt::MethodDescriptor] = &[#(#all),*];
+        }
+    }
+}
+
+/// The server struct, its `NamedService` and `Service` impls, and the
+/// registration extension trait.
+pub fn server(service: &ServiceDef, rt: &TokenStream) -> TokenStream {
+    let trait_ident = names::service_trait(&service.name);
+    let server_ident = names::server_struct(&service.name);
+    let ext_ident = names::ext_trait(&service.name);
+    let name_const = names::service_name_const(&service.name);
+    let module = names::descriptor_module(&service.name);
+    let methods_ident = Ident::new(names::METHODS_CONST, Span::call_site());
+    let server_name = server_ident.to_string();
+    let full_name = service.full_name();
+
+    let server_doc_line =
+        format!("Serves a [`{trait_ident}`] implementation as the `{full_name}` service.");
+    let server_docs = doc_with(
+        &service.comments,
+        &[
+            &server_doc_line,
+            "",
+            "A `tower::Service` over protocol-neutral RPC requests: it dispatches on",
+            "the method path with a `match` and decodes requests as zero-copy views.",
+            "Put it behind a router with `Router::add_service` or the",
+            &format!("[`{ext_ident}::register`] shortcut."),
+        ],
+    );
+
+    let arms = service.methods.iter().map(|m| {
+        let path = names::method_path(&service.package, &service.name, &m.name);
+        let handler = Ident::new(m.stream_kind().handler_fn(), Span::call_site());
+        let fn_ident = names::method_fn(&m.name);
+        quote! {
+            #path => ::std::boxed::Box::pin(#rt::#handler(req, move |ctx, request| async move {
+                inner.#fn_ident(ctx, request).await
+            })),
+        }
+    });
+    let dispatch = if service.methods.is_empty() {
+        quote! {
+            let err = #rt::unimplemented(&req);
+            ::std::boxed::Box::pin(async move { ::core::result::Result::Err(err) })
+        }
+    } else {
+        quote! {
+            let inner = #rt::Arc::clone(&self.inner);
+            match req.head.method.path() {
+                #(#arms)*
+                _ => {
+                    let err = #rt::unimplemented(&req);
+                    ::std::boxed::Box::pin(async move { ::core::result::Result::Err(err) })
+                }
+            }
+        }
+    };
+    let ext_doc = format!("Registers a [`{trait_ident}`] implementation with a router.");
+    let register_doc =
+        format!("Adds every method of `{full_name}`, served by this implementation, to `router`.");
+
+    quote! {
+        #server_docs
+        pub struct #server_ident<T> {
+            inner: #rt::Arc<T>,
+        }
+
+        impl<T> #server_ident<T> {
+            /// Serves `inner`.
+            pub fn new(inner: T) -> Self {
+                Self { inner: #rt::Arc::new(inner) }
+            }
+
+            /// Serves an implementation that is already shared.
+            pub fn from_arc(inner: #rt::Arc<T>) -> Self {
+                Self { inner }
+            }
+
+            /// The implementation being served.
+            pub fn get_ref(&self) -> &T {
+                &self.inner
+            }
+        }
+
+        impl<T> ::core::clone::Clone for #server_ident<T> {
+            fn clone(&self) -> Self {
+                Self { inner: #rt::Arc::clone(&self.inner) }
+            }
+        }
+
+        impl<T> ::core::fmt::Debug for #server_ident<T> {
+            fn fmt(&self, f: &mut ::core::fmt::Formatter<'_>) -> ::core::fmt::Result {
+                f.debug_struct(#server_name).finish_non_exhaustive()
+            }
+        }
+
+        impl<T: #trait_ident> #rt::NamedService for #server_ident<T> {
+            const SERVICE_NAME: &'static str = #name_const;
+            const METHODS: &'static [#rt::MethodDescriptor] = #module::#methods_ident;
+        }
+
+        impl<T: #trait_ident> #rt::Service<#rt::RpcRequest> for #server_ident<T> {
+            type Response = #rt::RpcResponse;
+            type Error = #rt::ConnectError;
+            type Future = #rt::BoxFuture<::core::result::Result<#rt::RpcResponse, #rt::ConnectError>>;
+
+            fn poll_ready(
+                &mut self,
+                _cx: &mut #rt::TaskContext<'_>,
+            ) -> #rt::Poll<::core::result::Result<(), Self::Error>> {
+                #rt::Poll::Ready(::core::result::Result::Ok(()))
+            }
+
+            fn call(&mut self, req: #rt::RpcRequest) -> Self::Future {
+                #dispatch
+            }
+        }
+
+        #[doc = #ext_doc]
+        pub trait #ext_ident {
+            #[doc = #register_doc]
+            fn register(self, router: #rt::Router) -> #rt::Router;
+        }
+
+        impl<T: #trait_ident> #ext_ident for #rt::Arc<T> {
+            fn register(self, router: #rt::Router) -> #rt::Router {
+                router.add_service(#server_ident::from_arc(self))
+            }
+        }
+    }
+}

@@ -1,0 +1,71 @@
+//! The service trait users implement.
+
+use proc_macro2::TokenStream;
+use quote::quote;
+
+use crate::docs::doc_with;
+use crate::model::{MethodDef, ServiceDef};
+use crate::names;
+
+/// The trait for `service`: one method per `rpc`, each returning a `Send`
+/// future so implementations can be written as `async fn`.
+///
+/// `rt` is the path to the runtime's codegen support module
+/// (`::connectrpc::__codegen`).
+pub fn service_trait(service: &ServiceDef, rt: &TokenStream) -> TokenStream {
+    let trait_ident = names::service_trait(&service.name);
+    let full_name = service.full_name();
+    let doc_extra = format!("Implement this trait to serve `{full_name}`.");
+    let docs = doc_with(
+        &service.comments,
+        &[
+            &doc_extra,
+            "",
+            "Methods may be written as `async fn`; the futures they return must be `Send`.",
+        ],
+    );
+    let methods = service.methods.iter().map(|m| trait_method(m, rt));
+    quote! {
+        #docs
+        pub trait #trait_ident: ::core::marker::Send + ::core::marker::Sync + 'static {
+            #(#methods)*
+        }
+    }
+}
+
+/// The trait method signature for one `rpc`.
+fn trait_method(method: &MethodDef, rt: &TokenStream) -> TokenStream {
+    let fn_ident = names::method_fn(&method.name);
+    let kind = method.stream_kind();
+    let view = &method.input_view;
+    let output = &method.output_type;
+    let (arg, arg_ty) = if kind.client_streams() {
+        (quote!(requests), quote!(#rt::Streaming<#view<'static>>))
+    } else {
+        (quote!(request), quote!(#rt::OwnedView<#view<'static>>))
+    };
+    let response = if kind.server_streams() {
+        quote!(#rt::ResponseStream<#output>)
+    } else {
+        quote!(#output)
+    };
+    let kind_doc = match kind {
+        crate::StreamKind::Unary => "Unary: one request, one response.",
+        crate::StreamKind::ServerStream => "Server streaming: one request, a stream of responses.",
+        crate::StreamKind::ClientStream => "Client streaming: a stream of requests, one response.",
+        crate::StreamKind::BidiStream => {
+            "Bidirectional streaming: a stream of requests, a stream of responses."
+        }
+    };
+    let docs = doc_with(&method.comments, &[kind_doc]);
+    quote! {
+        #docs
+        fn #fn_ident(
+            &self,
+            ctx: #rt::Context,
+            #arg: #arg_ty,
+        ) -> impl #rt::Future<
+            Output = ::core::result::Result<(#response, #rt::Context), #rt::ConnectError>,
+        > + ::core::marker::Send;
+    }
+}
