@@ -24,7 +24,7 @@ use serde::de::DeserializeOwned;
 /// # use buffa_types::google::protobuf::{StringValue, __buffa::view::StringValueView};
 /// let bytes = StringValue { value: "hi".into(), ..Default::default() }.encode_to_bytes();
 /// let view = decode_view::<StringValueView<'static>>(Codec::Proto, bytes).unwrap();
-/// assert_eq!(view.value, "hi");
+/// assert_eq!(view.reborrow().value, "hi");
 /// ```
 pub fn decode_view<V>(codec: Codec, bytes: Bytes) -> Result<OwnedView<V>, ConnectError>
 where
@@ -71,12 +71,13 @@ fn decode_options() -> DecodeOptions {
 }
 
 fn decode_json<M: DeserializeOwned>(bytes: &[u8]) -> Result<M, ConnectError> {
-    // An empty body is the default message, as for binary protobuf.
-    let bytes = if bytes.iter().all(u8::is_ascii_whitespace) {
-        &b"{}"[..]
-    } else {
-        bytes
-    };
+    // Unlike binary protobuf, where zero bytes are the default message, an
+    // empty body is not a JSON object (as in connect-go).
+    if bytes.is_empty() {
+        return Err(ConnectError::invalid_argument(
+            "zero-length payload is not a valid JSON object",
+        ));
+    }
     serde_json::from_slice(bytes)
         .map_err(|e| ConnectError::invalid_argument(format!("failed to decode JSON message: {e}")))
 }
@@ -103,18 +104,18 @@ mod tests {
         for codec in [Codec::Proto, Codec::Json] {
             let bytes = encode(codec, &msg("héllo")).unwrap();
             let view = decode_view::<StringValueView<'static>>(codec, bytes.clone()).unwrap();
-            assert_eq!(view.value, "héllo");
+            assert_eq!(view.reborrow().value, "héllo");
             let owned: StringValue = decode_owned(codec, &bytes).unwrap();
             assert_eq!(owned, msg("héllo"));
         }
     }
 
     #[test]
-    fn empty_body_is_the_default_message() {
-        for codec in [Codec::Proto, Codec::Json] {
-            let view = decode_view::<StringValueView<'static>>(codec, Bytes::new()).unwrap();
-            assert_eq!(view.value, "");
-        }
+    fn empty_body_is_the_default_message_for_proto_only() {
+        let view = decode_view::<StringValueView<'static>>(Codec::Proto, Bytes::new()).unwrap();
+        assert_eq!(view.reborrow().value, "");
+        let err = decode_view::<StringValueView<'static>>(Codec::Json, Bytes::new()).unwrap_err();
+        assert_eq!(err.code(), connect_core::Code::InvalidArgument);
     }
 
     #[test]

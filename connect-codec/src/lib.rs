@@ -3,3 +3,5 @@
 
 pub mod codec;
 pub mod envelope;
+pub mod compression;
+pub mod error_json;

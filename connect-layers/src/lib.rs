@@ -1,7 +1,18 @@
 //! The ConnectRPC protocol concerns, each a `tower::Layer`, and the protocol
 //! stacks composed from them.
 
+mod macros;
+
+pub mod body;
+pub mod compression;
+pub mod deadline;
+pub mod error_map;
+pub mod framing;
+pub mod future;
+pub mod get;
 pub mod handler;
+pub mod negotiate;
+pub mod protocol;
 pub mod rpc;
 
 pub use rpc::{

@@ -1,0 +1,71 @@
+//! Compression: the [`CompressionProvider`] trait, the built-in gzip and
+//! zstd providers, and the [`CompressionRegistry`] that negotiates between
+//! them.
+//!
+//! Decompression is always bounded: a provider hands out a reader, and the
+//! registry stops reading one byte past the limit, so a small compressed
+//! payload cannot expand into unbounded memory.
+//!
+//! Register your own algorithm by implementing [`CompressionProvider`]:
+//!
+//! ```
+//! use std::io::{self, Read};
+//! use bytes::{BufMut, BytesMut};
+//! use connect_codec::compression::{CompressionProvider, CompressionRegistry};
+//!
+//! /// A (silly) algorithm that stores bytes reversed.
+//! #[derive(Debug)]
+//! struct Reverse;
+//!
+//! impl CompressionProvider for Reverse {
+//!     fn name(&self) -> &'static str { "reverse" }
+//!     fn compress(&self, input: &[u8], out: &mut BytesMut) -> io::Result<()> {
+//!         out.extend(input.iter().rev());
+//!         Ok(())
+//!     }
+//!     fn decompressor<'a>(&self, input: &'a [u8]) -> Box<dyn Read + Send + 'a> {
+//!         Box::new(io::Cursor::new(input.iter().rev().copied().collect::<Vec<u8>>()))
+//!     }
+//! }
+//!
+//! let registry = CompressionRegistry::new().with(Reverse);
+//! let packed = registry.compress("reverse", b"abc").unwrap();
+//! assert_eq!(&packed[..], b"cba");
+//! assert_eq!(&registry.decompress("reverse", &packed, 1024).unwrap()[..], b"abc");
+//! assert_eq!(registry.accept_encoding(), "gzip,zstd,reverse");
+//! ```
+
+#[cfg(feature = "gzip")]
+mod gzip;
+mod registry;
+#[cfg(feature = "streaming")]
+pub mod streaming;
+#[cfg(feature = "zstd")]
+mod zstd;
+
+use std::fmt;
+use std::io::{self, Read};
+
+use bytes::BytesMut;
+
+#[cfg(feature = "gzip")]
+pub use self::gzip::Gzip;
+pub use self::registry::CompressionRegistry;
+#[cfg(feature = "zstd")]
+pub use self::zstd::Zstd;
+
+/// The name of the no-op encoding.
+pub const IDENTITY: &str = "identity";
+
+/// One compression algorithm.
+pub trait CompressionProvider: fmt::Debug + Send + Sync + 'static {
+    /// The encoding's name on the wire (`gzip`, `zstd`, `br`...).
+    fn name(&self) -> &'static str;
+
+    /// Compresses `input`, appending to `out`.
+    fn compress(&self, input: &[u8], out: &mut BytesMut) -> io::Result<()>;
+
+    /// A reader yielding the decompressed form of `input`. The registry
+    /// bounds how much of it is read; the reader itself need not.
+    fn decompressor<'a>(&self, input: &'a [u8]) -> Box<dyn Read + Send + 'a>;
+}

@@ -1,0 +1,174 @@
+//! The response body every protocol stack produces.
+
+use std::fmt;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use bytes::{BufMut, Bytes, BytesMut};
+use connect_codec::error_json;
+use connect_core::{ConnectError, ENVELOPE_PREFIX_LEN, flags};
+use http::HeaderMap;
+use http_body::{Body, Frame, SizeHint};
+
+use crate::rpc::FrameStream;
+
+/// How a streamed response ends.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum StreamEnd {
+    /// Connect: a final envelope with flag `0x02` and a JSON end-of-stream
+    /// message.
+    ConnectEndStream,
+}
+
+/// The body of a response: empty, one buffer, or a stream of envelopes
+/// followed by the protocol's end-of-stream.
+pub struct ResponseBody {
+    kind: Kind,
+}
+
+enum Kind {
+    Full(Option<Bytes>),
+    Stream(Box<Streaming>),
+}
+
+struct Streaming {
+    frames: FrameStream,
+    trailers: HeaderMap,
+    end: StreamEnd,
+    done: bool,
+}
+
+impl fmt::Debug for ResponseBody {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.kind {
+            Kind::Full(b) => f
+                .debug_struct("ResponseBody")
+                .field("len", &b.as_ref().map_or(0, Bytes::len))
+                .finish(),
+            Kind::Stream(s) => f
+                .debug_struct("ResponseBody")
+                .field("stream", &s.end)
+                .finish(),
+        }
+    }
+}
+
+impl Default for ResponseBody {
+    fn default() -> Self {
+        ResponseBody::empty()
+    }
+}
+
+// ===== impl ResponseBody =====
+
+impl ResponseBody {
+    /// An empty body.
+    pub fn empty() -> Self {
+        ResponseBody {
+            kind: Kind::Full(None),
+        }
+    }
+
+    /// A body of exactly `bytes`.
+    pub fn full(bytes: Bytes) -> Self {
+        ResponseBody {
+            kind: Kind::Full(Some(bytes).filter(|b| !b.is_empty())),
+        }
+    }
+
+    /// A body writing each frame as an envelope, then ending as `end`
+    /// says, with `trailers` as the call's trailing metadata.
+    pub fn stream(frames: FrameStream, trailers: HeaderMap, end: StreamEnd) -> Self {
+        ResponseBody {
+            kind: Kind::Stream(Box::new(Streaming {
+                frames,
+                trailers,
+                end,
+                done: false,
+            })),
+        }
+    }
+
+    /// A body holding only an end-of-stream carrying `error`.
+    pub fn stream_error(error: ConnectError, trailers: HeaderMap, end: StreamEnd) -> Self {
+        let frames: FrameStream = Box::pin(futures_util::stream::once(async { Err(error) }));
+        Self::stream(frames, trailers, end)
+    }
+}
+
+/// Encodes a frame as an envelope with `flag_bits` added.
+pub(crate) fn envelope(data: &[u8], flag_bits: u8) -> Bytes {
+    let mut buf = BytesMut::with_capacity(ENVELOPE_PREFIX_LEN + data.len());
+    connect_codec::envelope::put_prefix(&mut buf, flag_bits, data.len());
+    buf.put_slice(data);
+    buf.freeze()
+}
+
+fn end_frame(end: StreamEnd, error: Option<&ConnectError>, trailers: &HeaderMap) -> Bytes {
+    match end {
+        StreamEnd::ConnectEndStream => {
+            let mut merged;
+            let metadata = match error {
+                Some(e) if !e.trailers().is_empty() => {
+                    merged = trailers.clone();
+                    for (k, v) in e.trailers() {
+                        merged.append(k, v.clone());
+                    }
+                    &merged
+                }
+                _ => trailers,
+            };
+            let json = error_json::encode_end_stream(error, metadata);
+            envelope(&json, flags::CONNECT_END_STREAM)
+        }
+    }
+}
+
+impl Body for ResponseBody {
+    type Data = Bytes;
+    type Error = std::convert::Infallible;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, Self::Error>>> {
+        match &mut self.kind {
+            Kind::Full(b) => Poll::Ready(b.take().map(|b| Ok(Frame::data(b)))),
+            Kind::Stream(s) => {
+                if s.done {
+                    return Poll::Ready(None);
+                }
+                let data = match std::task::ready!(s.frames.as_mut().poll_next(cx)) {
+                    Some(Ok(frame)) => {
+                        let bits = if frame.compressed { flags::COMPRESSED } else { 0 };
+                        envelope(&frame.data, bits)
+                    }
+                    Some(Err(err)) => {
+                        s.done = true;
+                        end_frame(s.end, Some(&err), &s.trailers)
+                    }
+                    None => {
+                        s.done = true;
+                        end_frame(s.end, None, &s.trailers)
+                    }
+                };
+                Poll::Ready(Some(Ok(Frame::data(data))))
+            }
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        match &self.kind {
+            Kind::Full(b) => b.is_none(),
+            Kind::Stream(s) => s.done,
+        }
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        match &self.kind {
+            Kind::Full(b) => SizeHint::with_exact(b.as_ref().map_or(0, |b| b.len() as u64)),
+            Kind::Stream(_) => SizeHint::default(),
+        }
+    }
+}

@@ -1,0 +1,296 @@
+//! Compression: negotiate the call's encodings, decompress request frames
+//! (bounded by the receive limit) and compress response frames.
+//!
+//! Where each protocol names its encodings is a small strategy
+//! ([`Negotiated::encoding_header`]); the work is the same for all: Connect
+//! unary compresses the whole body (one frame), the others each envelope.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use connect_codec::compression::{CompressionRegistry, IDENTITY};
+use connect_core::{ConnectError, Protocol, StreamType};
+use futures_util::StreamExt as _;
+use http::{HeaderName, HeaderValue};
+use pin_project_lite::pin_project;
+use tower_layer::Layer;
+use tower_service::Service;
+
+use crate::framing::DEFAULT_READ_MAX_BYTES;
+use crate::rpc::{Frame, RequestMessages, ResponseMessages, RpcRequest, RpcResponse};
+
+/// Layer applying [`Compression`].
+#[derive(Clone, Debug)]
+#[must_use]
+pub struct CompressionLayer {
+    config: Config,
+}
+
+#[derive(Clone, Debug)]
+struct Config {
+    registry: CompressionRegistry,
+    read_max_bytes: usize,
+    min_bytes: usize,
+}
+
+impl Default for CompressionLayer {
+    fn default() -> Self {
+        CompressionLayer::new()
+    }
+}
+
+impl CompressionLayer {
+    /// Compression with the built-in encodings, the default receive limit,
+    /// and responses compressed whenever the client accepts an encoding.
+    pub fn new() -> Self {
+        CompressionLayer {
+            config: Config {
+                registry: CompressionRegistry::new(),
+                read_max_bytes: DEFAULT_READ_MAX_BYTES,
+                min_bytes: 0,
+            },
+        }
+    }
+
+    /// Uses `registry` for the encodings on offer.
+    pub fn registry(mut self, registry: CompressionRegistry) -> Self {
+        self.config.registry = registry;
+        self
+    }
+
+    /// Bounds decompressed messages to `limit` bytes.
+    pub fn read_max_bytes(mut self, limit: usize) -> Self {
+        self.config.read_max_bytes = limit;
+        self
+    }
+
+    /// Leaves response messages smaller than `min` bytes uncompressed.
+    pub fn compress_min_bytes(mut self, min: usize) -> Self {
+        self.config.min_bytes = min;
+        self
+    }
+}
+
+impl<S> Layer<S> for CompressionLayer {
+    type Service = Compression<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        Compression {
+            inner,
+            config: self.config.clone(),
+        }
+    }
+}
+
+/// Decompresses requests and compresses responses. See the module docs.
+#[derive(Clone, Debug)]
+pub struct Compression<S> {
+    inner: S,
+    config: Config,
+}
+
+crate::macros::define_inner_service_accessors!(Compression);
+
+/// The encoding headers of a call: (sent encoding, accepted encodings).
+fn header_names(req: &RpcRequest) -> (&'static str, &'static str) {
+    match req.head.protocol {
+        Protocol::Connect if req.head.method.stream_type() == StreamType::Unary => {
+            ("content-encoding", "accept-encoding")
+        }
+        Protocol::Connect => ("connect-content-encoding", "connect-accept-encoding"),
+        _ => ("grpc-encoding", "grpc-accept-encoding"),
+    }
+}
+
+fn decompress(
+    registry: &CompressionRegistry,
+    encoding: Option<&'static str>,
+    frame: Frame,
+    limit: usize,
+) -> Result<Frame, ConnectError> {
+    if !frame.compressed || frame.data.is_empty() {
+        return Ok(Frame::new(frame.data));
+    }
+    let Some(name) = encoding else {
+        return Err(ConnectError::internal(
+            "protocol error: received compressed message without an encoding",
+        ));
+    };
+    registry
+        .decompress(name, &frame.data, limit)
+        .map(Frame::new)
+}
+
+fn compress(
+    registry: &CompressionRegistry,
+    encoding: &'static str,
+    frame: Frame,
+    min_bytes: usize,
+) -> Result<Frame, ConnectError> {
+    if frame.compressed || frame.data.len() < min_bytes {
+        return Ok(frame);
+    }
+    Ok(Frame {
+        data: registry.compress(encoding, &frame.data)?,
+        compressed: true,
+    })
+}
+
+impl<S> Service<RpcRequest> for Compression<S>
+where
+    S: Service<RpcRequest, Response = RpcResponse, Error = ConnectError>,
+{
+    type Response = RpcResponse;
+    type Error = ConnectError;
+    type Future = ResponseFuture<S::Future>;
+
+    #[inline]
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, mut req: RpcRequest) -> Self::Future {
+        let registry = &self.config.registry;
+        let (enc_name, accept_name) = header_names(&req);
+        let requested = req
+            .head
+            .headers
+            .get(enc_name)
+            .map(|v| v.to_str().unwrap_or("\u{fffd}"))
+            .filter(|v| *v != IDENTITY);
+        let encoding = match requested {
+            None => None,
+            Some(name) => match registry.get(name) {
+                Some(p) => Some(p.name()),
+                None => {
+                    let mut err = registry.unsupported(name);
+                    if let Ok(v) = HeaderValue::from_str(registry.accept_encoding()) {
+                        err.headers_mut().insert(accept_name, v);
+                    }
+                    return ResponseFuture::failed(err);
+                }
+            },
+        };
+        let limit = self.config.read_max_bytes;
+        req.messages = match req.messages {
+            RequestMessages::Unary(frame) => {
+                match decompress(registry, encoding, frame, limit) {
+                    Ok(f) => RequestMessages::Unary(f),
+                    Err(e) => return ResponseFuture::failed(e),
+                }
+            }
+            RequestMessages::Stream(frames) => {
+                let registry = registry.clone();
+                RequestMessages::Stream(Box::pin(frames.map(move |f| {
+                    f.and_then(|f| decompress(&registry, encoding, f, limit))
+                })))
+            }
+        };
+        let response_encoding = encoding.or_else(|| {
+            registry.negotiate(
+                req.head
+                    .headers
+                    .get_all(accept_name)
+                    .iter()
+                    .map(HeaderValue::as_bytes),
+            )
+        });
+        ResponseFuture::from_state(State::Called {
+            fut: self.inner.call(req),
+            encoding: response_encoding,
+            headers: (
+                HeaderName::from_static(enc_name),
+                HeaderName::from_static(accept_name),
+            ),
+            config: self.config.clone(),
+        })
+    }
+}
+
+pin_project! {
+    /// Response future of [`Compression`].
+    #[must_use = "futures do nothing unless polled"]
+    pub struct ResponseFuture<F> {
+        #[pin]
+        state: State<F>,
+    }
+}
+
+pin_project! {
+    #[project = StateProj]
+    enum State<F> {
+        /// The inner service is answering.
+        Called {
+            #[pin]
+            fut: F,
+            encoding: Option<&'static str>,
+            headers: (HeaderName, HeaderName),
+            config: Config,
+        },
+        /// The request was refused.
+        Failed {
+            error: Option<ConnectError>,
+        },
+    }
+}
+
+impl<F> ResponseFuture<F> {
+    fn failed(error: ConnectError) -> Self {
+        ResponseFuture::from_state(State::Failed { error: Some(error) })
+    }
+}
+
+impl<F> Future for ResponseFuture<F>
+where
+    F: Future<Output = Result<RpcResponse, ConnectError>>,
+{
+    type Output = Result<RpcResponse, ConnectError>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        match self.project().state.project() {
+            StateProj::Failed { error } => {
+                Poll::Ready(Err(error.take().expect("polled after completion")))
+            }
+            StateProj::Called {
+                fut,
+                encoding,
+                headers: (enc_header, accept_header),
+                config,
+            } => {
+                let mut resp = std::task::ready!(fut.poll(cx))?;
+                if let Ok(v) = HeaderValue::from_str(config.registry.accept_encoding()) {
+                    resp.headers.insert(accept_header.clone(), v);
+                }
+                let Some(encoding) = *encoding else {
+                    return Poll::Ready(Ok(resp));
+                };
+                let name = HeaderValue::from_static(encoding);
+                resp.messages = match resp.messages {
+                    ResponseMessages::Unary(frame) => {
+                        let frame = compress(&config.registry, encoding, frame, config.min_bytes)?;
+                        if frame.compressed {
+                            resp.headers.insert(enc_header.clone(), name);
+                        }
+                        ResponseMessages::Unary(frame)
+                    }
+                    ResponseMessages::Stream(frames) => {
+                        resp.headers.insert(enc_header.clone(), name);
+                        let registry = config.registry.clone();
+                        let min = config.min_bytes;
+                        ResponseMessages::Stream(Box::pin(frames.map(move |f| {
+                            f.and_then(|f| compress(&registry, encoding, f, min))
+                        })))
+                    }
+                };
+                Poll::Ready(Ok(resp))
+            }
+        }
+    }
+}
+
+impl<F> ResponseFuture<F> {
+    fn from_state(state: State<F>) -> Self {
+        ResponseFuture { state }
+    }
+}

@@ -1,0 +1,185 @@
+//! Reading request bodies: whole (bounded), or envelope by envelope.
+
+use std::fmt;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use bytes::{Buf, Bytes, BytesMut};
+use connect_codec::envelope::{Envelope, EnvelopeDecoder};
+use connect_core::{ConnectError, ENVELOPE_PREFIX_LEN, flags};
+use futures_core::Stream;
+use http_body::Body;
+
+use crate::rpc::Frame;
+
+pub(crate) fn body_error(e: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> ConnectError {
+    let e = ConnectError::from_error(e.into());
+    if e.code() == connect_core::Code::Unknown {
+        ConnectError::new(
+            connect_core::Code::Canceled,
+            format!("failed to read request body: {}", e.message()),
+        )
+    } else {
+        e
+    }
+}
+
+/// Checks a request envelope's flags and makes it a frame.
+pub(crate) fn request_frame(env: Envelope) -> Result<Frame, ConnectError> {
+    if env.flags & !flags::COMPRESSED != 0 {
+        return Err(ConnectError::internal(format!(
+            "protocol error: invalid envelope flags {:#04x}",
+            env.flags
+        )));
+    }
+    Ok(Frame {
+        data: env.data,
+        compressed: env.flags & flags::COMPRESSED != 0,
+    })
+}
+
+/// Accumulates a whole body without copying when it arrives in one chunk.
+#[derive(Debug, Default)]
+pub(crate) struct Collected {
+    first: Option<Bytes>,
+    rest: Option<BytesMut>,
+    len: usize,
+}
+
+impl Collected {
+    /// Adds a chunk; `false` if the total passed `limit`.
+    pub(crate) fn push(&mut self, mut chunk: impl Buf, limit: usize) -> bool {
+        let n = chunk.remaining();
+        self.len = self.len.saturating_add(n);
+        if self.len > limit {
+            return false;
+        }
+        if n == 0 {
+            return true;
+        }
+        match (&mut self.first, &mut self.rest) {
+            (None, _) => self.first = Some(chunk.copy_to_bytes(n)),
+            (Some(first), None) => {
+                let mut buf = BytesMut::with_capacity(self.len);
+                buf.extend_from_slice(first);
+                buf.extend_from_slice(&chunk.copy_to_bytes(n));
+                self.rest = Some(buf);
+            }
+            (Some(_), Some(buf)) => buf.extend_from_slice(&chunk.copy_to_bytes(n)),
+        }
+        true
+    }
+
+    pub(crate) fn into_bytes(self) -> Bytes {
+        match (self.first, self.rest) {
+            (_, Some(buf)) => buf.freeze(),
+            (Some(first), None) => first,
+            (None, None) => Bytes::new(),
+        }
+    }
+}
+
+/// Exactly one envelope from a whole body, as unary and server-streaming
+/// requests must carry.
+pub(crate) fn single_envelope(body: Bytes, limit: usize) -> Result<Frame, ConnectError> {
+    let mut dec = EnvelopeDecoder::new(limit);
+    dec.push(body);
+    let Some(env) = dec.next_envelope()? else {
+        dec.finish()?;
+        return Err(ConnectError::unimplemented(
+            "protocol error: request has no message (expected exactly one)",
+        ));
+    };
+    if dec.next_envelope()?.is_some() {
+        return Err(ConnectError::unimplemented(
+            "protocol error: request has more than one message (expected exactly one)",
+        ));
+    }
+    dec.finish()?;
+    request_frame(env)
+}
+
+pin_project_lite::pin_project! {
+    /// A stream of request frames decoded from a body as it arrives.
+    pub struct FrameDecoder<B> {
+        #[pin]
+        body: B,
+        decoder: EnvelopeDecoder,
+        done: bool,
+    }
+}
+
+impl<B> fmt::Debug for FrameDecoder<B> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("FrameDecoder")
+            .field("decoder", &self.decoder)
+            .field("done", &self.done)
+            .finish()
+    }
+}
+
+impl<B> FrameDecoder<B> {
+    /// Decodes `body`, refusing envelopes longer than `limit`.
+    pub fn new(body: B, limit: usize) -> Self {
+        FrameDecoder {
+            body,
+            decoder: EnvelopeDecoder::new(limit),
+            done: false,
+        }
+    }
+}
+
+impl<B> Stream for FrameDecoder<B>
+where
+    B: Body,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    type Item = Result<Frame, ConnectError>;
+
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        let mut this = self.project();
+        loop {
+            if *this.done {
+                return Poll::Ready(None);
+            }
+            match this.decoder.next_envelope() {
+                Ok(Some(env)) => {
+                    let frame = request_frame(env);
+                    if frame.is_err() {
+                        *this.done = true;
+                    }
+                    return Poll::Ready(Some(frame));
+                }
+                Ok(None) => {}
+                Err(e) => {
+                    *this.done = true;
+                    return Poll::Ready(Some(Err(e)));
+                }
+            }
+            match std::task::ready!(this.body.as_mut().poll_frame(cx)) {
+                Some(Ok(frame)) => {
+                    if let Ok(data) = frame.into_data() {
+                        this.decoder.push(data);
+                    }
+                }
+                Some(Err(e)) => {
+                    *this.done = true;
+                    return Poll::Ready(Some(Err(body_error(e))));
+                }
+                None => {
+                    *this.done = true;
+                    return Poll::Ready(this.decoder.finish().err().map(Err));
+                }
+            }
+        }
+    }
+}
+
+/// The most a whole-body read may take for a message limit of `limit`.
+pub(crate) fn body_limit(limit: usize, enveloped: bool) -> usize {
+    if enveloped {
+        limit.saturating_add(ENVELOPE_PREFIX_LEN)
+    } else {
+        limit
+    }
+}

@@ -1,0 +1,227 @@
+//! Content negotiation: the request's method and `content-type` (or, for
+//! Connect GET, its `encoding` query parameter) decide the protocol and
+//! codec; anything else is refused with plain HTTP (405, 415) before any
+//! RPC machinery runs.
+
+use std::convert::Infallible;
+use std::task::{Context, Poll};
+
+use connect_core::{Codec, Protocol};
+use http::{HeaderValue, Method, Request, Response, StatusCode, header};
+use tower_layer::Layer;
+use tower_service::Service;
+
+use crate::body::ResponseBody;
+use crate::protocol::{MethodRoute, Negotiated};
+
+/// Layer applying [`Negotiate`].
+#[derive(Clone, Copy, Debug, Default)]
+#[must_use]
+pub struct NegotiateLayer {
+    _priv: (),
+}
+
+impl NegotiateLayer {
+    /// A new negotiation layer.
+    pub const fn new() -> Self {
+        NegotiateLayer { _priv: () }
+    }
+}
+
+impl<S> Layer<S> for NegotiateLayer {
+    type Service = Negotiate<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        Negotiate { inner }
+    }
+}
+
+/// Decides protocol and codec, inserting [`Negotiated`] into the request's
+/// extensions, or answers 405/415 itself.
+///
+/// It needs the [`MethodRoute`] a router inserts; without one the request
+/// is answered `404`.
+#[derive(Clone, Debug)]
+pub struct Negotiate<S> {
+    inner: S,
+}
+
+crate::macros::define_inner_service_accessors!(Negotiate);
+
+/// Parses a Connect content type: `application/<codec>` (unary) or
+/// `application/connect+<codec>` (streaming). Returns the codec and whether
+/// the body is enveloped.
+pub fn parse_connect_content_type(value: &[u8]) -> Option<(Codec, bool)> {
+    let value = std::str::from_utf8(value).ok()?;
+    let mut parts = value.split(';');
+    let media = parts.next()?.trim();
+    let params: Vec<&str> = parts.map(str::trim).filter(|p| !p.is_empty()).collect();
+    let rest = strip_prefix_ignore_case(media, "application/")?;
+    let (enveloped, codec_name) = match strip_prefix_ignore_case(rest, "connect+") {
+        Some(c) => (true, c),
+        None => (false, rest),
+    };
+    let codec = Codec::from_name(&codec_name.to_ascii_lowercase())?;
+    for p in params {
+        let (k, v) = p.split_once('=')?;
+        let ok = k.trim().eq_ignore_ascii_case("charset")
+            && codec == Codec::Json
+            && matches!(
+                v.trim().trim_matches('"').to_ascii_lowercase().as_str(),
+                "utf-8" | "utf8"
+            );
+        if !ok {
+            return None;
+        }
+    }
+    Some((codec, enveloped))
+}
+
+fn strip_prefix_ignore_case<'a>(s: &'a str, prefix: &str) -> Option<&'a str> {
+    if s.len() >= prefix.len() && s[..prefix.len()].eq_ignore_ascii_case(prefix) {
+        s.get(prefix.len()..)
+    } else {
+        None
+    }
+}
+
+/// The `encoding` query parameter of a GET request, if present.
+fn get_encoding(query: Option<&str>) -> Option<&str> {
+    query?
+        .split('&')
+        .filter_map(|kv| kv.split_once('='))
+        .find(|(k, _)| *k == "encoding")
+        .map(|(_, v)| v)
+}
+
+fn plain(status: StatusCode) -> Response<ResponseBody> {
+    let mut resp = Response::new(ResponseBody::empty());
+    *resp.status_mut() = status;
+    resp
+}
+
+fn unsupported_media_type(streaming: bool) -> Response<ResponseBody> {
+    let mut resp = plain(StatusCode::UNSUPPORTED_MEDIA_TYPE);
+    let accept = if streaming {
+        "application/connect+json, application/connect+proto"
+    } else {
+        "application/json, application/json; charset=utf-8, application/proto"
+    };
+    resp.headers_mut()
+        .insert("accept-post", HeaderValue::from_static(accept));
+    resp
+}
+
+fn method_not_allowed(allow_get: bool) -> Response<ResponseBody> {
+    let mut resp = plain(StatusCode::METHOD_NOT_ALLOWED);
+    let allow = if allow_get { "GET, POST" } else { "POST" };
+    resp.headers_mut()
+        .insert(header::ALLOW, HeaderValue::from_static(allow));
+    resp
+}
+
+/// Decides how a request for `route` is to be served by the Connect
+/// protocol, or the HTTP response refusing it.
+pub fn negotiate_connect<B>(
+    req: &Request<B>,
+    route: MethodRoute,
+) -> Result<Negotiated, Response<ResponseBody>> {
+    let method = route.0;
+    let streaming = method.stream_type() != connect_core::StreamType::Unary;
+    let (codec, enveloped) = match *req.method() {
+        Method::POST => {
+            let ct = req
+                .headers()
+                .get(header::CONTENT_TYPE)
+                .ok_or_else(|| unsupported_media_type(streaming))?;
+            parse_connect_content_type(ct.as_bytes())
+                .filter(|(_, enveloped)| *enveloped == streaming)
+                .ok_or_else(|| unsupported_media_type(streaming))?
+        }
+        Method::GET if method.allows_get() => {
+            let has_body = req
+                .headers()
+                .get(header::CONTENT_LENGTH)
+                .is_some_and(|v| v.as_bytes() != b"0");
+            let codec = get_encoding(req.uri().query()).and_then(Codec::from_name);
+            match codec {
+                Some(codec) if !has_body => (codec, false),
+                _ => return Err(unsupported_media_type(false)),
+            }
+        }
+        _ => return Err(method_not_allowed(method.allows_get())),
+    };
+    Ok(Negotiated {
+        method,
+        protocol: Protocol::Connect,
+        codec,
+        enveloped,
+    })
+}
+
+impl<S, B> Service<Request<B>> for Negotiate<S>
+where
+    S: Service<Request<B>, Response = Response<ResponseBody>, Error = Infallible>,
+{
+    type Response = Response<ResponseBody>;
+    type Error = Infallible;
+    type Future = crate::future::Either<S::Future>;
+
+    #[inline]
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, mut req: Request<B>) -> Self::Future {
+        let Some(route) = req.extensions().get::<MethodRoute>().copied() else {
+            return crate::future::Either::ready(plain(StatusCode::NOT_FOUND));
+        };
+        match negotiate_connect(&req, route) {
+            Ok(n) => {
+                req.extensions_mut().insert(n);
+                crate::future::Either::inner(self.inner.call(req))
+            }
+            Err(resp) => crate::future::Either::ready(resp),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn content_types() {
+        let ok = [
+            ("application/proto", Codec::Proto, false),
+            ("application/json", Codec::Json, false),
+            ("application/json; charset=utf-8", Codec::Json, false),
+            ("application/json;Charset=UTF-8", Codec::Json, false),
+            ("Application/JSON", Codec::Json, false),
+            ("application/connect+proto", Codec::Proto, true),
+            ("application/connect+json", Codec::Json, true),
+        ];
+        for (ct, codec, env) in ok {
+            assert_eq!(parse_connect_content_type(ct.as_bytes()), Some((codec, env)), "{ct}");
+        }
+        for ct in [
+            "application/xml",
+            "text/json",
+            "application/json; charset=latin1",
+            "application/proto; charset=utf-8",
+            "application/grpc",
+            "application/connect+xml",
+            "application/",
+            "\u{ff}",
+        ] {
+            assert_eq!(parse_connect_content_type(ct.as_bytes()), None, "{ct}");
+        }
+    }
+
+    #[test]
+    fn get_encoding_is_read_from_the_query() {
+        assert_eq!(get_encoding(Some("message=x&encoding=json")), Some("json"));
+        assert_eq!(get_encoding(Some("message=x")), None);
+        assert_eq!(get_encoding(None), None);
+    }
+}

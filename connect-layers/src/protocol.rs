@@ -1,0 +1,66 @@
+//! What negotiation decided about a call, shared by the layers below it
+//! through request extensions.
+
+use connect_core::{Codec, MethodDescriptor, Protocol};
+
+/// The method a request was routed to. A router inserts it into the
+/// request extensions before the protocol stack runs.
+#[derive(Clone, Copy, Debug)]
+pub struct MethodRoute(pub &'static MethodDescriptor);
+
+/// The outcome of content negotiation, inserted into the request
+/// extensions by [`crate::negotiate::Negotiate`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Negotiated {
+    /// The method being called.
+    pub method: &'static MethodDescriptor,
+    /// The protocol on the wire.
+    pub protocol: Protocol,
+    /// The message codec.
+    pub codec: Codec,
+    /// Whether messages travel in envelopes (Connect streaming, gRPC,
+    /// gRPC-Web) rather than as a bare body (Connect unary).
+    pub enveloped: bool,
+}
+
+impl Negotiated {
+    /// The response content type for this call.
+    pub fn response_content_type(&self) -> &'static str {
+        match (self.protocol, self.enveloped, self.codec) {
+            (Protocol::Connect, false, Codec::Json) => "application/json",
+            (Protocol::Connect, false, _) => "application/proto",
+            (Protocol::Connect, true, Codec::Json) => "application/connect+json",
+            (Protocol::Connect, true, _) => "application/connect+proto",
+            (Protocol::Grpc, _, Codec::Json) => "application/grpc+json",
+            (Protocol::Grpc, _, _) => "application/grpc+proto",
+            (_, _, Codec::Json) => "application/grpc-web+json",
+            (_, _, _) => "application/grpc-web+proto",
+        }
+    }
+
+    /// The header naming the request's message encoding.
+    pub fn encoding_header(&self) -> &'static str {
+        match (self.protocol, self.enveloped) {
+            (Protocol::Connect, false) => "content-encoding",
+            (Protocol::Connect, true) => "connect-content-encoding",
+            _ => "grpc-encoding",
+        }
+    }
+
+    /// The header listing the encodings a peer accepts.
+    pub fn accept_encoding_header(&self) -> &'static str {
+        match (self.protocol, self.enveloped) {
+            (Protocol::Connect, false) => "accept-encoding",
+            (Protocol::Connect, true) => "connect-accept-encoding",
+            _ => "grpc-accept-encoding",
+        }
+    }
+
+    /// The header carrying the client's timeout.
+    pub fn timeout_header(&self) -> &'static str {
+        match self.protocol {
+            Protocol::Connect => connect_core::timeout::CONNECT_TIMEOUT_HEADER,
+            _ => connect_core::timeout::GRPC_TIMEOUT_HEADER,
+        }
+    }
+}
