@@ -1,1 +1,562 @@
-//! placeholder
+//! `build.rs` support for ConnectRPC: compiles `.proto` files into buffa
+//! messages and ConnectRPC service code, in one module tree.
+//!
+//! By default the `.proto` files are compiled in-process with
+//! [`protox`], so no `protoc` is needed. [`Config::use_protoc`],
+//! [`Config::use_buf`] and [`Config::descriptor_set`] switch to `protoc`,
+//! `buf` or a prebuilt `FileDescriptorSet` (for editions, which protox does
+//! not parse).
+//!
+//! ```no_run
+//! // build.rs
+//! fn main() -> Result<(), Box<dyn std::error::Error>> {
+//!     connectrpc_build::Config::new()
+//!         .files(&["greet/v1/greet.proto"])
+//!         .includes(&["proto"])
+//!         .include_file("_connectrpc.rs")
+//!         .compile()?;
+//!     Ok(())
+//! }
+//! ```
+//!
+//! ```ignore
+//! // src/lib.rs
+//! pub mod proto {
+//!     include!(concat!(env!("OUT_DIR"), "/_connectrpc.rs"));
+//! }
+//! // proto::greet::v1::{GreetRequest, GreetService, GreetServiceServer, ...}
+//! ```
+//!
+//! For every file, buffa's message code and the service code for each
+//! `service` land in the module of the file's package, so the service code
+//! names its messages directly. The crate using the generated code needs
+//! `connectrpc`, `buffa`, `serde` (JSON is on by default) and, for
+//! well-known types such as `google.protobuf.Empty`, `buffa-types`.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use buffa_codegen::generated::descriptor::FileDescriptorSet;
+use buffa_codegen::{CodeGenConfig, GeneratedFile, GeneratedFileKind, IncludeMode};
+
+/// Where the `FileDescriptorSet` comes from.
+#[derive(Clone, Debug)]
+enum Source {
+    Protox,
+    Protoc,
+    Buf,
+    DescriptorSet(PathBuf),
+}
+
+/// Configures and runs code generation from a build script.
+///
+/// ```no_run
+/// connectrpc_build::Config::new()
+///     .files(&["greet/v1/greet.proto"])
+///     .includes(&["proto"])
+///     .include_file("_connectrpc.rs")
+///     .compile()
+///     .unwrap();
+/// ```
+#[derive(Clone, Debug)]
+pub struct Config {
+    files: Vec<PathBuf>,
+    includes: Vec<PathBuf>,
+    include_file: Option<String>,
+    out_dir: Option<PathBuf>,
+    source: Source,
+    generate_json: bool,
+    runtime_crate: String,
+    emit_rerun_if_changed: bool,
+    extern_paths: Vec<(String, String)>,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            files: Vec::new(),
+            includes: Vec::new(),
+            include_file: None,
+            out_dir: None,
+            source: Source::Protox,
+            generate_json: true,
+            runtime_crate: "::connectrpc".to_string(),
+            emit_rerun_if_changed: true,
+            extern_paths: Vec::new(),
+        }
+    }
+}
+
+impl Config {
+    /// A configuration with the defaults: protox, JSON on, runtime
+    /// `::connectrpc`, output in `OUT_DIR`, `cargo:rerun-if-changed` on.
+    ///
+    /// ```
+    /// let config = connectrpc_build::Config::new();
+    /// # let _ = config;
+    /// ```
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Adds `.proto` files to generate code for, relative to one of the
+    /// [`includes`](Self::includes) (`greet/v1/greet.proto`). A path that
+    /// starts with an include directory (`proto/greet/v1/greet.proto`) is
+    /// accepted too. With [`use_buf`](Self::use_buf) or
+    /// [`descriptor_set`](Self::descriptor_set), give the names as they
+    /// appear in the descriptor set.
+    ///
+    /// ```
+    /// let config = connectrpc_build::Config::new().files(&["greet/v1/greet.proto"]);
+    /// # let _ = config;
+    /// ```
+    pub fn files(mut self, files: &[impl AsRef<Path>]) -> Self {
+        self.files
+            .extend(files.iter().map(|f| f.as_ref().to_path_buf()));
+        self
+    }
+
+    /// Adds include directories, searched for the files and their imports.
+    /// The well-known types (`google/protobuf/*.proto`) are always
+    /// available with protox.
+    ///
+    /// ```
+    /// let config = connectrpc_build::Config::new().includes(&["proto"]);
+    /// # let _ = config;
+    /// ```
+    pub fn includes(mut self, includes: &[impl AsRef<Path>]) -> Self {
+        self.includes
+            .extend(includes.iter().map(|i| i.as_ref().to_path_buf()));
+        self
+    }
+
+    /// Also writes `name` into the output directory: one file to
+    /// `include!` that nests every package as modules
+    /// (`pub mod greet { pub mod v1 { .. } }`).
+    ///
+    /// ```
+    /// let config = connectrpc_build::Config::new().include_file("_connectrpc.rs");
+    /// # let _ = config;
+    /// ```
+    pub fn include_file(mut self, name: impl Into<String>) -> Self {
+        self.include_file = Some(name.into());
+        self
+    }
+
+    /// Writes the generated files to `dir` instead of `OUT_DIR`. The include
+    /// file then includes its siblings by relative path.
+    ///
+    /// ```
+    /// let config = connectrpc_build::Config::new().out_dir("src/gen");
+    /// # let _ = config;
+    /// ```
+    pub fn out_dir(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.out_dir = Some(dir.into());
+        self
+    }
+
+    /// Compiles with `protoc` (from `$PROTOC`, else `protoc` on `PATH`)
+    /// instead of protox.
+    ///
+    /// ```
+    /// let config = connectrpc_build::Config::new().use_protoc();
+    /// # let _ = config;
+    /// ```
+    pub fn use_protoc(mut self) -> Self {
+        self.source = Source::Protoc;
+        self
+    }
+
+    /// Compiles with `buf build` (which needs a `buf.yaml` at the crate
+    /// root) instead of protox. [`files`](Self::files) are then names
+    /// relative to the buf module root.
+    ///
+    /// ```
+    /// let config = connectrpc_build::Config::new().use_buf();
+    /// # let _ = config;
+    /// ```
+    pub fn use_buf(mut self) -> Self {
+        self.source = Source::Buf;
+        self
+    }
+
+    /// Uses a prebuilt, binary `FileDescriptorSet` (with imports) instead of
+    /// compiling. [`files`](Self::files) are then names inside the set.
+    ///
+    /// ```
+    /// let config = connectrpc_build::Config::new().descriptor_set("greet.binpb");
+    /// # let _ = config;
+    /// ```
+    pub fn descriptor_set(mut self, path: impl Into<PathBuf>) -> Self {
+        self.source = Source::DescriptorSet(path.into());
+        self
+    }
+
+    /// Whether messages get serde JSON support (default `true`; the
+    /// `connectrpc` runtime needs it for the JSON codec and for streaming
+    /// requests).
+    ///
+    /// ```
+    /// let config = connectrpc_build::Config::new().generate_json(true);
+    /// # let _ = config;
+    /// ```
+    pub fn generate_json(mut self, enabled: bool) -> Self {
+        self.generate_json = enabled;
+        self
+    }
+
+    /// The path generated service code names the runtime by (default
+    /// `::connectrpc`), for crates that rename the dependency or re-export
+    /// it.
+    ///
+    /// ```
+    /// let config = connectrpc_build::Config::new().runtime_crate("connectrpc");
+    /// # let _ = config;
+    /// ```
+    pub fn runtime_crate(mut self, path: impl Into<String>) -> Self {
+        self.runtime_crate = path.into();
+        self
+    }
+
+    /// Whether to print `cargo:rerun-if-changed` for every input file
+    /// (default `true`).
+    ///
+    /// ```
+    /// let config = connectrpc_build::Config::new().emit_rerun_if_changed(false);
+    /// # let _ = config;
+    /// ```
+    pub fn emit_rerun_if_changed(mut self, enabled: bool) -> Self {
+        self.emit_rerun_if_changed = enabled;
+        self
+    }
+
+    /// Maps a proto package (`.my.common`) or a single type
+    /// (`.my.common.Shared`) to Rust code generated elsewhere
+    /// (`::common_protos::my::common`), instead of generating it here.
+    /// `google.protobuf` maps to `::buffa_types::google::protobuf` without
+    /// this.
+    ///
+    /// ```
+    /// let config = connectrpc_build::Config::new()
+    ///     .extern_path(".my.common", "::common_protos::my::common");
+    /// # let _ = config;
+    /// ```
+    pub fn extern_path(mut self, proto: impl Into<String>, rust: impl Into<String>) -> Self {
+        self.extern_paths.push((proto.into(), rust.into()));
+        self
+    }
+
+    /// Compiles the files and writes messages, services and the include
+    /// file.
+    ///
+    /// # Errors
+    ///
+    /// Fails if the `.proto` files do not compile, the compiler cannot be
+    /// run, the descriptor set does not decode, generation fails or the
+    /// output cannot be written.
+    ///
+    /// ```no_run
+    /// connectrpc_build::Config::new()
+    ///     .files(&["greet/v1/greet.proto"])
+    ///     .includes(&["proto"])
+    ///     .include_file("_connectrpc.rs")
+    ///     .compile()?;
+    /// # Ok::<(), connectrpc_build::Error>(())
+    /// ```
+    pub fn compile(self) -> Result<(), Error> {
+        if self.files.is_empty() {
+            return Err(Error::Config(
+                "no .proto files given (Config::files)".into(),
+            ));
+        }
+        let relative_includes = self.out_dir.is_some();
+        let out_dir = match &self.out_dir {
+            Some(dir) => dir.clone(),
+            None => std::env::var_os("OUT_DIR")
+                .map(PathBuf::from)
+                .ok_or_else(|| Error::Config("OUT_DIR is not set and no out_dir given".into()))?,
+        };
+        std::fs::create_dir_all(&out_dir).map_err(|e| Error::io(&out_dir, e))?;
+
+        let bytes = self.descriptor_bytes(&out_dir)?;
+        let options = buffa_codegen::tooling_decode_options().map_err(Error::Descriptor)?;
+        let fds = options
+            .decode_from_slice::<FileDescriptorSet>(&bytes)
+            .map_err(|e| {
+                Error::Descriptor(buffa_codegen::decode_failure(
+                    "FileDescriptorSet",
+                    &e,
+                    options.element_memory_limit(),
+                ))
+            })?;
+
+        let files_to_generate: Vec<String> = match self.source {
+            Source::Protox | Source::Protoc => self
+                .files
+                .iter()
+                .map(|f| proto_name(f, &self.includes))
+                .collect(),
+            Source::Buf | Source::DescriptorSet(_) => self
+                .files
+                .iter()
+                .map(|f| f.to_string_lossy().replace('\\', "/"))
+                .collect(),
+        };
+        for name in &files_to_generate {
+            if !fds.file.iter().any(|f| f.name.as_deref() == Some(name)) {
+                return Err(Error::Config(format!(
+                    "`{name}` is not in the compiled descriptor set; give files relative to an include directory"
+                )));
+            }
+        }
+
+        let mut config = CodeGenConfig::default();
+        config.generate_views = true;
+        config.generate_json = self.generate_json;
+        config.extern_paths = self.extern_paths.clone();
+
+        let (mut generated, warnings) =
+            buffa_codegen::generate_with_diagnostics(&fds.file, &files_to_generate, &config)
+                .map_err(Error::Messages)?;
+        for warning in warnings {
+            println!("cargo:warning=buffa: {warning}");
+        }
+
+        let options = connectrpc_codegen::Options::new().runtime_crate(self.runtime_crate.clone());
+        let companions = connectrpc_codegen::descriptor::companion_files(
+            &fds.file,
+            &files_to_generate,
+            &config,
+            &options,
+        )
+        .map_err(Error::Services)?;
+        // A package whose files declare only services (their messages live
+        // elsewhere) may have no stitcher of its own; give it one so the
+        // service code has a module to live in.
+        for comp in &companions {
+            let has_mod = generated
+                .iter()
+                .any(|f| f.kind == GeneratedFileKind::PackageMod && f.package == comp.package);
+            if !has_mod {
+                generated.push(GeneratedFile {
+                    name: buffa_codegen::package_to_mod_filename(&comp.package),
+                    package: comp.package.clone(),
+                    kind: GeneratedFileKind::PackageMod,
+                    content: "// @generated by connectrpc-build. DO NOT EDIT.\n".to_string(),
+                });
+            }
+        }
+        buffa_codegen::apply_companions(&mut generated, companions);
+
+        let mut entries = Vec::new();
+        for file in &generated {
+            let path = out_dir.join(&file.name);
+            write_if_changed(&path, file.content.as_bytes())?;
+            if file.kind == GeneratedFileKind::PackageMod {
+                entries.push((file.name.clone(), file.package.clone()));
+            }
+        }
+        if let Some(name) = &self.include_file {
+            let mode = if relative_includes {
+                IncludeMode::Relative("")
+            } else {
+                IncludeMode::OutDir
+            };
+            let tree = buffa_codegen::generate_module_tree(&entries, mode, false);
+            let path = out_dir.join(name);
+            write_if_changed(&path, tree.as_bytes())?;
+        }
+
+        if self.emit_rerun_if_changed {
+            self.emit_rerun(&fds);
+        }
+        Ok(())
+    }
+
+    /// Runs the configured compiler (or reads the configured file).
+    fn descriptor_bytes(&self, out_dir: &Path) -> Result<Vec<u8>, Error> {
+        match &self.source {
+            Source::Protox => {
+                let mut compiler = protox::Compiler::new(&self.includes)
+                    .map_err(|e| Error::Compile(e.to_string()))?;
+                compiler.include_imports(true).include_source_info(true);
+                compiler
+                    .open_files(&self.files)
+                    .map_err(|e| Error::Compile(e.to_string()))?;
+                Ok(compiler.encode_file_descriptor_set())
+            }
+            Source::Protoc => {
+                let protoc = std::env::var("PROTOC").unwrap_or_else(|_| "protoc".to_string());
+                let out = out_dir.join("connectrpc-build.protoc.binpb");
+                let mut cmd = Command::new(&protoc);
+                cmd.arg("--include_imports")
+                    .arg("--include_source_info")
+                    .arg(format!("--descriptor_set_out={}", out.display()));
+                for include in &self.includes {
+                    cmd.arg(format!("--proto_path={}", include.display()));
+                }
+                cmd.args(&self.files);
+                run(cmd, &protoc)?;
+                std::fs::read(&out).map_err(|e| Error::io(&out, e))
+            }
+            Source::Buf => {
+                let out = out_dir.join("connectrpc-build.buf.binpb");
+                let mut cmd = Command::new("buf");
+                cmd.arg("build")
+                    .arg("--as-file-descriptor-set")
+                    .arg("-o")
+                    .arg(&out);
+                run(cmd, "buf")?;
+                std::fs::read(&out).map_err(|e| Error::io(&out, e))
+            }
+            Source::DescriptorSet(path) => std::fs::read(path).map_err(|e| Error::io(path, e)),
+        }
+    }
+
+    /// Prints `cargo:rerun-if-changed` for the inputs cargo can see.
+    fn emit_rerun(&self, fds: &FileDescriptorSet) {
+        match &self.source {
+            Source::Protox | Source::Protoc => {
+                if matches!(self.source, Source::Protoc) {
+                    println!("cargo:rerun-if-env-changed=PROTOC");
+                }
+                // Every file of the set found under an include directory:
+                // the requested files and their local imports.
+                for file in &fds.file {
+                    let Some(name) = file.name.as_deref() else {
+                        continue;
+                    };
+                    if let Some(path) = self
+                        .includes
+                        .iter()
+                        .map(|i| i.join(name))
+                        .find(|p| p.is_file())
+                    {
+                        println!("cargo:rerun-if-changed={}", path.display());
+                    }
+                }
+            }
+            Source::Buf => {
+                for name in ["buf.yaml", "buf.lock", "buf.work.yaml"] {
+                    if Path::new(name).is_file() {
+                        println!("cargo:rerun-if-changed={name}");
+                    }
+                }
+                for include in &self.includes {
+                    println!("cargo:rerun-if-changed={}", include.display());
+                }
+            }
+            Source::DescriptorSet(path) => {
+                println!("cargo:rerun-if-changed={}", path.display());
+            }
+        }
+    }
+}
+
+/// The name of `file` inside the descriptor set: relative to the first
+/// include directory it is under, or as given.
+fn proto_name(file: &Path, includes: &[PathBuf]) -> String {
+    let relative = includes
+        .iter()
+        .find_map(|i| file.strip_prefix(i).ok())
+        .unwrap_or(file);
+    relative
+        .components()
+        .map(|c| c.as_os_str().to_string_lossy())
+        .collect::<Vec<_>>()
+        .join("/")
+}
+
+fn run(mut cmd: Command, program: &str) -> Result<(), Error> {
+    let output = cmd
+        .output()
+        .map_err(|e| Error::Compile(format!("failed to run `{program}`: {e}")))?;
+    if output.status.success() {
+        Ok(())
+    } else {
+        Err(Error::Compile(format!(
+            "`{program}` failed ({}): {}",
+            output.status,
+            String::from_utf8_lossy(&output.stderr)
+        )))
+    }
+}
+
+/// Writes `content` unless the file already holds it, so unchanged output
+/// does not trigger recompilation.
+fn write_if_changed(path: &Path, content: &[u8]) -> Result<(), Error> {
+    if std::fs::read(path).is_ok_and(|old| old == content) {
+        return Ok(());
+    }
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent).map_err(|e| Error::io(parent, e))?;
+    }
+    std::fs::write(path, content).map_err(|e| Error::io(path, e))
+}
+
+/// Why [`Config::compile`] failed.
+///
+/// ```
+/// let err = connectrpc_build::Config::new().compile().unwrap_err();
+/// assert!(err.to_string().contains("no .proto files"));
+/// ```
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum Error {
+    /// The configuration is unusable.
+    Config(String),
+    /// The `.proto` files did not compile, or the compiler could not run.
+    Compile(String),
+    /// The descriptor set did not decode.
+    Descriptor(String),
+    /// buffa could not generate the messages.
+    Messages(buffa_codegen::CodeGenError),
+    /// The service code could not be generated.
+    Services(connectrpc_codegen::Error),
+    /// Reading or writing a file failed.
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The error.
+        source: std::io::Error,
+    },
+}
+
+impl Error {
+    fn io(path: &Path, source: std::io::Error) -> Self {
+        Error::Io {
+            path: path.to_path_buf(),
+            source,
+        }
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Error::Config(msg) => write!(f, "connectrpc-build: {msg}"),
+            Error::Compile(msg) => write!(f, "connectrpc-build: compiling protos: {msg}"),
+            Error::Descriptor(msg) => write!(f, "connectrpc-build: {msg}"),
+            Error::Messages(e) => write!(f, "connectrpc-build: generating messages: {e}"),
+            Error::Services(e) => write!(f, "connectrpc-build: generating services: {e}"),
+            Error::Io { path, source } => {
+                write!(f, "connectrpc-build: {}: {source}", path.display())
+            }
+        }
+    }
+}
+
+impl std::error::Error for Error {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Error::Messages(e) => Some(e),
+            Error::Services(e) => Some(e),
+            Error::Io { source, .. } => Some(source),
+            _ => None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,153 @@
+use std::path::PathBuf;
+
+use super::*;
+
+/// A fresh scratch directory holding `protos` (name, content) under
+/// `proto/`, and an `out/` directory.
+fn scratch(test: &str, protos: &[(&str, &str)]) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("connectrpc-build-{test}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    for (name, content) in protos {
+        let path = dir.join("proto").join(name);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, content).unwrap();
+    }
+    dir
+}
+
+const GREET: &str = r#"
+syntax = "proto3";
+package greet.v1;
+import "google/protobuf/empty.proto";
+import "common/v1/common.proto";
+
+message GreetRequest { string name = 1; }
+message GreetResponse { string greeting = 1; }
+
+// The greeter.
+service GreetService {
+  // Greet says hello.
+  rpc Greet(GreetRequest) returns (GreetResponse) { option idempotency_level = NO_SIDE_EFFECTS; }
+  rpc Chat(stream GreetRequest) returns (stream GreetResponse);
+  rpc Ping(google.protobuf.Empty) returns (google.protobuf.Empty);
+  rpc Shared(common.v1.Shared) returns (common.v1.Shared.Nested);
+}
+"#;
+
+const COMMON: &str = r#"
+syntax = "proto3";
+package common.v1;
+message Shared { message Nested { int32 n = 1; } string s = 1; }
+"#;
+
+fn compile(test: &str) -> PathBuf {
+    let dir = scratch(
+        test,
+        &[
+            ("greet/v1/greet.proto", GREET),
+            ("common/v1/common.proto", COMMON),
+        ],
+    );
+    Config::new()
+        .files(&["greet/v1/greet.proto", "common/v1/common.proto"])
+        .includes(&[dir.join("proto")])
+        .include_file("_connectrpc.rs")
+        .out_dir(dir.join("out"))
+        .emit_rerun_if_changed(false)
+        .compile()
+        .unwrap();
+    dir.join("out")
+}
+
+#[test]
+fn writes_messages_services_and_include_file() {
+    let out = compile("layout");
+    let services = std::fs::read_to_string(out.join("greet.v1.greet.__connect.rs")).unwrap();
+    assert!(services.contains("pub trait GreetService"));
+    assert!(services.contains("/// The greeter."));
+    assert!(services.contains("/// Greet says hello."));
+    assert!(services.contains("::connectrpc::__codegen::Idempotency::NoSideEffects"));
+    assert!(services.contains("\"/greet.v1.GreetService/Chat\""));
+
+    let stitcher = std::fs::read_to_string(out.join("greet.v1.mod.rs")).unwrap();
+    assert!(stitcher.contains("include!(\"greet.v1.greet.__connect.rs\");"));
+    // No service in common.proto, so no companion.
+    assert!(!out.join("common.v1.common.__connect.rs").exists());
+
+    let include = std::fs::read_to_string(out.join("_connectrpc.rs")).unwrap();
+    assert!(include.contains("pub mod greet {"));
+    assert!(include.contains("include!(\"greet.v1.mod.rs\");"));
+}
+
+#[test]
+fn resolves_types_across_packages() {
+    let out = compile("types");
+    let code = std::fs::read_to_string(out.join("greet.v1.greet.__connect.rs")).unwrap();
+    let flat: String = code.chars().filter(|c| !c.is_whitespace()).collect();
+    let flat = flat.replace(",>", ">");
+    // Same package.
+    assert!(flat.contains("OwnedView<__buffa::view::GreetRequestView<'static>>"));
+    // Well-known types come from buffa-types.
+    assert!(
+        flat.contains(
+            "OwnedView<::buffa_types::google::protobuf::__buffa::view::EmptyView<'static>>"
+        )
+    );
+    assert!(flat.contains("(::buffa_types::google::protobuf::Empty,"));
+    // Another package of the same build, including a nested message.
+    assert!(
+        flat.contains("OwnedView<super::super::common::v1::__buffa::view::SharedView<'static>>")
+    );
+    assert!(flat.contains("(super::super::common::v1::shared::Nested,"));
+}
+
+#[test]
+fn runtime_crate_option_reaches_the_code() {
+    let dir = scratch(
+        "runtime",
+        &[
+            ("common/v1/common.proto", COMMON),
+            (
+                "svc.proto",
+                "syntax = \"proto3\";\nimport \"common/v1/common.proto\";\nservice S { rpc M(common.v1.Shared) returns (common.v1.Shared); }\n",
+            ),
+        ],
+    );
+    Config::new()
+        .files(&["svc.proto"])
+        .includes(&[dir.join("proto")])
+        .out_dir(dir.join("out"))
+        .runtime_crate("my_rt")
+        .emit_rerun_if_changed(false)
+        .compile()
+        .unwrap();
+    let code = std::fs::read_to_string(dir.join("out/svc.__connect.rs")).unwrap();
+    assert!(code.contains("::my_rt::__codegen::Context"));
+    assert!(code.contains("\"/S/M\""));
+}
+
+#[test]
+fn unknown_file_is_an_error() {
+    let dir = scratch("missing", &[("common/v1/common.proto", COMMON)]);
+    let err = Config::new()
+        .files(&["nope.proto"])
+        .includes(&[dir.join("proto")])
+        .out_dir(dir.join("out"))
+        .emit_rerun_if_changed(false)
+        .compile()
+        .unwrap_err();
+    assert!(matches!(err, Error::Compile(_)), "{err}");
+}
+
+#[test]
+fn proto_names_strip_include_dirs() {
+    let includes = vec![PathBuf::from("proto")];
+    assert_eq!(
+        proto_name(Path::new("proto/greet/v1/greet.proto"), &includes),
+        "greet/v1/greet.proto"
+    );
+    assert_eq!(
+        proto_name(Path::new("greet/v1/greet.proto"), &includes),
+        "greet/v1/greet.proto"
+    );
+}
