@@ -1,6 +1,36 @@
 //! ConnectRPC for Rust: the Connect, gRPC and gRPC-Web protocols, server and
 //! client, built as a toolkit of `tower` layers, with protobuf messages from
 //! `buffa`.
+//!
+//! # Crates
+//!
+//! | re-export | crate | what it holds |
+//! | --- | --- | --- |
+//! | (root) | `connect-core` | [`Code`], [`ConnectError`], [`MethodDescriptor`], timeouts, metadata |
+//! | [`codec`] | `connect-codec` | proto/JSON codecs, envelopes, compression registry |
+//! | [`layers`] | `connect-layers` | one `tower::Layer` per protocol concern, and the stacks |
+//! | [`server`] | `connect-server` | [`Router`], [`Server`], axum integration |
+//!
+//! # Feature flags
+//!
+//! | feature | default | enables |
+//! | --- | --- | --- |
+//! | `gzip` | yes | the gzip compression provider |
+//! | `zstd` | yes | the zstd compression provider |
+//! | `streaming` | yes | async streaming compression adapters |
+//! | `server` | yes | [`Router`] and [`Server`] |
+//! | `axum` | no | `Router::into_axum_service` |
+//! | `server-tls`, `client`, `client-tls`, `tls` | no | reserved for TLS and the client (coming) |
+//!
+//! # Serving a generated service
+//!
+//! ```ignore
+//! use std::sync::Arc;
+//! use connectrpc::{Router, Server};
+//!
+//! let router = Arc::new(MyGreeter).register(Router::new());
+//! Server::new(router).serve("127.0.0.1:8080".parse()?).await?;
+//! ```
 
 pub use connect_codec as codec;
 pub use connect_core::{
@@ -10,10 +40,11 @@ pub use connect_core::{
 pub use connect_layers as layers;
 pub use connect_layers::handler::{ResponseStream, Streaming};
 pub use connect_layers::rpc::Context;
+pub use connect_layers::stack::ConnectLayer;
 #[cfg(feature = "server")]
 pub use connect_server as server;
 #[cfg(feature = "server")]
-pub use connect_server::Router;
+pub use connect_server::{Router, Server};
 
 /// What generated code names. Not a public API: it changes with the code
 /// generator.

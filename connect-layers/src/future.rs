@@ -34,11 +34,13 @@ pin_project! {
 }
 
 impl<F> Either<F> {
-    pub(crate) fn inner(fut: F) -> Self {
+    /// The inner service answers.
+    pub fn inner(fut: F) -> Self {
         Either::from_state(State::Inner { fut })
     }
 
-    pub(crate) fn ready(resp: Response<ResponseBody>) -> Self {
+    /// The layer answered itself with `resp`.
+    pub fn ready(resp: Response<ResponseBody>) -> Self {
         Either::from_state(State::Ready { resp: Some(resp) })
     }
 }

@@ -14,6 +14,7 @@ pub mod handler;
 pub mod negotiate;
 pub mod protocol;
 pub mod rpc;
+pub mod stack;
 
 pub use rpc::{
     Context, Frame, FrameStream, NamedService, RequestHead, RequestMessages, ResponseMessages,

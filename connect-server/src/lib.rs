@@ -1,5 +1,18 @@
-//! The ConnectRPC [`Router`], a standalone hyper server and axum integration.
+//! The ConnectRPC [`Router`], a standalone hyper [`Server`] (HTTP/1.1 and
+//! h2c on one port, graceful shutdown) and axum integration.
+//!
+//! # Where your own layers go
+//!
+//! - Around everything: `ServiceBuilder::new().layer(mine).service(router)`
+//!   (HTTP requests, before routing).
+//! - Around the protocol stack: [`Router::map_stack`] (HTTP requests, after
+//!   routing).
+//! - Around one typed service: wrap the generated `FooServiceServer` in
+//!   layers over [`RpcRequest`](connect_layers::rpc::RpcRequest)s and
+//!   register it with [`Router::add_methods`].
 
 mod router;
+mod server;
 
-pub use router::Router;
+pub use router::{Dispatch, Router};
+pub use server::Server;

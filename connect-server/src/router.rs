@@ -1,15 +1,25 @@
-//! Routing by path to generated services.
+//! Routing by path to generated services, in front of the protocol stack.
 
 use std::collections::HashMap;
+use std::convert::Infallible;
+use std::fmt;
 use std::sync::Arc;
+use std::task::{Context, Poll};
 
+use connect_codec::error_json;
 use connect_core::{ConnectError, MethodDescriptor};
+use connect_layers::body::ResponseBody;
+use connect_layers::future::Either;
 use connect_layers::handler::BoxFuture;
+use connect_layers::protocol::MethodRoute;
 use connect_layers::rpc::{NamedService, RpcRequest, RpcResponse};
+use connect_layers::stack::{ConnectLayer, ConnectService};
+use http::{HeaderValue, Request, Response, StatusCode, header};
+use tower_layer::Layer;
 use tower_service::Service;
 
 /// A type-erased generated service, callable through a shared reference.
-pub(crate) trait ErasedService: Send + Sync + 'static {
+trait ErasedService: Send + Sync + 'static {
     fn call(&self, req: RpcRequest) -> BoxFuture<Result<RpcResponse, ConnectError>>;
 }
 
@@ -33,68 +43,237 @@ where
     }
 }
 
-/// One routing table entry.
+type Routes = HashMap<&'static str, (&'static MethodDescriptor, Arc<dyn ErasedService>)>;
+
+/// The innermost service of a [`Router`]'s stack: hands each
+/// [`RpcRequest`] to the service registered for its method.
 #[derive(Clone)]
-pub(crate) struct Route {
-    pub(crate) method: &'static MethodDescriptor,
-    pub(crate) service: Arc<dyn ErasedService>,
+pub struct Dispatch {
+    routes: Arc<Routes>,
 }
 
-/// Routes requests by path (`/pkg.Service/Method`) to generated services.
-#[derive(Clone, Default)]
-pub struct Router {
-    pub(crate) routes: HashMap<&'static str, Route>,
-}
-
-impl std::fmt::Debug for Router {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Router")
-            .field("paths", &self.routes.keys().collect::<Vec<_>>())
+impl fmt::Debug for Dispatch {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Dispatch")
+            .field("methods", &self.routes.len())
             .finish()
     }
 }
 
-impl Router {
-    /// An empty router.
-    pub fn new() -> Self {
-        Router::default()
+impl Service<RpcRequest> for Dispatch {
+    type Response = RpcResponse;
+    type Error = ConnectError;
+    type Future = BoxFuture<Result<RpcResponse, ConnectError>>;
+
+    #[inline]
+    fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        Poll::Ready(Ok(()))
     }
 
-    /// Adds every method of a generated service (or of a service wrapped in
-    /// your own layers, as long as it still names its methods).
-    pub fn add_service<S>(self, service: S) -> Self
+    fn call(&mut self, req: RpcRequest) -> Self::Future {
+        match self.routes.get(req.head.method.path()) {
+            Some((_, svc)) => svc.call(req),
+            None => {
+                let err = connect_layers::handler::unimplemented(&req);
+                Box::pin(async move { Err(err) })
+            }
+        }
+    }
+}
+
+/// Routes requests by path (`/pkg.Service/Method`) to generated services
+/// through the protocol stack.
+///
+/// `S` is the stack: [`ConnectService<Dispatch>`] unless you wrapped it
+/// with [`map_stack`](Router::map_stack).
+///
+/// ```
+/// use connect_server::Router;
+/// use connect_layers::stack::ConnectLayer;
+///
+/// let router = Router::new().with_config(ConnectLayer::new().read_max_bytes(64 * 1024));
+/// # let _ = router;
+/// ```
+///
+/// Services are added with [`add_service`](Router::add_service), which
+/// generated code calls from `Arc::new(impl).register(router)`.
+#[derive(Clone)]
+pub struct Router<S = ConnectService<Dispatch>> {
+    routes: Arc<Routes>,
+    config: ConnectLayer,
+    stack: S,
+}
+
+impl<S> fmt::Debug for Router<S> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut paths: Vec<_> = self.routes.keys().collect();
+        paths.sort();
+        f.debug_struct("Router").field("paths", &paths).finish()
+    }
+}
+
+impl Default for Router {
+    fn default() -> Self {
+        Router::new()
+    }
+}
+
+impl Router {
+    /// An empty router with the default Connect stack.
+    pub fn new() -> Self {
+        Self::with_routes(Arc::new(Routes::new()), ConnectLayer::new())
+    }
+
+    fn with_routes(routes: Arc<Routes>, config: ConnectLayer) -> Self {
+        let stack = config.layer(Dispatch {
+            routes: routes.clone(),
+        });
+        Router {
+            routes,
+            config,
+            stack,
+        }
+    }
+
+    /// Configures the protocol stack (limits, compression, deadlines).
+    pub fn with_config(self, config: ConnectLayer) -> Self {
+        Self::with_routes(self.routes, config)
+    }
+
+    /// Adds every method of a generated service.
+    pub fn add_service<T>(self, service: T) -> Self
     where
-        S: NamedService
+        T: NamedService
             + Service<RpcRequest, Response = RpcResponse, Error = ConnectError>
             + Clone
             + Send
             + Sync
             + 'static,
-        S::Future: Send + 'static,
+        T::Future: Send + 'static,
     {
-        self.add_methods(S::METHODS, service)
+        self.add_methods(T::METHODS, service)
     }
 
-    /// Adds `methods`, all served by `service`.
-    pub fn add_methods<S>(mut self, methods: &'static [MethodDescriptor], service: S) -> Self
+    /// Adds `methods`, all served by `service`: use it to register a
+    /// generated service wrapped in your own layers.
+    ///
+    /// ```
+    /// # use connect_server::Router;
+    /// # use connect_core::{ConnectError, Idempotency, MethodDescriptor, StreamType};
+    /// # use connect_layers::rpc::{RpcRequest, RpcResponse};
+    /// use tower::ServiceBuilder;
+    ///
+    /// static METHODS: [MethodDescriptor; 1] = [MethodDescriptor::new(
+    ///     "a.v1.S", "M", "/a.v1.S/M", StreamType::Unary, Idempotency::Unknown,
+    /// )];
+    /// let svc = ServiceBuilder::new()
+    ///     .map_request(|req: RpcRequest| req) // your layer here
+    ///     .service_fn(|_req: RpcRequest| async { Ok::<_, ConnectError>(RpcResponse::default()) });
+    /// let router = Router::new().add_methods(&METHODS, svc);
+    /// # let _ = router;
+    /// ```
+    pub fn add_methods<T>(self, methods: &'static [MethodDescriptor], service: T) -> Self
     where
-        S: Service<RpcRequest, Response = RpcResponse, Error = ConnectError>
+        T: Service<RpcRequest, Response = RpcResponse, Error = ConnectError>
             + Clone
             + Send
             + Sync
             + 'static,
-        S::Future: Send + 'static,
+        T::Future: Send + 'static,
     {
+        let Router { routes, config, .. } = self;
+        let mut routes = Arc::try_unwrap(routes).unwrap_or_else(|shared| (*shared).clone());
         let service: Arc<dyn ErasedService> = Arc::new(Erased(service));
         for method in methods {
-            self.routes.insert(
-                method.path(),
-                Route {
-                    method,
-                    service: service.clone(),
-                },
-            );
+            routes.insert(method.path(), (method, service.clone()));
         }
+        Self::with_routes(Arc::new(routes), config)
+    }
+
+    /// Wraps the protocol stack in your own layers (they see HTTP requests
+    /// already routed, with a [`MethodRoute`] extension). Add services
+    /// first: the stack is fixed from here on.
+    ///
+    /// ```
+    /// use connect_server::Router;
+    /// use tower::ServiceBuilder;
+    ///
+    /// let router = Router::new().map_stack(|stack| {
+    ///     ServiceBuilder::new()
+    ///         .map_request(|req: http::Request<_>| req) // your layer here
+    ///         .service(stack)
+    /// });
+    /// # let _ = router;
+    /// ```
+    pub fn map_stack<F, S2>(self, f: F) -> Router<S2>
+    where
+        F: FnOnce(ConnectService<Dispatch>) -> S2,
+    {
+        Router {
+            routes: self.routes,
+            config: self.config,
+            stack: f(self.stack),
+        }
+    }
+}
+
+impl<S> Router<S> {
+    /// The paths this router serves, sorted.
+    pub fn paths(&self) -> Vec<&'static str> {
+        let mut paths: Vec<_> = self.routes.keys().copied().collect();
+        paths.sort_unstable();
+        paths
+    }
+
+    /// The router as a service for axum's `Router::fallback_service` (or
+    /// `route_service`): Connect routes next to ordinary axum routes.
+    ///
+    /// ```
+    /// let connect = connect_server::Router::new();
+    /// let app: axum::Router = axum::Router::new()
+    ///     .route("/health", axum::routing::get(|| async { "ok" }))
+    ///     .fallback_service(connect.into_axum_service());
+    /// # let _ = app;
+    /// ```
+    #[cfg(feature = "axum")]
+    pub fn into_axum_service(self) -> Self {
         self
+    }
+}
+
+/// The answer for a path no service is registered for: HTTP 404, with a
+/// Connect error body naming `unimplemented`.
+fn not_found(path: &str) -> Response<ResponseBody> {
+    let err = ConnectError::unimplemented(format!("no such method: {path}"));
+    let mut resp = Response::new(ResponseBody::full(error_json::encode_error(&err)));
+    *resp.status_mut() = StatusCode::NOT_FOUND;
+    resp.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    resp
+}
+
+impl<S, B> Service<Request<B>> for Router<S>
+where
+    S: Service<Request<B>, Response = Response<ResponseBody>, Error = Infallible>,
+{
+    type Response = Response<ResponseBody>;
+    type Error = Infallible;
+    type Future = Either<S::Future>;
+
+    #[inline]
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.stack.poll_ready(cx)
+    }
+
+    fn call(&mut self, mut req: Request<B>) -> Self::Future {
+        match self.routes.get(req.uri().path()) {
+            Some((method, _)) => {
+                req.extensions_mut().insert(MethodRoute(method));
+                Either::inner(self.stack.call(req))
+            }
+            None => Either::ready(not_found(req.uri().path())),
+        }
     }
 }

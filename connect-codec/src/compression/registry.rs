@@ -27,11 +27,12 @@ impl Default for CompressionRegistry {
 impl CompressionRegistry {
     /// The built-in providers (gzip, zstd) that are compiled in.
     pub fn new() -> Self {
-        let mut providers: Vec<Arc<dyn CompressionProvider>> = Vec::new();
-        #[cfg(feature = "gzip")]
-        providers.push(Arc::new(super::Gzip::new()));
-        #[cfg(feature = "zstd")]
-        providers.push(Arc::new(super::Zstd::new()));
+        let providers: Vec<Arc<dyn CompressionProvider>> = vec![
+            #[cfg(feature = "gzip")]
+            Arc::new(super::Gzip::new()),
+            #[cfg(feature = "zstd")]
+            Arc::new(super::Zstd::new()),
+        ];
         Self::from_providers(providers)
     }
 

@@ -1,0 +1,134 @@
+//! A standalone server: HTTP/1.1 and h2c on one port (hyper-util's auto
+//! connection builder), with graceful shutdown.
+
+use std::convert::Infallible;
+use std::fmt;
+use std::future::Future;
+use std::io;
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::{Request, Response};
+use hyper::body::Incoming;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::server::conn::auto::Builder;
+use hyper_util::server::graceful::GracefulShutdown;
+use hyper_util::service::TowerToHyperService;
+use tokio::net::TcpListener;
+use tower_service::Service;
+
+type Signal = Pin<Box<dyn Future<Output = ()> + Send>>;
+
+/// Serves a [`Router`](crate::Router) (or any tower HTTP service) over TCP.
+///
+/// ```no_run
+/// # async fn run() -> std::io::Result<()> {
+/// use connect_server::{Router, Server};
+///
+/// let router = Router::new(); // add services with `Arc::new(svc).register(router)`
+/// Server::new(router)
+///     .with_graceful_shutdown(async { let _ = tokio::signal::ctrl_c().await; })
+///     .serve("127.0.0.1:8080".parse().unwrap())
+///     .await
+/// # }
+/// ```
+pub struct Server<S> {
+    service: S,
+    shutdown: Option<Signal>,
+    drain_timeout: Duration,
+}
+
+impl<S> fmt::Debug for Server<S> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Server")
+            .field("graceful_shutdown", &self.shutdown.is_some())
+            .field("drain_timeout", &self.drain_timeout)
+            .finish()
+    }
+}
+
+impl<S> Server<S> {
+    /// A server for `service`.
+    pub fn new(service: S) -> Self {
+        Server {
+            service,
+            shutdown: None,
+            drain_timeout: Duration::from_secs(30),
+        }
+    }
+
+    /// Stops accepting connections when `signal` completes, then waits for
+    /// open connections to finish their calls (up to the drain timeout).
+    pub fn with_graceful_shutdown<F>(mut self, signal: F) -> Self
+    where
+        F: Future<Output = ()> + Send + 'static,
+    {
+        self.shutdown = Some(Box::pin(signal));
+        self
+    }
+
+    /// How long a graceful shutdown waits for open connections (default
+    /// 30 s).
+    pub fn drain_timeout(mut self, timeout: Duration) -> Self {
+        self.drain_timeout = timeout;
+        self
+    }
+}
+
+impl<S, B> Server<S>
+where
+    S: Service<Request<Incoming>, Response = Response<B>, Error = Infallible>
+        + Clone
+        + Send
+        + 'static,
+    S::Future: Send + 'static,
+    B: http_body::Body<Data = Bytes> + Send + 'static,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    /// Binds `addr` and serves until the shutdown signal (forever without
+    /// one).
+    pub async fn serve(self, addr: SocketAddr) -> io::Result<()> {
+        let listener = TcpListener::bind(addr).await?;
+        self.serve_with_listener(listener).await
+    }
+
+    /// Serves connections accepted from `listener`.
+    pub async fn serve_with_listener(self, listener: TcpListener) -> io::Result<()> {
+        let Server {
+            service,
+            shutdown,
+            drain_timeout,
+        } = self;
+        let mut shutdown = shutdown.unwrap_or_else(|| Box::pin(std::future::pending()));
+        let builder = Builder::new(TokioExecutor::new());
+        let graceful = GracefulShutdown::new();
+        loop {
+            let (stream, _peer) = tokio::select! {
+                accepted = listener.accept() => match accepted {
+                    Ok(conn) => conn,
+                    // Transient accept errors (EMFILE, aborted handshakes)
+                    // must not stop the server.
+                    Err(_) => {
+                        tokio::time::sleep(Duration::from_millis(10)).await;
+                        continue;
+                    }
+                },
+                () = &mut shutdown => break,
+            };
+            let _ = stream.set_nodelay(true);
+            let conn = builder.serve_connection_with_upgrades(
+                TokioIo::new(stream),
+                TowerToHyperService::new(service.clone()),
+            );
+            let conn = graceful.watch(conn.into_owned());
+            tokio::spawn(async move {
+                let _ = conn.await;
+            });
+        }
+        drop(listener);
+        let _ = tokio::time::timeout(drain_timeout, graceful.shutdown()).await;
+        Ok(())
+    }
+}
