@@ -102,9 +102,9 @@ pub fn server(service: &ServiceDef, rt: &TokenStream) -> TokenStream {
             }
         }
     };
-    let ext_doc = format!("Registers a [`{trait_ident}`] implementation with a router.");
+    let ext_doc = format!(" Registers a [`{trait_ident}`] implementation with a router.");
     let register_doc =
-        format!("Adds every method of `{full_name}`, served by this implementation, to `router`.");
+        format!(" Adds every method of `{full_name}`, served by this implementation, to `router`.");
 
     quote! {
         #server_docs

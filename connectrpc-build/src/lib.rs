@@ -363,7 +363,11 @@ impl Config {
             } else {
                 IncludeMode::OutDir
             };
-            let tree = buffa_codegen::generate_module_tree(&entries, mode, false);
+            // buffa documents its types but not the package modules nor
+            // some ancillary items; keep `missing_docs` quiet for generated
+            // code, as buffa does for its own allow-list.
+            let tree = buffa_codegen::generate_module_tree(&entries, mode, false)
+                .replace("#[allow(", "#[allow(missing_docs, ");
             let path = out_dir.join(name);
             write_if_changed(&path, tree.as_bytes())?;
         }

@@ -1,1 +1,8 @@
-//! placeholder
+//! Examples for `connectrpc`: the greet service.
+
+/// Code generated from `proto/greet/v1/greet.proto` by `connectrpc-build`:
+/// messages (`proto::greet::v1::GreetRequest`, ...), the `GreetService`
+/// trait and its `GreetServiceServer`.
+pub mod proto {
+    include!(concat!(env!("OUT_DIR"), "/_connectrpc.rs"));
+}
