@@ -159,6 +159,19 @@ pub fn negotiate_connect<B>(
     })
 }
 
+/// The Connect protocol version header.
+pub const PROTOCOL_VERSION_HEADER: &str = "connect-protocol-version";
+
+/// Clients may omit `connect-protocol-version`; if present it must be `1`.
+fn check_protocol_version<B>(req: &Request<B>) -> Result<(), connect_core::ConnectError> {
+    match req.headers().get(PROTOCOL_VERSION_HEADER) {
+        Some(v) if v.as_bytes() != b"1" => Err(connect_core::ConnectError::invalid_argument(
+            format!("connect-protocol-version must be \"1\": got {v:?}"),
+        )),
+        _ => Ok(()),
+    }
+}
+
 impl<S, B> Service<Request<B>> for Negotiate<S>
 where
     S: Service<Request<B>, Response = Response<ResponseBody>, Error = Infallible>,
@@ -178,6 +191,12 @@ where
         };
         match negotiate_connect(&req, route) {
             Ok(n) => {
+                if let Err(err) = check_protocol_version(&req) {
+                    return crate::future::Either::ready(crate::error_map::error_response(
+                        Some(&n),
+                        err,
+                    ));
+                }
                 req.extensions_mut().insert(n);
                 crate::future::Either::inner(self.inner.call(req))
             }

@@ -1,0 +1,388 @@
+//! Shared by the integration tests: the test service, a server on
+//! 127.0.0.1, and a raw hyper client speaking HTTP/1.1 or h2c.
+#![allow(dead_code, unreachable_pub)]
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use buffa::view::OwnedView;
+use buffa_types::google::protobuf::Empty;
+use buffa_types::google::protobuf::__buffa::view::EmptyView;
+use bytes::{BufMut, Bytes, BytesMut};
+use connectrpc::{Code, ConnectError, Context, ErrorDetail, ResponseStream, Router, Streaming};
+use futures_util::StreamExt as _;
+use http::{HeaderMap, Request, Response};
+use http_body_util::{BodyExt, Full, StreamBody};
+use hyper::body::Frame;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use integration_tests::proto::test::v1::__buffa::view::{
+    ServerStreamRequestView, UnaryRequestView,
+};
+use integration_tests::proto::test::v1::{TestService, TestServiceExt, UnaryResponse};
+use tokio::net::TcpStream;
+
+#[allow(unused_imports)]
+pub use integration_tests::proto::test::v1::{ServerStreamRequest, UnaryRequest};
+
+/// The service under test.
+pub struct Impl;
+
+fn code_from(n: i32) -> Code {
+    Code::from_grpc_number(n as u32).unwrap_or(Code::Unknown)
+}
+
+fn failure(code: i32, text: &str) -> ConnectError {
+    let mut err = ConnectError::new(code_from(code), format!("failed: {text}"))
+        .with_detail(ErrorDetail::new("test.v1.UnaryResponse", vec![10, 1, b'd']));
+    err.headers_mut().insert("x-error-header", "eh".parse().unwrap());
+    err.trailers_mut().insert("x-error-trailer", "et".parse().unwrap());
+    err
+}
+
+impl TestService for Impl {
+    async fn unary(
+        &self,
+        mut ctx: Context,
+        request: OwnedView<UnaryRequestView<'static>>,
+    ) -> Result<(UnaryResponse, Context), ConnectError> {
+        let req = request.reborrow();
+        if req.delay_ms > 0 {
+            tokio::time::sleep(Duration::from_millis(req.delay_ms as u64)).await;
+        }
+        if req.fail_code != 0 {
+            return Err(failure(req.fail_code, req.text));
+        }
+        let text = match req.text {
+            "deadline?" => format!("{:?}", ctx.remaining().map(|d| d.as_secs())),
+            "header?" => ctx
+                .request_headers()
+                .get("x-probe")
+                .map(|v| v.to_str().unwrap().to_owned())
+                .unwrap_or_default(),
+            t => t.to_owned(),
+        };
+        ctx.response_headers_mut()
+            .insert("x-echo", "unary".parse().unwrap());
+        ctx.response_trailers_mut()
+            .append("x-trailer", "t1".parse().unwrap());
+        ctx.response_trailers_mut()
+            .append("x-trailer", "t2".parse().unwrap());
+        let response = UnaryResponse {
+            text,
+            count: req.labels.len() as i64,
+            payload: req.payload.to_vec(),
+            ..Default::default()
+        };
+        Ok((response, ctx))
+    }
+
+    async fn server_stream(
+        &self,
+        mut ctx: Context,
+        request: OwnedView<ServerStreamRequestView<'static>>,
+    ) -> Result<(ResponseStream<UnaryResponse>, Context), ConnectError> {
+        let req = request.reborrow();
+        let text = req.text.to_owned();
+        let (count, fail_after, delay) = (req.count, req.fail_code_after, req.delay_ms);
+        ctx.response_trailers_mut()
+            .insert("x-stream-trailer", "done".parse().unwrap());
+        let stream = futures_util::stream::iter(0..count).then(move |i| {
+            let text = text.clone();
+            async move {
+                if delay > 0 {
+                    tokio::time::sleep(Duration::from_millis(delay as u64)).await;
+                }
+                if fail_after > 0 && i >= fail_after {
+                    return Err(failure(9, &text));
+                }
+                Ok(UnaryResponse {
+                    text: format!("{text}{i}"),
+                    count: i64::from(i),
+                    ..Default::default()
+                })
+            }
+        });
+        // Stop after the first error.
+        let stream = stream.scan(false, |failed, item| {
+            let out = if *failed { None } else { Some(item) };
+            if let Some(Err(_)) = &out {
+                *failed = true;
+            }
+            async move { out }
+        });
+        Ok((Box::pin(stream), ctx))
+    }
+
+    async fn client_stream(
+        &self,
+        ctx: Context,
+        mut requests: Streaming<UnaryRequestView<'static>>,
+    ) -> Result<(UnaryResponse, Context), ConnectError> {
+        let mut text = String::new();
+        let mut count = 0;
+        while let Some(msg) = requests.message().await? {
+            let msg = msg.reborrow();
+            if msg.fail_code != 0 {
+                return Err(failure(msg.fail_code, msg.text));
+            }
+            text.push_str(msg.text);
+            count += 1;
+        }
+        let response = UnaryResponse {
+            text,
+            count,
+            ..Default::default()
+        };
+        Ok((response, ctx))
+    }
+
+    async fn bidi(
+        &self,
+        ctx: Context,
+        requests: Streaming<UnaryRequestView<'static>>,
+    ) -> Result<(ResponseStream<UnaryResponse>, Context), ConnectError> {
+        let out = requests.map(|msg| {
+            let msg = msg?;
+            let msg = msg.reborrow();
+            if msg.fail_code != 0 {
+                return Err(failure(msg.fail_code, msg.text));
+            }
+            Ok(UnaryResponse {
+                text: msg.text.to_uppercase(),
+                ..Default::default()
+            })
+        });
+        Ok((Box::pin(out), ctx))
+    }
+
+    async fn not_gettable(
+        &self,
+        ctx: Context,
+        request: OwnedView<UnaryRequestView<'static>>,
+    ) -> Result<(UnaryResponse, Context), ConnectError> {
+        self.unary(ctx, request).await
+    }
+
+    async fn ping(
+        &self,
+        ctx: Context,
+        _request: OwnedView<EmptyView<'static>>,
+    ) -> Result<(Empty, Context), ConnectError> {
+        Ok((Empty::default(), ctx))
+    }
+}
+
+/// A running server; dropped, it shuts down.
+pub struct TestServer {
+    pub addr: SocketAddr,
+    _stop: tokio::sync::oneshot::Sender<()>,
+}
+
+/// Starts the test service on 127.0.0.1 with the default stack.
+pub async fn start() -> TestServer {
+    start_with(Arc::new(Impl).register(Router::new())).await
+}
+
+/// Starts `router` on 127.0.0.1.
+pub async fn start_with<S, B>(router: S) -> TestServer
+where
+    S: tower::Service<
+            Request<hyper::body::Incoming>,
+            Response = Response<B>,
+            Error = std::convert::Infallible,
+        > + Clone
+        + Send
+        + 'static,
+    S::Future: Send + 'static,
+    B: http_body::Body<Data = Bytes> + Send + 'static,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    tokio::spawn(
+        connectrpc::Server::new(router)
+            .with_graceful_shutdown(async move {
+                let _ = rx.await;
+            })
+            .serve_with_listener(listener),
+    );
+    TestServer { addr, _stop: tx }
+}
+
+/// Which HTTP version a raw client speaks.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Version {
+    Http1,
+    H2c,
+}
+
+pub const VERSIONS: [Version; 2] = [Version::Http1, Version::H2c];
+
+/// A collected response.
+#[derive(Debug)]
+pub struct Reply {
+    pub status: http::StatusCode,
+    pub headers: HeaderMap,
+    pub body: Bytes,
+    pub trailers: Option<HeaderMap>,
+}
+
+impl Reply {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).map(|v| v.to_str().unwrap())
+    }
+
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_slice(&self.body)
+            .unwrap_or_else(|e| panic!("not JSON ({e}): {:?}", self.body))
+    }
+
+    /// Splits an enveloped body into (flags, payload) pairs.
+    pub fn envelopes(&self) -> Vec<(u8, Bytes)> {
+        let mut out = vec![];
+        let mut b = self.body.clone();
+        while !b.is_empty() {
+            assert!(b.len() >= 5, "truncated envelope in {:?}", self.body);
+            let flags = b[0];
+            let len = u32::from_be_bytes([b[1], b[2], b[3], b[4]]) as usize;
+            out.push((flags, b.slice(5..5 + len)));
+            b = b.slice(5 + len..);
+        }
+        out
+    }
+
+    /// The JSON end-of-stream message of a Connect streaming response.
+    pub fn end_stream(&self) -> serde_json::Value {
+        let envs = self.envelopes();
+        let (flags, last) = envs.last().expect("no envelopes");
+        assert_eq!(flags & 0x02, 0x02, "last envelope is not end-stream");
+        serde_json::from_slice(last).unwrap()
+    }
+}
+
+/// A raw HTTP connection to the server.
+pub enum Conn {
+    Http1(hyper::client::conn::http1::SendRequest<BoxBody>),
+    H2(hyper::client::conn::http2::SendRequest<BoxBody>),
+}
+
+pub type BoxBody = http_body_util::combinators::BoxBody<Bytes, std::convert::Infallible>;
+
+pub async fn connect(addr: SocketAddr, version: Version) -> Conn {
+    let io = TokioIo::new(TcpStream::connect(addr).await.unwrap());
+    match version {
+        Version::Http1 => {
+            let (send, conn) = hyper::client::conn::http1::handshake(io).await.unwrap();
+            tokio::spawn(conn);
+            Conn::Http1(send)
+        }
+        Version::H2c => {
+            let (send, conn) = hyper::client::conn::http2::handshake(TokioExecutor::new(), io)
+                .await
+                .unwrap();
+            tokio::spawn(conn);
+            Conn::H2(send)
+        }
+    }
+}
+
+impl Conn {
+    pub async fn send(&mut self, req: Request<BoxBody>) -> Reply {
+        let resp = match self {
+            Conn::Http1(s) => {
+                s.ready().await.unwrap();
+                s.send_request(req).await.unwrap()
+            }
+            Conn::H2(s) => {
+                s.ready().await.unwrap();
+                s.send_request(req).await.unwrap()
+            }
+        };
+        let (parts, body) = resp.into_parts();
+        let collected = tokio::time::timeout(Duration::from_secs(10), body.collect())
+            .await
+            .expect("response body timed out")
+            .unwrap();
+        let trailers = collected.trailers().cloned();
+        Reply {
+            status: parts.status,
+            headers: parts.headers,
+            body: collected.to_bytes(),
+            trailers,
+        }
+    }
+}
+
+/// A request builder with a full body.
+pub fn post(path: &str, content_type: &str, body: impl Into<Bytes>) -> http::request::Builder {
+    let _ = body;
+    Request::post(format!("http://127.0.0.1{path}"))
+        .header("content-type", content_type)
+}
+
+pub fn full(body: impl Into<Bytes>) -> BoxBody {
+    Full::new(body.into()).boxed()
+}
+
+/// A body sent in the given chunks, one frame each.
+pub fn chunked(chunks: Vec<Bytes>) -> BoxBody {
+    let frames = futures_util::stream::iter(
+        chunks
+            .into_iter()
+            .map(|c| Ok::<_, std::convert::Infallible>(Frame::data(c))),
+    );
+    BodyExt::boxed(StreamBody::new(frames))
+}
+
+/// One request with a full body over a fresh connection.
+pub async fn call(
+    addr: SocketAddr,
+    version: Version,
+    builder: http::request::Builder,
+    body: impl Into<Bytes>,
+) -> Reply {
+    let mut conn = connect(addr, version).await;
+    conn.send(builder.body(full(body)).unwrap()).await
+}
+
+pub fn envelope(flags: u8, payload: &[u8]) -> Bytes {
+    let mut b = BytesMut::new();
+    b.put_u8(flags);
+    b.put_u32(payload.len() as u32);
+    b.put_slice(payload);
+    b.freeze()
+}
+
+pub fn encode<M: buffa::Message>(m: &M) -> Bytes {
+    m.encode_to_bytes()
+}
+
+pub fn gzip(data: &[u8]) -> Vec<u8> {
+    use std::io::Write;
+    let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    e.write_all(data).unwrap();
+    e.finish().unwrap()
+}
+
+pub fn gunzip(data: &[u8]) -> Vec<u8> {
+    use std::io::Read;
+    let mut out = vec![];
+    flate2::read::GzDecoder::new(data)
+        .read_to_end(&mut out)
+        .unwrap();
+    out
+}
+
+pub fn unary_req(text: &str) -> UnaryRequest {
+    UnaryRequest {
+        text: text.into(),
+        ..Default::default()
+    }
+}
+
+pub fn decode_unary_response(b: &[u8]) -> UnaryResponse {
+    <UnaryResponse as buffa::Message>::decode_from_slice(b)
+        .unwrap_or_else(|e| panic!("{e}: {:?}", String::from_utf8_lossy(b)))
+}
