@@ -69,12 +69,27 @@ pub(crate) fn copy_metadata(dst: &mut HeaderMap, src: &HeaderMap, trailer_prefix
     }
 }
 
+/// Layers put some protocol headers on an error on purpose: the accepted
+/// encodings of an `unimplemented` compression error.
+fn copy_accept_headers(dst: &mut HeaderMap, src: &HeaderMap) {
+    for name in [
+        "accept-encoding",
+        "connect-accept-encoding",
+        "grpc-accept-encoding",
+    ] {
+        if let Some(v) = src.get(name) {
+            dst.insert(name, v.clone());
+        }
+    }
+}
+
 /// The response for `err` on a call negotiated as `n`.
 pub fn error_response(n: Option<&Negotiated>, err: ConnectError) -> Response<ResponseBody> {
     match n {
         Some(n) if n.protocol == Protocol::Connect && n.enveloped => {
             let mut resp = Response::new(ResponseBody::empty());
             copy_metadata(resp.headers_mut(), err.headers(), false);
+            copy_accept_headers(resp.headers_mut(), err.headers());
             resp.headers_mut().insert(
                 header::CONTENT_TYPE,
                 HeaderValue::from_static(n.response_content_type()),
@@ -96,13 +111,7 @@ fn connect_unary_error(err: &ConnectError) -> Response<ResponseBody> {
     let headers = resp.headers_mut();
     copy_metadata(headers, err.headers(), false);
     copy_metadata(headers, err.trailers(), true);
-    // Layers may put protocol headers on an error on purpose (the accepted
-    // encodings of an `unimplemented` compression error).
-    for name in ["accept-encoding", "connect-accept-encoding"] {
-        if let Some(v) = err.headers().get(name) {
-            headers.insert(name, v.clone());
-        }
-    }
+    copy_accept_headers(headers, err.headers());
     headers.insert(
         header::CONTENT_TYPE,
         HeaderValue::from_static("application/json"),
