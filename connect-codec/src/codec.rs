@@ -89,8 +89,8 @@ fn decode_error(e: buffa::DecodeError) -> ConnectError {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use buffa_types::google::protobuf::StringValue;
     use buffa_types::google::protobuf::__buffa::view::StringValueView;
+    use buffa_types::google::protobuf::StringValue;
 
     fn msg(s: &str) -> StringValue {
         StringValue {

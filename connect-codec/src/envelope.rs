@@ -186,7 +186,10 @@ mod tests {
     #[test]
     fn single_envelope_checks_the_length() {
         let one = encode_envelope(0, b"xyz");
-        assert_eq!(&decode_single(one.clone(), 10).unwrap().unwrap().data[..], b"xyz");
+        assert_eq!(
+            &decode_single(one.clone(), 10).unwrap().unwrap().data[..],
+            b"xyz"
+        );
         assert!(decode_single(one.slice(..6), 10).is_err());
         assert_eq!(
             decode_single(one, 2).unwrap_err().code(),

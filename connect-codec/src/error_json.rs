@@ -81,10 +81,8 @@ fn metadata_json(trailers: &HeaderMap) -> serde_json::Map<String, Value> {
 /// and the trailers as metadata.
 pub fn encode_end_stream(error: Option<&ConnectError>, trailers: &HeaderMap) -> Bytes {
     let mut obj = serde_json::Map::new();
-    if let Some(err) = error {
-        if let Ok(v) = serde_json::to_value(wire_error(err)) {
-            obj.insert("error".into(), v);
-        }
+    if let Some(v) = error.and_then(|err| serde_json::to_value(wire_error(err)).ok()) {
+        obj.insert("error".into(), v);
     }
     if !trailers.is_empty() {
         obj.insert("metadata".into(), Value::Object(metadata_json(trailers)));
@@ -168,8 +166,11 @@ mod tests {
 
     #[test]
     fn lenient_decoding() {
-        let e = decode_error(br#"{"code":"foobar","message":"oops","x":1}"#, Code::Unavailable)
-            .unwrap();
+        let e = decode_error(
+            br#"{"code":"foobar","message":"oops","x":1}"#,
+            Code::Unavailable,
+        )
+        .unwrap();
         assert_eq!((e.code(), e.message()), (Code::Unavailable, "oops"));
         assert!(decode_error(b"garbage", Code::Unknown).is_none());
     }

@@ -2,6 +2,6 @@
 //! envelope framing, compression providers and the error wire formats.
 
 pub mod codec;
-pub mod envelope;
 pub mod compression;
+pub mod envelope;
 pub mod error_json;

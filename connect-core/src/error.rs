@@ -217,10 +217,10 @@ impl ConnectError {
             if let Some(c) = e.downcast_ref::<ConnectError>() {
                 return c.clone();
             }
-            if let Some(io) = e.downcast_ref::<std::io::Error>() {
-                if io.kind() == std::io::ErrorKind::TimedOut {
-                    return ConnectError::deadline_exceeded(io.to_string());
-                }
+            if let Some(io) = e.downcast_ref::<std::io::Error>()
+                && io.kind() == std::io::ErrorKind::TimedOut
+            {
+                return ConnectError::deadline_exceeded(io.to_string());
             }
             source = e.source();
         }
@@ -247,10 +247,7 @@ mod tests {
 
     #[test]
     fn from_error_finds_connect_errors_in_the_chain() {
-        let e = ConnectError::from_error(Box::new(Wrapper(ConnectError::new(
-            Code::Aborted,
-            "x",
-        ))));
+        let e = ConnectError::from_error(Box::new(Wrapper(ConnectError::new(Code::Aborted, "x"))));
         assert_eq!(e.code(), Code::Aborted);
         let e = ConnectError::from_error("plain".into());
         assert_eq!(e.code(), Code::Unknown);
@@ -266,7 +263,10 @@ mod tests {
 
     #[test]
     fn display_and_size() {
-        assert_eq!(ConnectError::from_code(Code::Internal).to_string(), "internal");
+        assert_eq!(
+            ConnectError::from_code(Code::Internal).to_string(),
+            "internal"
+        );
         assert_eq!(
             ConnectError::invalid_argument("bad").to_string(),
             "invalid_argument: bad"

@@ -40,7 +40,12 @@ pub fn decode_binary_value(value: &[u8]) -> Result<Vec<u8>, ConnectError> {
     } else {
         STANDARD_NO_PAD.decode(trimmed)
     }
-    .map_err(|e| ConnectError::new(Code::InvalidArgument, format!("invalid binary metadata: {e}")))
+    .map_err(|e| {
+        ConnectError::new(
+            Code::InvalidArgument,
+            format!("invalid binary metadata: {e}"),
+        )
+    })
 }
 
 /// Appends a binary value under `name` (which should end in `-bin`).
@@ -78,7 +83,10 @@ mod tests {
     #[test]
     fn decodes_padded_unpadded_and_url_safe() {
         for input in ["/wAB", "/wAB", "_wAB"] {
-            assert_eq!(decode_binary_value(input.as_bytes()).unwrap(), vec![0xff, 0, 1]);
+            assert_eq!(
+                decode_binary_value(input.as_bytes()).unwrap(),
+                vec![0xff, 0, 1]
+            );
         }
         assert_eq!(decode_binary_value(b"YQ==").unwrap(), b"a");
         assert_eq!(decode_binary_value(b"YQ").unwrap(), b"a");

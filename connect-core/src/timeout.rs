@@ -24,9 +24,9 @@ fn parse_digits(digits: &[u8], max_len: usize) -> Option<u64> {
     if digits.is_empty() || digits.len() > max_len || !digits.iter().all(u8::is_ascii_digit) {
         return None;
     }
-    digits
-        .iter()
-        .try_fold(0u64, |acc, d| acc.checked_mul(10)?.checked_add(u64::from(d - b'0')))
+    digits.iter().try_fold(0u64, |acc, d| {
+        acc.checked_mul(10)?.checked_add(u64::from(d - b'0'))
+    })
 }
 
 /// Parses `connect-timeout-ms`: at most 10 ASCII digits, milliseconds.

@@ -141,7 +141,11 @@ impl Body for ResponseBody {
                 }
                 let data = match std::task::ready!(s.frames.as_mut().poll_next(cx)) {
                     Some(Ok(frame)) => {
-                        let bits = if frame.compressed { flags::COMPRESSED } else { 0 };
+                        let bits = if frame.compressed {
+                            flags::COMPRESSED
+                        } else {
+                            0
+                        };
                         envelope(&frame.data, bits)
                     }
                     Some(Err(err)) => {

@@ -174,17 +174,15 @@ where
         };
         let limit = self.config.read_max_bytes;
         req.messages = match req.messages {
-            RequestMessages::Unary(frame) => {
-                match decompress(registry, encoding, frame, limit) {
-                    Ok(f) => RequestMessages::Unary(f),
-                    Err(e) => return ResponseFuture::failed(e),
-                }
-            }
+            RequestMessages::Unary(frame) => match decompress(registry, encoding, frame, limit) {
+                Ok(f) => RequestMessages::Unary(f),
+                Err(e) => return ResponseFuture::failed(e),
+            },
             RequestMessages::Stream(frames) => {
                 let registry = registry.clone();
-                RequestMessages::Stream(Box::pin(frames.map(move |f| {
-                    f.and_then(|f| decompress(&registry, encoding, f, limit))
-                })))
+                RequestMessages::Stream(Box::pin(
+                    frames.map(move |f| f.and_then(|f| decompress(&registry, encoding, f, limit))),
+                ))
             }
         };
         let response_encoding = encoding.or_else(|| {
@@ -278,9 +276,11 @@ where
                         resp.headers.insert(enc_header.clone(), name);
                         let registry = config.registry.clone();
                         let min = config.min_bytes;
-                        ResponseMessages::Stream(Box::pin(frames.map(move |f| {
-                            f.and_then(|f| compress(&registry, encoding, f, min))
-                        })))
+                        ResponseMessages::Stream(Box::pin(
+                            frames.map(move |f| {
+                                f.and_then(|f| compress(&registry, encoding, f, min))
+                            }),
+                        ))
                     }
                 };
                 Poll::Ready(Ok(resp))

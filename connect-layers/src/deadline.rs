@@ -65,17 +65,17 @@ fn expired() -> ConnectError {
 
 /// The timeout a request asks for, per its protocol's header.
 pub fn request_timeout(req: &RpcRequest) -> Result<Option<Duration>, ConnectError> {
-    let (name, parse): (&str, fn(&[u8]) -> Result<Duration, ConnectError>) =
-        match req.head.protocol {
-            Protocol::Connect => (
-                connect_core::timeout::CONNECT_TIMEOUT_HEADER,
-                parse_connect_timeout,
-            ),
-            _ => (
-                connect_core::timeout::GRPC_TIMEOUT_HEADER,
-                parse_grpc_timeout,
-            ),
-        };
+    type Parser = fn(&[u8]) -> Result<Duration, ConnectError>;
+    let (name, parse): (&str, Parser) = match req.head.protocol {
+        Protocol::Connect => (
+            connect_core::timeout::CONNECT_TIMEOUT_HEADER,
+            parse_connect_timeout,
+        ),
+        _ => (
+            connect_core::timeout::GRPC_TIMEOUT_HEADER,
+            parse_grpc_timeout,
+        ),
+    };
     req.head
         .headers
         .get(name)

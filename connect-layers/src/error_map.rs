@@ -176,14 +176,20 @@ mod tests {
     use super::*;
     use connect_core::{Code, Codec, Idempotency, MethodDescriptor, StreamType};
 
-    static M: MethodDescriptor =
-        MethodDescriptor::new("a.S", "M", "/a.S/M", StreamType::Unary, Idempotency::Unknown);
+    static M: MethodDescriptor = MethodDescriptor::new(
+        "a.S",
+        "M",
+        "/a.S/M",
+        StreamType::Unary,
+        Idempotency::Unknown,
+    );
 
     #[test]
     fn unary_errors_use_the_http_status_and_trailer_prefix() {
         let mut err = ConnectError::new(Code::PermissionDenied, "no");
         err.headers_mut().insert("x-h", "1".parse().unwrap());
-        err.headers_mut().insert("content-type", "text/evil".parse().unwrap());
+        err.headers_mut()
+            .insert("content-type", "text/evil".parse().unwrap());
         err.trailers_mut().insert("x-t", "2".parse().unwrap());
         let resp = error_response(None, err);
         assert_eq!(resp.status(), StatusCode::FORBIDDEN);

@@ -116,9 +116,8 @@ pub fn parse_get_query(query: &str) -> Result<GetQuery, ConnectError> {
             "message" => message = Some(percent_decode(v)?),
             "base64" => base64 = v == "1",
             "compression" => {
-                let c = String::from_utf8(percent_decode(v)?).map_err(|_| {
-                    ConnectError::invalid_argument("compression must be UTF-8")
-                })?;
+                let c = String::from_utf8(percent_decode(v)?)
+                    .map_err(|_| ConnectError::invalid_argument("compression must be UTF-8"))?;
                 compression = Some(c).filter(|c| !c.is_empty() && c != "identity");
             }
             "connect" if v != "v1" => {
@@ -129,8 +128,8 @@ pub fn parse_get_query(query: &str) -> Result<GetQuery, ConnectError> {
             _ => {}
         }
     }
-    let message = message
-        .ok_or_else(|| ConnectError::invalid_argument("missing message query parameter"))?;
+    let message =
+        message.ok_or_else(|| ConnectError::invalid_argument("missing message query parameter"))?;
     let message = if base64 {
         decode_base64(&message)?
     } else {
@@ -205,8 +204,9 @@ mod tests {
     fn parses_plain_and_base64_messages() {
         let q = parse_get_query("encoding=json&message=%7B%22name%22%3A%22a+b%22%7D").unwrap();
         assert_eq!(&q.message[..], br#"{"name":"a b"}"#);
-        let q = parse_get_query("connect=v1&base64=1&compression=gzip&encoding=proto&message=CgNhYmM")
-            .unwrap();
+        let q =
+            parse_get_query("connect=v1&base64=1&compression=gzip&encoding=proto&message=CgNhYmM")
+                .unwrap();
         assert_eq!(&q.message[..], b"\n\x03abc");
         assert_eq!(q.compression.as_deref(), Some("gzip"));
         let q = parse_get_query("base64=1&message=CgNhYmM%3D").unwrap();
@@ -222,7 +222,11 @@ mod tests {
             "message=%4",
             "connect=v2&message=",
         ] {
-            assert_eq!(parse_get_query(bad).unwrap_err().code(), Code::InvalidArgument, "{bad}");
+            assert_eq!(
+                parse_get_query(bad).unwrap_err().code(),
+                Code::InvalidArgument,
+                "{bad}"
+            );
         }
     }
 }

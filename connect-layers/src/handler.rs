@@ -79,9 +79,10 @@ where
 
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<Option<Self::Item>> {
         let codec = self.codec;
-        self.frames.as_mut().poll_next(cx).map(|item| {
-            item.map(|frame| frame.and_then(|f| codec::decode_view(codec, f.data)))
-        })
+        self.frames
+            .as_mut()
+            .poll_next(cx)
+            .map(|item| item.map(|frame| frame.and_then(|f| codec::decode_view(codec, f.data))))
     }
 }
 
@@ -112,7 +113,11 @@ fn stream_of(messages: RequestMessages) -> FrameStream {
     }
 }
 
-fn respond<M: Message + Serialize>(codec: Codec, msg: &M, ctx: Context) -> Result<RpcResponse, ConnectError> {
+fn respond<M: Message + Serialize>(
+    codec: Codec,
+    msg: &M,
+    ctx: Context,
+) -> Result<RpcResponse, ConnectError> {
     let data = codec::encode(codec, msg)?;
     let (headers, trailers) = ctx.into_response_metadata();
     Ok(RpcResponse {
@@ -126,7 +131,8 @@ fn respond_stream<M>(codec: Codec, stream: ResponseStream<M>, ctx: Context) -> R
 where
     M: Message + Serialize + 'static,
 {
-    let frames = stream.map(move |item| item.and_then(|m| codec::encode(codec, &m).map(Frame::new)));
+    let frames =
+        stream.map(move |item| item.and_then(|m| codec::encode(codec, &m).map(Frame::new)));
     let (headers, trailers) = ctx.into_response_metadata();
     RpcResponse {
         headers,

@@ -120,12 +120,34 @@ fn method_not_allowed(allow_get: bool) -> Response<ResponseBody> {
     resp
 }
 
+/// Why a request was refused before any RPC machinery ran.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Rejection {
+    /// 415: no protocol accepts the content type (or a GET has a body).
+    UnsupportedMediaType {
+        /// Whether the method streams (decides the `Accept-Post` list).
+        streaming: bool,
+    },
+    /// 405: the HTTP method is not allowed for this RPC method.
+    MethodNotAllowed {
+        /// Whether GET is allowed (decides the `Allow` list).
+        allow_get: bool,
+    },
+}
+
+impl Rejection {
+    /// The plain HTTP response for this rejection.
+    pub fn into_response(self) -> Response<ResponseBody> {
+        match self {
+            Rejection::UnsupportedMediaType { streaming } => unsupported_media_type(streaming),
+            Rejection::MethodNotAllowed { allow_get } => method_not_allowed(allow_get),
+        }
+    }
+}
+
 /// Decides how a request for `route` is to be served by the Connect
-/// protocol, or the HTTP response refusing it.
-pub fn negotiate_connect<B>(
-    req: &Request<B>,
-    route: MethodRoute,
-) -> Result<Negotiated, Response<ResponseBody>> {
+/// protocol, or why it is refused.
+pub fn negotiate_connect<B>(req: &Request<B>, route: MethodRoute) -> Result<Negotiated, Rejection> {
     let method = route.0;
     let streaming = method.stream_type() != connect_core::StreamType::Unary;
     let (codec, enveloped) = match *req.method() {
@@ -133,10 +155,10 @@ pub fn negotiate_connect<B>(
             let ct = req
                 .headers()
                 .get(header::CONTENT_TYPE)
-                .ok_or_else(|| unsupported_media_type(streaming))?;
+                .ok_or(Rejection::UnsupportedMediaType { streaming })?;
             parse_connect_content_type(ct.as_bytes())
                 .filter(|(_, enveloped)| *enveloped == streaming)
-                .ok_or_else(|| unsupported_media_type(streaming))?
+                .ok_or(Rejection::UnsupportedMediaType { streaming })?
         }
         Method::GET if method.allows_get() => {
             let has_body = req
@@ -146,10 +168,14 @@ pub fn negotiate_connect<B>(
             let codec = get_encoding(req.uri().query()).and_then(Codec::from_name);
             match codec {
                 Some(codec) if !has_body => (codec, false),
-                _ => return Err(unsupported_media_type(false)),
+                _ => return Err(Rejection::UnsupportedMediaType { streaming: false }),
             }
         }
-        _ => return Err(method_not_allowed(method.allows_get())),
+        _ => {
+            return Err(Rejection::MethodNotAllowed {
+                allow_get: method.allows_get(),
+            });
+        }
     };
     Ok(Negotiated {
         method,
@@ -200,7 +226,7 @@ where
                 req.extensions_mut().insert(n);
                 crate::future::Either::inner(self.inner.call(req))
             }
-            Err(resp) => crate::future::Either::ready(resp),
+            Err(rejection) => crate::future::Either::ready(rejection.into_response()),
         }
     }
 }
@@ -221,7 +247,11 @@ mod tests {
             ("application/connect+json", Codec::Json, true),
         ];
         for (ct, codec, env) in ok {
-            assert_eq!(parse_connect_content_type(ct.as_bytes()), Some((codec, env)), "{ct}");
+            assert_eq!(
+                parse_connect_content_type(ct.as_bytes()),
+                Some((codec, env)),
+                "{ct}"
+            );
         }
         for ct in [
             "application/xml",

@@ -26,8 +26,7 @@ use crate::negotiate::{Negotiate, NegotiateLayer};
 
 /// The Connect protocol stack around a service of
 /// [`RpcRequest`](crate::rpc::RpcRequest)s.
-pub type ConnectService<S> =
-    Negotiate<ErrorMap<ConnectGet<Framing<Deadline<Compression<S>>>>>>;
+pub type ConnectService<S> = Negotiate<ErrorMap<ConnectGet<Framing<Deadline<Compression<S>>>>>>;
 
 /// A layer building the whole Connect protocol stack, configured once.
 ///

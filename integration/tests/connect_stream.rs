@@ -34,7 +34,10 @@ async fn server_stream_proto_and_json() {
         )
         .await;
         assert_eq!(reply.status, StatusCode::OK);
-        assert_eq!(reply.header("content-type"), Some("application/connect+proto"));
+        assert_eq!(
+            reply.header("content-type"),
+            Some("application/connect+proto")
+        );
         let envs = reply.envelopes();
         assert_eq!(envs.len(), 4);
         for (i, (flags, data)) in envs[..3].iter().enumerate() {
@@ -42,9 +45,15 @@ async fn server_stream_proto_and_json() {
             assert_eq!(decode_unary_response(data).text, format!("m{i}"));
         }
         let end = reply.end_stream();
-        assert_eq!(end["metadata"]["x-stream-trailer"], serde_json::json!(["done"]));
+        assert_eq!(
+            end["metadata"]["x-stream-trailer"],
+            serde_json::json!(["done"])
+        );
         assert!(end.get("error").is_none());
-        assert!(reply.trailers.is_none(), "Connect never sends HTTP trailers");
+        assert!(
+            reply.trailers.is_none(),
+            "Connect never sends HTTP trailers"
+        );
 
         let reply = call(
             server.addr,
@@ -79,8 +88,14 @@ async fn server_stream_error_ends_the_stream() {
         let end = reply.end_stream();
         assert_eq!(end["error"]["code"], "failed_precondition");
         assert_eq!(end["error"]["details"][0]["type"], "test.v1.UnaryResponse");
-        assert_eq!(end["metadata"]["x-error-trailer"], serde_json::json!(["et"]));
-        assert_eq!(end["metadata"]["x-stream-trailer"], serde_json::json!(["done"]));
+        assert_eq!(
+            end["metadata"]["x-error-trailer"],
+            serde_json::json!(["et"])
+        );
+        assert_eq!(
+            end["metadata"]["x-stream-trailer"],
+            serde_json::json!(["done"])
+        );
     }
 }
 
@@ -107,7 +122,13 @@ async fn client_stream_across_odd_chunk_boundaries() {
         assert!(reply.end_stream().get("error").is_none());
 
         // Zero messages is a valid client stream.
-        let reply = call(server.addr, v, post(CLIENT, "application/connect+proto", ""), "").await;
+        let reply = call(
+            server.addr,
+            v,
+            post(CLIENT, "application/connect+proto", ""),
+            "",
+        )
+        .await;
         let resp = decode_unary_response(&reply.envelopes()[0].1);
         assert_eq!(resp.count, 0);
     }
@@ -117,7 +138,10 @@ async fn client_stream_across_odd_chunk_boundaries() {
 async fn bad_envelopes_end_with_protocol_errors() {
     let server = start().await;
     let cases: Vec<(Vec<u8>, &str)> = vec![
-        (vec![0, 0xff, 0xff, 0xff, 0xff, 1, 2, 3], "resource_exhausted"),
+        (
+            vec![0, 0xff, 0xff, 0xff, 0xff, 1, 2, 3],
+            "resource_exhausted",
+        ),
         (vec![0, 0, 0, 0, 10, 1, 2], "invalid_argument"),
         (envelope(1, b"\x0a\x01a").to_vec(), "internal"),
         (envelope(0x02, b"").to_vec(), "internal"),
@@ -131,13 +155,22 @@ async fn bad_envelopes_end_with_protocol_errors() {
                 body.clone(),
             )
             .await;
-            assert_eq!(reply.status, StatusCode::OK, "streams fail in the end-stream");
+            assert_eq!(
+                reply.status,
+                StatusCode::OK,
+                "streams fail in the end-stream"
+            );
             assert_eq!(reply.end_stream()["error"]["code"], *code, "{body:?}");
         }
         // Server-stream requests need exactly one message.
         for body in [Vec::new(), [envelope(0, b""), envelope(0, b"")].concat()] {
-            let reply =
-                call(server.addr, v, post(SERVER, "application/connect+proto", ""), body).await;
+            let reply = call(
+                server.addr,
+                v,
+                post(SERVER, "application/connect+proto", ""),
+                body,
+            )
+            .await;
             assert_eq!(reply.end_stream()["error"]["code"], "unimplemented");
         }
         // Unsupported per-message compression.
@@ -209,16 +242,18 @@ async fn bidi_full_duplex_over_h2() {
     let server = start().await;
     let mut conn = connect(server.addr, Version::H2c).await;
     let (tx, rx) = tokio::sync::mpsc::channel::<Bytes>(4);
-    let body = http_body_util::StreamBody::new(
-        tokio_stream_from(rx).map_ok_frames(),
-    );
-    let Conn::H2(send) = &mut conn else { unreachable!() };
+    let body = http_body_util::StreamBody::new(tokio_stream_from(rx).map_ok_frames());
+    let Conn::H2(send) = &mut conn else {
+        unreachable!()
+    };
     send.ready().await.unwrap();
     let req = post(BIDI, "application/connect+proto", "")
         .body(BodyExt::boxed(body))
         .unwrap();
     let resp_fut = send.send_request(req);
-    tx.send(envelope(0, &encode(&unary_req("one")))).await.unwrap();
+    tx.send(envelope(0, &encode(&unary_req("one"))))
+        .await
+        .unwrap();
     let resp = resp_fut.await.unwrap();
     assert_eq!(resp.status(), StatusCode::OK);
     let mut body = resp.into_body();
@@ -230,7 +265,9 @@ async fn bidi_full_duplex_over_h2() {
         .unwrap();
     let data = frame.into_data().unwrap();
     assert_eq!(decode_unary_response(&data[5..]).text, "ONE");
-    tx.send(envelope(0, &encode(&unary_req("two")))).await.unwrap();
+    tx.send(envelope(0, &encode(&unary_req("two"))))
+        .await
+        .unwrap();
     let frame = body.frame().await.unwrap().unwrap().into_data().unwrap();
     assert_eq!(decode_unary_response(&frame[5..]).text, "TWO");
     drop(tx);

@@ -88,7 +88,13 @@ async fn gzip_and_zstd_bodies_both_ways() {
         assert_eq!(resp.text.len(), 2000);
 
         // Without accept-encoding, an identity request gets an identity answer.
-        let reply = call(server.addr, v, post(UNARY, "application/proto", ""), body.clone()).await;
+        let reply = call(
+            server.addr,
+            v,
+            post(UNARY, "application/proto", ""),
+            body.clone(),
+        )
+        .await;
         assert_eq!(reply.header("content-encoding"), None);
         assert_eq!(reply.header("accept-encoding"), Some("gzip,zstd"));
     }
@@ -100,7 +106,13 @@ async fn errors_have_the_connect_shape() {
     for v in VERSIONS {
         let mut req = unary_req("boom");
         req.fail_code = 5;
-        let reply = call(server.addr, v, post(UNARY, "application/proto", ""), encode(&req)).await;
+        let reply = call(
+            server.addr,
+            v,
+            post(UNARY, "application/proto", ""),
+            encode(&req),
+        )
+        .await;
         assert_eq!(reply.status, StatusCode::NOT_FOUND);
         assert_eq!(reply.header("content-type"), Some("application/json"));
         assert_eq!(reply.header("x-error-header"), Some("eh"));
@@ -109,7 +121,10 @@ async fn errors_have_the_connect_shape() {
         assert_eq!(json["code"], "not_found");
         assert_eq!(json["message"], "failed: boom");
         assert_eq!(json["details"][0]["type"], "test.v1.UnaryResponse");
-        assert_eq!(json["details"][0]["value"], STANDARD_NO_PAD.encode([10, 1, b'd']));
+        assert_eq!(
+            json["details"][0]["value"],
+            STANDARD_NO_PAD.encode([10, 1, b'd'])
+        );
     }
 }
 
@@ -121,10 +136,20 @@ async fn protocol_errors() {
         // Unsupported content type: plain 415 with the accepted list.
         let reply = call(server.addr, v, post(UNARY, "text/xml", ""), good.clone()).await;
         assert_eq!(reply.status, StatusCode::UNSUPPORTED_MEDIA_TYPE);
-        assert!(reply.header("accept-post").unwrap().contains("application/proto"));
+        assert!(
+            reply
+                .header("accept-post")
+                .unwrap()
+                .contains("application/proto")
+        );
         // Streaming content type for a unary method.
-        let reply =
-            call(server.addr, v, post(UNARY, "application/connect+proto", ""), good.clone()).await;
+        let reply = call(
+            server.addr,
+            v,
+            post(UNARY, "application/connect+proto", ""),
+            good.clone(),
+        )
+        .await;
         assert_eq!(reply.status, StatusCode::UNSUPPORTED_MEDIA_TYPE);
         // Unknown path: 404 unimplemented.
         let reply = call(
@@ -174,7 +199,8 @@ async fn protocol_errors() {
         let reply = call(
             server.addr,
             v,
-            Request::put(format!("http://127.0.0.1{UNARY}")).header("content-type", "application/proto"),
+            Request::put(format!("http://127.0.0.1{UNARY}"))
+                .header("content-type", "application/proto"),
             good.clone(),
         )
         .await;
@@ -216,8 +242,8 @@ async fn malformed_messages_are_invalid_argument() {
 
 #[tokio::test]
 async fn limits_apply_on_the_wire_and_after_decompression() {
-    use std::sync::Arc;
     use integration_tests::proto::test::v1::TestServiceExt;
+    use std::sync::Arc;
     let router = Arc::new(Impl).register(
         connectrpc::Router::new().with_config(connectrpc::ConnectLayer::new().read_max_bytes(1024)),
     );
@@ -308,7 +334,10 @@ async fn get_requests() {
         let reply = call(
             server.addr,
             v,
-            get(UNARY, "encoding=json&message=%7B%22text%22%3A%22hi+there%22%7D&connect=v1"),
+            get(
+                UNARY,
+                "encoding=json&message=%7B%22text%22%3A%22hi+there%22%7D&connect=v1",
+            ),
             "",
         )
         .await;
@@ -329,7 +358,13 @@ async fn get_requests() {
         assert_eq!(decode_unary_response(&gunzip(&reply.body)).text, "zipped");
 
         // Bogus base64.
-        let reply = call(server.addr, v, get(UNARY, "base64=1&encoding=proto&message=@@@"), "").await;
+        let reply = call(
+            server.addr,
+            v,
+            get(UNARY, "base64=1&encoding=proto&message=@@@"),
+            "",
+        )
+        .await;
         assert_eq!(reply.status, StatusCode::BAD_REQUEST);
         assert_eq!(reply.json()["code"], "invalid_argument");
         // Missing message.
@@ -346,7 +381,13 @@ async fn get_requests() {
         assert_eq!(reply.status, StatusCode::NOT_IMPLEMENTED);
         // A method without NO_SIDE_EFFECTS refuses GET.
         let q = format!("base64=1&encoding=proto&message={proto}");
-        let reply = call(server.addr, v, get("/test.v1.TestService/NotGettable", &q), "").await;
+        let reply = call(
+            server.addr,
+            v,
+            get("/test.v1.TestService/NotGettable", &q),
+            "",
+        )
+        .await;
         assert_eq!(reply.status, StatusCode::METHOD_NOT_ALLOWED);
         assert_eq!(reply.header("allow"), Some("POST"));
     }
@@ -360,7 +401,10 @@ async fn connection_stays_usable_after_bad_requests() {
         let bad: Vec<(http::request::Builder, Vec<u8>)> = vec![
             (post(UNARY, "application/proto", ""), b"\x0a\xff".to_vec()),
             (post(UNARY, "text/plain", ""), b"x".to_vec()),
-            (post(UNARY, "application/proto", "").header("content-encoding", "gzip"), b"zz".to_vec()),
+            (
+                post(UNARY, "application/proto", "").header("content-encoding", "gzip"),
+                b"zz".to_vec(),
+            ),
             (post("/nope", "application/proto", ""), vec![]),
             (get(UNARY, "base64=1&encoding=proto&message=!!"), vec![]),
             (post(UNARY, "application/proto", ""), vec![0xff; 5000]),

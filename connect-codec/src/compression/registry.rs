@@ -123,7 +123,12 @@ impl CompressionRegistry {
     /// Decompresses `input`, failing with `resource_exhausted` as soon as
     /// the output would exceed `limit` bytes and with `invalid_argument` if
     /// the input is not valid for the encoding.
-    pub fn decompress(&self, name: &str, input: &[u8], limit: usize) -> Result<Bytes, ConnectError> {
+    pub fn decompress(
+        &self,
+        name: &str,
+        input: &[u8],
+        limit: usize,
+    ) -> Result<Bytes, ConnectError> {
         let provider = self.get(name).ok_or_else(|| self.unsupported(name))?;
         let mut out = Vec::with_capacity(input.len().saturating_mul(2).min(limit).min(64 * 1024));
         let mut reader = provider
@@ -166,7 +171,10 @@ mod tests {
         for name in ["gzip", "zstd"] {
             let packed = reg.compress(name, &data).unwrap();
             assert!(packed.len() < data.len());
-            assert_eq!(reg.decompress(name, &packed, data.len()).unwrap(), &data[..]);
+            assert_eq!(
+                reg.decompress(name, &packed, data.len()).unwrap(),
+                &data[..]
+            );
         }
     }
 
@@ -177,7 +185,11 @@ mod tests {
         let zeros = vec![0u8; 64 * 1024 * 1024];
         for name in ["gzip", "zstd"] {
             let bomb = reg.compress(name, &zeros).unwrap();
-            assert!(bomb.len() < 200 * 1024, "{name} bomb is {} bytes", bomb.len());
+            assert!(
+                bomb.len() < 200 * 1024,
+                "{name} bomb is {} bytes",
+                bomb.len()
+            );
             let err = reg.decompress(name, &bomb, 1024 * 1024).unwrap_err();
             assert_eq!(err.code(), Code::ResourceExhausted);
         }

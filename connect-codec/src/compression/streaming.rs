@@ -60,7 +60,11 @@ where
 
 /// Decompresses all of `input`, failing with `resource_exhausted` once the
 /// output passes `limit` bytes.
-pub async fn decompress_bounded<R>(name: &str, input: R, limit: usize) -> Result<Bytes, ConnectError>
+pub async fn decompress_bounded<R>(
+    name: &str,
+    input: R,
+    limit: usize,
+) -> Result<Bytes, ConnectError>
 where
     R: AsyncBufRead + Send,
 {
@@ -92,8 +96,16 @@ mod tests {
             .read_to_end(&mut packed)
             .await
             .unwrap();
-        assert_eq!(decompress_bounded("zstd", &packed[..], 1 << 20).await.unwrap().len(), 1 << 20);
-        let err = decompress_bounded("zstd", &packed[..], 1000).await.unwrap_err();
+        assert_eq!(
+            decompress_bounded("zstd", &packed[..], 1 << 20)
+                .await
+                .unwrap()
+                .len(),
+            1 << 20
+        );
+        let err = decompress_bounded("zstd", &packed[..], 1000)
+            .await
+            .unwrap_err();
         assert_eq!(err.code(), Code::ResourceExhausted);
         assert!(compress("br", &data[..]).is_none());
     }

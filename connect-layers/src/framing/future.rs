@@ -179,10 +179,10 @@ where
                     loop {
                         match std::task::ready!(body.as_mut().poll_frame(cx)) {
                             Some(Ok(frame)) => {
-                                if let Ok(data) = frame.into_data() {
-                                    if !collected.push(data, limit) {
-                                        return Poll::Ready(Err(too_large(*read_max_bytes)));
-                                    }
+                                if let Ok(data) = frame.into_data()
+                                    && !collected.push(data, limit)
+                                {
+                                    return Poll::Ready(Err(too_large(*read_max_bytes)));
                                 }
                             }
                             Some(Err(e)) => return Poll::Ready(Err(body_error(e))),
@@ -217,4 +217,3 @@ where
         }
     }
 }
-

@@ -7,8 +7,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use buffa::view::OwnedView;
-use buffa_types::google::protobuf::Empty;
 use buffa_types::google::protobuf::__buffa::view::EmptyView;
+use buffa_types::google::protobuf::Empty;
 use bytes::{BufMut, Bytes, BytesMut};
 use connectrpc::{Code, ConnectError, Context, ErrorDetail, ResponseStream, Router, Streaming};
 use futures_util::StreamExt as _;
@@ -35,8 +35,10 @@ fn code_from(n: i32) -> Code {
 fn failure(code: i32, text: &str) -> ConnectError {
     let mut err = ConnectError::new(code_from(code), format!("failed: {text}"))
         .with_detail(ErrorDetail::new("test.v1.UnaryResponse", vec![10, 1, b'd']));
-    err.headers_mut().insert("x-error-header", "eh".parse().unwrap());
-    err.trailers_mut().insert("x-error-trailer", "et".parse().unwrap());
+    err.headers_mut()
+        .insert("x-error-header", "eh".parse().unwrap());
+    err.trailers_mut()
+        .insert("x-error-trailer", "et".parse().unwrap());
     err
 }
 
@@ -318,8 +320,7 @@ impl Conn {
 /// A request builder with a full body.
 pub fn post(path: &str, content_type: &str, body: impl Into<Bytes>) -> http::request::Builder {
     let _ = body;
-    Request::post(format!("http://127.0.0.1{path}"))
-        .header("content-type", content_type)
+    Request::post(format!("http://127.0.0.1{path}")).header("content-type", content_type)
 }
 
 pub fn full(body: impl Into<Bytes>) -> BoxBody {
