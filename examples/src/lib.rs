@@ -1,4 +1,6 @@
-//! Examples for `connectrpc`: the greet service.
+//! Examples for `connectrpc`: the greet service, served standalone
+//! (`cargo run --example greet-server`) and under axum
+//! (`cargo run --example greet-axum --features axum`).
 
 /// Code generated from `proto/greet/v1/greet.proto` by `connectrpc-build`:
 /// messages (`proto::greet::v1::GreetRequest`, ...), the `GreetService`
@@ -6,3 +8,7 @@
 pub mod proto {
     include!(concat!(env!("OUT_DIR"), "/_connectrpc.rs"));
 }
+
+pub mod greeter;
+
+pub use greeter::Greeter;
