@@ -1,0 +1,85 @@
+//! The server-under-test for `connectconformance --mode server`.
+//!
+//! Reads one size-delimited `ServerCompatRequest` from stdin (a 4-byte
+//! big-endian length, then the protobuf bytes), starts
+//! `connectrpc.conformance.v1.ConformanceService` on `127.0.0.1:0`, writes
+//! the `ServerCompatResponse` (host and port) to stdout the same way, and
+//! serves until it receives SIGTERM or SIGINT. (The runner closes stdin as
+//! soon as it has written the request, so stdin closing means nothing.)
+
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use buffa::Message;
+use conformance::proto::connectrpc::conformance::v1::{
+    ConformanceServiceExt, ServerCompatRequest, ServerCompatResponse,
+};
+use conformance::service::Conformance;
+use connectrpc::{ConnectLayer, Router, Server};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+fn install_type_registry() {
+    let mut reg = buffa::type_registry::TypeRegistry::new();
+    conformance::proto::connectrpc::conformance::v1::__buffa::register_types(&mut reg);
+    buffa_types::register_wkt_types(&mut reg);
+    buffa::type_registry::set_type_registry(reg);
+}
+
+async fn run() -> Result<(), Box<dyn std::error::Error>> {
+    let mut stdin = tokio::io::stdin();
+    let len = stdin.read_u32().await?;
+    let mut buf = vec![0; usize::try_from(len)?];
+    stdin.read_exact(&mut buf).await?;
+    let req = ServerCompatRequest::decode(&mut &buf[..])?;
+    if req.use_tls {
+        return Err("TLS is not supported yet: run the suite without TLS".into());
+    }
+
+    install_type_registry();
+    let mut layer = ConnectLayer::new();
+    if req.message_receive_limit > 0 {
+        layer = layer.read_max_bytes(usize::try_from(req.message_receive_limit)?);
+    }
+    let router = Arc::new(Conformance).register(Router::new().with_config(layer));
+
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let addr = listener.local_addr()?;
+    let resp = ServerCompatResponse {
+        host: addr.ip().to_string(),
+        port: u32::from(addr.port()),
+        ..Default::default()
+    };
+    let bytes = resp.encode_to_vec();
+    let mut stdout = tokio::io::stdout();
+    stdout.write_u32(u32::try_from(bytes.len())?).await?;
+    stdout.write_all(&bytes).await?;
+    stdout.flush().await?;
+
+    // The runner closes stdin right after writing the request, so stdin
+    // closing is no signal to stop: serve until SIGTERM or SIGINT.
+    drop(stdin);
+    let shutdown = async move {
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+            .expect("install SIGTERM handler");
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = term.recv() => {}
+        }
+    };
+    Server::new(router)
+        .with_graceful_shutdown(shutdown)
+        .serve_with_listener(listener)
+        .await?;
+    Ok(())
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    match run().await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("conformance-server: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
