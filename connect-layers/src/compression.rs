@@ -109,14 +109,19 @@ fn decompress(
     frame: Frame,
     limit: usize,
 ) -> Result<Frame, ConnectError> {
-    if !frame.compressed || frame.data.is_empty() {
+    if !frame.compressed {
         return Ok(Frame::new(frame.data));
     }
+    // A compressed flag with no encoding is a protocol error even on an
+    // empty message.
     let Some(name) = encoding else {
         return Err(ConnectError::internal(
             "protocol error: received compressed message without an encoding",
         ));
     };
+    if frame.data.is_empty() {
+        return Ok(Frame::new(frame.data));
+    }
     registry
         .decompress(name, &frame.data, limit)
         .map(Frame::new)
@@ -292,5 +297,39 @@ where
 impl<F> ResponseFuture<F> {
     fn from_state(state: State<F>) -> Self {
         ResponseFuture { state }
+    }
+}
+
+#[cfg(test)]
+mod decompress_tests {
+    use bytes::Bytes;
+    use connect_core::Code;
+
+    use super::*;
+
+    fn compressed(data: &'static [u8]) -> Frame {
+        Frame {
+            data: Bytes::from_static(data),
+            compressed: true,
+        }
+    }
+
+    #[test]
+    fn compressed_flag_without_encoding_is_internal_even_when_empty() {
+        let registry = CompressionRegistry::new();
+        for data in [&b""[..], &b"\x0a\x01a"[..]] {
+            let err = decompress(&registry, None, compressed(data), 1024).unwrap_err();
+            assert_eq!(err.code(), Code::Internal, "{data:?}");
+        }
+    }
+
+    #[test]
+    fn empty_compressed_frame_with_an_encoding_is_the_empty_message() {
+        let registry = CompressionRegistry::new();
+        let frame = decompress(&registry, Some("gzip"), compressed(b""), 1024).unwrap();
+        assert!(frame.data.is_empty());
+        assert!(!frame.compressed);
+        let frame = decompress(&registry, None, Frame::new(Bytes::new()), 1024).unwrap();
+        assert!(frame.data.is_empty());
     }
 }
