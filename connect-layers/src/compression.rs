@@ -2,8 +2,47 @@
 //! (bounded by the receive limit) and compress response frames.
 //!
 //! Where each protocol names its encodings is a small strategy
-//! ([`Negotiated::encoding_header`]); the work is the same for all: Connect
+//! ([`Negotiated::encoding_header`](crate::protocol::Negotiated::encoding_header)); the work is the same for all: Connect
 //! unary compresses the whole body (one frame), the others each envelope.
+//!
+//! ```
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() {
+//! use bytes::Bytes;
+//! use connect_core::{Codec, ConnectError, Idempotency, MethodDescriptor, Protocol, StreamType};
+//! use connect_layers::compression::CompressionLayer;
+//! use connect_layers::rpc::*;
+//! use tower::{ServiceBuilder, ServiceExt};
+//!
+//! static M: MethodDescriptor =
+//!     MethodDescriptor::new("a.v1.S", "M", "/a.v1.S/M", StreamType::Unary, Idempotency::Unknown);
+//!
+//! let svc = ServiceBuilder::new()
+//!     .layer(CompressionLayer::new().compress_min_bytes(0))
+//!     .service_fn(|_req: RpcRequest| async {
+//!         let frame = Frame::new(Bytes::from_static(b"a response worth compressing"));
+//!         Ok::<_, ConnectError>(RpcResponse {
+//!             messages: ResponseMessages::Unary(frame),
+//!             ..Default::default()
+//!         })
+//!     });
+//! let mut headers = http::HeaderMap::new();
+//! headers.insert("accept-encoding", "zstd, gzip".parse().unwrap());
+//! let req = RpcRequest {
+//!     head: RequestHead {
+//!         method: &M,
+//!         protocol: Protocol::Connect,
+//!         codec: Codec::Proto,
+//!         headers,
+//!         extensions: Default::default(),
+//!         deadline: None,
+//!     },
+//!     messages: RequestMessages::Unary(Frame::default()),
+//! };
+//! let resp = svc.oneshot(req).await.unwrap();
+//! assert_eq!(resp.headers["content-encoding"], "zstd");
+//! # }
+//! ```
 
 use std::future::Future;
 use std::pin::Pin;

@@ -2,6 +2,43 @@
 //! `grpc-timeout`) becomes the call's deadline, which the handler sees in
 //! its [`Context`](crate::rpc::Context); when it passes, the call (or the
 //! rest of its response stream) ends with `deadline_exceeded`.
+//!
+//! ```
+//! # #[tokio::main(flavor = "current_thread", start_paused = true)]
+//! # async fn main() {
+//! use std::time::Duration;
+//! use connect_core::{Code, Codec, ConnectError, Idempotency, MethodDescriptor, Protocol, StreamType};
+//! use connect_layers::deadline::DeadlineLayer;
+//! use connect_layers::rpc::{Frame, RequestHead, RequestMessages, RpcRequest, RpcResponse};
+//! use tower::{ServiceBuilder, ServiceExt};
+//!
+//! static M: MethodDescriptor =
+//!     MethodDescriptor::new("a.v1.S", "M", "/a.v1.S/M", StreamType::Unary, Idempotency::Unknown);
+//!
+//! let slow = ServiceBuilder::new()
+//!     .layer(DeadlineLayer::new())
+//!     .service_fn(|req: RpcRequest| async move {
+//!         assert!(req.head.deadline.is_some()); // handlers see the deadline
+//!         tokio::time::sleep(Duration::from_secs(10)).await;
+//!         Ok::<_, ConnectError>(RpcResponse::default())
+//!     });
+//! let mut headers = http::HeaderMap::new();
+//! headers.insert("connect-timeout-ms", "250".parse().unwrap());
+//! let req = RpcRequest {
+//!     head: RequestHead {
+//!         method: &M,
+//!         protocol: Protocol::Connect,
+//!         codec: Codec::Proto,
+//!         headers,
+//!         extensions: Default::default(),
+//!         deadline: None,
+//!     },
+//!     messages: RequestMessages::Unary(Frame::default()),
+//! };
+//! let err = slow.oneshot(req).await.unwrap_err();
+//! assert_eq!(err.code(), Code::DeadlineExceeded);
+//! # }
+//! ```
 
 use std::future::Future;
 use std::pin::Pin;

@@ -5,6 +5,28 @@
 //! - Connect unary: the code's HTTP status, `application/json`, body
 //!   `{"code", "message", "details"}`; trailers as `trailer-` headers.
 //! - Connect streaming: `200` and an end-of-stream message with the error.
+//!
+//! ```
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() {
+//! use connect_core::{Code, ConnectError};
+//! use connect_layers::body::ResponseBody;
+//! use connect_layers::error_map::ErrorMapLayer;
+//! use http_body_util::BodyExt;
+//! use tower::{ServiceBuilder, ServiceExt};
+//!
+//! let svc = ServiceBuilder::new()
+//!     .layer(ErrorMapLayer::new())
+//!     .service_fn(|_req: http::Request<()>| async {
+//!         Err::<http::Response<ResponseBody>, _>(ConnectError::new(Code::NotFound, "no such user"))
+//!     });
+//! let resp = svc.oneshot(http::Request::new(())).await.unwrap();
+//! assert_eq!(resp.status(), 404);
+//! assert_eq!(resp.headers()["content-type"], "application/json");
+//! let body = resp.into_body().collect().await.unwrap().to_bytes();
+//! assert_eq!(&body[..], br#"{"code":"not_found","message":"no such user"}"#);
+//! # }
+//! ```
 
 use std::convert::Infallible;
 use std::future::Future;

@@ -2,6 +2,15 @@
 //! string (`?connect=v1&base64=1&compression=gzip&encoding=proto&message=…`)
 //! becomes the request a POST would have made, so the layers below never
 //! see the difference.
+//!
+//! ```
+//! use connect_layers::get::parse_get_query;
+//!
+//! let q = parse_get_query("connect=v1&base64=1&compression=gzip&encoding=proto&message=CgNhYmM").unwrap();
+//! assert_eq!(&q.message[..], b"\n\x03abc");
+//! assert_eq!(q.compression.as_deref(), Some("gzip"));
+//! assert!(parse_get_query("encoding=proto&base64=1&message=%%").is_err());
+//! ```
 
 use std::task::{Context, Poll};
 

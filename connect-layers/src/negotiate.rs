@@ -2,6 +2,43 @@
 //! Connect GET, its `encoding` query parameter) decide the protocol and
 //! codec; anything else is refused with plain HTTP (405, 415) before any
 //! RPC machinery runs.
+//!
+//! ```
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() {
+//! use std::convert::Infallible;
+//! use connect_core::{Codec, Idempotency, MethodDescriptor, StreamType};
+//! use connect_layers::body::ResponseBody;
+//! use connect_layers::negotiate::NegotiateLayer;
+//! use connect_layers::protocol::{MethodRoute, Negotiated};
+//! use tower::{ServiceBuilder, ServiceExt};
+//!
+//! static SAY: MethodDescriptor =
+//!     MethodDescriptor::new("a.v1.S", "Say", "/a.v1.S/Say", StreamType::Unary, Idempotency::Unknown);
+//!
+//! let svc = ServiceBuilder::new()
+//!     .layer(NegotiateLayer::new())
+//!     .service_fn(|req: http::Request<()>| async move {
+//!         let n = req.extensions().get::<Negotiated>().unwrap();
+//!         assert_eq!(n.codec, Codec::Json);
+//!         Ok::<_, Infallible>(http::Response::new(ResponseBody::empty()))
+//!     });
+//!
+//! let mut req = http::Request::post("/a.v1.S/Say")
+//!     .header("content-type", "application/json; charset=utf-8")
+//!     .body(())
+//!     .unwrap();
+//! req.extensions_mut().insert(MethodRoute(&SAY)); // a router does this
+//! assert_eq!(svc.clone().oneshot(req).await.unwrap().status(), 200);
+//!
+//! let mut req = http::Request::post("/a.v1.S/Say")
+//!     .header("content-type", "text/xml")
+//!     .body(())
+//!     .unwrap();
+//! req.extensions_mut().insert(MethodRoute(&SAY));
+//! assert_eq!(svc.oneshot(req).await.unwrap().status(), 415);
+//! # }
+//! ```
 
 use std::convert::Infallible;
 use std::task::{Context, Poll};

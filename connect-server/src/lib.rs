@@ -4,7 +4,23 @@
 //! # Where your own layers go
 //!
 //! - Around everything: `ServiceBuilder::new().layer(mine).service(router)`
-//!   (HTTP requests, before routing).
+//!   (HTTP requests, before routing). The result is still a tower HTTP
+//!   service, so [`Server`] serves it:
+//!
+//! ```
+//! use connect_server::{Router, Server};
+//! use tower::ServiceBuilder;
+//!
+//! let app = ServiceBuilder::new()
+//!     // Any tower layer: tracing, auth, concurrency limits...
+//!     .map_request(|mut req: http::Request<hyper::body::Incoming>| {
+//!         req.headers_mut().insert("x-seen-by", "outer-layer".parse().unwrap());
+//!         req
+//!     })
+//!     .service(Router::new());
+//! let server = Server::new(app);
+//! # drop(server);
+//! ```
 //! - Around the protocol stack: [`Router::map_stack`] (HTTP requests, after
 //!   routing).
 //! - Around one typed service: wrap the generated `FooServiceServer` in

@@ -200,10 +200,16 @@ impl Router {
     ///
     /// let router = Router::new().map_stack(|stack| {
     ///     ServiceBuilder::new()
-    ///         .map_request(|req: http::Request<_>| req) // your layer here
+    ///         // Runs after routing: the method is known.
+    ///         .map_request(|req: http::Request<hyper::body::Incoming>| {
+    ///             let route = req.extensions().get::<connect_layers::protocol::MethodRoute>();
+    ///             assert!(route.is_some());
+    ///             req
+    ///         })
     ///         .service(stack)
     /// });
-    /// # let _ = router;
+    /// let server = connect_server::Server::new(router);
+    /// # drop(server);
     /// ```
     pub fn map_stack<F, S2>(self, f: F) -> Router<S2>
     where

@@ -1,4 +1,4 @@
-//! Framing: an HTTP body becomes the call's message [`Frame`]s, and the
+//! Framing: an HTTP body becomes the call's message [`Frame`](crate::rpc::Frame)s, and the
 //! response's frames become the protocol's HTTP body.
 //!
 //! - Unary and server-streaming requests are read whole (bounded by the
@@ -7,6 +7,43 @@
 //! - Client- and bidi-streaming requests become a stream of frames decoded
 //!   envelope by envelope as the body arrives.
 //! - Envelope lengths over the limit are refused before any buffering.
+//!
+//! ```
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() {
+//! use bytes::Bytes;
+//! use connect_core::{Code, Codec, ConnectError, Idempotency, MethodDescriptor, Protocol, StreamType};
+//! use connect_layers::framing::FramingLayer;
+//! use connect_layers::protocol::Negotiated;
+//! use connect_layers::rpc::*;
+//! use http_body_util::{BodyExt, Full};
+//! use tower::{ServiceBuilder, ServiceExt};
+//!
+//! static M: MethodDescriptor =
+//!     MethodDescriptor::new("a.v1.S", "M", "/a.v1.S/M", StreamType::Unary, Idempotency::Unknown);
+//!
+//! let echo = ServiceBuilder::new()
+//!     .layer(FramingLayer::new().read_max_bytes(16))
+//!     .service_fn(|req: RpcRequest| async move {
+//!         let RequestMessages::Unary(frame) = req.messages else { unreachable!() };
+//!         Ok::<_, ConnectError>(RpcResponse {
+//!             messages: ResponseMessages::Unary(frame),
+//!             ..Default::default()
+//!         })
+//!     });
+//! let request = |body: &'static [u8]| {
+//!     let mut req = http::Request::post("/a.v1.S/M").body(Full::new(Bytes::from_static(body))).unwrap();
+//!     req.extensions_mut().insert(Negotiated {
+//!         method: &M, protocol: Protocol::Connect, codec: Codec::Proto, enveloped: false,
+//!     });
+//!     req
+//! };
+//! let resp = echo.clone().oneshot(request(b"hello")).await.unwrap();
+//! assert_eq!(&resp.into_body().collect().await.unwrap().to_bytes()[..], b"hello");
+//! let err = echo.oneshot(request(b"seventeen bytes!!")).await.unwrap_err();
+//! assert_eq!(err.code(), Code::ResourceExhausted);
+//! # }
+//! ```
 
 mod body;
 mod future;
