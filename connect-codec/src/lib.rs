@@ -5,3 +5,4 @@ pub mod codec;
 pub mod compression;
 pub mod envelope;
 pub mod error_json;
+pub mod grpc_status;
