@@ -115,7 +115,9 @@ pub fn parse_connect_content_type(value: &[u8]) -> Option<(Codec, bool)> {
 }
 
 fn strip_prefix_ignore_case<'a>(s: &'a str, prefix: &str) -> Option<&'a str> {
-    if s.len() >= prefix.len() && s[..prefix.len()].eq_ignore_ascii_case(prefix) {
+    // `get`, not indexing: `prefix.len()` may fall inside a multi-byte char.
+    let head = s.get(..prefix.len())?;
+    if head.eq_ignore_ascii_case(prefix) {
         s.get(prefix.len()..)
     } else {
         None
@@ -302,6 +304,27 @@ mod tests {
         ] {
             assert_eq!(parse_connect_content_type(ct.as_bytes()), None, "{ct}");
         }
+    }
+
+    #[test]
+    fn multi_byte_chars_at_the_prefix_boundary_are_not_a_panic() {
+        // Found by the `headers` fuzz target: byte 12 ("application/".len())
+        // fell inside the two-byte "\u{a5}" and slicing panicked.
+        assert_eq!(
+            parse_connect_content_type("YYYYYYYYY\n\n\u{a5}".as_bytes()),
+            None
+        );
+        assert_eq!(
+            parse_connect_content_type("applicatio\u{e9}/json".as_bytes()),
+            None
+        );
+        assert_eq!(
+            parse_connect_content_type("application/connect\u{e9}json".as_bytes()),
+            None
+        );
+        // And through the layer: a header value may carry obs-text bytes.
+        let value = http::HeaderValue::from_bytes("applicati\u{a5}\u{a5}json".as_bytes()).unwrap();
+        assert_eq!(parse_connect_content_type(value.as_bytes()), None);
     }
 
     #[test]
