@@ -27,8 +27,14 @@
 //!   layers over [`RpcRequest`](connect_layers::rpc::RpcRequest)s and
 //!   register it with [`Router::add_methods`].
 
+mod drain;
 mod router;
 mod server;
+#[cfg(feature = "tls")]
+mod tls;
 
+pub use drain::DrainOnDrop;
 pub use router::{Dispatch, Router};
 pub use server::Server;
+#[cfg(feature = "tls")]
+pub use tls::{TlsConfig, TlsError};

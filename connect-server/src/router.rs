@@ -15,6 +15,9 @@ use connect_layers::protocol::MethodRoute;
 use connect_layers::rpc::{NamedService, RpcRequest, RpcResponse};
 use connect_layers::stack::{ConnectLayer, ConnectService};
 use http::{HeaderValue, Request, Response, StatusCode, header};
+use http_body::Body;
+
+use crate::drain::DrainOnDrop;
 use tower_layer::Layer;
 use tower_service::Service;
 
@@ -195,13 +198,13 @@ impl Router {
     /// first: the stack is fixed from here on.
     ///
     /// ```
-    /// use connect_server::Router;
+    /// use connect_server::{DrainOnDrop, Router};
     /// use tower::ServiceBuilder;
     ///
     /// let router = Router::new().map_stack(|stack| {
     ///     ServiceBuilder::new()
     ///         // Runs after routing: the method is known.
-    ///         .map_request(|req: http::Request<hyper::body::Incoming>| {
+    ///         .map_request(|req: http::Request<DrainOnDrop<hyper::body::Incoming>>| {
     ///             let route = req.extensions().get::<connect_layers::protocol::MethodRoute>();
     ///             assert!(route.is_some());
     ///             req
@@ -260,9 +263,13 @@ fn not_found(path: &str) -> Response<ResponseBody> {
     resp
 }
 
+/// The stack sees the body wrapped in [`DrainOnDrop`]: on HTTP/1.1 a body
+/// left unread by a call that ended early is drained in the background, so
+/// the client can finish sending it and read the response.
 impl<S, B> Service<Request<B>> for Router<S>
 where
-    S: Service<Request<B>, Response = Response<ResponseBody>, Error = Infallible>,
+    S: Service<Request<DrainOnDrop<B>>, Response = Response<ResponseBody>, Error = Infallible>,
+    B: Body + Send + 'static,
 {
     type Response = Response<ResponseBody>;
     type Error = Infallible;
@@ -273,9 +280,11 @@ where
         self.stack.poll_ready(cx)
     }
 
-    fn call(&mut self, mut req: Request<B>) -> Self::Future {
+    fn call(&mut self, req: Request<B>) -> Self::Future {
         match self.routes.get(req.uri().path()) {
             Some((method, _)) => {
+                let version = req.version();
+                let mut req = req.map(|body| DrainOnDrop::new(version, body));
                 req.extensions_mut().insert(MethodRoute(method));
                 Either::inner(self.stack.call(req))
             }

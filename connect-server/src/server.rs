@@ -21,6 +21,10 @@ use tower_service::Service;
 
 type Signal = Pin<Box<dyn Future<Output = ()> + Send>>;
 
+/// How long a TLS client has to finish its handshake.
+#[cfg(feature = "tls")]
+const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+
 /// Serves a [`Router`](crate::Router) (or any tower HTTP service) over TCP.
 ///
 /// ```no_run
@@ -38,6 +42,8 @@ pub struct Server<S> {
     service: S,
     shutdown: Option<Signal>,
     drain_timeout: Duration,
+    #[cfg(feature = "tls")]
+    tls: Option<crate::TlsConfig>,
 }
 
 impl<S> fmt::Debug for Server<S> {
@@ -45,7 +51,7 @@ impl<S> fmt::Debug for Server<S> {
         f.debug_struct("Server")
             .field("graceful_shutdown", &self.shutdown.is_some())
             .field("drain_timeout", &self.drain_timeout)
-            .finish()
+            .finish_non_exhaustive()
     }
 }
 
@@ -56,7 +62,16 @@ impl<S> Server<S> {
             service,
             shutdown: None,
             drain_timeout: Duration::from_secs(30),
+            #[cfg(feature = "tls")]
+            tls: None,
         }
+    }
+
+    /// Serves over TLS (ALPN `h2` and `http/1.1`) instead of cleartext.
+    #[cfg(feature = "tls")]
+    pub fn with_tls(mut self, tls: crate::TlsConfig) -> Self {
+        self.tls = Some(tls);
+        self
     }
 
     /// Stops accepting connections when `signal` completes, then waits for
@@ -96,10 +111,18 @@ where
 
     /// Serves connections accepted from `listener`.
     pub async fn serve_with_listener(self, listener: TcpListener) -> io::Result<()> {
+        #[cfg(feature = "tls")]
+        let acceptor = match &self.tls {
+            Some(tls) => Some(tokio_rustls::TlsAcceptor::from(
+                tls.server_config().map_err(io::Error::other)?,
+            )),
+            None => None,
+        };
         let Server {
             service,
             shutdown,
             drain_timeout,
+            ..
         } = self;
         let mut shutdown = shutdown.unwrap_or_else(|| Box::pin(std::future::pending()));
         let builder = Builder::new(TokioExecutor::new());
@@ -118,13 +141,26 @@ where
                 () = &mut shutdown => break,
             };
             let _ = stream.set_nodelay(true);
-            let conn = builder.serve_connection_with_upgrades(
-                TokioIo::new(stream),
-                TowerToHyperService::new(service.clone()),
-            );
-            let conn = graceful.watch(conn.into_owned());
+            let service = TowerToHyperService::new(service.clone());
+            let watcher = graceful.watcher();
+            let builder = builder.clone();
+            #[cfg(feature = "tls")]
+            if let Some(acceptor) = acceptor.clone() {
+                tokio::spawn(async move {
+                    // A client that never finishes its handshake must not
+                    // hold a task forever.
+                    let handshake = tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(stream));
+                    let Ok(Ok(tls)) = handshake.await else {
+                        return;
+                    };
+                    let conn = builder.serve_connection_with_upgrades(TokioIo::new(tls), service);
+                    let _ = watcher.watch(conn.into_owned()).await;
+                });
+                continue;
+            }
             tokio::spawn(async move {
-                let _ = conn.await;
+                let conn = builder.serve_connection_with_upgrades(TokioIo::new(stream), service);
+                let _ = watcher.watch(conn.into_owned()).await;
             });
         }
         drop(listener);

@@ -1,0 +1,264 @@
+//! Draining unread HTTP/1.1 request bodies.
+//!
+//! A call can end before its request body does: a `415` for the wrong
+//! content type, a message over the receive limit, a handler that answers
+//! early. On HTTP/2 the stream is simply reset after the response. On
+//! HTTP/1.1 hyper closes the connection when the body is dropped unread,
+//! and a client still writing the body gets `EPIPE` / `ECONNRESET`,
+//! usually losing the response it was about to read (Go's client reports
+//! `unavailable: broken pipe`). Like Go's `net/http` server, we keep reading
+//! and discarding such a body for a while (up to [`DRAIN_MAX_BYTES`] and
+//! [`DRAIN_TIMEOUT`]) so the client can finish writing and read our answer.
+
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use http::Version;
+use http_body::{Body, Frame, SizeHint};
+use pin_project_lite::pin_project;
+
+/// The most request body discarded after a call ended early (Go's
+/// `net/http` discards up to 256 KiB).
+pub(crate) const DRAIN_MAX_BYTES: u64 = 256 * 1024;
+
+/// The longest a left-over request body is read after a call ended early.
+pub(crate) const DRAIN_TIMEOUT: Duration = Duration::from_secs(5);
+
+pin_project! {
+    /// The request body the protocol stack sees behind a
+    /// [`Router`](crate::Router): the client's body, drained in the
+    /// background if it is dropped unread on HTTP/1.x. See the module docs.
+    pub struct DrainOnDrop<B>
+    where
+        B: Body,
+        B: Send,
+        B: 'static,
+    {
+        #[pin]
+        inner: Inner<B>,
+    }
+}
+
+pin_project! {
+    #[project = InnerProj]
+    enum Inner<B>
+    where
+        B: Body,
+        B: Send,
+        B: 'static,
+    {
+        // HTTP/2 and later: passed through.
+        Direct {
+            #[pin]
+            body: B,
+        },
+        // HTTP/1.x: drained on drop.
+        Http1 {
+            guard: Guard<B>,
+        },
+    }
+}
+
+/// Owns an HTTP/1.x body; drains it in the background when dropped before
+/// its end.
+struct Guard<B: Body + Send + 'static> {
+    body: Option<Pin<Box<B>>>,
+    ended: bool,
+}
+
+impl<B: Body + Send + 'static> std::fmt::Debug for Guard<B> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Guard").field("ended", &self.ended).finish()
+    }
+}
+
+impl<B> std::fmt::Debug for DrainOnDrop<B>
+where
+    B: Body + Send + 'static,
+{
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mut d = f.debug_struct("DrainOnDrop");
+        match &self.inner {
+            Inner::Direct { .. } => d.field("drain", &false),
+            Inner::Http1 { guard } => d.field("drain", &true).field("ended", &guard.ended),
+        };
+        d.finish()
+    }
+}
+
+impl<B> DrainOnDrop<B>
+where
+    B: Body + Send + 'static,
+{
+    /// Wraps the body of a request made with HTTP `version`.
+    pub fn new(version: Version, body: B) -> Self {
+        let inner = if version <= Version::HTTP_11 {
+            Inner::Http1 {
+                guard: Guard {
+                    body: Some(Box::pin(body)),
+                    ended: false,
+                },
+            }
+        } else {
+            Inner::Direct { body }
+        };
+        DrainOnDrop { inner }
+    }
+}
+
+impl<B> Body for DrainOnDrop<B>
+where
+    B: Body + Send + 'static,
+{
+    type Data = B::Data;
+    type Error = B::Error;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Self::Data>, Self::Error>>> {
+        match self.project().inner.project() {
+            InnerProj::Direct { body } => body.poll_frame(cx),
+            InnerProj::Http1 { guard } => {
+                let Some(body) = guard.body.as_mut() else {
+                    return Poll::Ready(None);
+                };
+                let polled = body.as_mut().poll_frame(cx);
+                if let Poll::Ready(None | Some(Err(_))) = &polled {
+                    guard.ended = true;
+                }
+                polled
+            }
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        match &self.inner {
+            Inner::Direct { body } => body.is_end_stream(),
+            Inner::Http1 { guard } => {
+                guard.ended || guard.body.as_ref().is_none_or(|b| b.is_end_stream())
+            }
+        }
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        match &self.inner {
+            Inner::Direct { body } => body.size_hint(),
+            Inner::Http1 { guard } => guard
+                .body
+                .as_ref()
+                .map_or_else(|| SizeHint::with_exact(0), |b| b.size_hint()),
+        }
+    }
+}
+
+impl<B: Body + Send + 'static> Drop for Guard<B> {
+    fn drop(&mut self) {
+        let Some(body) = self.body.take() else { return };
+        if self.ended || body.is_end_stream() {
+            return;
+        }
+        // Without a runtime (a test dropping a request, say) there is no
+        // connection to keep alive either.
+        let Ok(handle) = tokio::runtime::Handle::try_current() else {
+            return;
+        };
+        handle.spawn(async move {
+            let _ = tokio::time::timeout(DRAIN_TIMEOUT, discard(body, DRAIN_MAX_BYTES)).await;
+        });
+    }
+}
+
+/// Reads and discards `body` until its end, an error, or `max` bytes.
+async fn discard<B: Body>(mut body: Pin<Box<B>>, max: u64) {
+    use bytes::Buf as _;
+
+    let mut seen = 0u64;
+    while seen <= max {
+        let more = std::future::poll_fn(|cx| match body.as_mut().poll_frame(cx) {
+            Poll::Ready(Some(Ok(frame))) => {
+                Poll::Ready(Some(frame.data_ref().map_or(0, |d| d.remaining() as u64)))
+            }
+            Poll::Ready(_) => Poll::Ready(None),
+            Poll::Pending => Poll::Pending,
+        })
+        .await;
+        match more {
+            Some(n) => seen += n,
+            None => return,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicU64, Ordering};
+
+    use bytes::Bytes;
+    use futures_util::stream;
+    use http_body_util::{BodyExt as _, StreamBody};
+
+    use super::*;
+
+    /// A body of `n` chunks of 1 KiB that counts the bytes read from it.
+    fn counted(
+        n: usize,
+        read: Arc<AtomicU64>,
+    ) -> impl Body<Data = Bytes, Error = std::convert::Infallible> + Send + 'static {
+        StreamBody::new(stream::iter((0..n).map(move |_| {
+            read.fetch_add(1024, Ordering::SeqCst);
+            Ok(Frame::data(Bytes::from(vec![0u8; 1024])))
+        })))
+    }
+
+    async fn settle() {
+        for _ in 0..50 {
+            tokio::task::yield_now().await;
+        }
+    }
+
+    #[tokio::test]
+    async fn http1_body_dropped_unread_is_drained_up_to_the_limit() {
+        let read = Arc::new(AtomicU64::new(0));
+        let mut body = DrainOnDrop::new(Version::HTTP_11, counted(8, read.clone()));
+        let first = body.frame().await.unwrap().unwrap();
+        assert_eq!(first.into_data().unwrap().len(), 1024);
+        drop(body);
+        settle().await;
+        assert_eq!(read.load(Ordering::SeqCst), 8 * 1024, "rest of body drained");
+
+        let read = Arc::new(AtomicU64::new(0));
+        let huge = (DRAIN_MAX_BYTES / 1024) as usize * 4;
+        drop(DrainOnDrop::new(Version::HTTP_11, counted(huge, read.clone())));
+        settle().await;
+        let n = read.load(Ordering::SeqCst);
+        assert!(n > DRAIN_MAX_BYTES && n <= DRAIN_MAX_BYTES + 2048, "{n}");
+    }
+
+    #[tokio::test]
+    async fn http2_body_dropped_unread_is_not_drained() {
+        let read = Arc::new(AtomicU64::new(0));
+        drop(DrainOnDrop::new(Version::HTTP_2, counted(8, read.clone())));
+        settle().await;
+        assert_eq!(read.load(Ordering::SeqCst), 0);
+    }
+
+    #[tokio::test]
+    async fn passes_frames_through() {
+        for version in [Version::HTTP_11, Version::HTTP_2] {
+            let read = Arc::new(AtomicU64::new(0));
+            let body = DrainOnDrop::new(version, counted(3, read.clone()));
+            let all = body.collect().await.unwrap().to_bytes();
+            assert_eq!(all.len(), 3 * 1024);
+        }
+    }
+
+    #[test]
+    fn dropping_outside_a_runtime_does_not_panic() {
+        let read = Arc::new(AtomicU64::new(0));
+        drop(DrainOnDrop::new(Version::HTTP_11, counted(2, read.clone())));
+        assert_eq!(read.load(Ordering::SeqCst), 0);
+    }
+}
