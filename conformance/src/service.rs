@@ -22,8 +22,8 @@ use crate::proto::connectrpc::conformance::v1::__buffa::view::{
 use crate::proto::connectrpc::conformance::v1::conformance_payload::RequestInfo;
 use crate::proto::connectrpc::conformance::v1::{
     BidiStreamResponse, ClientStreamResponse, ConformancePayload, ConformanceService, Error,
-    Header, IdempotentUnaryResponse, ServerStreamResponse, StreamResponseDefinition,
-    UnaryResponse, UnaryResponseDefinition, UnimplementedResponse,
+    Header, IdempotentUnaryResponse, ServerStreamResponse, StreamResponseDefinition, UnaryResponse,
+    UnaryResponseDefinition, UnimplementedResponse,
 };
 
 const TYPE_URL_PREFIX: &str = "type.googleapis.com/";
@@ -154,7 +154,9 @@ async fn unary_answer(
 }
 
 /// A response stream fed by a channel.
-fn channel_stream<M: Send + 'static>(rx: mpsc::Receiver<Result<M, ConnectError>>) -> ResponseStream<M> {
+fn channel_stream<M: Send + 'static>(
+    rx: mpsc::Receiver<Result<M, ConnectError>>,
+) -> ResponseStream<M> {
     Box::pin(futures_util::stream::unfold(rx, |mut rx| async move {
         rx.recv().await.map(|item| (item, rx))
     }))

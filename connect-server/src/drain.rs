@@ -227,11 +227,18 @@ mod tests {
         assert_eq!(first.into_data().unwrap().len(), 1024);
         drop(body);
         settle().await;
-        assert_eq!(read.load(Ordering::SeqCst), 8 * 1024, "rest of body drained");
+        assert_eq!(
+            read.load(Ordering::SeqCst),
+            8 * 1024,
+            "rest of body drained"
+        );
 
         let read = Arc::new(AtomicU64::new(0));
         let huge = (DRAIN_MAX_BYTES / 1024) as usize * 4;
-        drop(DrainOnDrop::new(Version::HTTP_11, counted(huge, read.clone())));
+        drop(DrainOnDrop::new(
+            Version::HTTP_11,
+            counted(huge, read.clone()),
+        ));
         settle().await;
         let n = read.load(Ordering::SeqCst);
         assert!(n > DRAIN_MAX_BYTES && n <= DRAIN_MAX_BYTES + 2048, "{n}");
