@@ -40,7 +40,7 @@ pub use connect_core::{
 pub use connect_layers as layers;
 pub use connect_layers::handler::{ResponseStream, Streaming};
 pub use connect_layers::rpc::Context;
-pub use connect_layers::stack::ConnectLayer;
+pub use connect_layers::stack::{ConnectLayer, GrpcLayer, GrpcWebLayer, StackConfig};
 #[cfg(feature = "server")]
 pub use connect_server as server;
 #[cfg(feature = "server")]

@@ -226,7 +226,11 @@ pub fn parse_status(trailers: &HeaderMap) -> Result<(), ConnectError> {
         && let Ok(raw) = metadata::decode_binary_value(details.as_bytes())
         && let Some(err) = decode_status(&raw)
     {
-        return if err.code() == Code::Ok { Ok(()) } else { Err(err) };
+        return if err.code() == Code::Ok {
+            Ok(())
+        } else {
+            Err(err)
+        };
     }
     if code == Code::Ok {
         return Ok(());

@@ -5,7 +5,7 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 
 use bytes::{BufMut, Bytes, BytesMut};
-use connect_codec::error_json;
+use connect_codec::{error_json, grpc_status};
 use connect_core::{ConnectError, ENVELOPE_PREFIX_LEN, flags};
 use http::HeaderMap;
 use http_body::{Body, Frame, SizeHint};
@@ -19,12 +19,18 @@ pub enum StreamEnd {
     /// Connect: a final envelope with flag `0x02` and a JSON end-of-stream
     /// message.
     ConnectEndStream,
+    /// gRPC: HTTP trailers with `grpc-status` and friends.
+    GrpcTrailers,
+    /// gRPC-Web: a final envelope with flag `0x80` holding the trailers as
+    /// an HTTP/1-style header block.
+    GrpcWebTrailers,
 }
 
 /// The body of a response: empty, one buffer, or a stream of envelopes
 /// followed by the protocol's end-of-stream.
 pub struct ResponseBody {
     kind: Kind,
+    base64: bool,
 }
 
 enum Kind {
@@ -67,6 +73,7 @@ impl ResponseBody {
     pub fn empty() -> Self {
         ResponseBody {
             kind: Kind::Full(None),
+            base64: false,
         }
     }
 
@@ -74,6 +81,7 @@ impl ResponseBody {
     pub fn full(bytes: Bytes) -> Self {
         ResponseBody {
             kind: Kind::Full(Some(bytes).filter(|b| !b.is_empty())),
+            base64: false,
         }
     }
 
@@ -87,7 +95,14 @@ impl ResponseBody {
                 end,
                 done: false,
             })),
+            base64: false,
         }
+    }
+
+    /// This body with every data chunk base64-encoded (gRPC-Web text mode).
+    pub fn into_base64(mut self) -> Self {
+        self.base64 = true;
+        self
     }
 
     /// A body holding only an end-of-stream carrying `error`.
@@ -105,8 +120,14 @@ pub(crate) fn envelope(data: &[u8], flag_bits: u8) -> Bytes {
     buf.freeze()
 }
 
-fn end_frame(end: StreamEnd, error: Option<&ConnectError>, trailers: &HeaderMap) -> Bytes {
+fn end_frame(end: StreamEnd, error: Option<&ConnectError>, trailers: &HeaderMap) -> Frame<Bytes> {
     match end {
+        StreamEnd::GrpcTrailers => Frame::trailers(grpc_status::status_trailers(error, trailers)),
+        StreamEnd::GrpcWebTrailers => {
+            let block =
+                grpc_status::web_trailer_block(&grpc_status::status_trailers(error, trailers));
+            Frame::data(envelope(&block, flags::GRPC_WEB_TRAILERS))
+        }
         StreamEnd::ConnectEndStream => {
             let mut merged;
             let metadata = match error {
@@ -120,7 +141,7 @@ fn end_frame(end: StreamEnd, error: Option<&ConnectError>, trailers: &HeaderMap)
                 _ => trailers,
             };
             let json = error_json::encode_end_stream(error, metadata);
-            envelope(&json, flags::CONNECT_END_STREAM)
+            Frame::data(envelope(&json, flags::CONNECT_END_STREAM))
         }
     }
 }
@@ -133,20 +154,21 @@ impl Body for ResponseBody {
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Bytes>, Self::Error>>> {
-        match &mut self.kind {
-            Kind::Full(b) => Poll::Ready(b.take().map(|b| Ok(Frame::data(b)))),
+        let base64 = self.base64;
+        let frame = match &mut self.kind {
+            Kind::Full(b) => b.take().map(Frame::data),
             Kind::Stream(s) => {
                 if s.done {
                     return Poll::Ready(None);
                 }
-                let data = match std::task::ready!(s.frames.as_mut().poll_next(cx)) {
+                Some(match std::task::ready!(s.frames.as_mut().poll_next(cx)) {
                     Some(Ok(frame)) => {
                         let bits = if frame.compressed {
                             flags::COMPRESSED
                         } else {
                             0
                         };
-                        envelope(&frame.data, bits)
+                        Frame::data(envelope(&frame.data, bits))
                     }
                     Some(Err(err)) => {
                         s.done = true;
@@ -156,10 +178,16 @@ impl Body for ResponseBody {
                         s.done = true;
                         end_frame(s.end, None, &s.trailers)
                     }
-                };
-                Poll::Ready(Some(Ok(Frame::data(data))))
+                })
             }
-        }
+        };
+        Poll::Ready(frame.map(|f| {
+            Ok(if base64 {
+                f.map_data(|d| crate::web_text::encode_chunk(&d))
+            } else {
+                f
+            })
+        }))
     }
 
     fn is_end_stream(&self) -> bool {
@@ -171,7 +199,10 @@ impl Body for ResponseBody {
 
     fn size_hint(&self) -> SizeHint {
         match &self.kind {
-            Kind::Full(b) => SizeHint::with_exact(b.as_ref().map_or(0, |b| b.len() as u64)),
+            Kind::Full(b) if !self.base64 => {
+                SizeHint::with_exact(b.as_ref().map_or(0, |b| b.len() as u64))
+            }
+            Kind::Full(_) => SizeHint::default(),
             Kind::Stream(_) => SizeHint::default(),
         }
     }

@@ -33,7 +33,7 @@ use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
-use connect_codec::error_json;
+use connect_codec::{error_json, grpc_status};
 use connect_core::{ConnectError, Protocol, metadata};
 use http::{HeaderMap, HeaderName, HeaderValue, Request, Response, StatusCode, header};
 use pin_project_lite::pin_project;
@@ -107,21 +107,35 @@ fn copy_accept_headers(dst: &mut HeaderMap, src: &HeaderMap) {
 
 /// The response for `err` on a call negotiated as `n`.
 pub fn error_response(n: Option<&Negotiated>, err: ConnectError) -> Response<ResponseBody> {
-    match n {
-        Some(n) if n.protocol == Protocol::Connect && n.enveloped => {
-            let mut resp = Response::new(ResponseBody::empty());
-            copy_metadata(resp.headers_mut(), err.headers(), false);
-            copy_accept_headers(resp.headers_mut(), err.headers());
-            resp.headers_mut().insert(
-                header::CONTENT_TYPE,
-                HeaderValue::from_static(n.response_content_type()),
-            );
+    let Some(n) = n.filter(|n| n.enveloped) else {
+        return connect_unary_error(&err);
+    };
+    // Every enveloped protocol answers 200 with the error in its own
+    // end-of-call shape.
+    let mut resp = Response::new(ResponseBody::empty());
+    let headers = resp.headers_mut();
+    copy_metadata(headers, err.headers(), false);
+    copy_accept_headers(headers, err.headers());
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static(n.response_content_type()),
+    );
+    match n.protocol {
+        // Trailers-only: one HEADERS frame carrying the status.
+        Protocol::Grpc => {
+            let status = grpc_status::status_trailers(Some(&err), &HeaderMap::new());
+            headers.extend(status);
+        }
+        Protocol::GrpcWeb => {
+            *resp.body_mut() =
+                ResponseBody::stream_error(err, HeaderMap::new(), StreamEnd::GrpcWebTrailers);
+        }
+        _ => {
             *resp.body_mut() =
                 ResponseBody::stream_error(err, HeaderMap::new(), StreamEnd::ConnectEndStream);
-            resp
         }
-        _ => connect_unary_error(&err),
     }
+    resp
 }
 
 fn connect_unary_error(err: &ConnectError) -> Response<ResponseBody> {

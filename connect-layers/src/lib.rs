@@ -15,6 +15,7 @@ pub mod negotiate;
 pub mod protocol;
 pub mod rpc;
 pub mod stack;
+pub mod web_text;
 
 pub use rpc::{
     Context, Frame, FrameStream, NamedService, RequestHead, RequestMessages, ResponseMessages,

@@ -52,16 +52,30 @@ use crate::body::ResponseBody;
 use crate::protocol::{MethodRoute, Negotiated};
 
 /// Layer applying [`Negotiate`].
-#[derive(Clone, Copy, Debug, Default)]
+#[derive(Clone, Copy, Debug)]
 #[must_use]
 pub struct NegotiateLayer {
-    _priv: (),
+    protocol: Protocol,
+}
+
+impl Default for NegotiateLayer {
+    fn default() -> Self {
+        NegotiateLayer::new()
+    }
 }
 
 impl NegotiateLayer {
-    /// A new negotiation layer.
+    /// Negotiation for the Connect protocol.
     pub const fn new() -> Self {
-        NegotiateLayer { _priv: () }
+        NegotiateLayer {
+            protocol: Protocol::Connect,
+        }
+    }
+
+    /// Negotiation for `protocol` (its content types, methods and HTTP
+    /// versions).
+    pub const fn for_protocol(protocol: Protocol) -> Self {
+        NegotiateLayer { protocol }
     }
 }
 
@@ -69,7 +83,10 @@ impl<S> Layer<S> for NegotiateLayer {
     type Service = Negotiate<S>;
 
     fn layer(&self, inner: S) -> Self::Service {
-        Negotiate { inner }
+        Negotiate {
+            inner,
+            protocol: self.protocol,
+        }
     }
 }
 
@@ -81,6 +98,7 @@ impl<S> Layer<S> for NegotiateLayer {
 #[derive(Clone, Debug)]
 pub struct Negotiate<S> {
     inner: S,
+    protocol: Protocol,
 }
 
 crate::macros::define_inner_service_accessors!(Negotiate);
@@ -139,15 +157,40 @@ fn plain(status: StatusCode) -> Response<ResponseBody> {
     resp
 }
 
-fn unsupported_media_type(streaming: bool) -> Response<ResponseBody> {
+/// What `Accept-Post` lists for a Connect unary method.
+const ACCEPT_CONNECT_UNARY: &str =
+    "application/json, application/json; charset=utf-8, application/proto";
+/// What `Accept-Post` lists for a Connect streaming method.
+const ACCEPT_CONNECT_STREAM: &str = "application/connect+json, application/connect+proto";
+/// What `Accept-Post` lists for gRPC.
+const ACCEPT_GRPC: &str = "application/grpc, application/grpc+json, application/grpc+proto";
+/// What `Accept-Post` lists for gRPC-Web.
+const ACCEPT_GRPC_WEB: &str = "application/grpc-web, application/grpc-web+json, \
+     application/grpc-web+proto, application/grpc-web-text, application/grpc-web-text+proto";
+
+fn unsupported_media_type(accept: &'static str) -> Response<ResponseBody> {
     let mut resp = plain(StatusCode::UNSUPPORTED_MEDIA_TYPE);
-    let accept = if streaming {
-        "application/connect+json, application/connect+proto"
-    } else {
-        "application/json, application/json; charset=utf-8, application/proto"
-    };
     resp.headers_mut()
         .insert("accept-post", HeaderValue::from_static(accept));
+    resp
+}
+
+fn http2_required() -> Response<ResponseBody> {
+    let mut resp = plain(StatusCode::HTTP_VERSION_NOT_SUPPORTED);
+    let h = resp.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/grpc"),
+    );
+    h.insert(
+        "grpc-status",
+        HeaderValue::from(connect_core::Code::Unimplemented.grpc_number()),
+    );
+    h.insert(
+        "grpc-message",
+        HeaderValue::from_static("gRPC requires HTTP/2: use gRPC-Web or Connect over HTTP/1.1"),
+    );
+    h.insert(header::CONNECTION, HeaderValue::from_static("close"));
     resp
 }
 
@@ -164,9 +207,12 @@ fn method_not_allowed(allow_get: bool) -> Response<ResponseBody> {
 pub enum Rejection {
     /// 415: no protocol accepts the content type (or a GET has a body).
     UnsupportedMediaType {
-        /// Whether the method streams (decides the `Accept-Post` list).
-        streaming: bool,
+        /// The content types that would have been accepted (`Accept-Post`).
+        accept: &'static str,
     },
+    /// 505: gRPC over HTTP/1.x. gRPC is defined on HTTP/2 only; the answer
+    /// also carries `grpc-status: 12` for gRPC-aware clients.
+    Http2Required,
     /// 405: the HTTP method is not allowed for this RPC method.
     MethodNotAllowed {
         /// Whether GET is allowed (decides the `Allow` list).
@@ -178,7 +224,8 @@ impl Rejection {
     /// The plain HTTP response for this rejection.
     pub fn into_response(self) -> Response<ResponseBody> {
         match self {
-            Rejection::UnsupportedMediaType { streaming } => unsupported_media_type(streaming),
+            Rejection::UnsupportedMediaType { accept } => unsupported_media_type(accept),
+            Rejection::Http2Required => http2_required(),
             Rejection::MethodNotAllowed { allow_get } => method_not_allowed(allow_get),
         }
     }
@@ -189,15 +236,20 @@ impl Rejection {
 pub fn negotiate_connect<B>(req: &Request<B>, route: MethodRoute) -> Result<Negotiated, Rejection> {
     let method = route.0;
     let streaming = method.stream_type() != connect_core::StreamType::Unary;
+    let accept = if streaming {
+        ACCEPT_CONNECT_STREAM
+    } else {
+        ACCEPT_CONNECT_UNARY
+    };
     let (codec, enveloped) = match *req.method() {
         Method::POST => {
             let ct = req
                 .headers()
                 .get(header::CONTENT_TYPE)
-                .ok_or(Rejection::UnsupportedMediaType { streaming })?;
+                .ok_or(Rejection::UnsupportedMediaType { accept })?;
             parse_connect_content_type(ct.as_bytes())
                 .filter(|(_, enveloped)| *enveloped == streaming)
-                .ok_or(Rejection::UnsupportedMediaType { streaming })?
+                .ok_or(Rejection::UnsupportedMediaType { accept })?
         }
         Method::GET if method.allows_get() => {
             let has_body = req
@@ -207,7 +259,11 @@ pub fn negotiate_connect<B>(req: &Request<B>, route: MethodRoute) -> Result<Nego
             let codec = get_encoding(req.uri().query()).and_then(Codec::from_name);
             match codec {
                 Some(codec) if !has_body => (codec, false),
-                _ => return Err(Rejection::UnsupportedMediaType { streaming: false }),
+                _ => {
+                    return Err(Rejection::UnsupportedMediaType {
+                        accept: ACCEPT_CONNECT_UNARY,
+                    });
+                }
             }
         }
         _ => {
@@ -221,6 +277,66 @@ pub fn negotiate_connect<B>(req: &Request<B>, route: MethodRoute) -> Result<Nego
         protocol: Protocol::Connect,
         codec,
         enveloped,
+    })
+}
+
+/// Parses a gRPC (`web == false`) or gRPC-Web content type:
+/// `application/grpc[-web[-text]][+proto|+json][; params]`. Bare
+/// `application/grpc` and `application/grpc-web` mean proto.
+///
+/// ```
+/// use connect_core::Codec;
+/// use connect_layers::negotiate::parse_grpc_content_type;
+///
+/// assert_eq!(parse_grpc_content_type(b"application/grpc", false), Some(Codec::Proto));
+/// assert_eq!(parse_grpc_content_type(b"application/grpc+json", false), Some(Codec::Json));
+/// assert_eq!(parse_grpc_content_type(b"application/grpc-web-text", true), Some(Codec::Proto));
+/// assert_eq!(parse_grpc_content_type(b"application/grpc-web", false), None);
+/// assert_eq!(parse_grpc_content_type(b"application/grpc+xml", false), None);
+/// ```
+pub fn parse_grpc_content_type(value: &[u8], web: bool) -> Option<Codec> {
+    let value = std::str::from_utf8(value).ok()?;
+    let media = value.split(';').next()?.trim();
+    let rest = if web {
+        let rest = strip_prefix_ignore_case(media, "application/grpc-web")?;
+        strip_prefix_ignore_case(rest, "-text").unwrap_or(rest)
+    } else {
+        strip_prefix_ignore_case(media, "application/grpc")?
+    };
+    if rest.is_empty() {
+        return Some(Codec::Proto);
+    }
+    let name = rest.strip_prefix('+')?;
+    Codec::from_name(&name.to_ascii_lowercase())
+}
+
+/// Decides how a request for `route` is to be served by gRPC or gRPC-Web,
+/// or why it is refused.
+pub fn negotiate_grpc<B>(
+    req: &Request<B>,
+    route: MethodRoute,
+    protocol: Protocol,
+) -> Result<Negotiated, Rejection> {
+    let web = protocol == Protocol::GrpcWeb;
+    if req.method() != Method::POST {
+        return Err(Rejection::MethodNotAllowed { allow_get: false });
+    }
+    let accept = if web { ACCEPT_GRPC_WEB } else { ACCEPT_GRPC };
+    let codec = req
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|ct| parse_grpc_content_type(ct.as_bytes(), web))
+        .ok_or(Rejection::UnsupportedMediaType { accept })?;
+    // gRPC needs HTTP/2 (trailers); `te: trailers` is not required, as in
+    // connect-go: its absence proves nothing about the path back.
+    if !web && req.version() < http::Version::HTTP_2 {
+        return Err(Rejection::Http2Required);
+    }
+    Ok(Negotiated {
+        method: route.0,
+        protocol,
+        codec,
+        enveloped: true,
     })
 }
 
@@ -254,9 +370,15 @@ where
         let Some(route) = req.extensions().get::<MethodRoute>().copied() else {
             return crate::future::Either::ready(plain(StatusCode::NOT_FOUND));
         };
-        match negotiate_connect(&req, route) {
+        let negotiated = match self.protocol {
+            Protocol::Connect => negotiate_connect(&req, route),
+            p => negotiate_grpc(&req, route, p),
+        };
+        match negotiated {
             Ok(n) => {
-                if let Err(err) = check_protocol_version(&req) {
+                if n.protocol == Protocol::Connect
+                    && let Err(err) = check_protocol_version(&req)
+                {
                     return crate::future::Either::ready(crate::error_map::error_response(
                         Some(&n),
                         err,

@@ -1,20 +1,25 @@
-//! The protocol stacks: the concern layers composed in order.
+//! The protocol stacks: the concern layers composed in order. A protocol
+//! is a composition, not a copy: the three stacks share every layer and
+//! differ only in which they include.
 //!
 //! ```text
+//!                Connect          gRPC            gRPC-Web
 //!   http::Request<B>
-//!     Negotiate      content-type / GET → Negotiated; 405 / 415 otherwise
-//!     ErrorMap       ConnectError → the protocol's error shape
-//!     ConnectGet     GET query → the equivalent POST
-//!     Framing        body ⇄ frames (receive limit)
+//!     Negotiate   connect         grpc            grpc-web      → Negotiated; 405/415/505
+//!     GrpcWebText                                 ✓             base64 text mode both ways
+//!     ErrorMap    ✓               ✓               ✓             ConnectError → wire shape
+//!     ConnectGet  ✓                                             GET query → POST
+//!     Framing     ✓               ✓               ✓             body ⇄ frames, limits
 //!   RpcRequest
-//!     Deadline       timeout header → deadline; expiry → deadline_exceeded
-//!     Compression    decompress in (bounded), compress out
+//!     Deadline    ✓               ✓               ✓             timeout header → deadline
+//!     Compression ✓               ✓               ✓             decompress in, compress out
 //!   typed service
 //! ```
 
 use std::time::Duration;
 
 use connect_codec::compression::CompressionRegistry;
+use connect_core::Protocol;
 use tower_layer::Layer;
 
 use crate::compression::{Compression, CompressionLayer};
@@ -23,40 +28,39 @@ use crate::error_map::{ErrorMap, ErrorMapLayer};
 use crate::framing::{DEFAULT_READ_MAX_BYTES, Framing, FramingLayer};
 use crate::get::{ConnectGet, ConnectGetLayer};
 use crate::negotiate::{Negotiate, NegotiateLayer};
+use crate::web_text::{GrpcWebText, GrpcWebTextLayer};
 
 /// The Connect protocol stack around a service of
 /// [`RpcRequest`](crate::rpc::RpcRequest)s.
 pub type ConnectService<S> = Negotiate<ErrorMap<ConnectGet<Framing<Deadline<Compression<S>>>>>>;
 
-/// A layer building the whole Connect protocol stack, configured once.
-///
-/// ```
-/// use connect_layers::stack::ConnectLayer;
-///
-/// let layer = ConnectLayer::new()
-///     .read_max_bytes(1 << 20)
-///     .compress_min_bytes(1024);
-/// # let _ = layer;
-/// ```
+/// The gRPC protocol stack.
+pub type GrpcService<S> = Negotiate<ErrorMap<Framing<Deadline<Compression<S>>>>>;
+
+/// The gRPC-Web protocol stack (binary and text mode).
+pub type GrpcWebService<S> = Negotiate<GrpcWebText<ErrorMap<Framing<Deadline<Compression<S>>>>>>;
+
+/// The settings every protocol stack shares: receive limit, compression and
+/// deadlines.
 #[derive(Clone, Debug)]
 #[must_use]
-pub struct ConnectLayer {
+pub struct StackConfig {
     read_max_bytes: usize,
     compression: CompressionLayer,
     deadline: DeadlineLayer,
 }
 
-impl Default for ConnectLayer {
+impl Default for StackConfig {
     fn default() -> Self {
-        ConnectLayer::new()
+        StackConfig::new()
     }
 }
 
-impl ConnectLayer {
-    /// The stack with default settings: 4 MiB receive limit, gzip and zstd,
-    /// client timeouts honoured as sent.
+impl StackConfig {
+    /// Defaults: 4 MiB receive limit, gzip and zstd, client timeouts
+    /// honoured as sent.
     pub fn new() -> Self {
-        ConnectLayer {
+        StackConfig {
             read_max_bytes: DEFAULT_READ_MAX_BYTES,
             compression: CompressionLayer::new(),
             deadline: DeadlineLayer::new(),
@@ -89,19 +93,138 @@ impl ConnectLayer {
         self.deadline = self.deadline.max_timeout(max);
         self
     }
+
+    /// The layers below negotiation that every protocol shares.
+    fn common<S>(&self, inner: S) -> Framing<Deadline<Compression<S>>> {
+        let svc = self.compression.layer(inner);
+        let svc = self.deadline.layer(svc);
+        FramingLayer::new()
+            .read_max_bytes(self.read_max_bytes)
+            .layer(svc)
+    }
+}
+
+macro_rules! stack_layer {
+    ($(#[$doc:meta])* $name:ident) => {
+        $(#[$doc])*
+        #[derive(Clone, Debug, Default)]
+        #[must_use]
+        pub struct $name {
+            config: StackConfig,
+        }
+
+        impl $name {
+            /// The stack with default settings (see [`StackConfig::new`]).
+            pub fn new() -> Self {
+                $name {
+                    config: StackConfig::new(),
+                }
+            }
+
+            /// The stack with `config`.
+            pub fn from_config(config: StackConfig) -> Self {
+                $name { config }
+            }
+
+            /// The stack's settings.
+            pub fn config(&self) -> &StackConfig {
+                &self.config
+            }
+
+            /// See [`StackConfig::read_max_bytes`].
+            pub fn read_max_bytes(mut self, limit: usize) -> Self {
+                self.config = self.config.read_max_bytes(limit);
+                self
+            }
+
+            /// See [`StackConfig::compression`].
+            pub fn compression(mut self, registry: CompressionRegistry) -> Self {
+                self.config = self.config.compression(registry);
+                self
+            }
+
+            /// See [`StackConfig::compress_min_bytes`].
+            pub fn compress_min_bytes(mut self, min: usize) -> Self {
+                self.config = self.config.compress_min_bytes(min);
+                self
+            }
+
+            /// See [`StackConfig::max_timeout`].
+            pub fn max_timeout(mut self, max: Duration) -> Self {
+                self.config = self.config.max_timeout(max);
+                self
+            }
+        }
+    };
+}
+
+stack_layer! {
+    /// A layer building the whole Connect protocol stack, configured once.
+    ///
+    /// ```
+    /// use connect_layers::stack::ConnectLayer;
+    ///
+    /// let layer = ConnectLayer::new()
+    ///     .read_max_bytes(1 << 20)
+    ///     .compress_min_bytes(1024);
+    /// # let _ = layer;
+    /// ```
+    ConnectLayer
+}
+
+stack_layer! {
+    /// A layer building the gRPC protocol stack.
+    GrpcLayer
+}
+
+stack_layer! {
+    /// A layer building the gRPC-Web protocol stack (binary and text).
+    GrpcWebLayer
 }
 
 impl<S> Layer<S> for ConnectLayer {
     type Service = ConnectService<S>;
 
     fn layer(&self, inner: S) -> Self::Service {
-        let svc = self.compression.layer(inner);
-        let svc = self.deadline.layer(svc);
-        let svc = FramingLayer::new()
-            .read_max_bytes(self.read_max_bytes)
-            .layer(svc);
-        let svc = ConnectGetLayer::new().layer(svc);
+        let svc = ConnectGetLayer::new().layer(self.config.common(inner));
         let svc = ErrorMapLayer::new().layer(svc);
-        NegotiateLayer::new().layer(svc)
+        NegotiateLayer::for_protocol(Protocol::Connect).layer(svc)
+    }
+}
+
+impl<S> Layer<S> for GrpcLayer {
+    type Service = GrpcService<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        let svc = ErrorMapLayer::new().layer(self.config.common(inner));
+        NegotiateLayer::for_protocol(Protocol::Grpc).layer(svc)
+    }
+}
+
+impl<S> Layer<S> for GrpcWebLayer {
+    type Service = GrpcWebService<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        let svc = ErrorMapLayer::new().layer(self.config.common(inner));
+        let svc = GrpcWebTextLayer::new().layer(svc);
+        NegotiateLayer::for_protocol(Protocol::GrpcWeb).layer(svc)
+    }
+}
+
+impl From<ConnectLayer> for StackConfig {
+    fn from(layer: ConnectLayer) -> Self {
+        layer.config
+    }
+}
+
+impl From<GrpcLayer> for StackConfig {
+    fn from(layer: GrpcLayer) -> Self {
+        layer.config
+    }
+}
+
+impl From<GrpcWebLayer> for StackConfig {
+    fn from(layer: GrpcWebLayer) -> Self {
+        layer.config
     }
 }

@@ -34,7 +34,7 @@ mod server;
 mod tls;
 
 pub use drain::DrainOnDrop;
-pub use router::{Dispatch, Router};
+pub use router::{Dispatch, ResponseFuture, Router, detect_protocol};
 pub use server::Server;
 #[cfg(feature = "tls")]
 pub use tls::{TlsConfig, TlsError};

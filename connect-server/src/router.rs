@@ -3,19 +3,23 @@
 use std::collections::HashMap;
 use std::convert::Infallible;
 use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use connect_codec::error_json;
-use connect_core::{ConnectError, MethodDescriptor};
+use connect_core::{ConnectError, MethodDescriptor, Protocol};
 use connect_layers::body::ResponseBody;
-use connect_layers::future::Either;
 use connect_layers::handler::BoxFuture;
 use connect_layers::protocol::MethodRoute;
 use connect_layers::rpc::{NamedService, RpcRequest, RpcResponse};
-use connect_layers::stack::{ConnectLayer, ConnectService};
+use connect_layers::stack::{
+    ConnectLayer, ConnectService, GrpcLayer, GrpcService, GrpcWebLayer, GrpcWebService, StackConfig,
+};
 use http::{HeaderValue, Request, Response, StatusCode, header};
 use http_body::Body;
+use pin_project_lite::pin_project;
 
 use crate::drain::DrainOnDrop;
 use tower_layer::Layer;
@@ -84,11 +88,14 @@ impl Service<RpcRequest> for Dispatch {
     }
 }
 
-/// Routes requests by path (`/pkg.Service/Method`) to generated services
-/// through the protocol stack.
+/// Routes requests by path (`/pkg.Service/Method`) to generated services,
+/// through the protocol stack the request's content type asks for:
+/// Connect, gRPC or gRPC-Web, all on one port.
 ///
-/// `S` is the stack: [`ConnectService<Dispatch>`] unless you wrapped it
-/// with [`map_stack`](Router::map_stack).
+/// `C`, `G` and `W` are the three stacks: [`ConnectService`],
+/// [`GrpcService`] and [`GrpcWebService`] around [`Dispatch`], unless you
+/// wrapped them ([`layer_stacks`](Router::layer_stacks),
+/// [`map_connect`](Router::map_connect), ...).
 ///
 /// ```
 /// use connect_server::Router;
@@ -101,13 +108,19 @@ impl Service<RpcRequest> for Dispatch {
 /// Services are added with [`add_service`](Router::add_service), which
 /// generated code calls from `Arc::new(impl).register(router)`.
 #[derive(Clone)]
-pub struct Router<S = ConnectService<Dispatch>> {
+pub struct Router<
+    C = ConnectService<Dispatch>,
+    G = GrpcService<Dispatch>,
+    W = GrpcWebService<Dispatch>,
+> {
     routes: Arc<Routes>,
-    config: ConnectLayer,
-    stack: S,
+    config: StackConfig,
+    connect: C,
+    grpc: G,
+    grpc_web: W,
 }
 
-impl<S> fmt::Debug for Router<S> {
+impl<C, G, W> fmt::Debug for Router<C, G, W> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let mut paths: Vec<_> = self.routes.keys().collect();
         paths.sort();
@@ -122,27 +135,29 @@ impl Default for Router {
 }
 
 impl Router {
-    /// An empty router with the default Connect stack.
+    /// An empty router with the default stacks.
     pub fn new() -> Self {
-        Self::with_routes(Arc::new(Routes::new()), ConnectLayer::new())
+        Self::with_routes(Arc::new(Routes::new()), StackConfig::new())
     }
 
-    fn with_routes(routes: Arc<Routes>, config: ConnectLayer) -> Self {
-        let stack = config.layer(Dispatch {
+    fn with_routes(routes: Arc<Routes>, config: StackConfig) -> Self {
+        let dispatch = Dispatch {
             routes: routes.clone(),
-        });
+        };
         Router {
+            connect: ConnectLayer::from_config(config.clone()).layer(dispatch.clone()),
+            grpc: GrpcLayer::from_config(config.clone()).layer(dispatch.clone()),
+            grpc_web: GrpcWebLayer::from_config(config.clone()).layer(dispatch),
             routes,
             config,
-            stack,
         }
     }
 
-    /// Configures the protocol stack (limits, compression, deadlines).
-    pub fn with_config(self, config: ConnectLayer) -> Self {
-        Self::with_routes(self.routes, config)
+    /// Configures every protocol stack (limits, compression, deadlines):
+    /// pass a [`StackConfig`] or any of the stack layers.
+    pub fn with_config(self, config: impl Into<StackConfig>) -> Self {
+        Self::with_routes(self.routes, config.into())
     }
-
     /// Adds every method of a generated service.
     pub fn add_service<T>(self, service: T) -> Self
     where
@@ -193,40 +208,98 @@ impl Router {
         Self::with_routes(Arc::new(routes), config)
     }
 
-    /// Wraps the protocol stack in your own layers (they see HTTP requests
-    /// already routed, with a [`MethodRoute`] extension). Add services
-    /// first: the stack is fixed from here on.
+    /// Wraps all three protocol stacks in `layer` (which must apply to
+    /// each). Its services see HTTP requests already routed, with a
+    /// [`MethodRoute`] extension. Add services first: the stacks are fixed
+    /// from here on.
     ///
     /// ```
     /// use connect_server::{DrainOnDrop, Router};
-    /// use tower::ServiceBuilder;
+    /// use tower::util::MapRequestLayer;
     ///
-    /// let router = Router::new().map_stack(|stack| {
-    ///     ServiceBuilder::new()
-    ///         // Runs after routing: the method is known.
-    ///         .map_request(|req: http::Request<DrainOnDrop<hyper::body::Incoming>>| {
-    ///             let route = req.extensions().get::<connect_layers::protocol::MethodRoute>();
-    ///             assert!(route.is_some());
-    ///             req
-    ///         })
-    ///         .service(stack)
-    /// });
+    /// // Runs after routing: the method is known.
+    /// fn check(req: http::Request<DrainOnDrop<hyper::body::Incoming>>)
+    ///     -> http::Request<DrainOnDrop<hyper::body::Incoming>>
+    /// {
+    ///     assert!(req.extensions().get::<connect_layers::protocol::MethodRoute>().is_some());
+    ///     req
+    /// }
+    /// let router = Router::new().layer_stacks(MapRequestLayer::new(check));
     /// let server = connect_server::Server::new(router);
     /// # drop(server);
     /// ```
-    pub fn map_stack<F, S2>(self, f: F) -> Router<S2>
+    #[allow(clippy::type_complexity)] // the three wrapped stack types
+    pub fn layer_stacks<L>(
+        self,
+        layer: L,
+    ) -> Router<
+        <L as Layer<ConnectService<Dispatch>>>::Service,
+        <L as Layer<GrpcService<Dispatch>>>::Service,
+        <L as Layer<GrpcWebService<Dispatch>>>::Service,
+    >
     where
-        F: FnOnce(ConnectService<Dispatch>) -> S2,
+        L: Layer<ConnectService<Dispatch>>
+            + Layer<GrpcService<Dispatch>>
+            + Layer<GrpcWebService<Dispatch>>,
     {
         Router {
+            connect: Layer::<ConnectService<Dispatch>>::layer(&layer, self.connect),
+            grpc: Layer::<GrpcService<Dispatch>>::layer(&layer, self.grpc),
+            grpc_web: Layer::<GrpcWebService<Dispatch>>::layer(&layer, self.grpc_web),
             routes: self.routes,
             config: self.config,
-            stack: f(self.stack),
         }
     }
 }
 
-impl<S> Router<S> {
+impl<C, G, W> Router<C, G, W> {
+    /// Wraps the Connect stack only (see [`layer_stacks`](Router::layer_stacks)).
+    pub fn map_connect<F, C2>(self, f: F) -> Router<C2, G, W>
+    where
+        F: FnOnce(C) -> C2,
+    {
+        Router {
+            connect: f(self.connect),
+            grpc: self.grpc,
+            grpc_web: self.grpc_web,
+            routes: self.routes,
+            config: self.config,
+        }
+    }
+
+    /// Wraps the gRPC stack only.
+    pub fn map_grpc<F, G2>(self, f: F) -> Router<C, G2, W>
+    where
+        F: FnOnce(G) -> G2,
+    {
+        Router {
+            connect: self.connect,
+            grpc: f(self.grpc),
+            grpc_web: self.grpc_web,
+            routes: self.routes,
+            config: self.config,
+        }
+    }
+
+    /// Wraps the gRPC-Web stack only.
+    pub fn map_grpc_web<F, W2>(self, f: F) -> Router<C, G, W2>
+    where
+        F: FnOnce(W) -> W2,
+    {
+        Router {
+            connect: self.connect,
+            grpc: self.grpc,
+            grpc_web: f(self.grpc_web),
+            routes: self.routes,
+            config: self.config,
+        }
+    }
+
+    /// The settings the stacks were built with.
+    pub fn config(&self) -> &StackConfig {
+        &self.config
+    }
+
     /// The paths this router serves, sorted.
     pub fn paths(&self) -> Vec<&'static str> {
         let mut paths: Vec<_> = self.routes.keys().copied().collect();
@@ -235,7 +308,7 @@ impl<S> Router<S> {
     }
 
     /// The router as a service for axum's `Router::fallback_service` (or
-    /// `route_service`): Connect routes next to ordinary axum routes.
+    /// `route_service`): RPC routes next to ordinary axum routes.
     ///
     /// ```
     /// let connect = connect_server::Router::new();
@@ -250,10 +323,49 @@ impl<S> Router<S> {
     }
 }
 
+/// Which protocol a request speaks, from its content type alone.
+pub fn detect_protocol(content_type: Option<&HeaderValue>) -> Protocol {
+    let Some(ct) = content_type.map(HeaderValue::as_bytes) else {
+        return Protocol::Connect;
+    };
+    let starts =
+        |prefix: &[u8]| ct.len() >= prefix.len() && ct[..prefix.len()].eq_ignore_ascii_case(prefix);
+    if starts(b"application/grpc-web") {
+        Protocol::GrpcWeb
+    } else if starts(b"application/grpc")
+        && matches!(
+            ct.get(b"application/grpc".len()),
+            None | Some(b'+' | b';' | b' ')
+        )
+    {
+        Protocol::Grpc
+    } else {
+        Protocol::Connect
+    }
+}
+
 /// The answer for a path no service is registered for: HTTP 404, with a
 /// Connect error body naming `unimplemented`.
-fn not_found(path: &str) -> Response<ResponseBody> {
+fn not_found(path: &str, protocol: Protocol) -> Response<ResponseBody> {
     let err = ConnectError::unimplemented(format!("no such method: {path}"));
+    if protocol != Protocol::Connect {
+        // gRPC clients expect a status, not an HTTP error: trailers-only
+        // `unimplemented`.
+        let mut resp = Response::new(ResponseBody::empty());
+        let ct = if protocol == Protocol::Grpc {
+            "application/grpc"
+        } else {
+            "application/grpc-web"
+        };
+        resp.headers_mut()
+            .insert(header::CONTENT_TYPE, HeaderValue::from_static(ct));
+        resp.headers_mut()
+            .extend(connect_codec::grpc_status::status_trailers(
+                Some(&err),
+                &http::HeaderMap::new(),
+            ));
+        return resp;
+    }
     let mut resp = Response::new(ResponseBody::full(error_json::encode_error(&err)));
     *resp.status_mut() = StatusCode::NOT_FOUND;
     resp.headers_mut().insert(
@@ -266,29 +378,103 @@ fn not_found(path: &str) -> Response<ResponseBody> {
 /// The stack sees the body wrapped in [`DrainOnDrop`]: on HTTP/1.1 a body
 /// left unread by a call that ended early is drained in the background, so
 /// the client can finish sending it and read the response.
-impl<S, B> Service<Request<B>> for Router<S>
+impl<C, G, W, B> Service<Request<B>> for Router<C, G, W>
 where
-    S: Service<Request<DrainOnDrop<B>>, Response = Response<ResponseBody>, Error = Infallible>,
+    C: Service<Request<DrainOnDrop<B>>, Response = Response<ResponseBody>, Error = Infallible>,
+    G: Service<Request<DrainOnDrop<B>>, Response = Response<ResponseBody>, Error = Infallible>,
+    W: Service<Request<DrainOnDrop<B>>, Response = Response<ResponseBody>, Error = Infallible>,
     B: Body + Send + 'static,
 {
     type Response = Response<ResponseBody>;
     type Error = Infallible;
-    type Future = Either<S::Future>;
+    type Future = ResponseFuture<C::Future, G::Future, W::Future>;
 
     #[inline]
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
-        self.stack.poll_ready(cx)
+        // Every stack of ours is always ready; wrapped stacks are polled
+        // in turn so none is called unready.
+        std::task::ready!(self.connect.poll_ready(cx))?;
+        std::task::ready!(self.grpc.poll_ready(cx))?;
+        self.grpc_web.poll_ready(cx)
     }
 
     fn call(&mut self, req: Request<B>) -> Self::Future {
-        match self.routes.get(req.uri().path()) {
-            Some((method, _)) => {
-                let version = req.version();
-                let mut req = req.map(|body| DrainOnDrop::new(version, body));
-                req.extensions_mut().insert(MethodRoute(method));
-                Either::inner(self.stack.call(req))
+        let protocol = detect_protocol(req.headers().get(header::CONTENT_TYPE));
+        let Some((method, _)) = self.routes.get(req.uri().path()) else {
+            return ResponseFuture::ready(not_found(req.uri().path(), protocol));
+        };
+        let version = req.version();
+        let mut req = req.map(|body| DrainOnDrop::new(version, body));
+        req.extensions_mut().insert(MethodRoute(method));
+        match protocol {
+            Protocol::Grpc => ResponseFuture::grpc(self.grpc.call(req)),
+            Protocol::GrpcWeb => ResponseFuture::grpc_web(self.grpc_web.call(req)),
+            _ => ResponseFuture::connect(self.connect.call(req)),
+        }
+    }
+}
+
+pin_project! {
+    /// Response future of [`Router`]: whichever stack answers.
+    #[must_use = "futures do nothing unless polled"]
+    pub struct ResponseFuture<C, G, W> {
+        #[pin]
+        inner: Inner<C, G, W>,
+    }
+}
+
+pin_project! {
+    #[project = InnerProj]
+    enum Inner<C, G, W> {
+        Connect { #[pin] fut: C },
+        Grpc { #[pin] fut: G },
+        GrpcWeb { #[pin] fut: W },
+        Ready { resp: Option<Response<ResponseBody>> },
+    }
+}
+
+impl<C, G, W> ResponseFuture<C, G, W> {
+    fn connect(fut: C) -> Self {
+        ResponseFuture {
+            inner: Inner::Connect { fut },
+        }
+    }
+
+    fn grpc(fut: G) -> Self {
+        ResponseFuture {
+            inner: Inner::Grpc { fut },
+        }
+    }
+
+    fn grpc_web(fut: W) -> Self {
+        ResponseFuture {
+            inner: Inner::GrpcWeb { fut },
+        }
+    }
+
+    fn ready(resp: Response<ResponseBody>) -> Self {
+        ResponseFuture {
+            inner: Inner::Ready { resp: Some(resp) },
+        }
+    }
+}
+
+impl<C, G, W> Future for ResponseFuture<C, G, W>
+where
+    C: Future<Output = Result<Response<ResponseBody>, Infallible>>,
+    G: Future<Output = Result<Response<ResponseBody>, Infallible>>,
+    W: Future<Output = Result<Response<ResponseBody>, Infallible>>,
+{
+    type Output = Result<Response<ResponseBody>, Infallible>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        match self.project().inner.project() {
+            InnerProj::Connect { fut } => fut.poll(cx),
+            InnerProj::Grpc { fut } => fut.poll(cx),
+            InnerProj::GrpcWeb { fut } => fut.poll(cx),
+            InnerProj::Ready { resp } => {
+                Poll::Ready(Ok(resp.take().expect("polled after completion")))
             }
-            None => Either::ready(not_found(req.uri().path())),
         }
     }
 }

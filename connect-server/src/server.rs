@@ -149,7 +149,8 @@ where
                 tokio::spawn(async move {
                     // A client that never finishes its handshake must not
                     // hold a task forever.
-                    let handshake = tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(stream));
+                    let handshake =
+                        tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(stream));
                     let Ok(Ok(tls)) = handshake.await else {
                         return;
                     };

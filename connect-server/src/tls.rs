@@ -97,10 +97,9 @@ impl TlsConfig {
             .map_err(|e| err("protocol versions", e))?;
         let builder = match &self.client_roots {
             Some(roots) => {
-                let verifier =
-                    WebPkiClientVerifier::builder_with_provider(roots.clone(), provider)
-                        .build()
-                        .map_err(|e| err("client verifier", e))?;
+                let verifier = WebPkiClientVerifier::builder_with_provider(roots.clone(), provider)
+                    .build()
+                    .map_err(|e| err("client verifier", e))?;
                 builder.with_client_cert_verifier(verifier)
             }
             None => builder.with_no_client_auth(),

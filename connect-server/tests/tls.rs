@@ -69,7 +69,11 @@ fn pki() -> Pki {
 async fn start(tls: TlsConfig) -> std::net::SocketAddr {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
-    tokio::spawn(Server::new(router()).with_tls(tls).serve_with_listener(listener));
+    tokio::spawn(
+        Server::new(router())
+            .with_tls(tls)
+            .serve_with_listener(listener),
+    );
     addr
 }
 

@@ -26,7 +26,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .route("/health", axum::routing::get(|| async { "ok" }))
         .fallback_service(connect.into_axum_service());
     let listener = tokio::net::TcpListener::bind(addr).await?;
-    println!("greet + axum listening on http://{}", listener.local_addr()?);
+    println!(
+        "greet + axum listening on http://{}",
+        listener.local_addr()?
+    );
     // Our server runs any tower HTTP service, an axum app included.
     Server::new(app)
         .with_graceful_shutdown(async {

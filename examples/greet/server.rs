@@ -21,7 +21,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .parse()?;
     let router = Arc::new(Greeter).register(Router::new());
     let listener = tokio::net::TcpListener::bind(addr).await?;
-    println!("greet server listening on http://{}", listener.local_addr()?);
+    println!(
+        "greet server listening on http://{}",
+        listener.local_addr()?
+    );
     Server::new(router)
         .with_graceful_shutdown(async {
             let _ = tokio::signal::ctrl_c().await;

@@ -47,7 +47,11 @@ fn post_json(path: &str, body: &str) -> String {
 #[tokio::test]
 async fn standalone_greet_and_stream() {
     let addr = serve(Arc::new(Greeter).register(Router::new())).await;
-    let resp = raw(addr, post_json("/greet.v1.GreetService/Greet", r#"{"name":"Ada"}"#)).await;
+    let resp = raw(
+        addr,
+        post_json("/greet.v1.GreetService/Greet", r#"{"name":"Ada"}"#),
+    )
+    .await;
     assert!(resp.starts_with("HTTP/1.1 200"), "{resp}");
     assert!(resp.ends_with(r#"{"greeting":"Hello, Ada!"}"#), "{resp}");
 
@@ -77,8 +81,15 @@ async fn under_axum_next_to_a_health_route() {
         "GET /health HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n".to_owned(),
     )
     .await;
-    assert!(health.starts_with("HTTP/1.1 200") && health.ends_with("ok"), "{health}");
-    let resp = raw(addr, post_json("/greet.v1.GreetService/Greet", r#"{"name":"axum"}"#)).await;
+    assert!(
+        health.starts_with("HTTP/1.1 200") && health.ends_with("ok"),
+        "{health}"
+    );
+    let resp = raw(
+        addr,
+        post_json("/greet.v1.GreetService/Greet", r#"{"name":"axum"}"#),
+    )
+    .await;
     assert!(resp.ends_with(r#"{"greeting":"Hello, axum!"}"#), "{resp}");
     let missing = raw(addr, post_json("/greet.v1.GreetService/Nope", "{}")).await;
     assert!(missing.starts_with("HTTP/1.1 404"), "{missing}");

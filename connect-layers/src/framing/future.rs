@@ -151,7 +151,12 @@ pub(crate) fn frame_response(n: &Negotiated, resp: RpcResponse) -> Response<Resp
             Box::pin(futures_util::stream::once(async move { Ok(frame) }))
         }
     };
-    *out.body_mut() = ResponseBody::stream(frames, trailers, StreamEnd::ConnectEndStream);
+    let end = match n.protocol {
+        Protocol::Grpc => StreamEnd::GrpcTrailers,
+        Protocol::GrpcWeb => StreamEnd::GrpcWebTrailers,
+        _ => StreamEnd::ConnectEndStream,
+    };
+    *out.body_mut() = ResponseBody::stream(frames, trailers, end);
     out
 }
 
