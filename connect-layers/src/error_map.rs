@@ -241,6 +241,7 @@ mod tests {
             protocol: Protocol::Connect,
             codec: Codec::Json,
             enveloped: true,
+            implicit_codec: false,
         };
         let resp = error_response(Some(&n), ConnectError::internal("boom"));
         assert_eq!(resp.status(), StatusCode::OK);

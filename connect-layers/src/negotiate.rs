@@ -277,6 +277,7 @@ pub fn negotiate_connect<B>(req: &Request<B>, route: MethodRoute) -> Result<Nego
         protocol: Protocol::Connect,
         codec,
         enveloped,
+        implicit_codec: false,
     })
 }
 
@@ -322,11 +323,18 @@ pub fn negotiate_grpc<B>(
         return Err(Rejection::MethodNotAllowed { allow_get: false });
     }
     let accept = if web { ACCEPT_GRPC_WEB } else { ACCEPT_GRPC };
-    let codec = req
-        .headers()
-        .get(header::CONTENT_TYPE)
+    let content_type = req.headers().get(header::CONTENT_TYPE);
+    let codec = content_type
         .and_then(|ct| parse_grpc_content_type(ct.as_bytes(), web))
         .ok_or(Rejection::UnsupportedMediaType { accept })?;
+    let implicit_codec = content_type.is_some_and(|ct| {
+        let media = ct
+            .as_bytes()
+            .split(|b| *b == b';')
+            .next()
+            .unwrap_or_default();
+        !media.contains(&b'+')
+    });
     // gRPC needs HTTP/2 (trailers); `te: trailers` is not required, as in
     // connect-go: its absence proves nothing about the path back.
     if !web && req.version() < http::Version::HTTP_2 {
@@ -337,6 +345,7 @@ pub fn negotiate_grpc<B>(
         protocol,
         codec,
         enveloped: true,
+        implicit_codec,
     })
 }
 

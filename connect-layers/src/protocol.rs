@@ -21,6 +21,10 @@ pub struct Negotiated {
     /// Whether messages travel in envelopes (Connect streaming, gRPC,
     /// gRPC-Web) rather than as a bare body (Connect unary).
     pub enveloped: bool,
+    /// Whether the request's content type left the codec implicit
+    /// (`application/grpc`, `application/grpc-web`): the response then
+    /// echoes that spelling.
+    pub implicit_codec: bool,
 }
 
 impl Negotiated {
@@ -31,6 +35,8 @@ impl Negotiated {
             (Protocol::Connect, false, _) => "application/proto",
             (Protocol::Connect, true, Codec::Json) => "application/connect+json",
             (Protocol::Connect, true, _) => "application/connect+proto",
+            (Protocol::Grpc, _, Codec::Proto) if self.implicit_codec => "application/grpc",
+            (Protocol::GrpcWeb, _, Codec::Proto) if self.implicit_codec => "application/grpc-web",
             (Protocol::Grpc, _, Codec::Json) => "application/grpc+json",
             (Protocol::Grpc, _, _) => "application/grpc+proto",
             (_, _, Codec::Json) => "application/grpc-web+json",

@@ -19,6 +19,7 @@ fn negotiated(method: &'static MethodDescriptor, enveloped: bool) -> Negotiated 
         protocol: Protocol::Connect,
         codec: Codec::Proto,
         enveloped,
+        implicit_codec: false,
     }
 }
 

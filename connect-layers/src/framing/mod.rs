@@ -34,7 +34,7 @@
 //! let request = |body: &'static [u8]| {
 //!     let mut req = http::Request::post("/a.v1.S/M").body(Full::new(Bytes::from_static(body))).unwrap();
 //!     req.extensions_mut().insert(Negotiated {
-//!         method: &M, protocol: Protocol::Connect, codec: Codec::Proto, enveloped: false,
+//!         method: &M, protocol: Protocol::Connect, codec: Codec::Proto, enveloped: false, implicit_codec: false,
 //!     });
 //!     req
 //! };
