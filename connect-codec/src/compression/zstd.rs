@@ -6,6 +6,12 @@ use bytes::{BufMut, BytesMut};
 
 use super::CompressionProvider;
 
+/// The largest window a peer may make us allocate: 8 MiB, the limit RFC 9659
+/// sets for the `zstd` content coding. libzstd's own default (2^27) let a
+/// 10-byte frame allocate 128 MiB whatever the read limit (found by the
+/// `decompress` fuzz target).
+const MAX_WINDOW_LOG: u32 = 23;
+
 /// Zstandard (RFC 8878) at a configurable level (default 3).
 #[derive(Debug, Clone, Copy)]
 pub struct Zstd {
@@ -41,7 +47,11 @@ impl CompressionProvider for Zstd {
     }
 
     fn decompressor<'a>(&self, input: &'a [u8]) -> Box<dyn Read + Send + 'a> {
-        match zstd::stream::read::Decoder::with_buffer(input) {
+        let decoder = zstd::stream::read::Decoder::with_buffer(input).and_then(|mut d| {
+            d.window_log_max(MAX_WINDOW_LOG)?;
+            Ok(d)
+        });
+        match decoder {
             Ok(d) => Box::new(d),
             Err(e) => Box::new(FailingReader(Some(e))),
         }
@@ -57,5 +67,42 @@ impl Read for FailingReader {
             .0
             .take()
             .unwrap_or_else(|| io::Error::other("zstd decoder unavailable")))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::compression::CompressionRegistry;
+    use connect_core::Code;
+
+    /// A frame with no content size, the given window descriptor, and one
+    /// RLE block of a single `a`.
+    fn frame(window_descriptor: u8) -> Vec<u8> {
+        vec![
+            0x28,
+            0xb5,
+            0x2f,
+            0xfd,
+            0x00,
+            window_descriptor,
+            0x0b,
+            0x00,
+            0x00,
+            b'a',
+        ]
+    }
+
+    #[test]
+    fn huge_windows_are_refused_not_allocated() {
+        let registry = CompressionRegistry::new();
+        // Window 2^27 (exponent 17): refused instead of a 128 MiB buffer.
+        let err = registry
+            .decompress("zstd", &frame(17 << 3), 4096)
+            .unwrap_err();
+        assert_eq!(err.code(), Code::InvalidArgument);
+        // Window 2^23 (exponent 13), the RFC 9659 maximum, still decodes.
+        let out = registry.decompress("zstd", &frame(13 << 3), 4096).unwrap();
+        assert_eq!(&out[..], b"a");
     }
 }
