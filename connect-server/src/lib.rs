@@ -27,6 +27,7 @@
 //!   layers over [`RpcRequest`](connect_layers::rpc::RpcRequest)s and
 //!   register it with [`Router::add_methods`].
 
+pub mod cors;
 mod drain;
 mod router;
 mod server;
