@@ -130,13 +130,18 @@ const CONTENT_TYPES: &[&str] = &[
     "application/connect+json",
     "application/connect+json; charset=utf-8",
     "application/grpc",
+    "application/grpc+proto",
+    "application/grpc+json",
+    "application/grpc-web",
     "application/grpc-web+proto",
+    "application/grpc-web+json",
+    "application/grpc-web-text+proto",
     "text/plain",
 ];
 const ENCODINGS: &[&str] = &["gzip", "zstd", "identity", "br", "", "gzip, zstd"];
 const METHODS: &[http::Method] = &[http::Method::POST, http::Method::GET, http::Method::PUT];
 const STATUSES: &[u16] = &[
-    200, 400, 401, 403, 404, 405, 409, 415, 429, 499, 500, 501, 503, 504,
+    200, 400, 401, 403, 404, 405, 409, 415, 429, 499, 500, 501, 503, 504, 505,
 ];
 
 #[derive(Arbitrary, Debug)]
@@ -170,6 +175,9 @@ enum Query {
 #[derive(Arbitrary, Debug)]
 struct Input {
     method: u8,
+    http2: bool,
+    grpc_encoding: Option<Pick>,
+    grpc_timeout: Option<Pick>,
     path: Pick,
     content_type: Option<Pick>,
     content_encoding: Option<Pick>,
@@ -226,6 +234,7 @@ fn build(
     let compress_with = input
         .content_encoding
         .as_ref()
+        .or(input.grpc_encoding.as_ref())
         .or(input.connect_content_encoding.as_ref())
         .map(|p| p.get(ENCODINGS))
         .filter(|_| input.compress);
@@ -272,7 +281,33 @@ fn build(
     let uri = http::Uri::try_from(uri)
         .or_else(|_| http::Uri::try_from(path))
         .unwrap_or_else(|_| http::Uri::from_static("/junk"));
-    let mut req = http::Request::builder().method(method).uri(uri);
+    let version = if input.http2 {
+        http::Version::HTTP_2
+    } else {
+        http::Version::HTTP_11
+    };
+    let mut req = http::Request::builder()
+        .method(method)
+        .uri(uri)
+        .version(version);
+    header(
+        &mut req,
+        "grpc-encoding",
+        input.grpc_encoding.as_ref(),
+        ENCODINGS,
+    );
+    header(
+        &mut req,
+        "grpc-accept-encoding",
+        input.accept_encoding.as_ref(),
+        ENCODINGS,
+    );
+    header(
+        &mut req,
+        "grpc-timeout",
+        input.grpc_timeout.as_ref(),
+        &["0n", "1S", "100m", "99999999H"],
+    );
     header(
         &mut req,
         "content-type",
@@ -386,8 +421,11 @@ fuzz_target!(|input: Input| {
                 .expect("the response did not complete");
             let status = parts.status.as_u16();
             assert!(STATUSES.contains(&status), "unexpected status {status}");
-            let body = match collected {
-                Ok(c) => c.to_bytes(),
+            let (body, collected_trailers) = match collected {
+                Ok(c) => {
+                    let trailers = c.trailers().cloned();
+                    (c.to_bytes(), trailers)
+                }
                 Err(e) => panic!("response body failed: {e:?}"),
             };
             let ctype = parts
@@ -395,7 +433,7 @@ fuzz_target!(|input: Input| {
                 .get("content-type")
                 .map(|v| v.to_str().unwrap().to_owned())
                 .unwrap_or_default();
-            if status != 200 && status != 405 && status != 415 {
+            if status != 200 && status != 405 && status != 415 && status != 505 {
                 // A Connect unary error (or the router's 404): JSON with a code.
                 assert!(
                     UNARY_PATHS.contains(&path.as_str())
@@ -405,6 +443,23 @@ fuzz_target!(|input: Input| {
                 );
                 assert_eq!(ctype, "application/json", "status {status}");
                 check_error_json(&body);
+            }
+            if ctype.starts_with("application/grpc") && !ctype.starts_with("application/grpc-web") {
+                // gRPC: 200, and a valid grpc-status in the trailers
+                // (or the headers, trailers-only).
+                // (505 for gRPC over HTTP/1.x, with grpc-status in the headers.)
+                assert!(status == 200 || status == 505, "gRPC status {status}");
+                let trailers = collected_trailers.unwrap_or_default();
+                let grpc_status = trailers
+                    .get("grpc-status")
+                    .or(parts.headers.get("grpc-status"))
+                    .expect("gRPC response without grpc-status");
+                let n: u32 = grpc_status
+                    .to_str()
+                    .unwrap()
+                    .parse()
+                    .expect("grpc-status number");
+                assert!(n <= 16, "grpc-status {n}");
             }
             if status == 200 && ctype.starts_with("application/connect+") {
                 // A Connect stream: envelopes ending in an end-of-stream message.
