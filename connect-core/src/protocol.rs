@@ -51,6 +51,18 @@ impl Codec {
             _ => None,
         }
     }
+
+    /// Like [`from_name`](Self::from_name), ignoring ASCII case (content
+    /// types are case-insensitive).
+    pub fn from_name_ignore_case(name: &str) -> Option<Codec> {
+        if name.eq_ignore_ascii_case("proto") {
+            Some(Codec::Proto)
+        } else if name.eq_ignore_ascii_case("json") {
+            Some(Codec::Json)
+        } else {
+            None
+        }
+    }
 }
 
 impl fmt::Display for Codec {

@@ -46,6 +46,7 @@
 
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use connect_codec::compression::{CompressionRegistry, IDENTITY};
@@ -63,14 +64,30 @@ use crate::rpc::{Frame, RequestMessages, ResponseMessages, RpcRequest, RpcRespon
 #[derive(Clone, Debug)]
 #[must_use]
 pub struct CompressionLayer {
-    config: Config,
+    config: Arc<Config>,
 }
 
 #[derive(Clone, Debug)]
 struct Config {
     registry: CompressionRegistry,
+    /// The registry's names as a header value, built once.
+    accept: Option<HeaderValue>,
     read_max_bytes: usize,
     min_bytes: usize,
+}
+
+impl Config {
+    fn new(registry: CompressionRegistry, read_max_bytes: usize, min_bytes: usize) -> Self {
+        let accept = HeaderValue::from_str(registry.accept_encoding())
+            .ok()
+            .filter(|v| !v.is_empty());
+        Config {
+            registry,
+            accept,
+            read_max_bytes,
+            min_bytes,
+        }
+    }
 }
 
 impl Default for CompressionLayer {
@@ -84,29 +101,30 @@ impl CompressionLayer {
     /// and responses compressed whenever the client accepts an encoding.
     pub fn new() -> Self {
         CompressionLayer {
-            config: Config {
-                registry: CompressionRegistry::new(),
-                read_max_bytes: DEFAULT_READ_MAX_BYTES,
-                min_bytes: 0,
-            },
+            config: Arc::new(Config::new(
+                CompressionRegistry::new(),
+                DEFAULT_READ_MAX_BYTES,
+                0,
+            )),
         }
     }
 
     /// Uses `registry` for the encodings on offer.
     pub fn registry(mut self, registry: CompressionRegistry) -> Self {
-        self.config.registry = registry;
+        let c = &self.config;
+        self.config = Arc::new(Config::new(registry, c.read_max_bytes, c.min_bytes));
         self
     }
 
     /// Bounds decompressed messages to `limit` bytes.
     pub fn read_max_bytes(mut self, limit: usize) -> Self {
-        self.config.read_max_bytes = limit;
+        Arc::make_mut(&mut self.config).read_max_bytes = limit;
         self
     }
 
     /// Leaves response messages smaller than `min` bytes uncompressed.
     pub fn compress_min_bytes(mut self, min: usize) -> Self {
-        self.config.min_bytes = min;
+        Arc::make_mut(&mut self.config).min_bytes = min;
         self
     }
 }
@@ -126,7 +144,7 @@ impl<S> Layer<S> for CompressionLayer {
 #[derive(Clone, Debug)]
 pub struct Compression<S> {
     inner: S,
-    config: Config,
+    config: Arc<Config>,
 }
 
 crate::macros::define_inner_service_accessors!(Compression);
@@ -209,8 +227,8 @@ where
                 Some(p) => Some(p.name()),
                 None => {
                     let mut err = registry.unsupported(name);
-                    if let Ok(v) = HeaderValue::from_str(registry.accept_encoding()) {
-                        err.headers_mut().insert(accept_name, v);
+                    if let Some(v) = &self.config.accept {
+                        err.headers_mut().insert(accept_name, v.clone());
                     }
                     return ResponseFuture::failed(err);
                 }
@@ -268,7 +286,7 @@ pin_project! {
             fut: F,
             encoding: Option<&'static str>,
             headers: (HeaderName, HeaderName),
-            config: Config,
+            config: Arc<Config>,
         },
         /// The request was refused.
         Failed {
@@ -301,8 +319,8 @@ where
                 config,
             } => {
                 let mut resp = std::task::ready!(fut.poll(cx))?;
-                if let Ok(v) = HeaderValue::from_str(config.registry.accept_encoding()) {
-                    resp.headers.insert(accept_header.clone(), v);
+                if let Some(v) = &config.accept {
+                    resp.headers.insert(accept_header.clone(), v.clone());
                 }
                 let Some(encoding) = *encoding else {
                     return Poll::Ready(Ok(resp));

@@ -116,7 +116,7 @@ pub fn parse_connect_content_type(value: &[u8]) -> Option<(Codec, bool)> {
         Some(c) => (true, c),
         None => (false, rest),
     };
-    let codec = Codec::from_name(&codec_name.to_ascii_lowercase())?;
+    let codec = Codec::from_name_ignore_case(codec_name)?;
     for p in params {
         let (k, v) = p.split_once('=')?;
         let ok = k.trim().eq_ignore_ascii_case("charset")
@@ -308,7 +308,7 @@ pub fn parse_grpc_content_type(value: &[u8], web: bool) -> Option<Codec> {
         return Some(Codec::Proto);
     }
     let name = rest.strip_prefix('+')?;
-    Codec::from_name(&name.to_ascii_lowercase())
+    Codec::from_name_ignore_case(name)
 }
 
 /// Decides how a request for `route` is to be served by gRPC or gRPC-Web,
