@@ -72,7 +72,6 @@ impl Read for FailingReader {
 
 #[cfg(test)]
 mod tests {
-    use super::*;
     use crate::compression::CompressionRegistry;
     use connect_core::Code;
 
