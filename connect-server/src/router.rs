@@ -43,11 +43,34 @@ where
 {
     fn call(&self, req: RpcRequest) -> BoxFuture<Result<RpcResponse, ConnectError>> {
         let mut svc = self.0.clone();
-        Box::pin(async move {
-            std::future::poll_fn(|cx| svc.poll_ready(cx)).await?;
-            svc.call(req).await
-        })
+        // Generated servers (and most services) are always ready: check once
+        // without a real waker, and only if that says "not yet" fall back to
+        // a future that waits for readiness properly.
+        let mut cx = Context::from_waker(std::task::Waker::noop());
+        match svc.poll_ready(&mut cx) {
+            Poll::Ready(Ok(())) => into_box_future(svc.call(req)),
+            Poll::Ready(Err(e)) => Box::pin(std::future::ready(Err(e))),
+            Poll::Pending => Box::pin(async move {
+                std::future::poll_fn(|cx| svc.poll_ready(cx)).await?;
+                svc.call(req).await
+            }),
+        }
     }
+}
+
+/// Boxes `fut`, unless it already is the boxed future we return (as
+/// generated servers' futures are): one allocation per call, not two.
+fn into_box_future<F>(fut: F) -> BoxFuture<Result<RpcResponse, ConnectError>>
+where
+    F: Future<Output = Result<RpcResponse, ConnectError>> + Send + 'static,
+{
+    let mut slot = Some(fut);
+    if let Some(boxed) = (&mut slot as &mut dyn std::any::Any)
+        .downcast_mut::<Option<BoxFuture<Result<RpcResponse, ConnectError>>>>()
+    {
+        return boxed.take().expect("just filled");
+    }
+    Box::pin(slot.expect("not taken"))
 }
 
 type Routes = HashMap<&'static str, (&'static MethodDescriptor, Arc<dyn ErasedService>)>;
@@ -476,5 +499,34 @@ where
                 Poll::Ready(Ok(resp.take().expect("polled after completion")))
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn boxed_futures_are_not_boxed_again() {
+        let boxed: BoxFuture<Result<RpcResponse, ConnectError>> =
+            Box::pin(async { Ok(RpcResponse::default()) });
+        let before = &*boxed as *const _ as *const ();
+        let after = into_box_future(boxed);
+        assert_eq!(before, &*after as *const _ as *const ());
+        // Any other future is boxed once.
+        let _ = into_box_future(async { Ok(RpcResponse::default()) });
+    }
+
+    #[test]
+    fn protocol_detection_by_content_type() {
+        let d = |ct: &'static str| detect_protocol(Some(&HeaderValue::from_static(ct)));
+        assert_eq!(d("application/grpc"), Protocol::Grpc);
+        assert_eq!(d("application/grpc+json"), Protocol::Grpc);
+        assert_eq!(d("application/grpc; charset=x"), Protocol::Grpc);
+        assert_eq!(d("Application/GRPC-Web"), Protocol::GrpcWeb);
+        assert_eq!(d("application/grpc-web-text+proto"), Protocol::GrpcWeb);
+        assert_eq!(d("application/grpcx"), Protocol::Connect);
+        assert_eq!(d("application/proto"), Protocol::Connect);
+        assert_eq!(detect_protocol(None), Protocol::Connect);
     }
 }
