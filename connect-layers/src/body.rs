@@ -35,6 +35,12 @@ pub struct ResponseBody {
 
 enum Kind {
     Full(Option<Bytes>),
+    /// Exactly one enveloped message, then the end: no stream machinery.
+    Single {
+        frame: Option<crate::rpc::Frame>,
+        trailers: Option<HeaderMap>,
+        end: StreamEnd,
+    },
     Stream(Box<Streaming>),
 }
 
@@ -52,6 +58,9 @@ impl fmt::Debug for ResponseBody {
                 .debug_struct("ResponseBody")
                 .field("len", &b.as_ref().map_or(0, Bytes::len))
                 .finish(),
+            Kind::Single { end, .. } => {
+                f.debug_struct("ResponseBody").field("single", end).finish()
+            }
             Kind::Stream(s) => f
                 .debug_struct("ResponseBody")
                 .field("stream", &s.end)
@@ -95,6 +104,19 @@ impl ResponseBody {
                 end,
                 done: false,
             })),
+            base64: false,
+        }
+    }
+
+    /// A body holding one enveloped message and the end of the call: the
+    /// unary fast path for enveloped protocols.
+    pub fn single(frame: crate::rpc::Frame, trailers: HeaderMap, end: StreamEnd) -> Self {
+        ResponseBody {
+            kind: Kind::Single {
+                frame: Some(frame),
+                trailers: Some(trailers),
+                end,
+            },
             base64: false,
         }
     }
@@ -157,6 +179,21 @@ impl Body for ResponseBody {
         let base64 = self.base64;
         let frame = match &mut self.kind {
             Kind::Full(b) => b.take().map(Frame::data),
+            Kind::Single {
+                frame,
+                trailers,
+                end,
+            } => match frame.take() {
+                Some(frame) => {
+                    let bits = if frame.compressed {
+                        flags::COMPRESSED
+                    } else {
+                        0
+                    };
+                    Some(Frame::data(envelope(&frame.data, bits)))
+                }
+                None => trailers.take().map(|t| end_frame(*end, None, &t)),
+            },
             Kind::Stream(s) => {
                 if s.done {
                     return Poll::Ready(None);
@@ -193,6 +230,7 @@ impl Body for ResponseBody {
     fn is_end_stream(&self) -> bool {
         match &self.kind {
             Kind::Full(b) => b.is_none(),
+            Kind::Single { trailers, .. } => trailers.is_none(),
             Kind::Stream(s) => s.done,
         }
     }
@@ -202,8 +240,7 @@ impl Body for ResponseBody {
             Kind::Full(b) if !self.base64 => {
                 SizeHint::with_exact(b.as_ref().map_or(0, |b| b.len() as u64))
             }
-            Kind::Full(_) => SizeHint::default(),
-            Kind::Stream(_) => SizeHint::default(),
+            Kind::Full(_) | Kind::Single { .. } | Kind::Stream(_) => SizeHint::default(),
         }
     }
 }

@@ -9,10 +9,20 @@
 //! `unavailable: broken pipe`). Like Go's `net/http` server, we keep reading
 //! and discarding such a body for a while (up to [`DRAIN_MAX_BYTES`] and
 //! [`DRAIN_TIMEOUT`]) so the client can finish writing and read our answer.
+//!
+//! The router holds the body's [`DrainState`]: if the call's response is
+//! ready while the body is still being drained, the response waits for the
+//! drain (as Go's server does before writing its headers); if the body could
+//! not be drained, the response says `connection: close`, so the client never
+//! reuses a connection hyper is about to close.
 
 use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU8, Ordering};
 use std::task::{Context, Poll};
 use std::time::Duration;
+
+use tokio::sync::Notify;
 
 use http::Version;
 use http_body::{Body, Frame, SizeHint};
@@ -60,11 +70,56 @@ pin_project! {
     }
 }
 
+// State 0 (the default): the body is still the call's to read.
+const DRAINING: u8 = 1;
+const ENDED: u8 = 2;
+const ABANDONED: u8 = 3;
+
+/// Where an HTTP/1.x request body stands: still read by the call, being
+/// drained, read to its end, or abandoned (too long, too slow, or broken).
+#[derive(Debug, Default)]
+pub(crate) struct DrainState {
+    state: AtomicU8,
+    changed: Notify,
+}
+
+impl DrainState {
+    fn set(&self, state: u8) {
+        self.state.store(state, Ordering::Release);
+        self.changed.notify_waiters();
+    }
+
+    /// Whether the connection can be kept alive after the response:
+    /// `None` while a drain is in progress (wait with
+    /// [`settled`](Self::settled)).
+    pub(crate) fn keep_alive(&self) -> Option<bool> {
+        match self.state.load(Ordering::Acquire) {
+            DRAINING => None,
+            s => Some(s != ABANDONED),
+        }
+    }
+
+    /// Waits until a drain in progress finishes; `true` if the body was read
+    /// to its end (the connection can be kept alive).
+    pub(crate) async fn settled(&self) -> bool {
+        loop {
+            let notified = self.changed.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            match self.state.load(Ordering::Acquire) {
+                DRAINING => notified.await,
+                s => return s != ABANDONED,
+            }
+        }
+    }
+}
+
 /// Owns an HTTP/1.x body; drains it in the background when dropped before
 /// its end.
 struct Guard<B: Body + Send + 'static> {
     body: Option<Pin<Box<B>>>,
     ended: bool,
+    state: Arc<DrainState>,
 }
 
 impl<B: Body + Send + 'static> std::fmt::Debug for Guard<B> {
@@ -93,17 +148,30 @@ where
 {
     /// Wraps the body of a request made with HTTP `version`.
     pub fn new(version: Version, body: B) -> Self {
-        let inner = if version <= Version::HTTP_11 {
-            Inner::Http1 {
+        Self::tracked(version, body).0
+    }
+
+    /// Like [`new`](Self::new), also returning the state of an HTTP/1.x
+    /// body for the router to consult when the response is ready.
+    pub(crate) fn tracked(version: Version, body: B) -> (Self, Option<Arc<DrainState>>) {
+        if version <= Version::HTTP_11 {
+            let state = Arc::new(DrainState::default());
+            let inner = Inner::Http1 {
                 guard: Guard {
                     body: Some(Box::pin(body)),
                     ended: false,
+                    state: state.clone(),
                 },
-            }
+            };
+            (DrainOnDrop { inner }, Some(state))
         } else {
-            Inner::Direct { body }
-        };
-        DrainOnDrop { inner }
+            (
+                DrainOnDrop {
+                    inner: Inner::Direct { body },
+                },
+                None,
+            )
+        }
     }
 }
 
@@ -125,8 +193,16 @@ where
                     return Poll::Ready(None);
                 };
                 let polled = body.as_mut().poll_frame(cx);
-                if let Poll::Ready(None | Some(Err(_))) = &polled {
-                    guard.ended = true;
+                match &polled {
+                    Poll::Ready(None) => {
+                        guard.ended = true;
+                        guard.state.set(ENDED);
+                    }
+                    Poll::Ready(Some(Err(_))) => {
+                        guard.ended = true;
+                        guard.state.set(ABANDONED);
+                    }
+                    _ => {}
                 }
                 polled
             }
@@ -156,39 +232,55 @@ where
 impl<B: Body + Send + 'static> Drop for Guard<B> {
     fn drop(&mut self) {
         let Some(body) = self.body.take() else { return };
-        if self.ended || body.is_end_stream() {
+        if self.ended {
+            return;
+        }
+        if body.is_end_stream() {
+            self.state.set(ENDED);
             return;
         }
         // Without a runtime (a test dropping a request, say) there is no
         // connection to keep alive either.
         let Ok(handle) = tokio::runtime::Handle::try_current() else {
+            self.state.set(ABANDONED);
             return;
         };
+        let state = self.state.clone();
+        state.set(DRAINING);
         handle.spawn(async move {
-            let _ = tokio::time::timeout(DRAIN_TIMEOUT, discard(body, DRAIN_MAX_BYTES)).await;
+            let drained = tokio::time::timeout(DRAIN_TIMEOUT, discard(body, DRAIN_MAX_BYTES)).await;
+            state.set(if drained == Ok(true) {
+                ENDED
+            } else {
+                ABANDONED
+            });
         });
     }
 }
 
-/// Reads and discards `body` until its end, an error, or `max` bytes.
-async fn discard<B: Body>(mut body: Pin<Box<B>>, max: u64) {
+/// Reads and discards `body` until its end (`true`), an error or `max`
+/// bytes (`false`).
+async fn discard<B: Body>(mut body: Pin<Box<B>>, max: u64) -> bool {
     use bytes::Buf as _;
 
     let mut seen = 0u64;
     while seen <= max {
         let more = std::future::poll_fn(|cx| match body.as_mut().poll_frame(cx) {
-            Poll::Ready(Some(Ok(frame))) => {
-                Poll::Ready(Some(frame.data_ref().map_or(0, |d| d.remaining() as u64)))
-            }
-            Poll::Ready(_) => Poll::Ready(None),
+            Poll::Ready(Some(Ok(frame))) => Poll::Ready(Some(Ok(frame
+                .data_ref()
+                .map_or(0, |d| d.remaining() as u64)))),
+            Poll::Ready(Some(Err(_))) => Poll::Ready(Some(Err(()))),
+            Poll::Ready(None) => Poll::Ready(None),
             Poll::Pending => Poll::Pending,
         })
         .await;
         match more {
-            Some(n) => seen += n,
-            None => return,
+            Some(Ok(n)) => seen += n,
+            Some(Err(())) => return false,
+            None => return true,
         }
     }
+    false
 }
 
 #[cfg(test)]

@@ -21,7 +21,7 @@ use http::{HeaderValue, Request, Response, StatusCode, header};
 use http_body::Body;
 use pin_project_lite::pin_project;
 
-use crate::drain::DrainOnDrop;
+use crate::drain::{DRAIN_TIMEOUT, DrainOnDrop, DrainState};
 use tower_layer::Layer;
 use tower_service::Service;
 
@@ -423,26 +423,39 @@ where
 
     fn call(&mut self, req: Request<B>) -> Self::Future {
         let protocol = detect_protocol(req.headers().get(header::CONTENT_TYPE));
-        let Some((method, _)) = self.routes.get(req.uri().path()) else {
-            return ResponseFuture::ready(not_found(req.uri().path(), protocol));
-        };
         let version = req.version();
-        let mut req = req.map(|body| DrainOnDrop::new(version, body));
+        let route = self.routes.get(req.uri().path());
+        let (parts, body) = req.into_parts();
+        let (body, drain) = DrainOnDrop::tracked(version, body);
+        let Some((method, _)) = route else {
+            drop(body); // drained in the background on HTTP/1.x
+            return ResponseFuture::ready(not_found(parts.uri.path(), protocol), drain);
+        };
+        let mut req = Request::from_parts(parts, body);
         req.extensions_mut().insert(MethodRoute(method));
-        match protocol {
-            Protocol::Grpc => ResponseFuture::grpc(self.grpc.call(req)),
-            Protocol::GrpcWeb => ResponseFuture::grpc_web(self.grpc_web.call(req)),
-            _ => ResponseFuture::connect(self.connect.call(req)),
-        }
+        let inner = match protocol {
+            Protocol::Grpc => Inner::Grpc {
+                fut: self.grpc.call(req),
+            },
+            Protocol::GrpcWeb => Inner::GrpcWeb {
+                fut: self.grpc_web.call(req),
+            },
+            _ => Inner::Connect {
+                fut: self.connect.call(req),
+            },
+        };
+        ResponseFuture { inner, drain }
     }
 }
 
 pin_project! {
-    /// Response future of [`Router`]: whichever stack answers.
+    /// Response future of [`Router`]: whichever stack answers, and on
+    /// HTTP/1.x the wait for an unread request body to be drained.
     #[must_use = "futures do nothing unless polled"]
     pub struct ResponseFuture<C, G, W> {
         #[pin]
         inner: Inner<C, G, W>,
+        drain: Option<Arc<DrainState>>,
     }
 }
 
@@ -453,33 +466,22 @@ pin_project! {
         Grpc { #[pin] fut: G },
         GrpcWeb { #[pin] fut: W },
         Ready { resp: Option<Response<ResponseBody>> },
+        Draining { fut: BoxFuture<Response<ResponseBody>> },
     }
 }
 
 impl<C, G, W> ResponseFuture<C, G, W> {
-    fn connect(fut: C) -> Self {
-        ResponseFuture {
-            inner: Inner::Connect { fut },
-        }
-    }
-
-    fn grpc(fut: G) -> Self {
-        ResponseFuture {
-            inner: Inner::Grpc { fut },
-        }
-    }
-
-    fn grpc_web(fut: W) -> Self {
-        ResponseFuture {
-            inner: Inner::GrpcWeb { fut },
-        }
-    }
-
-    fn ready(resp: Response<ResponseBody>) -> Self {
+    fn ready(resp: Response<ResponseBody>, drain: Option<Arc<DrainState>>) -> Self {
         ResponseFuture {
             inner: Inner::Ready { resp: Some(resp) },
+            drain,
         }
     }
+}
+
+fn close_connection(resp: &mut Response<ResponseBody>) {
+    resp.headers_mut()
+        .insert(header::CONNECTION, HeaderValue::from_static("close"));
 }
 
 impl<C, G, W> Future for ResponseFuture<C, G, W>
@@ -491,12 +493,37 @@ where
     type Output = Result<Response<ResponseBody>, Infallible>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        match self.project().inner.project() {
-            InnerProj::Connect { fut } => fut.poll(cx),
-            InnerProj::Grpc { fut } => fut.poll(cx),
-            InnerProj::GrpcWeb { fut } => fut.poll(cx),
-            InnerProj::Ready { resp } => {
-                Poll::Ready(Ok(resp.take().expect("polled after completion")))
+        let mut this = self.project();
+        let mut resp = match this.inner.as_mut().project() {
+            InnerProj::Connect { fut } => std::task::ready!(fut.poll(cx))?,
+            InnerProj::Grpc { fut } => std::task::ready!(fut.poll(cx))?,
+            InnerProj::GrpcWeb { fut } => std::task::ready!(fut.poll(cx))?,
+            InnerProj::Ready { resp } => resp.take().expect("polled after completion"),
+            InnerProj::Draining { fut } => return fut.as_mut().poll(cx).map(Ok),
+        };
+        let Some(drain) = this.drain.take() else {
+            return Poll::Ready(Ok(resp));
+        };
+        match drain.keep_alive() {
+            Some(true) => Poll::Ready(Ok(resp)),
+            Some(false) => {
+                close_connection(&mut resp);
+                Poll::Ready(Ok(resp))
+            }
+            None => {
+                // The call ended before its request body: answer once the
+                // body is drained, as Go's server does, so the client can
+                // finish writing and reuse the connection.
+                let mut fut: BoxFuture<Response<ResponseBody>> = Box::pin(async move {
+                    let settled = tokio::time::timeout(DRAIN_TIMEOUT, drain.settled()).await;
+                    if settled != Ok(true) {
+                        close_connection(&mut resp);
+                    }
+                    resp
+                });
+                let polled = fut.as_mut().poll(cx);
+                this.inner.set(Inner::Draining { fut });
+                polled.map(Ok)
             }
         }
     }

@@ -145,18 +145,15 @@ pub(crate) fn frame_response(n: &Negotiated, resp: RpcResponse) -> Response<Resp
         };
         return out;
     }
-    let frames = match messages {
-        ResponseMessages::Stream(s) => s,
-        ResponseMessages::Unary(frame) => {
-            Box::pin(futures_util::stream::once(async move { Ok(frame) }))
-        }
-    };
     let end = match n.protocol {
         Protocol::Grpc => StreamEnd::GrpcTrailers,
         Protocol::GrpcWeb => StreamEnd::GrpcWebTrailers,
         _ => StreamEnd::ConnectEndStream,
     };
-    *out.body_mut() = ResponseBody::stream(frames, trailers, end);
+    *out.body_mut() = match messages {
+        ResponseMessages::Stream(frames) => ResponseBody::stream(frames, trailers, end),
+        ResponseMessages::Unary(frame) => ResponseBody::single(frame, trailers, end),
+    };
     out
 }
 
