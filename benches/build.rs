@@ -1,0 +1,68 @@
+//! Generates the bench service three times from `proto/bench/v1/bench.proto`,
+//! with no protoc: `protox` parses the .proto into a descriptor set.
+//!
+//! - ours: `connectrpc-build` (this workspace) -> `$OUT_DIR/ours/_connectrpc.rs`
+//! - connectrpc 0.9 (crates.io): its `connectrpc-build` 0.9 with the same
+//!   descriptor set -> `$OUT_DIR/published/`; the generated code names its
+//!   runtime `::connectrpc`, which in this crate is ours, so the paths are
+//!   rewritten to `::connectrpc_published`.
+//! - tonic 0.14 + prost: `tonic-prost-build` `compile_fds` -> `$OUT_DIR/tonic/`.
+
+use std::path::{Path, PathBuf};
+
+use prost::Message as _;
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let out = PathBuf::from(std::env::var("OUT_DIR")?);
+    let proto = "bench/v1/bench.proto";
+    println!("cargo:rerun-if-changed=proto/{proto}");
+
+    let fds = protox::compile([proto], ["proto"])?;
+    let fds_path = out.join("bench.fds.binpb");
+    std::fs::write(&fds_path, fds.encode_to_vec())?;
+
+    // Ours.
+    let ours = out.join("ours");
+    std::fs::create_dir_all(&ours)?;
+    connectrpc_build::Config::new()
+        .files(&[proto])
+        .includes(&["proto"])
+        .descriptor_set(&fds_path)
+        .out_dir(&ours)
+        .include_file("_connectrpc.rs")
+        .compile()?;
+
+    // connectrpc 0.9 from crates.io.
+    let published = out.join("published");
+    std::fs::create_dir_all(&published)?;
+    connectrpc_build_published::Config::new()
+        .files(&[proto])
+        .includes(&["proto"])
+        .descriptor_set(&fds_path)
+        .out_dir(&published)
+        .include_file("_connectrpc.rs")
+        .compile()?;
+    rewrite_runtime_path(&published)?;
+
+    // tonic 0.14 + prost.
+    let tonic = out.join("tonic");
+    std::fs::create_dir_all(&tonic)?;
+    tonic_prost_build::configure()
+        .build_client(false)
+        .build_transport(false)
+        .out_dir(&tonic)
+        .compile_fds(fds)?;
+    Ok(())
+}
+
+fn rewrite_runtime_path(dir: &Path) -> std::io::Result<()> {
+    for entry in std::fs::read_dir(dir)? {
+        let path = entry?.path();
+        if path.extension().is_some_and(|e| e == "rs") {
+            let src = std::fs::read_to_string(&path)?;
+            let fixed = src.replace("::connectrpc::", "::connectrpc_published::");
+            std::fs::write(&path, fixed)?;
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,359 @@
+//! Loopback benchmark driver and report.
+//!
+//! Starts `bench-server` (next to this binary) once per framework on
+//! 127.0.0.1, checks one real call per framework and workload with an
+//! HTTP/2 client (h2load counts a gRPC error as a success), then runs
+//! `h2load -n N -c 8 -m {2,8,32}` for unary echo and unary log ingest,
+//! several rounds with the frameworks in alternation. Prints one table with
+//! the in-process criterion results (read from `target/criterion`) and the
+//! loopback results, with ratios ours/theirs.
+//!
+//! ```text
+//! bench-driver [--rounds 3] [--echo-n 100000] [--ingest-n 30000]
+//!              [--criterion-dir target/criterion] [--no-loopback]
+//! ```
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use benches::workload::{Proto, Template, Workload, check};
+use http_body_util::BodyExt as _;
+
+const FRAMEWORKS: [(&str, u16); 4] = [
+    ("ours", 18081),
+    ("connectrpc09", 18082),
+    ("tonic", 18083),
+    ("bare", 18084),
+];
+
+/// A loopback variant: framework, protocol (bare: none).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+struct Variant {
+    framework: &'static str,
+    proto: Option<&'static str>,
+}
+
+impl Variant {
+    fn name(&self) -> String {
+        match self.proto {
+            Some(p) => format!("{}-{p}", self.framework),
+            None => self.framework.to_owned(),
+        }
+    }
+    fn port(&self) -> u16 {
+        FRAMEWORKS.iter().find(|f| f.0 == self.framework).unwrap().1
+    }
+    fn template(&self, w: Workload) -> Template {
+        // bare echoes whatever it is sent: the Connect unary request.
+        let proto = match self.proto {
+            Some("grpc") => Proto::Grpc,
+            _ => Proto::Connect,
+        };
+        Template::new(w, proto)
+    }
+}
+
+const VARIANTS: [Variant; 6] = [
+    Variant { framework: "ours", proto: Some("connect") },
+    Variant { framework: "connectrpc09", proto: Some("connect") },
+    Variant { framework: "ours", proto: Some("grpc") },
+    Variant { framework: "connectrpc09", proto: Some("grpc") },
+    Variant { framework: "tonic", proto: Some("grpc") },
+    Variant { framework: "bare", proto: None },
+];
+
+/// Which variant an "ours" row is compared against.
+fn ours_for(v: &Variant) -> Option<String> {
+    match (v.framework, v.proto) {
+        ("ours", _) => None,
+        (_, Some(p)) => Some(format!("ours-{p}")),
+        (_, None) => Some("ours-connect".to_owned()),
+    }
+}
+
+struct Args {
+    rounds: usize,
+    echo_n: usize,
+    ingest_n: usize,
+    criterion_dir: PathBuf,
+    loopback: bool,
+}
+
+fn parse_args() -> Args {
+    let mut a = Args {
+        rounds: 3,
+        echo_n: 100_000,
+        ingest_n: 30_000,
+        criterion_dir: PathBuf::from(
+            std::env::var("CARGO_TARGET_DIR").unwrap_or_else(|_| "target".into()),
+        )
+        .join("criterion"),
+        loopback: true,
+    };
+    let mut it = std::env::args().skip(1);
+    while let Some(arg) = it.next() {
+        let mut val = || it.next().expect("flag value");
+        match arg.as_str() {
+            "--rounds" => a.rounds = val().parse().unwrap(),
+            "--echo-n" => a.echo_n = val().parse().unwrap(),
+            "--ingest-n" => a.ingest_n = val().parse().unwrap(),
+            "--criterion-dir" => a.criterion_dir = val().into(),
+            "--no-loopback" => a.loopback = false,
+            other => panic!("unknown argument {other}"),
+        }
+    }
+    a
+}
+
+struct Servers(Vec<Child>);
+
+impl Drop for Servers {
+    fn drop(&mut self) {
+        for c in &mut self.0 {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+fn start_servers() -> Servers {
+    let exe = std::env::current_exe().unwrap();
+    let server = exe.with_file_name("bench-server");
+    let mut children = Vec::new();
+    for (fw, port) in FRAMEWORKS {
+        let child = Command::new(&server)
+            .args([fw, &port.to_string()])
+            .stdout(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| panic!("start {}: {e}", server.display()));
+        children.push(child);
+    }
+    let servers = Servers(children);
+    for (fw, port) in FRAMEWORKS {
+        let addr = SocketAddr::from(([127, 0, 0, 1], port));
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while std::net::TcpStream::connect(addr).is_err() {
+            assert!(Instant::now() < deadline, "{fw} server did not start on {addr}");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+    servers
+}
+
+/// One real HTTP/2 call per variant and workload; panics unless it is a
+/// success (HTTP 200, grpc-status 0, ...).
+async fn verify(v: &Variant, w: Workload) {
+    let t = v.template(w);
+    let stream = tokio::net::TcpStream::connect(("127.0.0.1", v.port())).await.unwrap();
+    let (mut send, conn) = hyper::client::conn::http2::handshake(
+        hyper_util::rt::TokioExecutor::new(),
+        hyper_util::rt::TokioIo::new(stream),
+    )
+    .await
+    .unwrap();
+    tokio::spawn(conn);
+    let mut req = t.request();
+    *req.uri_mut() = format!("http://127.0.0.1:{}{}", v.port(), t.path).parse().unwrap();
+    let resp = send.send_request(req).await.unwrap();
+    let (parts, body) = resp.into_parts();
+    let collected = body.collect().await.unwrap();
+    let trailers = collected.trailers().cloned();
+    let body = collected.to_bytes();
+    let result = if v.proto.is_none() {
+        if parts.status == 200 && body == t.body { Ok(1) } else { Err(format!("bare: {}", parts.status)) }
+    } else {
+        check(&t, &parts, trailers.as_ref(), &body)
+    };
+    if let Err(e) = result {
+        panic!("{} {}: not a success: {e}", v.name(), w.name());
+    }
+}
+
+#[derive(Clone, Debug, Default)]
+struct Run {
+    rps: f64,
+    mean_ms: f64,
+    p50_ms: f64,
+    p99_ms: f64,
+    max_ms: f64,
+}
+
+fn h2load(v: &Variant, w: Workload, m: usize, n: usize, dir: &Path) -> Run {
+    let t = v.template(w);
+    let body = dir.join(format!("{}-{}.bin", w.name(), v.proto.unwrap_or("connect")));
+    std::fs::write(&body, &t.body).unwrap();
+    let log = dir.join("h2load.log");
+    let _ = std::fs::remove_file(&log);
+    let mut cmd = Command::new("h2load");
+    cmd.args(["-n", &n.to_string(), "-c", "8", "-m", &m.to_string(), "-d"])
+        .arg(&body)
+        .arg("--log-file")
+        .arg(&log);
+    for h in t.h2load_headers() {
+        cmd.args(["-H", &h]);
+    }
+    cmd.arg(format!("http://127.0.0.1:{}{}", v.port(), t.path));
+    let out = cmd.output().expect("run h2load (apt-get install nghttp2-client)");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let rps = stdout
+        .lines()
+        .find_map(|l| {
+            let l = l.trim();
+            l.strip_prefix("finished in ")?
+                .split(", ")
+                .nth(1)?
+                .strip_suffix(" req/s")?
+                .parse::<f64>()
+                .ok()
+        })
+        .unwrap_or_else(|| panic!("h2load output: {stdout}"));
+    let requests = stdout.lines().find(|l| l.starts_with("requests:")).unwrap_or("");
+    let succeeded = requests
+        .split(", ")
+        .find_map(|p| p.strip_suffix(" succeeded")?.parse::<usize>().ok())
+        .unwrap_or(0);
+    assert_eq!(succeeded, n, "{} {} m={m}: {requests}", v.name(), w.name());
+    let mut lat: Vec<f64> = std::fs::read_to_string(&log)
+        .unwrap()
+        .lines()
+        .filter_map(|l| {
+            let mut cols = l.split('\t');
+            let _start = cols.next()?;
+            let status = cols.next()?;
+            let us: f64 = cols.next()?.trim().parse().ok()?;
+            (status == "200").then_some(us / 1000.0)
+        })
+        .collect();
+    assert_eq!(lat.len(), n, "h2load log rows");
+    lat.sort_by(|a, b| a.partial_cmp(b).unwrap());
+    let pct = |p: f64| lat[((lat.len() as f64 * p) as usize).min(lat.len() - 1)];
+    Run {
+        rps,
+        mean_ms: lat.iter().sum::<f64>() / lat.len() as f64,
+        p50_ms: pct(0.50),
+        p99_ms: pct(0.99),
+        max_ms: *lat.last().unwrap(),
+    }
+}
+
+fn median(mut xs: Vec<f64>) -> f64 {
+    xs.sort_by(|a, b| a.partial_cmp(b).unwrap());
+    let n = xs.len();
+    if n % 2 == 1 { xs[n / 2] } else { (xs[n / 2 - 1] + xs[n / 2]) / 2.0 }
+}
+
+fn criterion_median_ns(dir: &Path, group: &str, id: &str) -> Option<f64> {
+    let text = std::fs::read_to_string(dir.join(group).join(id).join("new/estimates.json")).ok()?;
+    let json: serde_json::Value = serde_json::from_str(&text).ok()?;
+    json["median"]["point_estimate"].as_f64()
+}
+
+fn main() {
+    let args = parse_args();
+    let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0);
+
+    // In-process (criterion).
+    println!("## In-process (criterion median per call; tower service called directly, body read to the end)\n");
+    println!("| workload | framework-protocol | µs/call | calls/s | ours ÷ theirs (throughput) |");
+    println!("| --- | --- | ---: | ---: | ---: |");
+    let ids = ["ours-connect", "connectrpc09-connect", "ours-grpc", "connectrpc09-grpc", "tonic-grpc"];
+    let mut any = false;
+    for w in Workload::ALL {
+        let times: BTreeMap<&str, f64> = ids
+            .iter()
+            .filter_map(|id| Some((*id, criterion_median_ns(&args.criterion_dir, w.name(), id)?)))
+            .collect();
+        for id in ids {
+            let Some(ns) = times.get(id) else { continue };
+            any = true;
+            let ours = if id.starts_with("ours") {
+                None
+            } else if id.ends_with("connect") {
+                times.get("ours-connect")
+            } else {
+                times.get("ours-grpc")
+            };
+            let ratio = ours.map(|o| format!("{:.2}×", ns / o)).unwrap_or_default();
+            println!("| {} | {id} | {:.2} | {:.0} | {ratio} |", w.name(), ns / 1000.0, 1e9 / ns);
+        }
+    }
+    if !any {
+        println!("(no criterion results under {}; run `cargo bench -p benches --bench inprocess` first)", args.criterion_dir.display());
+    }
+
+    if !args.loopback {
+        return;
+    }
+
+    // Loopback (h2load).
+    let dir = std::env::temp_dir().join(format!("connectrpc-bench-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let _servers = start_servers();
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let workloads = [Workload::Echo, Workload::Ingest];
+    for v in &VARIANTS {
+        for w in workloads {
+            rt.block_on(verify(v, w));
+        }
+    }
+    eprintln!("all frameworks answered one call of each workload with success");
+
+    let concurrency = [2usize, 8, 32];
+    let mut runs: BTreeMap<(usize, usize, usize), Vec<Run>> = BTreeMap::new();
+    for round in 0..args.rounds {
+        for (wi, w) in workloads.iter().enumerate() {
+            let n = if *w == Workload::Echo { args.echo_n } else { args.ingest_n };
+            for (mi, m) in concurrency.iter().enumerate() {
+                // Rotate the order each round so no framework always goes first.
+                for k in 0..VARIANTS.len() {
+                    let vi = (k + round) % VARIANTS.len();
+                    let r = h2load(&VARIANTS[vi], *w, *m, n, &dir);
+                    eprintln!(
+                        "round {} {} m={m} {}: {:.0} req/s p50 {:.2} ms p99 {:.2} ms",
+                        round + 1, w.name(), VARIANTS[vi].name(), r.rps, r.p50_ms, r.p99_ms
+                    );
+                    runs.entry((wi, mi, vi)).or_default().push(r);
+                }
+            }
+        }
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+
+    println!(
+        "\n## Loopback h2c (h2load -c 8 -m M, {} rounds, median; {} cores shared by h2load and the server)\n",
+        args.rounds, cores
+    );
+    println!("| workload | streams (8×M) | framework-protocol | req/s | mean ms | p50 ms | p99 ms | max ms | ours ÷ theirs (req/s) |");
+    println!("| --- | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: |");
+    for (wi, w) in workloads.iter().enumerate() {
+        for (mi, m) in concurrency.iter().enumerate() {
+            let med: Vec<Run> = (0..VARIANTS.len())
+                .map(|vi| {
+                    let rs = &runs[&(wi, mi, vi)];
+                    let f = |g: fn(&Run) -> f64| median(rs.iter().map(g).collect());
+                    Run {
+                        rps: f(|r| r.rps),
+                        mean_ms: f(|r| r.mean_ms),
+                        p50_ms: f(|r| r.p50_ms),
+                        p99_ms: f(|r| r.p99_ms),
+                        max_ms: f(|r| r.max_ms),
+                    }
+                })
+                .collect();
+            for (vi, v) in VARIANTS.iter().enumerate() {
+                let r = &med[vi];
+                let ratio = ours_for(v)
+                    .and_then(|o| VARIANTS.iter().position(|x| x.name() == o))
+                    .map(|oi| format!("{:.2}×", med[oi].rps / r.rps))
+                    .unwrap_or_default();
+                println!(
+                    "| {} | {} | {} | {:.0} | {:.2} | {:.2} | {:.2} | {:.2} | {ratio} |",
+                    w.name(), 8 * m, v.name(), r.rps, r.mean_ms, r.p50_ms, r.p99_ms, r.max_ms
+                );
+            }
+        }
+    }
+}
