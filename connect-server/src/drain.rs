@@ -11,10 +11,11 @@
 //! [`DRAIN_TIMEOUT`]) so the client can finish writing and read our answer.
 //!
 //! The router holds the body's [`DrainState`]: if the call's response is
-//! ready while the body is still being drained, the response waits for the
-//! drain (as Go's server does before writing its headers); if the body could
-//! not be drained, the response says `connection: close`, so the client never
-//! reuses a connection hyper is about to close.
+//! ready while the body is still being drained, the response waits briefly
+//! ([`SETTLE_WAIT`]) for the drain to finish, as Go's server does before
+//! writing its headers; if it has not, the response says `connection:
+//! close`, so the client never reuses a connection that may be closed under
+//! it, while the drain goes on reading so the client can finish writing.
 
 use std::pin::Pin;
 use std::sync::Arc;
@@ -28,9 +29,14 @@ use http::Version;
 use http_body::{Body, Frame, SizeHint};
 use pin_project_lite::pin_project;
 
-/// The most request body discarded after a call ended early (Go's
-/// `net/http` discards up to 256 KiB).
-pub(crate) const DRAIN_MAX_BYTES: u64 = 256 * 1024;
+/// The most request body discarded after a call ended early. Reading on
+/// keeps the socket from being reset under a client that is still
+/// writing (which would lose our answer); the time limit bounds the work.
+pub(crate) const DRAIN_MAX_BYTES: u64 = 8 * 1024 * 1024;
+
+/// How long an early answer waits for the drain before it goes out with
+/// `connection: close` instead (the drain goes on behind it).
+pub(crate) const SETTLE_WAIT: Duration = Duration::from_millis(500);
 
 /// The longest a left-over request body is read after a call ended early.
 pub(crate) const DRAIN_TIMEOUT: Duration = Duration::from_secs(5);

@@ -21,7 +21,7 @@ use http::{HeaderValue, Request, Response, StatusCode, header};
 use http_body::Body;
 use pin_project_lite::pin_project;
 
-use crate::drain::{DRAIN_TIMEOUT, DrainOnDrop, DrainState};
+use crate::drain::{DrainOnDrop, DrainState, SETTLE_WAIT};
 use tower_layer::Layer;
 use tower_service::Service;
 
@@ -512,10 +512,10 @@ where
             }
             None => {
                 // The call ended before its request body: answer once the
-                // body is drained, as Go's server does, so the client can
-                // finish writing and reuse the connection.
+                // body is drained (briefly, as Go's server does), so the
+                // client can finish writing and reuse the connection.
                 let mut fut: BoxFuture<Response<ResponseBody>> = Box::pin(async move {
-                    let settled = tokio::time::timeout(DRAIN_TIMEOUT, drain.settled()).await;
+                    let settled = tokio::time::timeout(SETTLE_WAIT, drain.settled()).await;
                     if settled != Ok(true) {
                         close_connection(&mut resp);
                     }

@@ -41,13 +41,20 @@ async fn read_response(s: &mut TcpStream) -> String {
     }
 }
 
-/// Sends the head now and the chunked body later, as Node's client does.
-async fn slow_body_call(s: &mut TcpStream, path: &str, content_type: &str, body: &[u8]) -> String {
+/// Sends the head now and the chunked body `delay` later, as Node's client
+/// does.
+async fn slow_body_call(
+    s: &mut TcpStream,
+    path: &str,
+    content_type: &str,
+    body: &[u8],
+    delay: Duration,
+) -> String {
     let head = format!(
         "POST {path} HTTP/1.1\r\nhost: x\r\ncontent-type: {content_type}\r\ntransfer-encoding: chunked\r\n\r\n"
     );
     s.write_all(head.as_bytes()).await.unwrap();
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    tokio::time::sleep(delay).await;
     let chunk = format!("{:x}\r\n", body.len());
     s.write_all(chunk.as_bytes()).await.unwrap();
     s.write_all(body).await.unwrap();
@@ -66,7 +73,7 @@ async fn early_errors_keep_the_connection_usable() {
     ];
     for (path, ct, status) in cases {
         let mut s = TcpStream::connect(server.addr).await.unwrap();
-        let resp = slow_body_call(&mut s, path, ct, &good).await;
+        let resp = slow_body_call(&mut s, path, ct, &good, Duration::from_millis(50)).await;
         assert!(resp.starts_with(&format!("HTTP/1.1 {status}")), "{resp}");
         assert!(
             !resp.to_ascii_lowercase().contains("connection: close"),
@@ -78,10 +85,33 @@ async fn early_errors_keep_the_connection_usable() {
             "/test.v1.TestService/Unary",
             "application/proto",
             &good,
+            Duration::from_millis(50),
         )
         .await;
         assert!(resp.starts_with("HTTP/1.1 200"), "{resp}");
     }
+}
+
+#[tokio::test]
+async fn a_body_too_slow_to_wait_for_gets_connection_close_not_a_reset() {
+    let server = start().await;
+    let good = encode(&unary_req("late"));
+    let mut s = TcpStream::connect(server.addr).await.unwrap();
+    // The answer is not held back for the whole body, but the client can
+    // still finish writing (the drain keeps reading) and read it.
+    let resp = slow_body_call(
+        &mut s,
+        "/test.v1.TestService/Nope",
+        "application/proto",
+        &good,
+        Duration::from_millis(1500),
+    )
+    .await;
+    assert!(resp.starts_with("HTTP/1.1 404"), "{resp}");
+    assert!(
+        resp.to_ascii_lowercase().contains("connection: close"),
+        "{resp}"
+    );
 }
 
 #[tokio::test]

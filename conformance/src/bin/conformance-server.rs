@@ -15,6 +15,7 @@ use conformance::proto::connectrpc::conformance::v1::{
     ConformanceServiceExt, ServerCompatRequest, ServerCompatResponse,
 };
 use conformance::service::Conformance;
+use connectrpc::server::TlsConfig;
 use connectrpc::{ConnectLayer, Router, Server};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
@@ -25,15 +26,28 @@ fn install_type_registry() {
     buffa::type_registry::set_type_registry(reg);
 }
 
+/// A fresh self-signed certificate for 127.0.0.1 and localhost, and the
+/// TLS configuration serving it; client certificates signed by
+/// `client_ca` (PEM) are required when it is not empty.
+fn self_signed_tls(client_ca: &[u8]) -> Result<(String, TlsConfig), Box<dyn std::error::Error>> {
+    let key = rcgen::KeyPair::generate()?;
+    let params =
+        rcgen::CertificateParams::new(vec!["127.0.0.1".to_owned(), "localhost".to_owned()])?;
+    let cert = params.self_signed(&key)?;
+    let pem = cert.pem();
+    let mut tls = TlsConfig::from_pem(pem.as_bytes(), key.serialize_pem().as_bytes())?;
+    if !client_ca.is_empty() {
+        tls = tls.require_client_certs(client_ca)?;
+    }
+    Ok((pem, tls))
+}
+
 async fn run() -> Result<(), Box<dyn std::error::Error>> {
     let mut stdin = tokio::io::stdin();
     let len = stdin.read_u32().await?;
     let mut buf = vec![0; usize::try_from(len)?];
     stdin.read_exact(&mut buf).await?;
     let req = ServerCompatRequest::decode(&mut &buf[..])?;
-    if req.use_tls {
-        return Err("TLS is not supported yet: run the suite without TLS".into());
-    }
 
     install_type_registry();
     let mut layer = ConnectLayer::new();
@@ -44,11 +58,17 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
 
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let addr = listener.local_addr()?;
-    let resp = ServerCompatResponse {
+    let mut resp = ServerCompatResponse {
         host: addr.ip().to_string(),
         port: u32::from(addr.port()),
         ..Default::default()
     };
+    let mut server = Server::new(router);
+    if req.use_tls {
+        let (cert_pem, tls) = self_signed_tls(&req.client_tls_cert)?;
+        resp.pem_cert = cert_pem.into_bytes();
+        server = server.with_tls(tls);
+    }
     let bytes = resp.encode_to_vec();
     let mut stdout = tokio::io::stdout();
     stdout.write_u32(u32::try_from(bytes.len())?).await?;
@@ -66,7 +86,7 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
             _ = term.recv() => {}
         }
     };
-    Server::new(router)
+    server
         .with_graceful_shutdown(shutdown)
         .serve_with_listener(listener)
         .await?;
