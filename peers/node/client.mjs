@@ -260,15 +260,7 @@ for (const cfg of configs) {
 // Cases that fail because of a server bug that is reported but not fixed yet. They print XFAIL
 // (or XPASS) and do not fail the run; the failure is racy, so an XPASS is no proof of a fix.
 // Remove the entry once the server is fixed.
-const KNOWN_SERVER_BUGS = [
-  {
-    cases: /^(connect|grpcweb) http\/1\.1 \w+ unknown method/,
-    bug:
-      "HTTP/1.1: an error answered before the request body is read (404 unknown method) closes " +
-      "the connection without `connection: close`; the client's body write gets EPIPE " +
-      "(see peers/README.md, peers/h1-unread-body-repro.py)",
-  },
-];
+const KNOWN_SERVER_BUGS = [];
 
 // ---- run ---------------------------------------------------------------------------------------
 let passed = 0;
