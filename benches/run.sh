@@ -6,8 +6,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 command -v h2load >/dev/null || { echo "h2load not found: apt-get install -y nghttp2-client" >&2; exit 1; }
 target="${CARGO_TARGET_DIR:-target}"
-cargo bench -p benches --bench inprocess
-cargo build --release -p benches --bin bench-server --bin bench-driver
+cargo bench -p benches --bench inprocess >&2   # criterion output to stderr; stdout is the table
+cargo build --release -p benches --bin bench-server --bin bench-driver >&2
 echo "# connectrpc server benchmarks, $(date -u +%Y-%m-%d), $(nproc) cores, $(git rev-parse --short HEAD)"
 echo
 "$target/release/bench-driver" --criterion-dir "$target/criterion" "$@"

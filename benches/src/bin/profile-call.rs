@@ -1,0 +1,55 @@
+//! Calls one framework's tower service in a loop, in process, for a
+//! profiler (`valgrind --tool=callgrind`, `perf`).
+//!
+//! `profile-call <ours|connectrpc09|tonic> <connect|grpc> <echo|ingest|client_stream|server_stream> <calls>`
+
+use benches::workload::{Proto, Template, Workload, call, check};
+use bytes::Bytes;
+use http::{Request, Response};
+use http_body_util::Full;
+
+fn run<S, RB>(svc: &S, t: &Template, calls: usize)
+where
+    S: tower_service::Service<Request<Full<Bytes>>, Response = Response<RB>> + Clone,
+    S::Error: std::fmt::Debug,
+    RB: http_body::Body<Data = Bytes>,
+    RB::Error: std::fmt::Debug,
+{
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let (parts, collected) = rt.block_on(call(svc, t.request()));
+    let trailers = collected.trailers().cloned();
+    check(t, &parts, trailers.as_ref(), &collected.to_bytes()).expect("success");
+    for _ in 0..calls {
+        let req = t.request();
+        std::hint::black_box(rt.block_on(call(svc, req)));
+    }
+}
+
+fn main() {
+    let a: Vec<String> = std::env::args().skip(1).collect();
+    let usage = "profile-call <ours|connectrpc09|tonic> <connect|grpc> <echo|ingest|client_stream|server_stream> <calls>";
+    assert_eq!(a.len(), 4, "{usage}");
+    let proto = match a[1].as_str() {
+        "connect" => Proto::Connect,
+        "grpc" => Proto::Grpc,
+        _ => panic!("{usage}"),
+    };
+    let workload = match a[2].as_str() {
+        "echo" => Workload::Echo,
+        "ingest" => Workload::Ingest,
+        "client_stream" => Workload::ClientStream,
+        "server_stream" => Workload::ServerStream,
+        _ => panic!("{usage}"),
+    };
+    let calls: usize = a[3].parse().expect(usage);
+    let t = Template::new(workload, proto);
+    match a[0].as_str() {
+        "ours" => run(&benches::ours::router(), &t, calls),
+        "connectrpc09" => run(&benches::published::service(), &t, calls),
+        "tonic" => run(&benches::tonic_impl::routes(), &t, calls),
+        _ => panic!("{usage}"),
+    }
+}
