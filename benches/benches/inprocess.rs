@@ -31,7 +31,11 @@ fn bench_service<S, RB>(
         let trailers = collected.trailers().cloned();
         let body = collected.to_bytes();
         if let Err(e) = check(&t, &parts, trailers.as_ref(), &body) {
-            panic!("{framework} {} {}: not a success: {e}", proto.name(), w.name());
+            panic!(
+                "{framework} {} {}: not a success: {e}",
+                proto.name(),
+                w.name()
+            );
         }
         let mut group = c.benchmark_group(w.name());
         group.bench_function(format!("{framework}-{}", proto.name()), |b| {

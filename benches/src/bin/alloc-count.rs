@@ -75,14 +75,32 @@ fn main() {
     let ours = benches::ours::router();
     let published = benches::published::service();
     let tonic = benches::tonic_impl::routes();
-    println!("{:<16} {:<22} {:>12} {:>14}", "workload", "framework", "allocs/call", "bytes/call");
+    println!(
+        "{:<16} {:<22} {:>12} {:>14}",
+        "workload", "framework", "allocs/call", "bytes/call"
+    );
     for w in Workload::ALL {
         let rows: Vec<(&str, (f64, f64))> = vec![
-            ("ours-connect", measure(&rt, &ours, &Template::new(w, Proto::Connect))),
-            ("connectrpc09-connect", measure(&rt, &published, &Template::new(w, Proto::Connect))),
-            ("ours-grpc", measure(&rt, &ours, &Template::new(w, Proto::Grpc))),
-            ("connectrpc09-grpc", measure(&rt, &published, &Template::new(w, Proto::Grpc))),
-            ("tonic-grpc", measure(&rt, &tonic, &Template::new(w, Proto::Grpc))),
+            (
+                "ours-connect",
+                measure(&rt, &ours, &Template::new(w, Proto::Connect)),
+            ),
+            (
+                "connectrpc09-connect",
+                measure(&rt, &published, &Template::new(w, Proto::Connect)),
+            ),
+            (
+                "ours-grpc",
+                measure(&rt, &ours, &Template::new(w, Proto::Grpc)),
+            ),
+            (
+                "connectrpc09-grpc",
+                measure(&rt, &published, &Template::new(w, Proto::Grpc)),
+            ),
+            (
+                "tonic-grpc",
+                measure(&rt, &tonic, &Template::new(w, Proto::Grpc)),
+            ),
         ];
         for (name, (a, b)) in rows {
             println!("{:<16} {:<22} {:>12.1} {:>14.0}", w.name(), name, a, b);

@@ -57,12 +57,30 @@ impl Variant {
 }
 
 const VARIANTS: [Variant; 6] = [
-    Variant { framework: "ours", proto: Some("connect") },
-    Variant { framework: "connectrpc09", proto: Some("connect") },
-    Variant { framework: "ours", proto: Some("grpc") },
-    Variant { framework: "connectrpc09", proto: Some("grpc") },
-    Variant { framework: "tonic", proto: Some("grpc") },
-    Variant { framework: "bare", proto: None },
+    Variant {
+        framework: "ours",
+        proto: Some("connect"),
+    },
+    Variant {
+        framework: "connectrpc09",
+        proto: Some("connect"),
+    },
+    Variant {
+        framework: "ours",
+        proto: Some("grpc"),
+    },
+    Variant {
+        framework: "connectrpc09",
+        proto: Some("grpc"),
+    },
+    Variant {
+        framework: "tonic",
+        proto: Some("grpc"),
+    },
+    Variant {
+        framework: "bare",
+        proto: None,
+    },
 ];
 
 /// Which variant an "ours" row is compared against.
@@ -136,7 +154,10 @@ fn start_servers() -> Servers {
         let addr = SocketAddr::from(([127, 0, 0, 1], port));
         let deadline = Instant::now() + Duration::from_secs(10);
         while std::net::TcpStream::connect(addr).is_err() {
-            assert!(Instant::now() < deadline, "{fw} server did not start on {addr}");
+            assert!(
+                Instant::now() < deadline,
+                "{fw} server did not start on {addr}"
+            );
             std::thread::sleep(Duration::from_millis(50));
         }
     }
@@ -147,7 +168,9 @@ fn start_servers() -> Servers {
 /// success (HTTP 200, grpc-status 0, ...).
 async fn verify(v: &Variant, w: Workload) {
     let t = v.template(w);
-    let stream = tokio::net::TcpStream::connect(("127.0.0.1", v.port())).await.unwrap();
+    let stream = tokio::net::TcpStream::connect(("127.0.0.1", v.port()))
+        .await
+        .unwrap();
     let (mut send, conn) = hyper::client::conn::http2::handshake(
         hyper_util::rt::TokioExecutor::new(),
         hyper_util::rt::TokioIo::new(stream),
@@ -156,14 +179,20 @@ async fn verify(v: &Variant, w: Workload) {
     .unwrap();
     tokio::spawn(conn);
     let mut req = t.request();
-    *req.uri_mut() = format!("http://127.0.0.1:{}{}", v.port(), t.path).parse().unwrap();
+    *req.uri_mut() = format!("http://127.0.0.1:{}{}", v.port(), t.path)
+        .parse()
+        .unwrap();
     let resp = send.send_request(req).await.unwrap();
     let (parts, body) = resp.into_parts();
     let collected = body.collect().await.unwrap();
     let trailers = collected.trailers().cloned();
     let body = collected.to_bytes();
     let result = if v.proto.is_none() {
-        if parts.status == 200 && body == t.body { Ok(1) } else { Err(format!("bare: {}", parts.status)) }
+        if parts.status == 200 && body == t.body {
+            Ok(1)
+        } else {
+            Err(format!("bare: {}", parts.status))
+        }
     } else {
         check(&t, &parts, trailers.as_ref(), &body)
     };
@@ -196,7 +225,9 @@ fn h2load(v: &Variant, w: Workload, m: usize, n: usize, dir: &Path) -> Run {
         cmd.args(["-H", &h]);
     }
     cmd.arg(format!("http://127.0.0.1:{}{}", v.port(), t.path));
-    let out = cmd.output().expect("run h2load (apt-get install nghttp2-client)");
+    let out = cmd
+        .output()
+        .expect("run h2load (apt-get install nghttp2-client)");
     let stdout = String::from_utf8_lossy(&out.stdout);
     let rps = stdout
         .lines()
@@ -210,7 +241,10 @@ fn h2load(v: &Variant, w: Workload, m: usize, n: usize, dir: &Path) -> Run {
                 .ok()
         })
         .unwrap_or_else(|| panic!("h2load output: {stdout}"));
-    let requests = stdout.lines().find(|l| l.starts_with("requests:")).unwrap_or("");
+    let requests = stdout
+        .lines()
+        .find(|l| l.starts_with("requests:"))
+        .unwrap_or("");
     let succeeded = requests
         .split(", ")
         .find_map(|p| p.strip_suffix(" succeeded")?.parse::<usize>().ok())
@@ -242,7 +276,11 @@ fn h2load(v: &Variant, w: Workload, m: usize, n: usize, dir: &Path) -> Run {
 fn median(mut xs: Vec<f64>) -> f64 {
     xs.sort_by(|a, b| a.partial_cmp(b).unwrap());
     let n = xs.len();
-    if n % 2 == 1 { xs[n / 2] } else { (xs[n / 2 - 1] + xs[n / 2]) / 2.0 }
+    if n % 2 == 1 {
+        xs[n / 2]
+    } else {
+        (xs[n / 2 - 1] + xs[n / 2]) / 2.0
+    }
 }
 
 fn criterion_median_ns(dir: &Path, group: &str, id: &str) -> Option<f64> {
@@ -253,13 +291,23 @@ fn criterion_median_ns(dir: &Path, group: &str, id: &str) -> Option<f64> {
 
 fn main() {
     let args = parse_args();
-    let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0);
+    let cores = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(0);
 
     // In-process (criterion).
-    println!("## In-process (criterion median per call; tower service called directly, body read to the end)\n");
+    println!(
+        "## In-process (criterion median per call; tower service called directly, body read to the end)\n"
+    );
     println!("| workload | framework-protocol | µs/call | calls/s | ours ÷ theirs (throughput) |");
     println!("| --- | --- | ---: | ---: | ---: |");
-    let ids = ["ours-connect", "connectrpc09-connect", "ours-grpc", "connectrpc09-grpc", "tonic-grpc"];
+    let ids = [
+        "ours-connect",
+        "connectrpc09-connect",
+        "ours-grpc",
+        "connectrpc09-grpc",
+        "tonic-grpc",
+    ];
     let mut any = false;
     for w in Workload::ALL {
         let times: BTreeMap<&str, f64> = ids
@@ -277,11 +325,19 @@ fn main() {
                 times.get("ours-grpc")
             };
             let ratio = ours.map(|o| format!("{:.2}×", ns / o)).unwrap_or_default();
-            println!("| {} | {id} | {:.2} | {:.0} | {ratio} |", w.name(), ns / 1000.0, 1e9 / ns);
+            println!(
+                "| {} | {id} | {:.2} | {:.0} | {ratio} |",
+                w.name(),
+                ns / 1000.0,
+                1e9 / ns
+            );
         }
     }
     if !any {
-        println!("(no criterion results under {}; run `cargo bench -p benches --bench inprocess` first)", args.criterion_dir.display());
+        println!(
+            "(no criterion results under {}; run `cargo bench -p benches --bench inprocess` first)",
+            args.criterion_dir.display()
+        );
     }
 
     if !args.loopback {
@@ -292,7 +348,10 @@ fn main() {
     let dir = std::env::temp_dir().join(format!("connectrpc-bench-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let _servers = start_servers();
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
     let workloads = [Workload::Echo, Workload::Ingest];
     for v in &VARIANTS {
         for w in workloads {
@@ -305,7 +364,11 @@ fn main() {
     let mut runs: BTreeMap<(usize, usize, usize), Vec<Run>> = BTreeMap::new();
     for round in 0..args.rounds {
         for (wi, w) in workloads.iter().enumerate() {
-            let n = if *w == Workload::Echo { args.echo_n } else { args.ingest_n };
+            let n = if *w == Workload::Echo {
+                args.echo_n
+            } else {
+                args.ingest_n
+            };
             for (mi, m) in concurrency.iter().enumerate() {
                 // Rotate the order each round so no framework always goes first.
                 for k in 0..VARIANTS.len() {
@@ -313,7 +376,12 @@ fn main() {
                     let r = h2load(&VARIANTS[vi], *w, *m, n, &dir);
                     eprintln!(
                         "round {} {} m={m} {}: {:.0} req/s p50 {:.2} ms p99 {:.2} ms",
-                        round + 1, w.name(), VARIANTS[vi].name(), r.rps, r.p50_ms, r.p99_ms
+                        round + 1,
+                        w.name(),
+                        VARIANTS[vi].name(),
+                        r.rps,
+                        r.p50_ms,
+                        r.p99_ms
                     );
                     runs.entry((wi, mi, vi)).or_default().push(r);
                 }
@@ -326,7 +394,9 @@ fn main() {
         "\n## Loopback h2c (h2load -c 8 -m M, {} rounds, median; {} cores shared by h2load and the server)\n",
         args.rounds, cores
     );
-    println!("| workload | streams (8×M) | framework-protocol | req/s | mean ms | p50 ms | p99 ms | max ms | ours ÷ theirs (req/s) |");
+    println!(
+        "| workload | streams (8×M) | framework-protocol | req/s | mean ms | p50 ms | p99 ms | max ms | ours ÷ theirs (req/s) |"
+    );
     println!("| --- | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: |");
     for (wi, w) in workloads.iter().enumerate() {
         for (mi, m) in concurrency.iter().enumerate() {
@@ -351,7 +421,14 @@ fn main() {
                     .unwrap_or_default();
                 println!(
                     "| {} | {} | {} | {:.0} | {:.2} | {:.2} | {:.2} | {:.2} | {ratio} |",
-                    w.name(), 8 * m, v.name(), r.rps, r.mean_ms, r.p50_ms, r.p99_ms, r.max_ms
+                    w.name(),
+                    8 * m,
+                    v.name(),
+                    r.rps,
+                    r.mean_ms,
+                    r.p50_ms,
+                    r.p99_ms,
+                    r.max_ms
                 );
             }
         }

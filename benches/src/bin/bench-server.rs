@@ -11,10 +11,14 @@ use std::net::SocketAddr;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut args = std::env::args().skip(1);
-    let framework = args.next().ok_or("usage: bench-server <framework> <port>")?;
+    let framework = args
+        .next()
+        .ok_or("usage: bench-server <framework> <port>")?;
     let port: u16 = args.next().ok_or("missing port")?.parse()?;
     let addr = SocketAddr::from(([127, 0, 0, 1], port));
-    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
     rt.block_on(async move {
         match framework.as_str() {
             "ours" => {
