@@ -7,6 +7,30 @@ use http::{HeaderMap, HeaderName, HeaderValue};
 
 use crate::{Code, ConnectError};
 
+/// Protocol header names, built once: looking a header up by a prebuilt
+/// [`HeaderName`] skips parsing the name on every call.
+pub mod names {
+    use http::HeaderName;
+
+    /// `connect-protocol-version`.
+    pub const CONNECT_PROTOCOL_VERSION: HeaderName =
+        HeaderName::from_static("connect-protocol-version");
+    /// `connect-timeout-ms`.
+    pub const CONNECT_TIMEOUT_MS: HeaderName = HeaderName::from_static("connect-timeout-ms");
+    /// `connect-content-encoding`.
+    pub const CONNECT_CONTENT_ENCODING: HeaderName =
+        HeaderName::from_static("connect-content-encoding");
+    /// `connect-accept-encoding`.
+    pub const CONNECT_ACCEPT_ENCODING: HeaderName =
+        HeaderName::from_static("connect-accept-encoding");
+    /// `grpc-timeout`.
+    pub const GRPC_TIMEOUT: HeaderName = HeaderName::from_static("grpc-timeout");
+    /// `grpc-encoding`.
+    pub const GRPC_ENCODING: HeaderName = HeaderName::from_static("grpc-encoding");
+    /// `grpc-accept-encoding`.
+    pub const GRPC_ACCEPT_ENCODING: HeaderName = HeaderName::from_static("grpc-accept-encoding");
+}
+
 /// Whether `name` carries binary, base64-encoded values (ends in `-bin`).
 pub fn is_binary_header(name: &str) -> bool {
     name.ends_with("-bin")

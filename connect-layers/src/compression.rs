@@ -150,13 +150,17 @@ pub struct Compression<S> {
 crate::macros::define_inner_service_accessors!(Compression);
 
 /// The encoding headers of a call: (sent encoding, accepted encodings).
-fn header_names(req: &RpcRequest) -> (&'static str, &'static str) {
+fn header_names(req: &RpcRequest) -> (HeaderName, HeaderName) {
+    use connect_core::metadata::names;
     match req.head.protocol {
         Protocol::Connect if req.head.method.stream_type() == StreamType::Unary => {
-            ("content-encoding", "accept-encoding")
+            (http::header::CONTENT_ENCODING, http::header::ACCEPT_ENCODING)
         }
-        Protocol::Connect => ("connect-content-encoding", "connect-accept-encoding"),
-        _ => ("grpc-encoding", "grpc-accept-encoding"),
+        Protocol::Connect => (
+            names::CONNECT_CONTENT_ENCODING,
+            names::CONNECT_ACCEPT_ENCODING,
+        ),
+        _ => (names::GRPC_ENCODING, names::GRPC_ACCEPT_ENCODING),
     }
 }
 
@@ -218,7 +222,7 @@ where
         let requested = req
             .head
             .headers
-            .get(enc_name)
+            .get(&enc_name)
             .map(|v| v.to_str().unwrap_or("\u{fffd}"))
             .filter(|v| *v != IDENTITY);
         let encoding = match requested {
@@ -251,7 +255,7 @@ where
             registry.negotiate(
                 req.head
                     .headers
-                    .get_all(accept_name)
+                    .get_all(&accept_name)
                     .iter()
                     .map(HeaderValue::as_bytes),
             )
@@ -259,10 +263,7 @@ where
         ResponseFuture::from_state(State::Called {
             fut: self.inner.call(req),
             encoding: response_encoding,
-            headers: (
-                HeaderName::from_static(enc_name),
-                HeaderName::from_static(accept_name),
-            ),
+            headers: (enc_name, accept_name),
             config: self.config.clone(),
         })
     }

@@ -103,15 +103,10 @@ fn expired() -> ConnectError {
 /// The timeout a request asks for, per its protocol's header.
 pub fn request_timeout(req: &RpcRequest) -> Result<Option<Duration>, ConnectError> {
     type Parser = fn(&[u8]) -> Result<Duration, ConnectError>;
-    let (name, parse): (&str, Parser) = match req.head.protocol {
-        Protocol::Connect => (
-            connect_core::timeout::CONNECT_TIMEOUT_HEADER,
-            parse_connect_timeout,
-        ),
-        _ => (
-            connect_core::timeout::GRPC_TIMEOUT_HEADER,
-            parse_grpc_timeout,
-        ),
+    use connect_core::metadata::names;
+    let (name, parse): (http::HeaderName, Parser) = match req.head.protocol {
+        Protocol::Connect => (names::CONNECT_TIMEOUT_MS, parse_connect_timeout),
+        _ => (names::GRPC_TIMEOUT, parse_grpc_timeout),
     };
     req.head
         .headers

@@ -354,7 +354,10 @@ pub const PROTOCOL_VERSION_HEADER: &str = "connect-protocol-version";
 
 /// Clients may omit `connect-protocol-version`; if present it must be `1`.
 fn check_protocol_version<B>(req: &Request<B>) -> Result<(), connect_core::ConnectError> {
-    match req.headers().get(PROTOCOL_VERSION_HEADER) {
+    match req
+        .headers()
+        .get(connect_core::metadata::names::CONNECT_PROTOCOL_VERSION)
+    {
         Some(v) if v.as_bytes() != b"1" => Err(connect_core::ConnectError::invalid_argument(
             format!("connect-protocol-version must be \"1\": got {v:?}"),
         )),

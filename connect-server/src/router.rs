@@ -73,7 +73,40 @@ where
     Box::pin(slot.expect("not taken"))
 }
 
-type Routes = HashMap<&'static str, (&'static MethodDescriptor, Arc<dyn ErasedService>)>;
+type Routes = HashMap<
+    &'static str,
+    (&'static MethodDescriptor, Arc<dyn ErasedService>),
+    BuildPathHasher,
+>;
+
+/// FNV-1a: paths are short, trusted keys are ours, and the table is fixed
+/// once built, so a simple fast hash beats SipHash's flood resistance here
+/// (a lookup only ever compares against our own registered paths).
+#[derive(Clone, Copy, Default)]
+struct BuildPathHasher;
+
+struct PathHasher(u64);
+
+impl std::hash::BuildHasher for BuildPathHasher {
+    type Hasher = PathHasher;
+
+    fn build_hasher(&self) -> PathHasher {
+        PathHasher(0xcbf2_9ce4_8422_2325)
+    }
+}
+
+impl std::hash::Hasher for PathHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 ^= u64::from(b);
+            self.0 = self.0.wrapping_mul(0x0100_0000_01b3);
+        }
+    }
+}
 
 /// The innermost service of a [`Router`]'s stack: hands each
 /// [`RpcRequest`] to the service registered for its method.
@@ -160,7 +193,7 @@ impl Default for Router {
 impl Router {
     /// An empty router with the default stacks.
     pub fn new() -> Self {
-        Self::with_routes(Arc::new(Routes::new()), StackConfig::new())
+        Self::with_routes(Arc::new(Routes::default()), StackConfig::new())
     }
 
     fn with_routes(routes: Arc<Routes>, config: StackConfig) -> Self {
