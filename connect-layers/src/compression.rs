@@ -153,9 +153,10 @@ crate::macros::define_inner_service_accessors!(Compression);
 fn header_names(req: &RpcRequest) -> (HeaderName, HeaderName) {
     use connect_core::metadata::names;
     match req.head.protocol {
-        Protocol::Connect if req.head.method.stream_type() == StreamType::Unary => {
-            (http::header::CONTENT_ENCODING, http::header::ACCEPT_ENCODING)
-        }
+        Protocol::Connect if req.head.method.stream_type() == StreamType::Unary => (
+            http::header::CONTENT_ENCODING,
+            http::header::ACCEPT_ENCODING,
+        ),
         Protocol::Connect => (
             names::CONNECT_CONTENT_ENCODING,
             names::CONNECT_ACCEPT_ENCODING,
