@@ -73,11 +73,8 @@ where
     Box::pin(slot.expect("not taken"))
 }
 
-type Routes = HashMap<
-    &'static str,
-    (&'static MethodDescriptor, Arc<dyn ErasedService>),
-    BuildPathHasher,
->;
+type Routes =
+    HashMap<&'static str, (&'static MethodDescriptor, Arc<dyn ErasedService>), BuildPathHasher>;
 
 /// FNV-1a: paths are short, trusted keys are ours, and the table is fixed
 /// once built, so a simple fast hash beats SipHash's flood resistance here
