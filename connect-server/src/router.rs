@@ -570,8 +570,10 @@ mod tests {
         let before = &*boxed as *const _ as *const ();
         let after = into_box_future(boxed);
         assert_eq!(before, &*after as *const _ as *const ());
-        // Any other future is boxed once.
-        let _ = into_box_future(async { Ok(RpcResponse::default()) });
+        // Any other future is boxed once, and still runs.
+        let mut fut = into_box_future(async { Ok(RpcResponse::default()) });
+        let mut cx = Context::from_waker(std::task::Waker::noop());
+        assert!(matches!(fut.as_mut().poll(&mut cx), Poll::Ready(Ok(_))));
     }
 
     #[test]
