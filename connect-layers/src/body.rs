@@ -38,7 +38,9 @@ enum Kind {
     /// Exactly one enveloped message, then the end: no stream machinery.
     Single {
         frame: Option<crate::rpc::Frame>,
-        trailers: Option<HeaderMap>,
+        /// Boxed only when there are trailers: most calls have none.
+        trailers: Option<Box<HeaderMap>>,
+        done: bool,
         end: StreamEnd,
     },
     Stream(Box<Streaming>),
@@ -114,7 +116,8 @@ impl ResponseBody {
         ResponseBody {
             kind: Kind::Single {
                 frame: Some(frame),
-                trailers: Some(trailers),
+                trailers: (!trailers.is_empty()).then(|| Box::new(trailers)),
+                done: false,
                 end,
             },
             base64: false,
@@ -182,6 +185,7 @@ impl Body for ResponseBody {
             Kind::Single {
                 frame,
                 trailers,
+                done,
                 end,
             } => match frame.take() {
                 Some(frame) => {
@@ -192,7 +196,13 @@ impl Body for ResponseBody {
                     };
                     Some(Frame::data(envelope(&frame.data, bits)))
                 }
-                None => trailers.take().map(|t| end_frame(*end, None, &t)),
+                None if *done => None,
+                None => {
+                    *done = true;
+                    let empty = HeaderMap::new();
+                    let t = trailers.take();
+                    Some(end_frame(*end, None, t.as_deref().unwrap_or(&empty)))
+                }
             },
             Kind::Stream(s) => {
                 if s.done {
@@ -230,7 +240,7 @@ impl Body for ResponseBody {
     fn is_end_stream(&self) -> bool {
         match &self.kind {
             Kind::Full(b) => b.is_none(),
-            Kind::Single { trailers, .. } => trailers.is_none(),
+            Kind::Single { done, .. } => *done,
             Kind::Stream(s) => s.done,
         }
     }

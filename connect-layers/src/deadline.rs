@@ -156,7 +156,9 @@ where
         req.head.deadline = Some(deadline);
         ResponseFuture::from_state(State::Bounded {
             fut: self.inner.call(req),
-            sleep: tokio::time::sleep_until(deadline),
+            // Boxed: a timer is large, and calls without a deadline should
+            // not carry (and move) one.
+            sleep: Box::pin(tokio::time::sleep_until(deadline)),
             deadline,
         })
     }
@@ -183,8 +185,7 @@ pin_project! {
         Bounded {
             #[pin]
             fut: F,
-            #[pin]
-            sleep: Sleep,
+            sleep: Pin<Box<Sleep>>,
             deadline: Instant,
         },
         /// The request's timeout was invalid or already expired.
@@ -208,7 +209,7 @@ where
                 sleep,
                 deadline,
             } => {
-                if sleep.poll(cx).is_ready() {
+                if sleep.as_mut().poll(cx).is_ready() {
                     return Poll::Ready(Err(expired()));
                 }
                 let mut resp = std::task::ready!(fut.poll(cx))?;

@@ -135,9 +135,20 @@ pub struct Context {
     request_headers: HeaderMap,
     extensions: Extensions,
     deadline: Option<Instant>,
-    response_headers: HeaderMap,
-    response_trailers: HeaderMap,
+    /// Created on first use: most calls set no response metadata, and a
+    /// small context is cheap to move through the handler's future.
+    response: Option<Box<ResponseMetadata>>,
 }
+
+#[derive(Debug, Default)]
+struct ResponseMetadata {
+    headers: HeaderMap,
+    trailers: HeaderMap,
+}
+
+/// What `response_headers()` and `response_trailers()` show before anything
+/// was set.
+static EMPTY: std::sync::LazyLock<HeaderMap> = std::sync::LazyLock::new(HeaderMap::new);
 
 // ===== impl Context =====
 
@@ -150,8 +161,7 @@ impl Context {
             request_headers: head.headers,
             extensions: head.extensions,
             deadline: head.deadline,
-            response_headers: HeaderMap::new(),
-            response_trailers: HeaderMap::new(),
+            response: None,
         }
     }
 
@@ -193,27 +203,30 @@ impl Context {
 
     /// The response headers.
     pub fn response_headers(&self) -> &HeaderMap {
-        &self.response_headers
+        self.response.as_ref().map_or(&EMPTY, |r| &r.headers)
     }
 
     /// The response headers, mutably.
     pub fn response_headers_mut(&mut self) -> &mut HeaderMap {
-        &mut self.response_headers
+        &mut self.response.get_or_insert_default().headers
     }
 
     /// The response trailers.
     pub fn response_trailers(&self) -> &HeaderMap {
-        &self.response_trailers
+        self.response.as_ref().map_or(&EMPTY, |r| &r.trailers)
     }
 
     /// The response trailers, mutably.
     pub fn response_trailers_mut(&mut self) -> &mut HeaderMap {
-        &mut self.response_trailers
+        &mut self.response.get_or_insert_default().trailers
     }
 
     /// Splits the context into the response headers and trailers.
     pub fn into_response_metadata(self) -> (HeaderMap, HeaderMap) {
-        (self.response_headers, self.response_trailers)
+        match self.response {
+            Some(r) => (r.headers, r.trailers),
+            None => (HeaderMap::new(), HeaderMap::new()),
+        }
     }
 }
 
