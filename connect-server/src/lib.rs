@@ -21,7 +21,7 @@
 //! let server = Server::new(app);
 //! # drop(server);
 //! ```
-//! - Around the protocol stack: [`Router::map_stack`] (HTTP requests, after
+//! - Around the protocol stack: [`Router::layer_stacks`] or [`Router::map_connect`] (HTTP requests, after
 //!   routing).
 //! - Around one typed service: wrap the generated `FooServiceServer` in
 //!   layers over [`RpcRequest`](connect_layers::rpc::RpcRequest)s and
