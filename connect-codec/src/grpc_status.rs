@@ -184,7 +184,12 @@ pub fn status_trailers(error: Option<&ConnectError>, trailers: &HeaderMap) -> He
         Code::Ok => Code::Unknown.grpc_number(),
         c => c.grpc_number(),
     });
-    out.insert(GRPC_STATUS, HeaderValue::from(code));
+    // The common statuses need no formatting (nor allocation).
+    let status = match code {
+        0 => HeaderValue::from_static("0"),
+        c => HeaderValue::from(c),
+    };
+    out.insert(GRPC_STATUS, status);
     if let Some(err) = error {
         if !err.message().is_empty()
             && let Ok(v) = HeaderValue::try_from(percent_encode_message(err.message()))

@@ -82,21 +82,52 @@ impl Collected {
 /// Exactly one envelope from a whole body, as unary and server-streaming
 /// requests must carry.
 pub(crate) fn single_envelope(body: Bytes, limit: usize) -> Result<Frame, ConnectError> {
-    let mut dec = EnvelopeDecoder::new(limit);
-    dec.push(body);
-    let Some(env) = dec.next_envelope()? else {
-        dec.finish()?;
+    // Zero-copy: the payload is a slice of the body; the checks are those
+    // the incremental decoder makes, in the same order.
+    fn prefix(buf: &[u8], limit: usize) -> Result<Option<(u8, usize)>, ConnectError> {
+        let Some(p) = buf.get(..ENVELOPE_PREFIX_LEN) else {
+            return Ok(None);
+        };
+        let len = u32::from_be_bytes([p[1], p[2], p[3], p[4]]) as usize;
+        if len > limit {
+            return Err(ConnectError::resource_exhausted(format!(
+                "message size {len} is larger than configured max {limit}"
+            )));
+        }
+        Ok(Some((p[0], len)))
+    }
+    let incomplete = |n: usize| {
+        ConnectError::invalid_argument(format!(
+            "protocol error: incomplete envelope: {n} trailing bytes"
+        ))
+    };
+    if body.is_empty() {
         return Err(ConnectError::unimplemented(
             "protocol error: request has no message (expected exactly one)",
         ));
-    };
-    if dec.next_envelope()?.is_some() {
-        return Err(ConnectError::unimplemented(
-            "protocol error: request has more than one message (expected exactly one)",
-        ));
     }
-    dec.finish()?;
-    request_frame(env)
+    let Some((flags, len)) = prefix(&body, limit)? else {
+        return Err(incomplete(body.len()));
+    };
+    let end = ENVELOPE_PREFIX_LEN + len;
+    if body.len() < end {
+        return Err(incomplete(body.len()));
+    }
+    let rest = &body[end..];
+    if !rest.is_empty() {
+        return Err(match prefix(rest, limit)? {
+            Some((_, len2)) if rest.len() >= ENVELOPE_PREFIX_LEN + len2 => {
+                ConnectError::unimplemented(
+                    "protocol error: request has more than one message (expected exactly one)",
+                )
+            }
+            _ => incomplete(rest.len()),
+        });
+    }
+    request_frame(Envelope {
+        flags,
+        data: body.slice(ENVELOPE_PREFIX_LEN..end),
+    })
 }
 
 pin_project_lite::pin_project! {
