@@ -54,6 +54,12 @@ pub use self::registry::CompressionRegistry;
 #[cfg(feature = "zstd")]
 pub use self::zstd::Zstd;
 
+/// The largest zstd window a decoder accepts: 2^23 bytes (8 MiB), the limit
+/// RFC 9659 sets for zstd in HTTP. Larger windows would let a tiny frame
+/// make the decoder allocate up to 2 GiB before any output.
+#[cfg(any(feature = "zstd", feature = "streaming"))]
+pub(crate) const ZSTD_MAX_WINDOW_LOG: u32 = 23;
+
 /// The name of the no-op encoding.
 pub const IDENTITY: &str = "identity";
 

@@ -53,7 +53,14 @@ where
             d.multiple_members(true);
             Some(Box::new(d))
         }
-        "zstd" => Some(Box::new(ZstdDecoder::new(input))),
+        // The same window cap as the whole-buffer provider: a tiny frame
+        // must not make the decoder allocate a huge window.
+        "zstd" => Some(Box::new(ZstdDecoder::with_params(
+            input,
+            &[async_compression::zstd::DParameter::window_log_max(
+                super::ZSTD_MAX_WINDOW_LOG,
+            )],
+        ))),
         _ => None,
     }
 }
@@ -108,5 +115,42 @@ mod tests {
             .unwrap_err();
         assert_eq!(err.code(), Code::ResourceExhausted);
         assert!(compress("br", &data[..]).is_none());
+    }
+
+    #[tokio::test]
+    async fn zstd_huge_windows_are_refused() {
+        // A 10-byte frame announcing a 2^27 window: refused, not allocated.
+        let frame = [
+            0x28,
+            0xb5,
+            0x2f,
+            0xfd,
+            0x00,
+            17 << 3,
+            0x0b,
+            0x00,
+            0x00,
+            b'a',
+        ];
+        let err = decompress_bounded("zstd", &frame[..], 1024)
+            .await
+            .unwrap_err();
+        assert_eq!(err.code(), Code::InvalidArgument);
+        let ok = [
+            0x28,
+            0xb5,
+            0x2f,
+            0xfd,
+            0x00,
+            13 << 3,
+            0x0b,
+            0x00,
+            0x00,
+            b'a',
+        ];
+        assert_eq!(
+            &decompress_bounded("zstd", &ok[..], 1024).await.unwrap()[..],
+            b"a"
+        );
     }
 }

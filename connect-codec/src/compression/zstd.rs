@@ -10,7 +10,7 @@ use super::CompressionProvider;
 /// sets for the `zstd` content coding. libzstd's own default (2^27) let a
 /// 10-byte frame allocate 128 MiB whatever the read limit (found by the
 /// `decompress` fuzz target).
-const MAX_WINDOW_LOG: u32 = 23;
+use super::ZSTD_MAX_WINDOW_LOG as MAX_WINDOW_LOG;
 
 /// Zstandard (RFC 8878) at a configurable level (default 3).
 #[derive(Debug, Clone, Copy)]
