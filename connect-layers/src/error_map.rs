@@ -9,18 +9,26 @@
 //! ```
 //! # #[tokio::main(flavor = "current_thread")]
 //! # async fn main() {
-//! use connect_core::{Code, ConnectError};
+//! use connect_core::{Code, Codec, ConnectError, Idempotency, MethodDescriptor, Protocol, StreamType};
 //! use connect_layers::body::ResponseBody;
 //! use connect_layers::error_map::ErrorMapLayer;
+//! use connect_layers::protocol::{Call, Negotiated};
 //! use http_body_util::BodyExt;
 //! use tower::{ServiceBuilder, ServiceExt};
 //!
+//! static M: MethodDescriptor =
+//!     MethodDescriptor::new("a.v1.S", "M", "/a.v1.S/M", StreamType::Unary, Idempotency::Unknown);
+//!
 //! let svc = ServiceBuilder::new()
 //!     .layer(ErrorMapLayer::new())
-//!     .service_fn(|_req: http::Request<()>| async {
+//!     .service_fn(|_call: Call<()>| async {
 //!         Err::<http::Response<ResponseBody>, _>(ConnectError::new(Code::NotFound, "no such user"))
 //!     });
-//! let resp = svc.oneshot(http::Request::new(())).await.unwrap();
+//! let unary = Negotiated {
+//!     method: &M, protocol: Protocol::Connect, codec: Codec::Proto,
+//!     enveloped: false, implicit_codec: false,
+//! };
+//! let resp = svc.oneshot(Call::new(unary, http::Request::new(()))).await.unwrap();
 //! assert_eq!(resp.status(), 404);
 //! assert_eq!(resp.headers()["content-type"], "application/json");
 //! let body = resp.into_body().collect().await.unwrap().to_bytes();
@@ -35,13 +43,13 @@ use std::task::{Context, Poll};
 
 use connect_codec::{error_json, grpc_status};
 use connect_core::{ConnectError, Protocol, metadata};
-use http::{HeaderMap, HeaderName, HeaderValue, Request, Response, StatusCode, header};
+use http::{HeaderMap, HeaderName, HeaderValue, Response, StatusCode, header};
 use pin_project_lite::pin_project;
 use tower_layer::Layer;
 use tower_service::Service;
 
 use crate::body::{ResponseBody, StreamEnd};
-use crate::protocol::Negotiated;
+use crate::protocol::{Call, Negotiated};
 
 /// Layer applying [`ErrorMap`].
 #[derive(Clone, Copy, Debug, Default)]
@@ -180,9 +188,9 @@ where
     }
 }
 
-impl<S, B> Service<Request<B>> for ErrorMap<S>
+impl<S, B> Service<Call<B>> for ErrorMap<S>
 where
-    S: Service<Request<B>, Response = Response<ResponseBody>, Error = ConnectError>,
+    S: Service<Call<B>, Response = Response<ResponseBody>, Error = ConnectError>,
 {
     type Response = Response<ResponseBody>;
     type Error = Infallible;
@@ -198,8 +206,8 @@ where
         }
     }
 
-    fn call(&mut self, req: Request<B>) -> Self::Future {
-        let negotiated = req.extensions().get::<Negotiated>().copied();
+    fn call(&mut self, req: Call<B>) -> Self::Future {
+        let negotiated = Some(req.negotiated);
         ResponseFuture {
             fut: self.inner.call(req),
             negotiated,

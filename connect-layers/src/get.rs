@@ -24,7 +24,7 @@ use http_body_util::{Either as EitherBody, Full};
 use tower_layer::Layer;
 use tower_service::Service;
 
-use crate::protocol::Negotiated;
+use crate::protocol::Call;
 
 /// Layer applying [`ConnectGet`].
 #[derive(Clone, Copy, Debug, Default)]
@@ -150,9 +150,9 @@ pub fn parse_get_query(query: &str) -> Result<GetQuery, ConnectError> {
     })
 }
 
-impl<S, B> Service<Request<B>> for ConnectGet<S>
+impl<S, B> Service<Call<B>> for ConnectGet<S>
 where
-    S: Service<Request<GetBody<B>>, Error = ConnectError>,
+    S: Service<Call<GetBody<B>>, Error = ConnectError>,
 {
     type Response = S::Response;
     type Error = ConnectError;
@@ -163,21 +163,13 @@ where
         self.inner.poll_ready(cx)
     }
 
-    fn call(&mut self, req: Request<B>) -> Self::Future {
-        let is_connect_get = req.method() == Method::GET
-            && req
-                .extensions()
-                .get::<Negotiated>()
-                .is_some_and(|n| n.protocol == Protocol::Connect);
-        if !is_connect_get {
-            return Either::Left(self.inner.call(req.map(EitherBody::Left)));
+    fn call(&mut self, call: Call<B>) -> Self::Future {
+        let n = call.negotiated;
+        if call.request.method() != Method::GET || n.protocol != Protocol::Connect {
+            return Either::Left(self.inner.call(call.map_body(EitherBody::Left)));
         }
-        let codec = req
-            .extensions()
-            .get::<Negotiated>()
-            .map(|n| n.response_content_type())
-            .unwrap_or("application/proto");
-        let (mut parts, _) = req.into_parts();
+        let codec = n.response_content_type();
+        let (mut parts, _) = call.request.into_parts();
         let query = match parse_get_query(parts.uri.query().unwrap_or("")) {
             Ok(q) => q,
             Err(e) => return Either::Right(future::ready(Err(e))),
@@ -200,7 +192,10 @@ where
             }
         }
         let body = EitherBody::Right(Full::new(query.message));
-        Either::Left(self.inner.call(Request::from_parts(parts, body)))
+        Either::Left(
+            self.inner
+                .call(Call::new(n, Request::from_parts(parts, body))),
+        )
     }
 }
 

@@ -10,7 +10,7 @@
 //! use connect_core::{Codec, Idempotency, MethodDescriptor, StreamType};
 //! use connect_layers::body::ResponseBody;
 //! use connect_layers::negotiate::NegotiateLayer;
-//! use connect_layers::protocol::{MethodRoute, Negotiated};
+//! use connect_layers::protocol::{Call, MethodRoute};
 //! use tower::{ServiceBuilder, ServiceExt};
 //!
 //! static SAY: MethodDescriptor =
@@ -18,8 +18,8 @@
 //!
 //! let svc = ServiceBuilder::new()
 //!     .layer(NegotiateLayer::new())
-//!     .service_fn(|req: http::Request<()>| async move {
-//!         let n = req.extensions().get::<Negotiated>().unwrap();
+//!     .service_fn(|call: Call<()>| async move {
+//!         let n = call.negotiated;
 //!         assert_eq!(n.codec, Codec::Json);
 //!         Ok::<_, Infallible>(http::Response::new(ResponseBody::empty()))
 //!     });
@@ -49,13 +49,14 @@ use tower_layer::Layer;
 use tower_service::Service;
 
 use crate::body::ResponseBody;
-use crate::protocol::{MethodRoute, Negotiated};
+use crate::protocol::{Call, MethodRoute, MethodTable, Negotiated, Table};
 
 /// Layer applying [`Negotiate`].
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Debug)]
 #[must_use]
 pub struct NegotiateLayer {
     protocol: Protocol,
+    table: Option<Table>,
 }
 
 impl Default for NegotiateLayer {
@@ -69,13 +70,24 @@ impl NegotiateLayer {
     pub const fn new() -> Self {
         NegotiateLayer {
             protocol: Protocol::Connect,
+            table: None,
         }
     }
 
     /// Negotiation for `protocol` (its content types, methods and HTTP
     /// versions).
     pub const fn for_protocol(protocol: Protocol) -> Self {
-        NegotiateLayer { protocol }
+        NegotiateLayer {
+            protocol,
+            table: None,
+        }
+    }
+
+    /// Finds each request's method in `table` (by path) instead of in a
+    /// [`MethodRoute`] extension.
+    pub fn with_table(mut self, table: std::sync::Arc<dyn MethodTable>) -> Self {
+        self.table = Some(Table(table));
+        self
     }
 }
 
@@ -86,6 +98,7 @@ impl<S> Layer<S> for NegotiateLayer {
         Negotiate {
             inner,
             protocol: self.protocol,
+            table: self.table.clone(),
         }
     }
 }
@@ -99,6 +112,7 @@ impl<S> Layer<S> for NegotiateLayer {
 pub struct Negotiate<S> {
     inner: S,
     protocol: Protocol,
+    table: Option<Table>,
 }
 
 crate::macros::define_inner_service_accessors!(Negotiate);
@@ -367,7 +381,7 @@ fn check_protocol_version<B>(req: &Request<B>) -> Result<(), connect_core::Conne
 
 impl<S, B> Service<Request<B>> for Negotiate<S>
 where
-    S: Service<Request<B>, Response = Response<ResponseBody>, Error = Infallible>,
+    S: Service<Call<B>, Response = Response<ResponseBody>, Error = Infallible>,
 {
     type Response = Response<ResponseBody>;
     type Error = Infallible;
@@ -378,8 +392,12 @@ where
         self.inner.poll_ready(cx)
     }
 
-    fn call(&mut self, mut req: Request<B>) -> Self::Future {
-        let Some(route) = req.extensions().get::<MethodRoute>().copied() else {
+    fn call(&mut self, req: Request<B>) -> Self::Future {
+        let route = match &self.table {
+            Some(Table(table)) => table.lookup(req.uri().path()).map(MethodRoute),
+            None => req.extensions().get::<MethodRoute>().copied(),
+        };
+        let Some(route) = route else {
             return crate::future::Either::ready(plain(StatusCode::NOT_FOUND));
         };
         let negotiated = match self.protocol {
@@ -396,8 +414,7 @@ where
                         err,
                     ));
                 }
-                req.extensions_mut().insert(n);
-                crate::future::Either::inner(self.inner.call(req))
+                crate::future::Either::inner(self.inner.call(Call::new(n, req)))
             }
             Err(rejection) => crate::future::Either::ready(rejection.into_response()),
         }

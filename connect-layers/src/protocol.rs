@@ -70,3 +70,50 @@ impl Negotiated {
         }
     }
 }
+
+/// A request after negotiation: the HTTP request and what was decided about
+/// it. The layers between negotiation and framing take and pass `Call`s, so
+/// the decision travels with the request in its type, with no allocation
+/// and no way to reach framing un-negotiated.
+#[derive(Debug)]
+pub struct Call<B> {
+    /// What negotiation decided.
+    pub negotiated: Negotiated,
+    /// The HTTP request.
+    pub request: http::Request<B>,
+}
+
+impl<B> Call<B> {
+    /// A call negotiated as `negotiated`.
+    pub fn new(negotiated: Negotiated, request: http::Request<B>) -> Self {
+        Call {
+            negotiated,
+            request,
+        }
+    }
+
+    /// The same call with its body mapped.
+    pub fn map_body<B2>(self, f: impl FnOnce(B) -> B2) -> Call<B2> {
+        Call {
+            negotiated: self.negotiated,
+            request: self.request.map(f),
+        }
+    }
+}
+
+/// Finds the method served at a path: what a router gives negotiation so
+/// it needs no [`MethodRoute`] extension (and its allocations) per request.
+pub trait MethodTable: Send + Sync + 'static {
+    /// The method at `path`, if any.
+    fn lookup(&self, path: &str) -> Option<&'static MethodDescriptor>;
+}
+
+/// A shared [`MethodTable`], printable.
+#[derive(Clone)]
+pub(crate) struct Table(pub(crate) std::sync::Arc<dyn MethodTable>);
+
+impl std::fmt::Debug for Table {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("MethodTable")
+    }
+}

@@ -16,6 +16,7 @@
 //!   typed service
 //! ```
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use connect_codec::compression::CompressionRegistry;
@@ -28,6 +29,7 @@ use crate::error_map::{ErrorMap, ErrorMapLayer};
 use crate::framing::{DEFAULT_READ_MAX_BYTES, Framing, FramingLayer};
 use crate::get::{ConnectGet, ConnectGetLayer};
 use crate::negotiate::{Negotiate, NegotiateLayer};
+use crate::protocol::{MethodTable, Table};
 use crate::web_text::{GrpcWebText, GrpcWebTextLayer};
 
 /// The Connect protocol stack around a service of
@@ -48,6 +50,7 @@ pub struct StackConfig {
     read_max_bytes: usize,
     compression: CompressionLayer,
     deadline: DeadlineLayer,
+    table: Option<Table>,
 }
 
 impl Default for StackConfig {
@@ -64,6 +67,23 @@ impl StackConfig {
             read_max_bytes: DEFAULT_READ_MAX_BYTES,
             compression: CompressionLayer::new(),
             deadline: DeadlineLayer::new(),
+            table: None,
+        }
+    }
+
+    /// Where negotiation finds each request's method (a router passes its
+    /// routing table); without one it reads a
+    /// [`MethodRoute`](crate::protocol::MethodRoute) extension.
+    pub fn method_table(mut self, table: Arc<dyn MethodTable>) -> Self {
+        self.table = Some(Table(table));
+        self
+    }
+
+    fn negotiate(&self, protocol: Protocol) -> NegotiateLayer {
+        let layer = NegotiateLayer::for_protocol(protocol);
+        match &self.table {
+            Some(Table(t)) => layer.with_table(t.clone()),
+            None => layer,
         }
     }
 
@@ -188,7 +208,7 @@ impl<S> Layer<S> for ConnectLayer {
     fn layer(&self, inner: S) -> Self::Service {
         let svc = ConnectGetLayer::new().layer(self.config.common(inner));
         let svc = ErrorMapLayer::new().layer(svc);
-        NegotiateLayer::for_protocol(Protocol::Connect).layer(svc)
+        self.config.negotiate(Protocol::Connect).layer(svc)
     }
 }
 
@@ -197,7 +217,7 @@ impl<S> Layer<S> for GrpcLayer {
 
     fn layer(&self, inner: S) -> Self::Service {
         let svc = ErrorMapLayer::new().layer(self.config.common(inner));
-        NegotiateLayer::for_protocol(Protocol::Grpc).layer(svc)
+        self.config.negotiate(Protocol::Grpc).layer(svc)
     }
 }
 
@@ -207,7 +227,7 @@ impl<S> Layer<S> for GrpcWebLayer {
     fn layer(&self, inner: S) -> Self::Service {
         let svc = ErrorMapLayer::new().layer(self.config.common(inner));
         let svc = GrpcWebTextLayer::new().layer(svc);
-        NegotiateLayer::for_protocol(Protocol::GrpcWeb).layer(svc)
+        self.config.negotiate(Protocol::GrpcWeb).layer(svc)
     }
 }
 

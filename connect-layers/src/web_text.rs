@@ -258,10 +258,10 @@ pub struct GrpcWebText<S> {
 
 crate::macros::define_inner_service_accessors!(GrpcWebText);
 
-impl<S, B> tower_service::Service<http::Request<B>> for GrpcWebText<S>
+impl<S, B> tower_service::Service<crate::protocol::Call<B>> for GrpcWebText<S>
 where
     S: tower_service::Service<
-            http::Request<WebTextBody<B>>,
+            crate::protocol::Call<WebTextBody<B>>,
             Response = http::Response<crate::body::ResponseBody>,
         >,
 {
@@ -274,12 +274,13 @@ where
         self.inner.poll_ready(cx)
     }
 
-    fn call(&mut self, req: http::Request<B>) -> Self::Future {
+    fn call(&mut self, req: crate::protocol::Call<B>) -> Self::Future {
         let text = req
+            .request
             .headers()
             .get(http::header::CONTENT_TYPE)
             .is_some_and(|v| is_web_text(v.as_bytes()));
-        let req = req.map(|inner| {
+        let req = req.map_body(|inner| {
             if text {
                 WebTextBody::text(inner)
             } else {

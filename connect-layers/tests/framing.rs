@@ -6,7 +6,7 @@ mod support;
 use bytes::{BufMut, Bytes, BytesMut};
 use connect_core::{Code, Codec, ConnectError, MethodDescriptor, Protocol};
 use connect_layers::framing::FramingLayer;
-use connect_layers::protocol::Negotiated;
+use connect_layers::protocol::{Call, Negotiated};
 use connect_layers::rpc::{Frame, RequestMessages, ResponseMessages, RpcRequest, RpcResponse};
 use futures_util::StreamExt as _;
 use http_body_util::{BodyExt, Full, StreamBody};
@@ -23,10 +23,8 @@ fn negotiated(method: &'static MethodDescriptor, enveloped: bool) -> Negotiated 
     }
 }
 
-fn request<B>(n: Negotiated, body: B) -> http::Request<B> {
-    let mut req = http::Request::post(n.method.path()).body(body).unwrap();
-    req.extensions_mut().insert(n);
-    req
+fn request<B>(n: Negotiated, body: B) -> Call<B> {
+    Call::new(n, http::Request::post(n.method.path()).body(body).unwrap())
 }
 
 fn env(flags: u8, data: &[u8]) -> Bytes {
@@ -143,13 +141,4 @@ async fn stream_errors_become_the_end_stream_message() {
     let end: serde_json::Value = serde_json::from_slice(&body[11..]).unwrap();
     assert_eq!(end["error"]["code"], "aborted");
     assert_eq!(end["error"]["message"], "stop");
-}
-
-#[tokio::test]
-async fn missing_negotiation_is_internal() {
-    let svc = FramingLayer::new().layer(echo());
-    let req = http::Request::post("/x")
-        .body(Full::new(Bytes::new()))
-        .unwrap();
-    assert_eq!(svc.oneshot(req).await.unwrap_err().code(), Code::Internal);
 }

@@ -7,7 +7,7 @@ use connect_core::{Code, ConnectError};
 use connect_layers::error_map::ErrorMapLayer;
 use connect_layers::get::{ConnectGetLayer, GetBody};
 use connect_layers::negotiate::NegotiateLayer;
-use connect_layers::protocol::{MethodRoute, Negotiated};
+use connect_layers::protocol::{Call, MethodRoute};
 use http::{Request, Response, StatusCode};
 use http_body_util::{BodyExt, Full};
 use support::*;
@@ -22,8 +22,9 @@ async fn run(req: Request<Full<Bytes>>) -> Response<connect_layers::body::Respon
         .layer(NegotiateLayer::new())
         .layer(ErrorMapLayer::new())
         .layer(ConnectGetLayer::new())
-        .service(service_fn(|req: Request<Body>| async move {
-            let n = *req.extensions().get::<Negotiated>().unwrap();
+        .service(service_fn(|call: Call<Body>| async move {
+            let n = call.negotiated;
+            let req = call.request;
             let ct = req.headers()["content-type"].clone();
             let ce = req.headers().get("content-encoding").cloned();
             let body = req.into_body().collect().await.unwrap().to_bytes();

@@ -12,7 +12,7 @@ use connect_codec::error_json;
 use connect_core::{ConnectError, MethodDescriptor, Protocol};
 use connect_layers::body::ResponseBody;
 use connect_layers::handler::BoxFuture;
-use connect_layers::protocol::MethodRoute;
+use connect_layers::protocol::MethodTable;
 use connect_layers::rpc::{NamedService, RpcRequest, RpcResponse};
 use connect_layers::stack::{
     ConnectLayer, ConnectService, GrpcLayer, GrpcService, GrpcWebLayer, GrpcWebService, StackConfig,
@@ -102,6 +102,15 @@ impl std::hash::Hasher for PathHasher {
             self.0 ^= u64::from(b);
             self.0 = self.0.wrapping_mul(0x0100_0000_01b3);
         }
+    }
+}
+
+/// The router's table, as negotiation sees it.
+struct RouteTable(Arc<Routes>);
+
+impl MethodTable for RouteTable {
+    fn lookup(&self, path: &str) -> Option<&'static MethodDescriptor> {
+        self.0.get(path).map(|(method, _)| *method)
     }
 }
 
@@ -197,10 +206,15 @@ impl Router {
         let dispatch = Dispatch {
             routes: routes.clone(),
         };
+        // Negotiation looks methods up in our table: no per-request
+        // extension to allocate.
+        let stacks = config
+            .clone()
+            .method_table(Arc::new(RouteTable(routes.clone())));
         Router {
-            connect: ConnectLayer::from_config(config.clone()).layer(dispatch.clone()),
-            grpc: GrpcLayer::from_config(config.clone()).layer(dispatch.clone()),
-            grpc_web: GrpcWebLayer::from_config(config.clone()).layer(dispatch),
+            connect: ConnectLayer::from_config(stacks.clone()).layer(dispatch.clone()),
+            grpc: GrpcLayer::from_config(stacks.clone()).layer(dispatch.clone()),
+            grpc_web: GrpcWebLayer::from_config(stacks).layer(dispatch),
             routes,
             config,
         }
@@ -262,19 +276,18 @@ impl Router {
     }
 
     /// Wraps all three protocol stacks in `layer` (which must apply to
-    /// each). Its services see HTTP requests already routed, with a
-    /// [`MethodRoute`] extension. Add services first: the stacks are fixed
-    /// from here on.
+    /// each). Its services see HTTP requests for known paths, before
+    /// negotiation. Add services first: the stacks are fixed from here on.
     ///
     /// ```
     /// use connect_server::{DrainOnDrop, Router};
     /// use tower::util::MapRequestLayer;
     ///
-    /// // Runs after routing: the method is known.
+    /// // Runs for known paths only, before the protocol stack.
     /// fn check(req: http::Request<DrainOnDrop<hyper::body::Incoming>>)
     ///     -> http::Request<DrainOnDrop<hyper::body::Incoming>>
     /// {
-    ///     assert!(req.extensions().get::<connect_layers::protocol::MethodRoute>().is_some());
+    ///     assert!(req.uri().path().starts_with('/'));
     ///     req
     /// }
     /// let router = Router::new().layer_stacks(MapRequestLayer::new(check));
@@ -457,12 +470,11 @@ where
         let route = self.routes.get(req.uri().path());
         let (parts, body) = req.into_parts();
         let (body, drain) = DrainOnDrop::tracked(version, body);
-        let Some((method, _)) = route else {
+        if route.is_none() {
             drop(body); // drained in the background on HTTP/1.x
             return ResponseFuture::ready(not_found(parts.uri.path(), protocol), drain);
-        };
-        let mut req = Request::from_parts(parts, body);
-        req.extensions_mut().insert(MethodRoute(method));
+        }
+        let req = Request::from_parts(parts, body);
         let inner = match protocol {
             Protocol::Grpc => Inner::Grpc {
                 fut: self.grpc.call(req),

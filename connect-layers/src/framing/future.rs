@@ -50,9 +50,6 @@ pin_project! {
             fut: S::Future,
             negotiated: Negotiated,
         },
-        Failed {
-            error: Option<ConnectError>,
-        },
     }
 }
 
@@ -82,12 +79,6 @@ where
                 negotiated,
                 read_max_bytes,
             },
-        }
-    }
-
-    pub(super) fn failed(error: ConnectError) -> Self {
-        ResponseFuture {
-            state: State::Failed { error: Some(error) },
         }
     }
 }
@@ -210,9 +201,6 @@ where
                 StateProj::Called { fut, negotiated } => {
                     let resp = std::task::ready!(fut.poll(cx))?;
                     return Poll::Ready(Ok(frame_response(negotiated, resp)));
-                }
-                StateProj::Failed { error } => {
-                    return Poll::Ready(Err(error.take().expect("polled after completion")));
                 }
             };
             this.state.set(next);

@@ -14,7 +14,7 @@
 //! use bytes::Bytes;
 //! use connect_core::{Code, Codec, ConnectError, Idempotency, MethodDescriptor, Protocol, StreamType};
 //! use connect_layers::framing::FramingLayer;
-//! use connect_layers::protocol::Negotiated;
+//! use connect_layers::protocol::{Call, Negotiated};
 //! use connect_layers::rpc::*;
 //! use http_body_util::{BodyExt, Full};
 //! use tower::{ServiceBuilder, ServiceExt};
@@ -32,11 +32,11 @@
 //!         })
 //!     });
 //! let request = |body: &'static [u8]| {
-//!     let mut req = http::Request::post("/a.v1.S/M").body(Full::new(Bytes::from_static(body))).unwrap();
-//!     req.extensions_mut().insert(Negotiated {
+//!     let req = http::Request::post("/a.v1.S/M").body(Full::new(Bytes::from_static(body))).unwrap();
+//!     let n = Negotiated {
 //!         method: &M, protocol: Protocol::Connect, codec: Codec::Proto, enveloped: false, implicit_codec: false,
-//!     });
-//!     req
+//!     };
+//!     Call::new(n, req)
 //! };
 //! let resp = echo.clone().oneshot(request(b"hello")).await.unwrap();
 //! assert_eq!(&resp.into_body().collect().await.unwrap().to_bytes()[..], b"hello");
@@ -51,13 +51,12 @@ mod future;
 use std::task::{Context, Poll};
 
 use connect_core::ConnectError;
-use http::Request;
 use tower_layer::Layer;
 use tower_service::Service;
 
 pub use self::body::FrameDecoder;
 pub use self::future::ResponseFuture;
-use crate::protocol::Negotiated;
+use crate::protocol::Call;
 use crate::rpc::{RequestHead, RequestMessages, RpcRequest, RpcResponse};
 
 /// The default receive limit: 4 MiB, the gRPC convention.
@@ -120,7 +119,7 @@ impl<S> Framing<S> {
     }
 }
 
-impl<S, B> Service<Request<B>> for Framing<S>
+impl<S, B> Service<Call<B>> for Framing<S>
 where
     S: Service<RpcRequest, Response = RpcResponse, Error = ConnectError> + Clone,
     B: http_body::Body + Send + 'static,
@@ -136,13 +135,9 @@ where
         self.inner.poll_ready(cx)
     }
 
-    fn call(&mut self, req: Request<B>) -> Self::Future {
-        let Some(n) = req.extensions().get::<Negotiated>().copied() else {
-            return ResponseFuture::failed(ConnectError::internal(
-                "framing: request was not negotiated",
-            ));
-        };
-        let (parts, body) = req.into_parts();
+    fn call(&mut self, call: Call<B>) -> Self::Future {
+        let n = call.negotiated;
+        let (parts, body) = call.request.into_parts();
         let head = RequestHead {
             method: n.method,
             protocol: n.protocol,
