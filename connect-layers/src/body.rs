@@ -145,6 +145,16 @@ pub(crate) fn envelope(data: &[u8], flag_bits: u8) -> Bytes {
     buf.freeze()
 }
 
+/// A frame's bytes on the wire: as encoded if the prefix was written at
+/// encode time, else copied behind a new prefix.
+fn enveloped(frame: crate::rpc::Frame, bits: u8) -> Bytes {
+    if frame.prefixed && bits == 0 {
+        frame.data
+    } else {
+        envelope(frame.payload(), bits)
+    }
+}
+
 fn end_frame(end: StreamEnd, error: Option<&ConnectError>, trailers: &HeaderMap) -> Frame<Bytes> {
     match end {
         StreamEnd::GrpcTrailers => Frame::trailers(grpc_status::status_trailers(error, trailers)),
@@ -194,7 +204,7 @@ impl Body for ResponseBody {
                     } else {
                         0
                     };
-                    Some(Frame::data(envelope(&frame.data, bits)))
+                    Some(Frame::data(enveloped(frame, bits)))
                 }
                 None if *done => None,
                 None => {
@@ -215,7 +225,7 @@ impl Body for ResponseBody {
                         } else {
                             0
                         };
-                        Frame::data(envelope(&frame.data, bits))
+                        Frame::data(enveloped(frame, bits))
                     }
                     Some(Err(err)) => {
                         s.done = true;

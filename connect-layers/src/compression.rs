@@ -195,12 +195,14 @@ fn compress(
     frame: Frame,
     min_bytes: usize,
 ) -> Result<Frame, ConnectError> {
-    if frame.compressed || frame.data.len() < min_bytes {
+    let payload = frame.payload();
+    if frame.compressed || payload.len() < min_bytes {
         return Ok(frame);
     }
     Ok(Frame {
-        data: registry.compress(encoding, &frame.data)?,
+        data: registry.compress(encoding, payload)?,
         compressed: true,
+        prefixed: false,
     })
 }
 
@@ -370,6 +372,7 @@ mod decompress_tests {
         Frame {
             data: Bytes::from_static(data),
             compressed: true,
+            prefixed: false,
         }
     }
 

@@ -113,17 +113,43 @@ fn stream_of(messages: RequestMessages) -> FrameStream {
     }
 }
 
+/// Encodes one response message, already behind its envelope prefix when
+/// the protocol will envelope it.
+fn frame<M: Message + Serialize>(
+    codec: Codec,
+    msg: &M,
+    enveloped: bool,
+) -> Result<Frame, ConnectError> {
+    Ok(if enveloped {
+        Frame {
+            data: codec::encode_prefixed(codec, msg)?,
+            compressed: false,
+            prefixed: true,
+        }
+    } else {
+        Frame::new(codec::encode(codec, msg)?)
+    })
+}
+
+/// Whether the response messages of `head`'s call travel in envelopes
+/// (everything but Connect unary).
+fn enveloped(head: &crate::rpc::RequestHead) -> bool {
+    head.protocol != connect_core::Protocol::Connect
+        || head.method.stream_type() != connect_core::StreamType::Unary
+}
+
 fn respond<M: Message + Serialize>(
     codec: Codec,
     msg: &M,
     ctx: Context,
+    enveloped: bool,
 ) -> Result<RpcResponse, ConnectError> {
-    let data = codec::encode(codec, msg)?;
+    let frame = frame(codec, msg, enveloped)?;
     let (headers, trailers) = ctx.into_response_metadata();
     Ok(RpcResponse {
         headers,
         trailers,
-        messages: ResponseMessages::Unary(Frame::new(data)),
+        messages: ResponseMessages::Unary(frame),
     })
 }
 
@@ -131,8 +157,8 @@ fn respond_stream<M>(codec: Codec, stream: ResponseStream<M>, ctx: Context) -> R
 where
     M: Message + Serialize + 'static,
 {
-    let frames =
-        stream.map(move |item| item.and_then(|m| codec::encode(codec, &m).map(Frame::new)));
+    // Streamed responses are enveloped in every protocol.
+    let frames = stream.map(move |item| item.and_then(|m| frame(codec, &m, true)));
     let (headers, trailers) = ctx.into_response_metadata();
     RpcResponse {
         headers,
@@ -151,10 +177,11 @@ where
     Fut: Future<Output = Result<(M, Context), ConnectError>>,
 {
     let codec = req.head.codec;
+    let enveloped = enveloped(&req.head);
     let frame = single(req.messages).await?;
     let msg = codec::decode_view(codec, frame.data)?;
     let (resp, ctx) = handler(Context::from_head(req.head), msg).await?;
-    respond(codec, &resp, ctx)
+    respond(codec, &resp, ctx, enveloped)
 }
 
 /// Serves a server-streaming call with `handler`.
@@ -191,7 +218,8 @@ where
     let codec = req.head.codec;
     let stream = Streaming::new(codec, stream_of(req.messages));
     let (resp, ctx) = handler(Context::from_head(req.head), stream).await?;
-    respond(codec, &resp, ctx)
+    // A client stream's single response is enveloped in every protocol.
+    respond(codec, &resp, ctx, true)
 }
 
 /// Serves a bidirectional-streaming call with `handler`.

@@ -21,14 +21,37 @@ pub struct Frame {
     pub data: Bytes,
     /// Whether `data` is compressed with the call's negotiated encoding.
     pub compressed: bool,
+    /// Whether `data` already starts with the 5-byte envelope prefix for
+    /// itself (flags `0`), written when the message was encoded, so the
+    /// body sends it as is instead of copying it behind a new prefix.
+    pub prefixed: bool,
 }
 
 impl Frame {
+    /// The message, without any envelope prefix written at encode time.
+    pub fn payload(&self) -> &[u8] {
+        if self.prefixed {
+            &self.data[connect_core::ENVELOPE_PREFIX_LEN..]
+        } else {
+            &self.data
+        }
+    }
+
+    /// The message as an owned buffer, without any prefix (no copy).
+    pub fn into_payload(self) -> Bytes {
+        if self.prefixed {
+            self.data.slice(connect_core::ENVELOPE_PREFIX_LEN..)
+        } else {
+            self.data
+        }
+    }
+
     /// An uncompressed frame.
     pub fn new(data: Bytes) -> Self {
         Frame {
             data,
             compressed: false,
+            prefixed: false,
         }
     }
 }

@@ -66,6 +66,7 @@ async fn decompresses_requests_and_compresses_responses() {
         Frame {
             data: gzip(b"question"),
             compressed: true,
+            prefixed: false,
         },
     );
     let resp = svc.oneshot(req).await.unwrap();
@@ -120,10 +121,12 @@ async fn decompressed_size_is_bounded_per_stream_message() {
             Frame {
                 data: small,
                 compressed: true,
+                prefixed: false,
             },
             Frame {
                 data: big,
                 compressed: true,
+                prefixed: false,
             },
         ],
     );

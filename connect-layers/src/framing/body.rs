@@ -35,6 +35,7 @@ pub(crate) fn request_frame(env: Envelope) -> Result<Frame, ConnectError> {
     Ok(Frame {
         data: env.data,
         compressed: env.flags & flags::COMPRESSED != 0,
+        prefixed: false,
     })
 }
 

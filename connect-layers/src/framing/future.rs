@@ -107,6 +107,7 @@ fn whole_body_frame(
     Ok(Frame {
         data: bytes,
         compressed,
+        prefixed: false,
     })
 }
 
@@ -126,7 +127,7 @@ pub(crate) fn frame_response(n: &Negotiated, resp: RpcResponse) -> Response<Resp
     if !n.enveloped {
         copy_metadata(out.headers_mut(), &trailers, true);
         *out.body_mut() = match messages {
-            ResponseMessages::Unary(frame) => ResponseBody::full(frame.data),
+            ResponseMessages::Unary(frame) => ResponseBody::full(frame.into_payload()),
             ResponseMessages::Stream(_) => {
                 return crate::error_map::error_response(
                     Some(n),

@@ -77,6 +77,7 @@ pub fn frame(data: &'static [u8], compressed: bool) -> Frame {
     Frame {
         data: Bytes::from_static(data),
         compressed,
+        prefixed: false,
     }
 }
 
