@@ -2,7 +2,7 @@
 //! (bounded by the receive limit) and compress response frames.
 //!
 //! Where each protocol names its encodings is a small strategy
-//! ([`Negotiated::encoding_header`](crate::protocol::Negotiated::encoding_header)); the work is the same for all: Connect
+//! ([`protocol::encoding_headers`](crate::protocol::encoding_headers)); the work is the same for all: Connect
 //! unary compresses the whole body (one frame), the others each envelope.
 //!
 //! ```
@@ -50,7 +50,7 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use connect_codec::compression::{CompressionRegistry, IDENTITY};
-use connect_core::{ConnectError, Protocol, StreamType};
+use connect_core::ConnectError;
 use futures_util::StreamExt as _;
 use http::{HeaderName, HeaderValue};
 use pin_project_lite::pin_project;
@@ -149,22 +149,6 @@ pub struct Compression<S> {
 
 crate::macros::define_inner_service_accessors!(Compression);
 
-/// The encoding headers of a call: (sent encoding, accepted encodings).
-fn header_names(req: &RpcRequest) -> (HeaderName, HeaderName) {
-    use connect_core::metadata::names;
-    match req.head.protocol {
-        Protocol::Connect if req.head.method.stream_type() == StreamType::Unary => (
-            http::header::CONTENT_ENCODING,
-            http::header::ACCEPT_ENCODING,
-        ),
-        Protocol::Connect => (
-            names::CONNECT_CONTENT_ENCODING,
-            names::CONNECT_ACCEPT_ENCODING,
-        ),
-        _ => (names::GRPC_ENCODING, names::GRPC_ACCEPT_ENCODING),
-    }
-}
-
 fn decompress(
     registry: &CompressionRegistry,
     encoding: Option<&'static str>,
@@ -221,7 +205,8 @@ where
 
     fn call(&mut self, mut req: RpcRequest) -> Self::Future {
         let registry = &self.config.registry;
-        let (enc_name, accept_name) = header_names(&req);
+        let (enc_name, accept_name) =
+            crate::protocol::encoding_headers(req.head.protocol, req.head.method.stream_type());
         let requested = req
             .head
             .headers

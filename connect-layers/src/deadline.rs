@@ -103,11 +103,11 @@ fn expired() -> ConnectError {
 /// The timeout a request asks for, per its protocol's header.
 pub fn request_timeout(req: &RpcRequest) -> Result<Option<Duration>, ConnectError> {
     type Parser = fn(&[u8]) -> Result<Duration, ConnectError>;
-    use connect_core::metadata::names;
-    let (name, parse): (http::HeaderName, Parser) = match req.head.protocol {
-        Protocol::Connect => (names::CONNECT_TIMEOUT_MS, parse_connect_timeout),
-        _ => (names::GRPC_TIMEOUT, parse_grpc_timeout),
+    let parse: Parser = match req.head.protocol {
+        Protocol::Connect => parse_connect_timeout,
+        _ => parse_grpc_timeout,
     };
+    let name = crate::protocol::timeout_header(req.head.protocol);
     req.head
         .headers
         .get(name)

@@ -363,9 +363,6 @@ pub fn negotiate_grpc<B>(
     })
 }
 
-/// The Connect protocol version header.
-pub const PROTOCOL_VERSION_HEADER: &str = "connect-protocol-version";
-
 /// Clients may omit `connect-protocol-version`; if present it must be `1`.
 fn check_protocol_version<B>(req: &Request<B>) -> Result<(), connect_core::ConnectError> {
     match req

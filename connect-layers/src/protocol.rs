@@ -1,7 +1,9 @@
 //! What negotiation decided about a call, shared by the layers below it
 //! through request extensions.
 
-use connect_core::{Codec, MethodDescriptor, Protocol};
+use connect_core::metadata::names;
+use connect_core::{Codec, MethodDescriptor, Protocol, StreamType};
+use http::HeaderName;
 
 /// The method a request was routed to. A router inserts it into the
 /// request extensions before the protocol stack runs.
@@ -44,30 +46,40 @@ impl Negotiated {
         }
     }
 
-    /// The header naming the request's message encoding.
-    pub fn encoding_header(&self) -> &'static str {
-        match (self.protocol, self.enveloped) {
-            (Protocol::Connect, false) => "content-encoding",
-            (Protocol::Connect, true) => "connect-content-encoding",
-            _ => "grpc-encoding",
-        }
-    }
-
-    /// The header listing the encodings a peer accepts.
-    pub fn accept_encoding_header(&self) -> &'static str {
-        match (self.protocol, self.enveloped) {
-            (Protocol::Connect, false) => "accept-encoding",
-            (Protocol::Connect, true) => "connect-accept-encoding",
-            _ => "grpc-accept-encoding",
-        }
+    /// The headers naming the request's message encoding and the
+    /// encodings the peer accepts.
+    pub fn encoding_headers(&self) -> (HeaderName, HeaderName) {
+        encoding_headers(self.protocol, self.method.stream_type())
     }
 
     /// The header carrying the client's timeout.
-    pub fn timeout_header(&self) -> &'static str {
-        match self.protocol {
-            Protocol::Connect => connect_core::timeout::CONNECT_TIMEOUT_HEADER,
-            _ => connect_core::timeout::GRPC_TIMEOUT_HEADER,
-        }
+    pub fn timeout_header(&self) -> HeaderName {
+        timeout_header(self.protocol)
+    }
+}
+
+/// The per-protocol compression headers of a call (sent encoding, accepted
+/// encodings): Connect unary uses HTTP's own, Connect streaming its
+/// `connect-` pair, gRPC and gRPC-Web the `grpc-` pair.
+pub fn encoding_headers(protocol: Protocol, stream_type: StreamType) -> (HeaderName, HeaderName) {
+    match protocol {
+        Protocol::Connect if stream_type == StreamType::Unary => (
+            http::header::CONTENT_ENCODING,
+            http::header::ACCEPT_ENCODING,
+        ),
+        Protocol::Connect => (
+            names::CONNECT_CONTENT_ENCODING,
+            names::CONNECT_ACCEPT_ENCODING,
+        ),
+        _ => (names::GRPC_ENCODING, names::GRPC_ACCEPT_ENCODING),
+    }
+}
+
+/// The per-protocol timeout header.
+pub fn timeout_header(protocol: Protocol) -> HeaderName {
+    match protocol {
+        Protocol::Connect => names::CONNECT_TIMEOUT_MS,
+        _ => names::GRPC_TIMEOUT,
     }
 }
 
