@@ -77,6 +77,31 @@ pub fn append_binary(headers: &mut HeaderMap, name: HeaderName, bytes: &[u8]) {
     headers.append(name, encode_binary_value(bytes));
 }
 
+/// Maps with at most this many distinct names are searched linearly by
+/// [`find`].
+const FIND_SCAN_MAX: usize = 12;
+
+/// The first value of header `name`, like [`HeaderMap::get`], but a small
+/// map (a request's handful of headers) is scanned instead of hashed:
+/// comparing a few names costs less than hashing a custom name such as
+/// `connect-timeout-ms`, and the protocol layers look up several per call.
+///
+/// ```
+/// use connect_core::metadata::{find, names};
+/// let mut h = http::HeaderMap::new();
+/// h.insert("connect-timeout-ms", http::HeaderValue::from_static("250"));
+/// assert_eq!(find(&h, &names::CONNECT_TIMEOUT_MS).unwrap(), "250");
+/// assert!(find(&h, &http::header::CONTENT_TYPE).is_none());
+/// ```
+#[inline]
+pub fn find<'a>(headers: &'a HeaderMap, name: &HeaderName) -> Option<&'a HeaderValue> {
+    if headers.keys_len() <= FIND_SCAN_MAX {
+        headers.iter().find(|(k, _)| *k == name).map(|(_, v)| v)
+    } else {
+        headers.get(name)
+    }
+}
+
 /// Whether a header belongs to the protocol rather than to the user: such
 /// headers are never copied from error or context metadata onto the wire as
 /// user metadata.

@@ -78,9 +78,9 @@ struct Config {
 
 impl Config {
     fn new(registry: CompressionRegistry, read_max_bytes: usize, min_bytes: usize) -> Self {
-        let accept = HeaderValue::from_str(registry.accept_encoding())
-            .ok()
-            .filter(|v| !v.is_empty());
+        let names = registry.accept_encoding();
+        let accept = (!names.is_empty() && HeaderValue::from_str(names).is_ok())
+            .then(|| HeaderValue::from_static(intern(names)));
         Config {
             registry,
             accept,
@@ -88,6 +88,23 @@ impl Config {
             min_bytes,
         }
     }
+}
+
+/// A `'static` copy of `s`, made once per distinct string: a header value
+/// over static bytes is cloned onto every response without touching a
+/// shared reference count. Registries are configured a handful of times
+/// per process, so the set stays tiny.
+fn intern(s: &str) -> &'static str {
+    static INTERNED: std::sync::Mutex<Vec<&'static str>> = std::sync::Mutex::new(Vec::new());
+    let mut set = INTERNED
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    if let Some(found) = set.iter().find(|x| **x == s) {
+        return found;
+    }
+    let leaked: &'static str = Box::leak(s.to_owned().into_boxed_str());
+    set.push(leaked);
+    leaked
 }
 
 impl Default for CompressionLayer {
@@ -173,6 +190,22 @@ fn decompress(
         .map(Frame::new)
 }
 
+/// The encoding to answer in, from the peer's accepted list (`name`).
+fn accepted(
+    registry: &CompressionRegistry,
+    headers: &http::HeaderMap,
+    name: &HeaderName,
+) -> Option<&'static str> {
+    // A request's few headers are scanned rather than hashed (see
+    // `connect_core::metadata::find`).
+    if headers.keys_len() <= 12 {
+        let values = headers.iter().filter(|(k, _)| *k == name);
+        registry.negotiate(values.map(|(_, v)| v.as_bytes()))
+    } else {
+        registry.negotiate(headers.get_all(name).iter().map(HeaderValue::as_bytes))
+    }
+}
+
 fn compress(
     registry: &CompressionRegistry,
     encoding: &'static str,
@@ -207,10 +240,7 @@ where
         let registry = &self.config.registry;
         let (enc_name, accept_name) =
             crate::protocol::encoding_headers(req.head.protocol, req.head.method.stream_type());
-        let requested = req
-            .head
-            .headers
-            .get(&enc_name)
+        let requested = connect_core::metadata::find(&req.head.headers, &enc_name)
             .map(|v| v.to_str().unwrap_or("\u{fffd}"))
             .filter(|v| *v != IDENTITY);
         let encoding = match requested {
@@ -239,20 +269,13 @@ where
                 ))
             }
         };
-        let response_encoding = encoding.or_else(|| {
-            registry.negotiate(
-                req.head
-                    .headers
-                    .get_all(&accept_name)
-                    .iter()
-                    .map(HeaderValue::as_bytes),
-            )
-        });
+        let response_encoding =
+            encoding.or_else(|| accepted(registry, &req.head.headers, &accept_name));
         ResponseFuture::from_state(State::Called {
             fut: self.inner.call(req),
-            encoding: response_encoding,
+            encoding: response_encoding.map(|e| (e, self.config.clone())),
+            accept: self.config.accept.clone(),
             headers: (enc_name, accept_name),
-            config: self.config.clone(),
         })
     }
 }
@@ -273,9 +296,11 @@ pin_project! {
         Called {
             #[pin]
             fut: F,
-            encoding: Option<&'static str>,
+            // The response's encoding and the configuration to apply it,
+            // only when there is one: no shared count touched otherwise.
+            encoding: Option<(&'static str, Arc<Config>)>,
+            accept: Option<HeaderValue>,
             headers: (HeaderName, HeaderName),
-            config: Arc<Config>,
         },
         /// The request was refused.
         Failed {
@@ -304,14 +329,14 @@ where
             StateProj::Called {
                 fut,
                 encoding,
+                accept,
                 headers: (enc_header, accept_header),
-                config,
             } => {
                 let mut resp = std::task::ready!(fut.poll(cx))?;
-                if let Some(v) = &config.accept {
-                    resp.headers.insert(accept_header.clone(), v.clone());
+                if let Some(v) = accept.take() {
+                    resp.headers.insert(accept_header.clone(), v);
                 }
-                let Some(encoding) = *encoding else {
+                let Some((encoding, config)) = encoding.take() else {
                     return Poll::Ready(Ok(resp));
                 };
                 let name = HeaderValue::from_static(encoding);

@@ -108,9 +108,7 @@ pub fn request_timeout(req: &RpcRequest) -> Result<Option<Duration>, ConnectErro
         _ => parse_grpc_timeout,
     };
     let name = crate::protocol::timeout_header(req.head.protocol);
-    req.head
-        .headers
-        .get(name)
+    connect_core::metadata::find(&req.head.headers, &name)
         .map(|v| parse(v.as_bytes()))
         .transpose()
 }

@@ -124,10 +124,7 @@ pub fn error_response(n: Option<&Negotiated>, err: ConnectError) -> Response<Res
     let headers = resp.headers_mut();
     copy_metadata(headers, err.headers(), false);
     copy_accept_headers(headers, err.headers());
-    headers.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static(n.response_content_type()),
-    );
+    headers.insert(header::CONTENT_TYPE, n.response_content_type_value());
     match n.protocol {
         // Trailers-only: one HEADERS frame carrying the status.
         Protocol::Grpc => {

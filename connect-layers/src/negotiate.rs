@@ -43,6 +43,7 @@
 use std::convert::Infallible;
 use std::task::{Context, Poll};
 
+use connect_core::metadata::find;
 use connect_core::{Codec, Protocol};
 use http::{HeaderValue, Method, Request, Response, StatusCode, header};
 use tower_layer::Layer;
@@ -121,24 +122,29 @@ crate::macros::define_inner_service_accessors!(Negotiate);
 /// `application/connect+<codec>` (streaming). Returns the codec and whether
 /// the body is enveloped.
 pub fn parse_connect_content_type(value: &[u8]) -> Option<(Codec, bool)> {
+    // The exact spellings clients send, without parsing.
+    match value {
+        b"application/proto" => return Some((Codec::Proto, false)),
+        b"application/json" => return Some((Codec::Json, false)),
+        b"application/connect+proto" => return Some((Codec::Proto, true)),
+        b"application/connect+json" => return Some((Codec::Json, true)),
+        _ => {}
+    }
     let value = std::str::from_utf8(value).ok()?;
     let mut parts = value.split(';');
     let media = parts.next()?.trim();
-    let params: Vec<&str> = parts.map(str::trim).filter(|p| !p.is_empty()).collect();
     let rest = strip_prefix_ignore_case(media, "application/")?;
     let (enveloped, codec_name) = match strip_prefix_ignore_case(rest, "connect+") {
         Some(c) => (true, c),
         None => (false, rest),
     };
     let codec = Codec::from_name_ignore_case(codec_name)?;
-    for p in params {
+    for p in parts.map(str::trim).filter(|p| !p.is_empty()) {
         let (k, v) = p.split_once('=')?;
+        let v = v.trim().trim_matches('"');
         let ok = k.trim().eq_ignore_ascii_case("charset")
             && codec == Codec::Json
-            && matches!(
-                v.trim().trim_matches('"').to_ascii_lowercase().as_str(),
-                "utf-8" | "utf8"
-            );
+            && (v.eq_ignore_ascii_case("utf-8") || v.eq_ignore_ascii_case("utf8"));
         if !ok {
             return None;
         }
@@ -257,9 +263,7 @@ pub fn negotiate_connect<B>(req: &Request<B>, route: MethodRoute) -> Result<Nego
     };
     let (codec, enveloped) = match *req.method() {
         Method::POST => {
-            let ct = req
-                .headers()
-                .get(header::CONTENT_TYPE)
+            let ct = find(req.headers(), &header::CONTENT_TYPE)
                 .ok_or(Rejection::UnsupportedMediaType { accept })?;
             parse_connect_content_type(ct.as_bytes())
                 .filter(|(_, enveloped)| *enveloped == streaming)
@@ -310,6 +314,15 @@ pub fn negotiate_connect<B>(req: &Request<B>, route: MethodRoute) -> Result<Nego
 /// assert_eq!(parse_grpc_content_type(b"application/grpc+xml", false), None);
 /// ```
 pub fn parse_grpc_content_type(value: &[u8], web: bool) -> Option<Codec> {
+    // The exact spellings clients send, without parsing.
+    match (value, web) {
+        (b"application/grpc" | b"application/grpc+proto", false) => return Some(Codec::Proto),
+        (b"application/grpc+json", false) => return Some(Codec::Json),
+        (b"application/grpc-web" | b"application/grpc-web+proto", true) => {
+            return Some(Codec::Proto);
+        }
+        _ => {}
+    }
     let value = std::str::from_utf8(value).ok()?;
     let media = value.split(';').next()?.trim();
     let rest = if web {
@@ -337,7 +350,7 @@ pub fn negotiate_grpc<B>(
         return Err(Rejection::MethodNotAllowed { allow_get: false });
     }
     let accept = if web { ACCEPT_GRPC_WEB } else { ACCEPT_GRPC };
-    let content_type = req.headers().get(header::CONTENT_TYPE);
+    let content_type = find(req.headers(), &header::CONTENT_TYPE);
     let codec = content_type
         .and_then(|ct| parse_grpc_content_type(ct.as_bytes(), web))
         .ok_or(Rejection::UnsupportedMediaType { accept })?;
@@ -365,10 +378,10 @@ pub fn negotiate_grpc<B>(
 
 /// Clients may omit `connect-protocol-version`; if present it must be `1`.
 fn check_protocol_version<B>(req: &Request<B>) -> Result<(), connect_core::ConnectError> {
-    match req
-        .headers()
-        .get(connect_core::metadata::names::CONNECT_PROTOCOL_VERSION)
-    {
+    match find(
+        req.headers(),
+        &connect_core::metadata::names::CONNECT_PROTOCOL_VERSION,
+    ) {
         Some(v) if v.as_bytes() != b"1" => Err(connect_core::ConnectError::invalid_argument(
             format!("connect-protocol-version must be \"1\": got {v:?}"),
         )),

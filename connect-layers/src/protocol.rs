@@ -3,7 +3,7 @@
 
 use connect_core::metadata::names;
 use connect_core::{Codec, MethodDescriptor, Protocol, StreamType};
-use http::HeaderName;
+use http::{HeaderName, HeaderValue};
 
 /// The method a request was routed to. A router inserts it into the
 /// request extensions before the protocol stack runs.
@@ -32,17 +32,43 @@ pub struct Negotiated {
 impl Negotiated {
     /// The response content type for this call.
     pub fn response_content_type(&self) -> &'static str {
+        RESPONSE_CONTENT_TYPES[self.response_content_type_index()]
+    }
+
+    /// [`response_content_type`](Self::response_content_type) as a header
+    /// value, built at compile time (no validation per response).
+    pub fn response_content_type_value(&self) -> HeaderValue {
+        const fn v(i: usize) -> HeaderValue {
+            HeaderValue::from_static(RESPONSE_CONTENT_TYPES[i])
+        }
+        // Each `const` is evaluated by the compiler: a response gets a
+        // ready-made value, no byte checks.
+        match self.response_content_type_index() {
+            0 => const { v(0) },
+            1 => const { v(1) },
+            2 => const { v(2) },
+            3 => const { v(3) },
+            4 => const { v(4) },
+            5 => const { v(5) },
+            6 => const { v(6) },
+            7 => const { v(7) },
+            8 => const { v(8) },
+            _ => const { v(9) },
+        }
+    }
+
+    fn response_content_type_index(&self) -> usize {
         match (self.protocol, self.enveloped, self.codec) {
-            (Protocol::Connect, false, Codec::Json) => "application/json",
-            (Protocol::Connect, false, _) => "application/proto",
-            (Protocol::Connect, true, Codec::Json) => "application/connect+json",
-            (Protocol::Connect, true, _) => "application/connect+proto",
-            (Protocol::Grpc, _, Codec::Proto) if self.implicit_codec => "application/grpc",
-            (Protocol::GrpcWeb, _, Codec::Proto) if self.implicit_codec => "application/grpc-web",
-            (Protocol::Grpc, _, Codec::Json) => "application/grpc+json",
-            (Protocol::Grpc, _, _) => "application/grpc+proto",
-            (_, _, Codec::Json) => "application/grpc-web+json",
-            (_, _, _) => "application/grpc-web+proto",
+            (Protocol::Connect, false, Codec::Json) => 0,
+            (Protocol::Connect, false, _) => 1,
+            (Protocol::Connect, true, Codec::Json) => 2,
+            (Protocol::Connect, true, _) => 3,
+            (Protocol::Grpc, _, Codec::Proto) if self.implicit_codec => 4,
+            (Protocol::GrpcWeb, _, Codec::Proto) if self.implicit_codec => 5,
+            (Protocol::Grpc, _, Codec::Json) => 6,
+            (Protocol::Grpc, _, _) => 7,
+            (_, _, Codec::Json) => 8,
+            (_, _, _) => 9,
         }
     }
 
@@ -57,6 +83,19 @@ impl Negotiated {
         timeout_header(self.protocol)
     }
 }
+
+const RESPONSE_CONTENT_TYPES: [&str; 10] = [
+    "application/json",
+    "application/proto",
+    "application/connect+json",
+    "application/connect+proto",
+    "application/grpc",
+    "application/grpc-web",
+    "application/grpc+json",
+    "application/grpc+proto",
+    "application/grpc-web+json",
+    "application/grpc-web+proto",
+];
 
 /// The per-protocol compression headers of a call (sent encoding, accepted
 /// encodings): Connect unary uses HTTP's own, Connect streaming its

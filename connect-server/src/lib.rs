@@ -31,11 +31,13 @@ pub mod cors;
 mod drain;
 mod router;
 mod server;
+mod stack_call;
 #[cfg(feature = "tls")]
 mod tls;
 
 pub use drain::DrainOnDrop;
 pub use router::{Dispatch, ResponseFuture, Router, detect_protocol};
 pub use server::Server;
+pub use stack_call::StackCall;
 #[cfg(feature = "tls")]
 pub use tls::{TlsConfig, TlsError};

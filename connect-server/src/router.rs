@@ -22,6 +22,7 @@ use http_body::Body;
 use pin_project_lite::pin_project;
 
 use crate::drain::{DrainOnDrop, DrainState, SETTLE_WAIT};
+use crate::stack_call::StackCall;
 use tower_layer::Layer;
 use tower_service::Service;
 
@@ -76,32 +77,57 @@ where
 type Routes =
     HashMap<&'static str, (&'static MethodDescriptor, Arc<dyn ErasedService>), BuildPathHasher>;
 
-/// FNV-1a: paths are short, trusted keys are ours, and the table is fixed
-/// once built, so a simple fast hash beats SipHash's flood resistance here
-/// (a lookup only ever compares against our own registered paths).
+/// A multiply-rotate hash over 8 bytes at a time (FxHash's mixing): paths
+/// are short and the table is fixed once built (a lookup only ever
+/// compares against our own registered paths, so there is nothing to flood),
+/// and a word at a time costs a quarter of a byte-wise FNV on a typical
+/// `/package.Service/Method`.
 #[derive(Clone, Copy, Default)]
 struct BuildPathHasher;
 
 struct PathHasher(u64);
 
+const PATH_HASH_K: u64 = 0xf135_7aea_2e62_a9c5;
+
+impl PathHasher {
+    #[inline]
+    fn add(&mut self, word: u64) {
+        self.0 = (self.0.rotate_left(26) ^ word).wrapping_mul(PATH_HASH_K);
+    }
+}
+
 impl std::hash::BuildHasher for BuildPathHasher {
     type Hasher = PathHasher;
 
     fn build_hasher(&self) -> PathHasher {
-        PathHasher(0xcbf2_9ce4_8422_2325)
+        PathHasher(0)
     }
 }
 
 impl std::hash::Hasher for PathHasher {
+    #[inline]
     fn finish(&self) -> u64 {
-        self.0
+        // hashbrown takes its 7 tag bits from the top and the bucket from
+        // the bottom: fold the well-mixed high half down.
+        self.0 ^ (self.0 >> 29)
     }
 
+    #[inline]
     fn write(&mut self, bytes: &[u8]) {
-        for &b in bytes {
-            self.0 ^= u64::from(b);
-            self.0 = self.0.wrapping_mul(0x0100_0000_01b3);
+        let mut chunks = bytes.chunks_exact(8);
+        for c in &mut chunks {
+            self.add(u64::from_le_bytes(c.try_into().expect("8 bytes")));
         }
+        let rest = chunks.remainder();
+        let mut last = [0u8; 8];
+        last[..rest.len()].copy_from_slice(rest);
+        // The length keeps "ab" and "ab\0" apart.
+        self.add(u64::from_le_bytes(last) ^ ((bytes.len() as u64) << 56));
+    }
+
+    #[inline]
+    fn write_u8(&mut self, i: u8) {
+        self.add(u64::from(i));
     }
 }
 
@@ -169,12 +195,19 @@ impl Service<RpcRequest> for Dispatch {
 ///
 /// Services are added with [`add_service`](Router::add_service), which
 /// generated code calls from `Arc::new(impl).register(router)`.
-#[derive(Clone)]
 pub struct Router<
     C = ConnectService<Dispatch>,
     G = GrpcService<Dispatch>,
     W = GrpcWebService<Dispatch>,
 > {
+    // One `Arc`: a router is cloned for every request (hyper's and axum's
+    // adapters do), so cloning it must not clone three stacks' worth of
+    // shared state; each call clones only the stack it uses.
+    shared: Arc<Stacks<C, G, W>>,
+}
+
+#[derive(Clone)]
+struct Stacks<C, G, W> {
     routes: Arc<Routes>,
     config: StackConfig,
     connect: C,
@@ -182,9 +215,33 @@ pub struct Router<
     grpc_web: W,
 }
 
+impl<C, G, W> Clone for Router<C, G, W> {
+    fn clone(&self) -> Self {
+        Router {
+            shared: self.shared.clone(),
+        }
+    }
+}
+
+impl<C: Clone, G: Clone, W: Clone> Router<C, G, W> {
+    /// The stacks, owned: unwrapped if this router is their only owner,
+    /// else cloned.
+    fn into_stacks(self) -> Stacks<C, G, W> {
+        Arc::try_unwrap(self.shared).unwrap_or_else(|shared| (*shared).clone())
+    }
+}
+
+impl<C, G, W> Router<C, G, W> {
+    fn from_stacks(stacks: Stacks<C, G, W>) -> Self {
+        Router {
+            shared: Arc::new(stacks),
+        }
+    }
+}
+
 impl<C, G, W> fmt::Debug for Router<C, G, W> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let mut paths: Vec<_> = self.routes.keys().collect();
+        let mut paths: Vec<_> = self.shared.routes.keys().collect();
         paths.sort();
         f.debug_struct("Router").field("paths", &paths).finish()
     }
@@ -211,19 +268,19 @@ impl Router {
         let stacks = config
             .clone()
             .method_table(Arc::new(RouteTable(routes.clone())));
-        Router {
+        Router::from_stacks(Stacks {
             connect: ConnectLayer::from_config(stacks.clone()).layer(dispatch.clone()),
             grpc: GrpcLayer::from_config(stacks.clone()).layer(dispatch.clone()),
             grpc_web: GrpcWebLayer::from_config(stacks).layer(dispatch),
             routes,
             config,
-        }
+        })
     }
 
     /// Configures every protocol stack (limits, compression, deadlines):
     /// pass a [`StackConfig`] or any of the stack layers.
     pub fn with_config(self, config: impl Into<StackConfig>) -> Self {
-        Self::with_routes(self.routes, config.into())
+        Self::with_routes(self.shared.routes.clone(), config.into())
     }
     /// Adds every method of a generated service.
     pub fn add_service<T>(self, service: T) -> Self
@@ -266,7 +323,7 @@ impl Router {
             + 'static,
         T::Future: Send + 'static,
     {
-        let Router { routes, config, .. } = self;
+        let Stacks { routes, config, .. } = self.into_stacks();
         let mut routes = Arc::try_unwrap(routes).unwrap_or_else(|shared| (*shared).clone());
         let service: Arc<dyn ErasedService> = Arc::new(Erased(service));
         for method in methods {
@@ -308,29 +365,31 @@ impl Router {
             + Layer<GrpcService<Dispatch>>
             + Layer<GrpcWebService<Dispatch>>,
     {
-        Router {
-            connect: Layer::<ConnectService<Dispatch>>::layer(&layer, self.connect),
-            grpc: Layer::<GrpcService<Dispatch>>::layer(&layer, self.grpc),
-            grpc_web: Layer::<GrpcWebService<Dispatch>>::layer(&layer, self.grpc_web),
-            routes: self.routes,
-            config: self.config,
-        }
+        let s = self.into_stacks();
+        Router::from_stacks(Stacks {
+            connect: Layer::<ConnectService<Dispatch>>::layer(&layer, s.connect),
+            grpc: Layer::<GrpcService<Dispatch>>::layer(&layer, s.grpc),
+            grpc_web: Layer::<GrpcWebService<Dispatch>>::layer(&layer, s.grpc_web),
+            routes: s.routes,
+            config: s.config,
+        })
     }
 }
 
-impl<C, G, W> Router<C, G, W> {
+impl<C: Clone, G: Clone, W: Clone> Router<C, G, W> {
     /// Wraps the Connect stack only (see [`layer_stacks`](Router::layer_stacks)).
     pub fn map_connect<F, C2>(self, f: F) -> Router<C2, G, W>
     where
         F: FnOnce(C) -> C2,
     {
-        Router {
-            connect: f(self.connect),
-            grpc: self.grpc,
-            grpc_web: self.grpc_web,
-            routes: self.routes,
-            config: self.config,
-        }
+        let s = self.into_stacks();
+        Router::from_stacks(Stacks {
+            connect: f(s.connect),
+            grpc: s.grpc,
+            grpc_web: s.grpc_web,
+            routes: s.routes,
+            config: s.config,
+        })
     }
 
     /// Wraps the gRPC stack only.
@@ -338,13 +397,14 @@ impl<C, G, W> Router<C, G, W> {
     where
         F: FnOnce(G) -> G2,
     {
-        Router {
-            connect: self.connect,
-            grpc: f(self.grpc),
-            grpc_web: self.grpc_web,
-            routes: self.routes,
-            config: self.config,
-        }
+        let s = self.into_stacks();
+        Router::from_stacks(Stacks {
+            connect: s.connect,
+            grpc: f(s.grpc),
+            grpc_web: s.grpc_web,
+            routes: s.routes,
+            config: s.config,
+        })
     }
 
     /// Wraps the gRPC-Web stack only.
@@ -352,23 +412,26 @@ impl<C, G, W> Router<C, G, W> {
     where
         F: FnOnce(W) -> W2,
     {
-        Router {
-            connect: self.connect,
-            grpc: self.grpc,
-            grpc_web: f(self.grpc_web),
-            routes: self.routes,
-            config: self.config,
-        }
+        let s = self.into_stacks();
+        Router::from_stacks(Stacks {
+            connect: s.connect,
+            grpc: s.grpc,
+            grpc_web: f(s.grpc_web),
+            routes: s.routes,
+            config: s.config,
+        })
     }
+}
 
+impl<C, G, W> Router<C, G, W> {
     /// The settings the stacks were built with.
     pub fn config(&self) -> &StackConfig {
-        &self.config
+        &self.shared.config
     }
 
     /// The paths this router serves, sorted.
     pub fn paths(&self) -> Vec<&'static str> {
-        let mut paths: Vec<_> = self.routes.keys().copied().collect();
+        let mut paths: Vec<_> = self.shared.routes.keys().copied().collect();
         paths.sort_unstable();
         paths
     }
@@ -446,28 +509,37 @@ fn not_found(path: &str, protocol: Protocol) -> Response<ResponseBody> {
 /// the client can finish sending it and read the response.
 impl<C, G, W, B> Service<Request<B>> for Router<C, G, W>
 where
-    C: Service<Request<DrainOnDrop<B>>, Response = Response<ResponseBody>, Error = Infallible>,
-    G: Service<Request<DrainOnDrop<B>>, Response = Response<ResponseBody>, Error = Infallible>,
-    W: Service<Request<DrainOnDrop<B>>, Response = Response<ResponseBody>, Error = Infallible>,
+    C: Service<Request<DrainOnDrop<B>>, Response = Response<ResponseBody>, Error = Infallible>
+        + Clone,
+    G: Service<Request<DrainOnDrop<B>>, Response = Response<ResponseBody>, Error = Infallible>
+        + Clone,
+    W: Service<Request<DrainOnDrop<B>>, Response = Response<ResponseBody>, Error = Infallible>
+        + Clone,
     B: Body + Send + 'static,
 {
     type Response = Response<ResponseBody>;
     type Error = Infallible;
-    type Future = ResponseFuture<C::Future, G::Future, W::Future>;
+    type Future = ResponseFuture<
+        StackCall<C, Request<DrainOnDrop<B>>>,
+        StackCall<G, Request<DrainOnDrop<B>>>,
+        StackCall<W, Request<DrainOnDrop<B>>>,
+    >;
 
+    /// Always ready: each call clones the stack it needs and waits for that
+    /// clone's readiness itself ([`StackCall`]).
     #[inline]
-    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
-        // Every stack of ours is always ready; wrapped stacks are polled
-        // in turn so none is called unready.
-        std::task::ready!(self.connect.poll_ready(cx))?;
-        std::task::ready!(self.grpc.poll_ready(cx))?;
-        self.grpc_web.poll_ready(cx)
+    fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        Poll::Ready(Ok(()))
     }
 
     fn call(&mut self, req: Request<B>) -> Self::Future {
-        let protocol = detect_protocol(req.headers().get(header::CONTENT_TYPE));
+        let shared = &*self.shared;
+        let protocol = detect_protocol(connect_core::metadata::find(
+            req.headers(),
+            &header::CONTENT_TYPE,
+        ));
         let version = req.version();
-        let route = self.routes.get(req.uri().path());
+        let route = shared.routes.get(req.uri().path());
         let (parts, body) = req.into_parts();
         let (body, drain) = DrainOnDrop::tracked(version, body);
         if route.is_none() {
@@ -477,13 +549,13 @@ where
         let req = Request::from_parts(parts, body);
         let inner = match protocol {
             Protocol::Grpc => Inner::Grpc {
-                fut: self.grpc.call(req),
+                fut: StackCall::new(&shared.grpc, req),
             },
             Protocol::GrpcWeb => Inner::GrpcWeb {
-                fut: self.grpc_web.call(req),
+                fut: StackCall::new(&shared.grpc_web, req),
             },
             _ => Inner::Connect {
-                fut: self.connect.call(req),
+                fut: StackCall::new(&shared.connect, req),
             },
         };
         ResponseFuture { inner, drain }
@@ -586,6 +658,24 @@ mod tests {
         let mut fut = into_box_future(async { Ok(RpcResponse::default()) });
         let mut cx = Context::from_waker(std::task::Waker::noop());
         assert!(matches!(fut.as_mut().poll(&mut cx), Poll::Ready(Ok(_))));
+    }
+
+    #[test]
+    fn path_hash_separates_similar_paths() {
+        use std::hash::BuildHasher as _;
+        let h = |p: &str| BuildPathHasher.hash_one(p);
+        let paths = [
+            "/bench.v1.EchoService/Echo",
+            "/bench.v1.EchoService/Echa",
+            "/bench.v1.EchoService/EchoClientStream",
+            "/bench.v1.EchoService/EchoServerStream",
+            "/a",
+            "/a\0",
+            "",
+        ];
+        let hashes: std::collections::HashSet<u64> = paths.iter().map(|p| h(p)).collect();
+        assert_eq!(hashes.len(), paths.len());
+        assert_eq!(h("/x.S/M"), h(&String::from("/x.S/M")));
     }
 
     #[test]

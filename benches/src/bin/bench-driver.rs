@@ -8,9 +8,16 @@
 //! the in-process criterion results (read from `target/criterion`) and the
 //! loopback results, with ratios ours/theirs.
 //!
+//! With two or more cores (and `taskset`, from util-linux), the servers are
+//! pinned to the last core and h2load to the others, so the load generator
+//! never takes CPU from the server under test: throughput then measures the
+//! server's cost per request, the same one core for every framework (each
+//! server's tokio runtime sizes itself to the one core it may run on).
+//! `--no-pin` lets them share all cores instead.
+//!
 //! ```text
 //! bench-driver [--rounds 3] [--echo-n 100000] [--ingest-n 30000]
-//!              [--criterion-dir target/criterion] [--no-loopback]
+//!              [--criterion-dir target/criterion] [--no-loopback] [--no-pin]
 //! ```
 
 use std::collections::BTreeMap;
@@ -98,6 +105,48 @@ struct Args {
     ingest_n: usize,
     criterion_dir: PathBuf,
     loopback: bool,
+    pin: bool,
+}
+
+/// CPU lists for `taskset -c`: (servers, h2load), or `None` to not pin.
+#[derive(Clone, Debug)]
+struct Pinning {
+    server: String,
+    load: String,
+}
+
+impl Pinning {
+    /// The last core for the servers, the others for h2load; `None` on one
+    /// core or without `taskset`.
+    fn detect(cores: usize) -> Option<Pinning> {
+        if cores < 2 {
+            return None;
+        }
+        let ok = Command::new("taskset")
+            .args(["-c", "0", "true"])
+            .status()
+            .is_ok_and(|s| s.success());
+        ok.then(|| Pinning {
+            server: (cores - 1).to_string(),
+            load: if cores == 2 {
+                "0".to_owned()
+            } else {
+                format!("0-{}", cores - 2)
+            },
+        })
+    }
+}
+
+/// A command, run under `taskset -c cpus` when pinned.
+fn pinned_command(program: &Path, cpus: Option<&str>) -> Command {
+    match cpus {
+        Some(cpus) => {
+            let mut c = Command::new("taskset");
+            c.args(["-c", cpus]).arg(program);
+            c
+        }
+        None => Command::new(program),
+    }
 }
 
 fn parse_args() -> Args {
@@ -110,6 +159,7 @@ fn parse_args() -> Args {
         )
         .join("criterion"),
         loopback: true,
+        pin: true,
     };
     let mut it = std::env::args().skip(1);
     while let Some(arg) = it.next() {
@@ -120,6 +170,7 @@ fn parse_args() -> Args {
             "--ingest-n" => a.ingest_n = val().parse().unwrap(),
             "--criterion-dir" => a.criterion_dir = val().into(),
             "--no-loopback" => a.loopback = false,
+            "--no-pin" => a.pin = false,
             other => panic!("unknown argument {other}"),
         }
     }
@@ -137,12 +188,12 @@ impl Drop for Servers {
     }
 }
 
-fn start_servers() -> Servers {
+fn start_servers(pin: Option<&Pinning>) -> Servers {
     let exe = std::env::current_exe().unwrap();
     let server = exe.with_file_name("bench-server");
     let mut children = Vec::new();
     for (fw, port) in FRAMEWORKS {
-        let child = Command::new(&server)
+        let child = pinned_command(&server, pin.map(|p| p.server.as_str()))
             .args([fw, &port.to_string()])
             .stdout(Stdio::null())
             .spawn()
@@ -210,13 +261,13 @@ struct Run {
     max_ms: f64,
 }
 
-fn h2load(v: &Variant, w: Workload, m: usize, n: usize, dir: &Path) -> Run {
+fn h2load(v: &Variant, w: Workload, m: usize, n: usize, dir: &Path, pin: Option<&Pinning>) -> Run {
     let t = v.template(w);
     let body = dir.join(format!("{}-{}.bin", w.name(), v.proto.unwrap_or("connect")));
     std::fs::write(&body, &t.body).unwrap();
     let log = dir.join("h2load.log");
     let _ = std::fs::remove_file(&log);
-    let mut cmd = Command::new("h2load");
+    let mut cmd = pinned_command(Path::new("h2load"), pin.map(|p| p.load.as_str()));
     cmd.args(["-n", &n.to_string(), "-c", "8", "-m", &m.to_string(), "-d"])
         .arg(&body)
         .arg("--log-file")
@@ -347,7 +398,12 @@ fn main() {
     // Loopback (h2load).
     let dir = std::env::temp_dir().join(format!("connectrpc-bench-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
-    let _servers = start_servers();
+    let pin = if args.pin {
+        Pinning::detect(cores)
+    } else {
+        None
+    };
+    let _servers = start_servers(pin.as_ref());
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -373,7 +429,7 @@ fn main() {
                 // Rotate the order each round so no framework always goes first.
                 for k in 0..VARIANTS.len() {
                     let vi = (k + round) % VARIANTS.len();
-                    let r = h2load(&VARIANTS[vi], *w, *m, n, &dir);
+                    let r = h2load(&VARIANTS[vi], *w, *m, n, &dir, pin.as_ref());
                     eprintln!(
                         "round {} {} m={m} {}: {:.0} req/s p50 {:.2} ms p99 {:.2} ms",
                         round + 1,
@@ -390,9 +446,16 @@ fn main() {
     }
     let _ = std::fs::remove_dir_all(&dir);
 
+    let placement = match &pin {
+        Some(p) => format!(
+            "{cores} cores: each server pinned to core {}, h2load to core(s) {}",
+            p.server, p.load
+        ),
+        None => format!("{cores} cores shared by h2load and the server"),
+    };
     println!(
-        "\n## Loopback h2c (h2load -c 8 -m M, {} rounds, median; {} cores shared by h2load and the server)\n",
-        args.rounds, cores
+        "\n## Loopback h2c (h2load -c 8 -m M, {} rounds, median; {placement})\n",
+        args.rounds
     );
     println!(
         "| workload | streams (8×M) | framework-protocol | req/s | mean ms | p50 ms | p99 ms | max ms | ours ÷ theirs (req/s) |"

@@ -5,7 +5,7 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 
 use connect_core::{ConnectError, Protocol};
-use http::{HeaderValue, Response, header};
+use http::{Response, header};
 use http_body::Body;
 use pin_project_lite::pin_project;
 use tower_service::Service;
@@ -100,9 +100,7 @@ fn whole_body_frame(
         return single_envelope(bytes, limit);
     }
     let compressed = !bytes.is_empty()
-        && head
-            .headers
-            .get(header::CONTENT_ENCODING)
+        && connect_core::metadata::find(&head.headers, &header::CONTENT_ENCODING)
             .is_some_and(|v| v.as_bytes() != b"identity");
     Ok(Frame {
         data: bytes,
@@ -120,10 +118,8 @@ pub(crate) fn frame_response(n: &Negotiated, resp: RpcResponse) -> Response<Resp
     } = resp;
     let mut out = Response::new(ResponseBody::empty());
     *out.headers_mut() = headers;
-    out.headers_mut().insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static(n.response_content_type()),
-    );
+    out.headers_mut()
+        .insert(header::CONTENT_TYPE, n.response_content_type_value());
     if !n.enveloped {
         copy_metadata(out.headers_mut(), &trailers, true);
         *out.body_mut() = match messages {
