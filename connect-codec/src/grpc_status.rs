@@ -179,6 +179,16 @@ pub fn percent_decode_message(wire: &str) -> String {
 /// The gRPC status fields for a call that ended with `error` (or OK), with
 /// the user's `trailers` (protocol headers filtered out) after them.
 pub fn status_trailers(error: Option<&ConnectError>, trailers: &HeaderMap) -> HeaderMap {
+    if error.is_none() && trailers.is_empty() {
+        // The usual end of a successful call: a copy of a prebuilt map
+        // (no header name hashed per call).
+        static OK: std::sync::LazyLock<HeaderMap> = std::sync::LazyLock::new(|| {
+            let mut ok = HeaderMap::with_capacity(1);
+            ok.insert(GRPC_STATUS, HeaderValue::from_static("0"));
+            ok
+        });
+        return OK.clone();
+    }
     let mut out = HeaderMap::with_capacity(trailers.len() + 3);
     let code = error.map_or(0, |e| match e.code() {
         Code::Ok => Code::Unknown.grpc_number(),
