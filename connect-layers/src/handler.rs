@@ -178,7 +178,11 @@ where
 {
     let codec = req.head.codec;
     let enveloped = enveloped(&req.head);
-    let frame = single(req.messages).await?;
+    // A whole-body request is already one frame: no stream to wait on.
+    let frame = match req.messages {
+        RequestMessages::Unary(frame) => frame,
+        messages => single(messages).await?,
+    };
     let msg = codec::decode_view(codec, frame.data)?;
     let (resp, ctx) = handler(Context::from_head(req.head), msg).await?;
     respond(codec, &resp, ctx, enveloped)
@@ -197,7 +201,10 @@ where
     Fut: Future<Output = Result<(ResponseStream<M>, Context), ConnectError>>,
 {
     let codec = req.head.codec;
-    let frame = single(req.messages).await?;
+    let frame = match req.messages {
+        RequestMessages::Unary(frame) => frame,
+        messages => single(messages).await?,
+    };
     let msg = codec::decode_view(codec, frame.data)?;
     let (stream, ctx) = handler(Context::from_head(req.head), msg).await?;
     Ok(respond_stream(codec, stream, ctx))
