@@ -56,7 +56,7 @@ pub mod __codegen {
         BoxFuture, ResponseStream, Streaming, bidi_stream, client_stream, server_stream, unary,
         unimplemented,
     };
-    pub use connect_layers::rpc::{Context, NamedService, RpcRequest, RpcResponse};
+    pub use connect_layers::rpc::{Context, NamedService, RpcRequest, RpcResponse, RpcService};
     #[cfg(feature = "server")]
     pub use connect_server::Router;
     pub use std::future::Future;

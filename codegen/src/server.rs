@@ -146,6 +146,15 @@ pub fn server(service: &ServiceDef, rt: &TokenStream) -> TokenStream {
             const METHODS: &'static [#rt::MethodDescriptor] = #module::#methods_ident;
         }
 
+        impl<T: #trait_ident> #rt::RpcService for #server_ident<T> {
+            fn call_rpc(
+                &self,
+                req: #rt::RpcRequest,
+            ) -> #rt::BoxFuture<::core::result::Result<#rt::RpcResponse, #rt::ConnectError>> {
+                #dispatch
+            }
+        }
+
         impl<T: #trait_ident> #rt::Service<#rt::RpcRequest> for #server_ident<T> {
             type Response = #rt::RpcResponse;
             type Error = #rt::ConnectError;
@@ -159,7 +168,7 @@ pub fn server(service: &ServiceDef, rt: &TokenStream) -> TokenStream {
             }
 
             fn call(&mut self, req: #rt::RpcRequest) -> Self::Future {
-                #dispatch
+                #rt::RpcService::call_rpc(self, req)
             }
         }
 

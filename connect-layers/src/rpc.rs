@@ -253,6 +253,22 @@ impl Context {
     }
 }
 
+/// A service answering [`RpcRequest`]s through a shared reference, as
+/// generated servers do: it is always ready and keeps no per-call state, so
+/// a router calls the one registered instance for every request instead of
+/// cloning it (and its reference counts) per call, as a `tower::Service`
+/// must be.
+///
+/// Generated servers implement it (and `tower::Service` on top of it);
+/// `connect_server::Router::add_service` takes it.
+pub trait RpcService: Send + Sync + 'static {
+    /// Serves one call.
+    fn call_rpc(
+        &self,
+        req: RpcRequest,
+    ) -> crate::handler::BoxFuture<Result<RpcResponse, ConnectError>>;
+}
+
 /// Implemented by generated servers: the service's name and its methods,
 /// so a router can route to it.
 pub trait NamedService {

@@ -13,7 +13,7 @@ use connect_core::{ConnectError, MethodDescriptor, Protocol};
 use connect_layers::body::ResponseBody;
 use connect_layers::handler::BoxFuture;
 use connect_layers::protocol::MethodTable;
-use connect_layers::rpc::{NamedService, RpcRequest, RpcResponse};
+use connect_layers::rpc::{NamedService, RpcRequest, RpcResponse, RpcService};
 use connect_layers::stack::{
     ConnectLayer, ConnectService, GrpcLayer, GrpcService, GrpcWebLayer, GrpcWebService, StackConfig,
 };
@@ -56,6 +56,16 @@ where
                 svc.call(req).await
             }),
         }
+    }
+}
+
+/// A generated service, called through a shared reference.
+struct Shared<S>(S);
+
+impl<S: RpcService> ErasedService for Shared<S> {
+    #[inline]
+    fn call(&self, req: RpcRequest) -> BoxFuture<Result<RpcResponse, ConnectError>> {
+        self.0.call_rpc(req)
     }
 }
 
@@ -282,18 +292,15 @@ impl Router {
     pub fn with_config(self, config: impl Into<StackConfig>) -> Self {
         Self::with_routes(self.shared.routes.clone(), config.into())
     }
-    /// Adds every method of a generated service.
+    /// Adds every method of a generated service. The one instance serves
+    /// every call through a shared reference ([`RpcService`]); to put your
+    /// own tower layers around a generated service, use
+    /// [`add_methods`](Router::add_methods).
     pub fn add_service<T>(self, service: T) -> Self
     where
-        T: NamedService
-            + Service<RpcRequest, Response = RpcResponse, Error = ConnectError>
-            + Clone
-            + Send
-            + Sync
-            + 'static,
-        T::Future: Send + 'static,
+        T: NamedService + RpcService,
     {
-        self.add_methods(T::METHODS, service)
+        self.add_erased(T::METHODS, Arc::new(Shared(service)))
     }
 
     /// Adds `methods`, all served by `service`: use it to register a
@@ -323,9 +330,16 @@ impl Router {
             + 'static,
         T::Future: Send + 'static,
     {
+        self.add_erased(methods, Arc::new(Erased(service)))
+    }
+
+    fn add_erased(
+        self,
+        methods: &'static [MethodDescriptor],
+        service: Arc<dyn ErasedService>,
+    ) -> Self {
         let Stacks { routes, config, .. } = self.into_stacks();
         let mut routes = Arc::try_unwrap(routes).unwrap_or_else(|shared| (*shared).clone());
-        let service: Arc<dyn ErasedService> = Arc::new(Erased(service));
         for method in methods {
             routes.insert(method.path(), (method, service.clone()));
         }
