@@ -77,7 +77,7 @@ impl LogService for Log {
         Ok((
             IngestResponse {
                 count,
-                bytes,
+                total_bytes: bytes,
                 ..Default::default()
             },
             ctx,

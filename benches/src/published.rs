@@ -76,7 +76,7 @@ impl LogService for Log {
         let (count, bytes) = crate::sum_ingest_view!(request.view());
         Response::ok(IngestResponse {
             count,
-            bytes,
+            total_bytes: bytes,
             ..Default::default()
         })
     }

@@ -76,7 +76,10 @@ impl LogService for Log {
                 std::hint::black_box(src.line);
             }
         }
-        Ok(Response::new(IngestResponse { count, bytes }))
+        Ok(Response::new(IngestResponse {
+            count,
+            total_bytes: bytes,
+        }))
     }
 }
 
