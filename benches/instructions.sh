@@ -2,7 +2,9 @@
 # Exact instructions per call (callgrind) for every framework, protocol and
 # workload, in process: (total(N) - total(1)) / (N - 1), so start-up is
 # excluded; the harness (building the request, reading the response) is
-# included and is the same for every framework. Prints a Markdown table.
+# included and is the same for every framework; the last column is that
+# floor alone (`bare`: a service that answers with the request body). Prints
+# a Markdown table.
 # Needs valgrind (Debian: apt-get install -y valgrind).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -29,8 +31,8 @@ per_call() { # fw proto workload n
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
 fmt() { echo "$1" | sed ':a;s/\B[0-9]\{3\}\>/,&/;ta'; }
 
-echo "| workload | ours Connect | connectrpc 0.9 Connect (ratio) | ours gRPC | connectrpc 0.9 gRPC (ratio) | tonic gRPC (ratio) |"
-echo "| --- | ---: | ---: | ---: | ---: | ---: |"
+echo "| workload | ours Connect | connectrpc 0.9 Connect (ratio) | ours gRPC | connectrpc 0.9 gRPC (ratio) | tonic gRPC (ratio) | harness floor |"
+echo "| --- | ---: | ---: | ---: | ---: | ---: | ---: |"
 for w in echo ingest client_stream server_stream; do
   n=1001
   [ "$w" = ingest ] && n=201
@@ -39,5 +41,6 @@ for w in echo ingest client_stream server_stream; do
   og=$(per_call ours grpc "$w" "$n")
   pg=$(per_call connectrpc09 grpc "$w" "$n")
   tg=$(per_call tonic grpc "$w" "$n")
-  echo "| $w | $(fmt "$oc") | $(fmt "$pc") ($(ratio "$oc" "$pc")) | $(fmt "$og") | $(fmt "$pg") ($(ratio "$og" "$pg")) | $(fmt "$tg") ($(ratio "$og" "$tg")) |"
+  fl=$(per_call bare grpc "$w" "$n")
+  echo "| $w | $(fmt "$oc") | $(fmt "$pc") ($(ratio "$oc" "$pc")) | $(fmt "$og") | $(fmt "$pg") ($(ratio "$og" "$pg")) | $(fmt "$tg") ($(ratio "$og" "$tg")) | $(fmt "$fl") |"
 done

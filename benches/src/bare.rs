@@ -26,3 +26,31 @@ where
     }
     Ok(resp)
 }
+
+/// [`echo`] as a tower service: the floor of the in-process harness (a
+/// call that reads the request body and answers it, with no RPC work).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct EchoService;
+
+impl<B> tower_service::Service<Request<B>> for EchoService
+where
+    B: http_body::Body<Data = Bytes> + Send + 'static,
+    B::Error: std::fmt::Debug,
+{
+    type Response = Response<Full<Bytes>>;
+    type Error = Infallible;
+    type Future = std::pin::Pin<
+        Box<dyn std::future::Future<Output = Result<Self::Response, Infallible>> + Send>,
+    >;
+
+    fn poll_ready(
+        &mut self,
+        _: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Result<(), Infallible>> {
+        std::task::Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, req: Request<B>) -> Self::Future {
+        Box::pin(echo(req))
+    }
+}

@@ -350,6 +350,9 @@ fn main() {
     println!(
         "## In-process (criterion median per call; tower service called directly, body read to the end)\n"
     );
+    println!(
+        "`bare-grpc` is the floor: the same harness around a service that answers with the request body and does no RPC work (its ratio is against ours-connect).\n"
+    );
     println!("| workload | framework-protocol | µs/call | calls/s | ours ÷ theirs (throughput) |");
     println!("| --- | --- | ---: | ---: | ---: |");
     let ids = [
@@ -358,6 +361,7 @@ fn main() {
         "ours-grpc",
         "connectrpc09-grpc",
         "tonic-grpc",
+        "bare-grpc",
     ];
     let mut any = false;
     for w in Workload::ALL {
@@ -370,6 +374,10 @@ fn main() {
             any = true;
             let ours = if id.starts_with("ours") {
                 None
+            } else if id.starts_with("bare") {
+                // The floor is compared with ours over Connect, as over
+                // loopback.
+                times.get("ours-connect")
             } else if id.ends_with("connect") {
                 times.get("ours-connect")
             } else {

@@ -1,7 +1,10 @@
 //! Calls one framework's tower service in a loop, in process, for a
 //! profiler (`valgrind --tool=callgrind`, `perf`).
 //!
-//! `profile-call <ours|connectrpc09|tonic> <connect|grpc> <echo|ingest|client_stream|server_stream> <calls>`
+//! `profile-call <ours|connectrpc09|tonic|bare> <connect|grpc> <echo|ingest|client_stream|server_stream> <calls>`
+//!
+//! `bare` answers with the request body and does no RPC work: the floor of
+//! the harness, to subtract from the others.
 
 use benches::workload::{Proto, Template, Workload, call, check};
 use bytes::Bytes;
@@ -28,9 +31,27 @@ where
     }
 }
 
+/// Like [`run`], without the success check (bare's answer is no RPC).
+fn run_unchecked<S, RB>(svc: &S, t: &Template, calls: usize)
+where
+    S: tower_service::Service<Request<Full<Bytes>>, Response = Response<RB>> + Clone,
+    S::Error: std::fmt::Debug,
+    RB: http_body::Body<Data = Bytes>,
+    RB::Error: std::fmt::Debug,
+{
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    for _ in 0..calls {
+        let req = t.request();
+        std::hint::black_box(rt.block_on(call(svc, req)));
+    }
+}
+
 fn main() {
     let a: Vec<String> = std::env::args().skip(1).collect();
-    let usage = "profile-call <ours|connectrpc09|tonic> <connect|grpc> <echo|ingest|client_stream|server_stream> <calls>";
+    let usage = "profile-call <ours|connectrpc09|tonic|bare> <connect|grpc> <echo|ingest|client_stream|server_stream> <calls>";
     assert_eq!(a.len(), 4, "{usage}");
     let proto = match a[1].as_str() {
         "connect" => Proto::Connect,
@@ -50,6 +71,7 @@ fn main() {
         "ours" => run(&benches::ours::router(), &t, calls),
         "connectrpc09" => run(&benches::published::service(), &t, calls),
         "tonic" => run(&benches::tonic_impl::routes(), &t, calls),
+        "bare" => run_unchecked(&benches::bare::EchoService, &t, calls),
         _ => panic!("{usage}"),
     }
 }
