@@ -5,7 +5,7 @@
 
 use buffa::view::{MessageView, OwnedView};
 use buffa::{DecodeOptions, Message};
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
 use connect_core::{Codec, ConnectError};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -105,6 +105,68 @@ where
     Ok(Bytes::from(buf))
 }
 
+/// Encodes `msg` behind a 5-byte envelope prefix into `buf`'s spare room
+/// and splits it off: a stream of responses shares one allocation per
+/// [`STREAM_BUFFER`] bytes instead of allocating per message.
+///
+/// ```
+/// # use buffa_types::google::protobuf::StringValue;
+/// # use connect_codec::codec::encode_prefixed_into;
+/// # use connect_core::Codec;
+/// let mut buf = bytes::BytesMut::new();
+/// let m = StringValue { value: "hi".into(), ..Default::default() };
+/// let one = encode_prefixed_into(Codec::Proto, &m, &mut buf).unwrap();
+/// let two = encode_prefixed_into(Codec::Proto, &m, &mut buf).unwrap();
+/// assert_eq!(&one[..], b"\x00\x00\x00\x00\x04\x0a\x02hi");
+/// assert_eq!(one, two);
+/// ```
+pub fn encode_prefixed_into<M>(
+    codec: Codec,
+    msg: &M,
+    buf: &mut BytesMut,
+) -> Result<Bytes, ConnectError>
+where
+    M: Message + Serialize,
+{
+    use bytes::BufMut as _;
+    const PREFIX: usize = connect_core::ENVELOPE_PREFIX_LEN;
+    debug_assert!(buf.is_empty(), "previous message not split off");
+    match codec {
+        Codec::Json => {
+            if buf.capacity() < PREFIX + 64 {
+                buf.reserve(STREAM_BUFFER);
+            }
+            buf.put_bytes(0, PREFIX);
+            let written = serde_json::to_writer((&mut *buf).writer(), msg);
+            if let Err(e) = written {
+                buf.clear();
+                return Err(ConnectError::internal(format!(
+                    "failed to encode JSON message: {e}"
+                )));
+            }
+        }
+        _ => {
+            let len = msg.encoded_len() as usize;
+            if buf.capacity() < PREFIX + len {
+                buf.reserve((PREFIX + len).max(STREAM_BUFFER));
+            }
+            buf.put_bytes(0, PREFIX);
+            msg.encode(buf);
+        }
+    }
+    let Ok(len) = u32::try_from(buf.len() - PREFIX) else {
+        buf.clear();
+        return Err(ConnectError::resource_exhausted(
+            "message larger than 4 GiB",
+        ));
+    };
+    buf[1..PREFIX].copy_from_slice(&len.to_be_bytes());
+    Ok(buf.split().freeze())
+}
+
+/// How much room [`encode_prefixed_into`] reserves at a time.
+pub const STREAM_BUFFER: usize = 4096;
+
 fn decode_options() -> DecodeOptions {
     DecodeOptions::new()
 }
@@ -136,6 +198,30 @@ mod tests {
             value: s.into(),
             ..Default::default()
         }
+    }
+
+    #[test]
+    fn stream_encoding_matches_one_off_encoding_in_both_codecs() {
+        let big = "x".repeat(STREAM_BUFFER * 2);
+        for codec in [Codec::Proto, Codec::Json] {
+            let mut buf = BytesMut::new();
+            for text in ["a", "", big.as_str(), "after the big one", "b"] {
+                let m = msg(text);
+                let shared = encode_prefixed_into(codec, &m, &mut buf).unwrap();
+                let alone = encode_prefixed(codec, &m).unwrap();
+                assert_eq!(shared, alone, "{codec:?} {}", text.len());
+                assert!(buf.is_empty());
+            }
+        }
+    }
+
+    #[test]
+    fn small_stream_messages_share_one_allocation() {
+        let mut buf = BytesMut::new();
+        let first = encode_prefixed_into(Codec::Proto, &msg("one"), &mut buf).unwrap();
+        let second = encode_prefixed_into(Codec::Proto, &msg("two"), &mut buf).unwrap();
+        // The second message starts where the first one ended.
+        assert_eq!(first.as_ptr_range().end, second.as_ptr());
     }
 
     #[test]

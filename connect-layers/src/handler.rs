@@ -157,8 +157,18 @@ fn respond_stream<M>(codec: Codec, stream: ResponseStream<M>, ctx: Context) -> R
 where
     M: Message + Serialize + 'static,
 {
-    // Streamed responses are enveloped in every protocol.
-    let frames = stream.map(move |item| item.and_then(|m| frame(codec, &m, true)));
+    // Streamed responses are enveloped in every protocol, and encoded into
+    // one buffer: a message is split off it, not allocated on its own.
+    let mut buf = bytes::BytesMut::new();
+    let frames = stream.map(move |item| {
+        item.and_then(|m| {
+            Ok(Frame {
+                data: codec::encode_prefixed_into(codec, &m, &mut buf)?,
+                compressed: false,
+                prefixed: true,
+            })
+        })
+    });
     let (headers, trailers) = ctx.into_response_metadata();
     RpcResponse {
         headers,

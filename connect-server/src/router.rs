@@ -350,6 +350,12 @@ impl Router {
     /// each). Its services see HTTP requests for known paths, before
     /// negotiation. Add services first: the stacks are fixed from here on.
     ///
+    /// Each call runs on a fresh clone of the stack it needs, and waits for
+    /// that clone's readiness ([`StackCall`]); the router's own
+    /// `poll_ready` is always ready. So a back-pressure layer here (a
+    /// concurrency or rate limit) queues calls; to reject instead of
+    /// queueing, put a load-shedding layer here too, around the limit.
+    ///
     /// ```
     /// use connect_server::{DrainOnDrop, Router};
     /// use tower::util::MapRequestLayer;
