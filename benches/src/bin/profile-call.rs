@@ -11,7 +11,9 @@ use bytes::Bytes;
 use http::{Request, Response};
 use http_body_util::Full;
 
-fn run<S, RB>(svc: &S, t: &Template, calls: usize)
+/// One call before the loop (checked to be an RPC success unless
+/// `checked` is false: bare's answer is no RPC), then `calls` calls.
+fn run<S, RB>(svc: &S, t: &Template, calls: usize, checked: bool)
 where
     S: tower_service::Service<Request<Full<Bytes>>, Response = Response<RB>> + Clone,
     S::Error: std::fmt::Debug,
@@ -23,26 +25,10 @@ where
         .build()
         .unwrap();
     let (parts, collected) = rt.block_on(call(svc, t.request()));
-    let trailers = collected.trailers().cloned();
-    check(t, &parts, trailers.as_ref(), &collected.to_bytes()).expect("success");
-    for _ in 0..calls {
-        let req = t.request();
-        std::hint::black_box(rt.block_on(call(svc, req)));
+    if checked {
+        let trailers = collected.trailers().cloned();
+        check(t, &parts, trailers.as_ref(), &collected.to_bytes()).expect("success");
     }
-}
-
-/// Like [`run`], without the success check (bare's answer is no RPC).
-fn run_unchecked<S, RB>(svc: &S, t: &Template, calls: usize)
-where
-    S: tower_service::Service<Request<Full<Bytes>>, Response = Response<RB>> + Clone,
-    S::Error: std::fmt::Debug,
-    RB: http_body::Body<Data = Bytes>,
-    RB::Error: std::fmt::Debug,
-{
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
     for _ in 0..calls {
         let req = t.request();
         std::hint::black_box(rt.block_on(call(svc, req)));
@@ -68,10 +54,10 @@ fn main() {
     let calls: usize = a[3].parse().expect(usage);
     let t = Template::new(workload, proto);
     match a[0].as_str() {
-        "ours" => run(&benches::ours::router(), &t, calls),
-        "connectrpc09" => run(&benches::published::service(), &t, calls),
-        "tonic" => run(&benches::tonic_impl::routes(), &t, calls),
-        "bare" => run_unchecked(&benches::bare::EchoService, &t, calls),
+        "ours" => run(&benches::ours::router(), &t, calls, true),
+        "connectrpc09" => run(&benches::published::service(), &t, calls, true),
+        "tonic" => run(&benches::tonic_impl::routes(), &t, calls, true),
+        "bare" => run(&benches::bare::EchoService, &t, calls, false),
         _ => panic!("{usage}"),
     }
 }
