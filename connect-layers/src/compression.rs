@@ -190,22 +190,6 @@ fn decompress(
         .map(Frame::new)
 }
 
-/// The encoding to answer in, from the peer's accepted list (`name`).
-fn accepted(
-    registry: &CompressionRegistry,
-    headers: &http::HeaderMap,
-    name: &HeaderName,
-) -> Option<&'static str> {
-    // A request's few headers are scanned rather than hashed (see
-    // `connect_core::metadata::find`).
-    if headers.keys_len() <= 12 {
-        let values = headers.iter().filter(|(k, _)| *k == name);
-        registry.negotiate(values.map(|(_, v)| v.as_bytes()))
-    } else {
-        registry.negotiate(headers.get_all(name).iter().map(HeaderValue::as_bytes))
-    }
-}
-
 fn compress(
     registry: &CompressionRegistry,
     encoding: &'static str,
@@ -269,8 +253,10 @@ where
                 ))
             }
         };
-        let response_encoding =
-            encoding.or_else(|| accepted(registry, &req.head.headers, &accept_name));
+        let response_encoding = encoding.or_else(|| {
+            let accepted = connect_core::metadata::find_all(&req.head.headers, &accept_name);
+            registry.negotiate(accepted.map(HeaderValue::as_bytes))
+        });
         ResponseFuture::from_state(State::Called {
             fut: self.inner.call(req),
             encoding: response_encoding.map(|e| (e, self.config.clone())),
