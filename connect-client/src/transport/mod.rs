@@ -1,0 +1,1 @@
+//! Transports: tower HTTP services that carry client calls.
