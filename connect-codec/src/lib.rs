@@ -3,6 +3,7 @@
 
 pub mod codec;
 pub mod compression;
+pub mod details;
 pub mod envelope;
 pub mod error_json;
 pub mod grpc_status;

@@ -95,31 +95,6 @@ impl ConnectError {
         Self::new(code, String::new())
     }
 
-    /// Shorthand for [`Code::InvalidArgument`].
-    pub fn invalid_argument(message: impl Into<String>) -> Self {
-        Self::new(Code::InvalidArgument, message)
-    }
-
-    /// Shorthand for [`Code::Internal`].
-    pub fn internal(message: impl Into<String>) -> Self {
-        Self::new(Code::Internal, message)
-    }
-
-    /// Shorthand for [`Code::Unimplemented`].
-    pub fn unimplemented(message: impl Into<String>) -> Self {
-        Self::new(Code::Unimplemented, message)
-    }
-
-    /// Shorthand for [`Code::ResourceExhausted`].
-    pub fn resource_exhausted(message: impl Into<String>) -> Self {
-        Self::new(Code::ResourceExhausted, message)
-    }
-
-    /// Shorthand for [`Code::DeadlineExceeded`].
-    pub fn deadline_exceeded(message: impl Into<String>) -> Self {
-        Self::new(Code::DeadlineExceeded, message)
-    }
-
     /// The error's code.
     pub fn code(&self) -> Code {
         self.code
@@ -171,6 +146,48 @@ impl ConnectError {
         self.inner.message = message.into();
         self
     }
+}
+
+/// Defines one constructor per error code: `$name(message)` is
+/// `ConnectError::new(Code::$code, message)`.
+macro_rules! code_constructors {
+    ($($(#[$attr:meta])* $name:ident => $code:ident;)*) => {
+        impl ConnectError {
+            $(
+                #[doc = concat!("An error with code [`Code::", stringify!($code), "`] and `message`.")]
+                $(#[$attr])*
+                pub fn $name(message: impl Into<String>) -> Self {
+                    Self::new(Code::$code, message)
+                }
+            )*
+        }
+    };
+}
+
+code_constructors! {
+    canceled => Canceled;
+    unknown => Unknown;
+    invalid_argument => InvalidArgument;
+    deadline_exceeded => DeadlineExceeded;
+    /// ```
+    /// use connect_core::{Code, ConnectError};
+    ///
+    /// let err = ConnectError::not_found("no such user");
+    /// assert_eq!(err.code(), Code::NotFound);
+    /// assert_eq!(err.to_string(), "not_found: no such user");
+    /// ```
+    not_found => NotFound;
+    already_exists => AlreadyExists;
+    permission_denied => PermissionDenied;
+    resource_exhausted => ResourceExhausted;
+    failed_precondition => FailedPrecondition;
+    aborted => Aborted;
+    out_of_range => OutOfRange;
+    unimplemented => Unimplemented;
+    internal => Internal;
+    unavailable => Unavailable;
+    data_loss => DataLoss;
+    unauthenticated => Unauthenticated;
 }
 
 impl fmt::Debug for ConnectError {
@@ -259,6 +276,34 @@ mod tests {
         let d = ErrorDetail::new("type.googleapis.com/a.B", Bytes::new());
         assert_eq!(d.type_name(), "a.B");
         assert_eq!(d.type_url(), "type.googleapis.com/a.B");
+    }
+
+    #[test]
+    fn a_constructor_per_code() {
+        let made = [
+            ConnectError::canceled("m"),
+            ConnectError::unknown("m"),
+            ConnectError::invalid_argument("m"),
+            ConnectError::deadline_exceeded("m"),
+            ConnectError::not_found("m"),
+            ConnectError::already_exists("m"),
+            ConnectError::permission_denied("m"),
+            ConnectError::resource_exhausted("m"),
+            ConnectError::failed_precondition("m"),
+            ConnectError::aborted("m"),
+            ConnectError::out_of_range("m"),
+            ConnectError::unimplemented("m"),
+            ConnectError::internal("m"),
+            ConnectError::unavailable("m"),
+            ConnectError::data_loss("m"),
+            ConnectError::unauthenticated(String::from("m")),
+        ];
+        // Every code but `Ok`, in order.
+        assert_eq!(made.len(), Code::all().len() - 1);
+        for (err, code) in made.iter().zip(&Code::all()[1..]) {
+            assert_eq!(err.code(), *code);
+            assert_eq!(err.message(), "m");
+        }
     }
 
     #[test]
