@@ -135,6 +135,67 @@ pub fn decode_error(body: &[u8], fallback: Code) -> Option<ConnectError> {
     Some(err)
 }
 
+/// A decoded Connect end-of-stream message.
+#[derive(Debug, Default)]
+pub struct EndStream {
+    /// The call's error, if it failed.
+    pub error: Option<ConnectError>,
+    /// The trailers.
+    pub trailers: HeaderMap,
+}
+
+/// Decodes a Connect end-of-stream message leniently: `{"error": null}` is
+/// success, an error with a missing or unknown code is `unknown`, unknown
+/// keys are ignored, metadata values that are not valid header values are
+/// skipped. `None` if the body is not a JSON object of that shape.
+///
+/// ```
+/// use connect_codec::error_json::decode_end_stream;
+///
+/// let end = decode_end_stream(br#"{"error":{"code":"aborted"},"metadata":{"x-a":["1","2"]}}"#).unwrap();
+/// assert_eq!(end.error.unwrap().code(), connect_core::Code::Aborted);
+/// assert_eq!(end.trailers.get_all("x-a").iter().count(), 2);
+/// assert!(decode_end_stream(b"{}").unwrap().error.is_none());
+/// assert!(decode_end_stream(b"[]").is_none());
+/// ```
+pub fn decode_end_stream(body: &[u8]) -> Option<EndStream> {
+    let Value::Object(mut obj) = serde_json::from_slice::<Value>(body).ok()? else {
+        return None;
+    };
+    let mut end = EndStream::default();
+    match obj.remove("metadata") {
+        Some(Value::Object(map)) => {
+            for (key, values) in map {
+                let Ok(name) = http::HeaderName::from_bytes(key.to_ascii_lowercase().as_bytes())
+                else {
+                    continue;
+                };
+                let values = match values {
+                    Value::Array(v) => v,
+                    Value::Null => continue,
+                    _ => return None,
+                };
+                for v in values {
+                    if let Some(v) = v.as_str().and_then(|v| http::HeaderValue::from_str(v).ok()) {
+                        end.trailers.append(name.clone(), v);
+                    }
+                }
+            }
+        }
+        None | Some(Value::Null) => {}
+        Some(_) => return None,
+    }
+    match obj.remove("error") {
+        None | Some(Value::Null) => {}
+        Some(v @ Value::Object(_)) => {
+            let raw = serde_json::to_vec(&v).ok()?;
+            end.error = Some(decode_error(&raw, Code::Unknown)?);
+        }
+        Some(_) => return None,
+    }
+    Some(end)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -271,6 +271,36 @@ pub fn web_trailer_block(trailers: &HeaderMap) -> Bytes {
     buf.freeze()
 }
 
+/// Parses a gRPC-Web trailer block (`key: value\r\n` lines) leniently:
+/// names are lower-cased, values trimmed, repeated names kept, lines that
+/// are not valid header fields skipped.
+///
+/// ```
+/// use connect_codec::grpc_status::parse_web_trailer_block;
+///
+/// let t = parse_web_trailer_block(b"Grpc-Status: 3\r\ngrpc-message: bad\r\nx-a: 1\r\nx-a: 2\r\n");
+/// assert_eq!(t["grpc-status"], "3");
+/// assert_eq!(t.get_all("x-a").iter().count(), 2);
+/// ```
+pub fn parse_web_trailer_block(block: &[u8]) -> HeaderMap {
+    let mut out = HeaderMap::new();
+    for line in block.split(|&b| b == b'\n') {
+        let line = line.strip_suffix(b"\r").unwrap_or(line);
+        let Some(colon) = line.iter().position(|&b| b == b':') else {
+            continue;
+        };
+        let name = line[..colon].trim_ascii().to_ascii_lowercase();
+        let value = line[colon + 1..].trim_ascii();
+        if let (Ok(name), Ok(value)) = (
+            HeaderName::from_bytes(&name),
+            HeaderValue::from_bytes(value),
+        ) {
+            out.append(name, value);
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

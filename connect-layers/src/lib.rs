@@ -4,6 +4,7 @@
 mod macros;
 
 pub mod body;
+pub mod client;
 pub mod compression;
 pub mod deadline;
 pub mod error_map;

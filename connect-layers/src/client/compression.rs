@@ -1,0 +1,257 @@
+//! Client compression: compress request frames with the call's send
+//! encoding, advertise the encodings the client accepts, and decompress
+//! response frames (within the read limit) with the encoding the server
+//! named.
+//!
+//! The headers are the protocol's own
+//! ([`protocol::encoding_headers`](crate::protocol::encoding_headers)), the
+//! same strategy the server half reads them with.
+
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use connect_codec::compression::{CompressionRegistry, IDENTITY};
+use connect_core::{ConnectError, Protocol, metadata};
+use futures_util::StreamExt as _;
+use http::{HeaderMap, HeaderName, HeaderValue};
+use tower_layer::Layer;
+use tower_service::Service;
+
+use super::framing::BoxFuture;
+use super::rpc::{ClientRequest, ClientResponse, ResponseFrames, StreamItem};
+use crate::protocol::encoding_headers;
+use crate::rpc::{Frame, RequestMessages};
+
+/// Layer applying [`Compression`].
+#[derive(Clone, Debug)]
+#[must_use]
+pub struct CompressionLayer {
+    config: Arc<Config>,
+}
+
+#[derive(Debug)]
+struct Config {
+    protocol: Protocol,
+    registry: CompressionRegistry,
+    accept: Option<HeaderValue>,
+}
+
+impl CompressionLayer {
+    /// Compression for `protocol` with the encodings of `registry`.
+    pub fn new(protocol: Protocol, registry: CompressionRegistry) -> Self {
+        let accept = (!registry.accept_encoding().is_empty())
+            .then(|| HeaderValue::from_str(registry.accept_encoding()).ok())
+            .flatten();
+        CompressionLayer {
+            config: Arc::new(Config {
+                protocol,
+                registry,
+                accept,
+            }),
+        }
+    }
+}
+
+impl<S> Layer<S> for CompressionLayer {
+    type Service = Compression<S>;
+
+    fn layer(&self, inner: S) -> Compression<S> {
+        Compression {
+            inner,
+            config: Arc::clone(&self.config),
+        }
+    }
+}
+
+/// Compresses requests and decompresses responses.
+#[derive(Clone, Debug)]
+pub struct Compression<S> {
+    inner: S,
+    config: Arc<Config>,
+}
+
+impl<S> Service<ClientRequest> for Compression<S>
+where
+    S: Service<ClientRequest, Response = ClientResponse, Error = ConnectError>,
+    S::Future: Send + 'static,
+{
+    type Response = ClientResponse;
+    type Error = ConnectError;
+    type Future = BoxFuture<Result<ClientResponse, ConnectError>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), ConnectError>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, mut req: ClientRequest) -> Self::Future {
+        let config = Arc::clone(&self.config);
+        let (encoding, accept) = encoding_headers(config.protocol, req.method.stream_type());
+        if let Some(value) = &config.accept {
+            req.headers.insert(accept, value.clone());
+        }
+        let read_max = req.settings.read_max_bytes;
+        if let Some(name) = req.settings.send_compression.filter(|n| *n != IDENTITY) {
+            if !config.registry.supports(name) {
+                let err = ConnectError::internal(format!(
+                    "send compression {name:?} is not in the client's registry"
+                ));
+                return Box::pin(async move { Err(err) });
+            }
+            req.headers
+                .insert(encoding.clone(), HeaderValue::from_static(name));
+            let min = req.settings.compress_min_bytes;
+            let registry = config.registry.clone();
+            req.messages = match req.messages {
+                RequestMessages::Unary(frame) => match compress(&registry, name, min, frame) {
+                    Ok(f) => RequestMessages::Unary(f),
+                    Err(e) => return Box::pin(async move { Err(e) }),
+                },
+                RequestMessages::Stream(s) => RequestMessages::Stream(Box::pin(
+                    s.map(move |f| compress(&registry, name, min, f?)),
+                )),
+            };
+        }
+        let fut = self.inner.call(req);
+        Box::pin(async move {
+            let mut resp = fut.await?;
+            let name = response_encoding(&config.registry, &resp.headers, &encoding)?;
+            let registry = config.registry.clone();
+            resp.messages = match resp.messages {
+                ResponseFrames::Unary { frame, trailers } => ResponseFrames::Unary {
+                    frame: decompress(&registry, name, read_max, frame)?,
+                    trailers,
+                },
+                ResponseFrames::Stream(s) => {
+                    ResponseFrames::Stream(Box::pin(s.map(move |item| match item? {
+                        StreamItem::Message(f) => Ok(StreamItem::Message(decompress(
+                            &registry, name, read_max, f,
+                        )?)),
+                        t => Ok(t),
+                    })))
+                }
+            };
+            Ok(resp)
+        })
+    }
+}
+
+fn compress(
+    registry: &CompressionRegistry,
+    name: &str,
+    min: usize,
+    frame: Frame,
+) -> Result<Frame, ConnectError> {
+    if frame.compressed || frame.payload().len() < min {
+        return Ok(frame);
+    }
+    let data = registry.compress(name, frame.payload())?;
+    Ok(Frame {
+        data,
+        compressed: true,
+        prefixed: false,
+    })
+}
+
+/// The response's encoding: `None` for identity, an error for one the
+/// client does not support.
+fn response_encoding(
+    registry: &CompressionRegistry,
+    headers: &HeaderMap,
+    encoding: &HeaderName,
+) -> Result<Option<&'static str>, ConnectError> {
+    let Some(value) = metadata::find(headers, encoding) else {
+        return Ok(None);
+    };
+    let name = value.to_str().unwrap_or("").trim();
+    if name.is_empty() || name == IDENTITY {
+        return Ok(None);
+    }
+    match registry.get(name) {
+        Some(p) => Ok(Some(p.name())),
+        None => Err(ConnectError::internal(format!(
+            "response uses unsupported compression {name:?}; the client accepts {}",
+            if registry.accept_encoding().is_empty() {
+                IDENTITY
+            } else {
+                registry.accept_encoding()
+            }
+        ))),
+    }
+}
+
+fn decompress(
+    registry: &CompressionRegistry,
+    name: Option<&'static str>,
+    limit: usize,
+    frame: Frame,
+) -> Result<Frame, ConnectError> {
+    if !frame.compressed {
+        if frame.payload().len() > limit {
+            return Err(too_big(frame.payload().len(), limit));
+        }
+        return Ok(frame);
+    }
+    let Some(name) = name else {
+        return Err(ConnectError::internal(
+            "received a compressed message, but the response named no compression",
+        ));
+    };
+    let data = registry
+        .decompress(name, frame.payload(), limit)
+        .map_err(|e| match e.code() {
+            connect_core::Code::ResourceExhausted => e,
+            _ => ConnectError::internal(e.message().to_owned()),
+        })?;
+    Ok(Frame::new(data))
+}
+
+fn too_big(len: usize, limit: usize) -> ConnectError {
+    ConnectError::resource_exhausted(format!(
+        "response message size {len} exceeds the read limit {limit}"
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use bytes::Bytes;
+
+    #[test]
+    fn unknown_response_encoding_is_internal() {
+        let registry = CompressionRegistry::new();
+        let mut h = HeaderMap::new();
+        h.insert("grpc-encoding", "foo".parse().unwrap());
+        let name = HeaderName::from_static("grpc-encoding");
+        let e = response_encoding(&registry, &h, &name).unwrap_err();
+        assert_eq!(e.code(), connect_core::Code::Internal);
+        h.insert("grpc-encoding", "identity".parse().unwrap());
+        assert_eq!(response_encoding(&registry, &h, &name).unwrap(), None);
+    }
+
+    #[test]
+    fn compressed_frame_without_encoding_is_internal_and_limits_hold() {
+        let registry = CompressionRegistry::new();
+        let f = Frame {
+            data: Bytes::from_static(b"xx"),
+            compressed: true,
+            prefixed: false,
+        };
+        let e = decompress(&registry, None, 10, f).unwrap_err();
+        assert_eq!(e.code(), connect_core::Code::Internal);
+        let big = Frame::new(Bytes::from(vec![0u8; 11]));
+        let e = decompress(&registry, None, 10, big).unwrap_err();
+        assert_eq!(e.code(), connect_core::Code::ResourceExhausted);
+    }
+
+    #[cfg(feature = "gzip")]
+    #[test]
+    fn round_trip_and_bomb_is_resource_exhausted() {
+        let registry = CompressionRegistry::new();
+        let f = compress(&registry, "gzip", 0, Frame::new(Bytes::from(vec![7u8; 100_000]))).unwrap();
+        assert!(f.compressed && f.data.len() < 1000);
+        let e = decompress(&registry, Some("gzip"), 1000, f.clone()).unwrap_err();
+        assert_eq!(e.code(), connect_core::Code::ResourceExhausted);
+        let back = decompress(&registry, Some("gzip"), 100_000, f).unwrap();
+        assert_eq!(back.data.len(), 100_000);
+    }
+}

@@ -1,0 +1,247 @@
+//! Client deadlines: the call's timeout goes on the wire
+//! (`connect-timeout-ms` or `grpc-timeout`) **and** is enforced here, so a
+//! server that never answers cannot hold the call past it. Expiry — while
+//! waiting for the response or mid-stream — ends the call with
+//! `deadline_exceeded`, and so does any failure that surfaces after the
+//! deadline passed (a server's reset arriving just before our own timer).
+
+use std::future::Future as _;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use connect_core::timeout::{format_connect_timeout, format_grpc_timeout};
+use connect_core::{Code, ConnectError, Protocol};
+use futures_core::Stream;
+use http::HeaderValue;
+use tokio::time::{Instant, Sleep};
+use tower_layer::Layer;
+use tower_service::Service;
+
+use super::framing::BoxFuture;
+use super::rpc::{ClientRequest, ClientResponse, ItemStream, ResponseFrames, StreamItem};
+use crate::protocol::timeout_header;
+
+/// Layer applying [`Deadline`].
+#[derive(Clone, Copy, Debug)]
+#[must_use]
+pub struct DeadlineLayer {
+    protocol: Protocol,
+}
+
+impl DeadlineLayer {
+    /// Deadlines written in `protocol`'s timeout header.
+    pub fn new(protocol: Protocol) -> Self {
+        DeadlineLayer { protocol }
+    }
+}
+
+impl<S> Layer<S> for DeadlineLayer {
+    type Service = Deadline<S>;
+
+    fn layer(&self, inner: S) -> Deadline<S> {
+        Deadline {
+            inner,
+            protocol: self.protocol,
+        }
+    }
+}
+
+/// Sends the call's timeout and enforces it locally.
+#[derive(Clone, Debug)]
+pub struct Deadline<S> {
+    inner: S,
+    protocol: Protocol,
+}
+
+fn expired() -> ConnectError {
+    ConnectError::deadline_exceeded("the call's deadline passed")
+}
+
+/// `err`, or `deadline_exceeded` if the deadline has passed: whatever
+/// failed after expiry failed because of it.
+fn after(deadline: Instant, err: ConnectError) -> ConnectError {
+    if err.code() != Code::DeadlineExceeded && Instant::now() >= deadline {
+        let mut e = ConnectError::deadline_exceeded(err.message().to_owned());
+        *e.headers_mut() = err.headers().clone();
+        *e.trailers_mut() = err.trailers().clone();
+        return e;
+    }
+    err
+}
+
+impl<S> Service<ClientRequest> for Deadline<S>
+where
+    S: Service<ClientRequest, Response = ClientResponse, Error = ConnectError>,
+    S::Future: Send + 'static,
+{
+    type Response = ClientResponse;
+    type Error = ConnectError;
+    type Future = BoxFuture<Result<ClientResponse, ConnectError>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), ConnectError>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, mut req: ClientRequest) -> Self::Future {
+        let Some(timeout) = req.settings.timeout else {
+            return Box::pin(self.inner.call(req));
+        };
+        if timeout.is_zero() {
+            return Box::pin(async { Err(expired()) });
+        }
+        let deadline = Instant::now() + timeout;
+        let value = match self.protocol {
+            Protocol::Connect => {
+                let ms = format_connect_timeout(timeout);
+                // More than 10 digits: no header (effectively unbounded).
+                (ms.len() <= 10).then_some(ms)
+            }
+            _ => Some(format_grpc_timeout(timeout)),
+        };
+        if let Some(v) = value.and_then(|v| HeaderValue::try_from(v).ok()) {
+            req.headers.insert(timeout_header(self.protocol), v);
+        }
+        let fut = self.inner.call(req);
+        Box::pin(async move {
+            let resp = match tokio::time::timeout_at(deadline, fut).await {
+                Ok(Ok(resp)) => resp,
+                Ok(Err(e)) => return Err(after(deadline, e)),
+                Err(_) => return Err(expired()),
+            };
+            let messages = match resp.messages {
+                ResponseFrames::Stream(s) => ResponseFrames::Stream(Box::pin(DeadlineStream {
+                    inner: s,
+                    sleep: Box::pin(tokio::time::sleep_until(deadline)),
+                    deadline,
+                    done: false,
+                })),
+                unary => unary,
+            };
+            Ok(ClientResponse {
+                headers: resp.headers,
+                messages,
+            })
+        })
+    }
+}
+
+/// A response stream cut at the deadline.
+struct DeadlineStream {
+    inner: ItemStream,
+    sleep: Pin<Box<Sleep>>,
+    deadline: Instant,
+    done: bool,
+}
+
+impl Stream for DeadlineStream {
+    type Item = Result<StreamItem, ConnectError>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        if self.done {
+            return Poll::Ready(None);
+        }
+        if let Poll::Ready(item) = self.inner.as_mut().poll_next(cx) {
+            let deadline = self.deadline;
+            return Poll::Ready(match item {
+                Some(Err(e)) => {
+                    self.done = true;
+                    Some(Err(after(deadline, e)))
+                }
+                None => {
+                    self.done = true;
+                    None
+                }
+                ok => ok,
+            });
+        }
+        if self.sleep.as_mut().poll(cx).is_ready() {
+            self.done = true;
+            return Poll::Ready(Some(Err(expired())));
+        }
+        Poll::Pending
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::client::rpc::CallSettings;
+    use crate::rpc::{Frame, RequestMessages};
+    use connect_core::{Idempotency, MethodDescriptor, StreamType};
+    use std::time::Duration;
+    use tower_layer::Layer as _;
+
+    static M: MethodDescriptor =
+        MethodDescriptor::new("a.S", "M", "/a.S/M", StreamType::Unary, Idempotency::Unknown);
+
+    fn req(timeout: Option<Duration>) -> ClientRequest {
+        ClientRequest {
+            method: &M,
+            headers: Default::default(),
+            extensions: Default::default(),
+            settings: CallSettings {
+                timeout,
+                ..CallSettings::default()
+            },
+            messages: RequestMessages::Unary(Frame::default()),
+        }
+    }
+
+    #[derive(Clone)]
+    struct Hang(std::sync::Arc<std::sync::Mutex<Option<http::HeaderMap>>>);
+
+    impl Service<ClientRequest> for Hang {
+        type Response = ClientResponse;
+        type Error = ConnectError;
+        type Future = BoxFuture<Result<ClientResponse, ConnectError>>;
+        fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), ConnectError>> {
+            Poll::Ready(Ok(()))
+        }
+        fn call(&mut self, req: ClientRequest) -> Self::Future {
+            *self.0.lock().unwrap() = Some(req.headers);
+            Box::pin(std::future::pending())
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn header_is_sent_and_expiry_is_deadline_exceeded() {
+        for (protocol, name, value) in [
+            (Protocol::Connect, "connect-timeout-ms", "250"),
+            (Protocol::Grpc, "grpc-timeout", "250000u"),
+        ] {
+            let seen = Hang(Default::default());
+            let mut svc = DeadlineLayer::new(protocol).layer(seen.clone());
+            let err = svc
+                .call(req(Some(Duration::from_millis(250))))
+                .await
+                .unwrap_err();
+            assert_eq!(err.code(), Code::DeadlineExceeded);
+            assert_eq!(seen.0.lock().unwrap().as_ref().unwrap()[name], value);
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn zero_timeout_fails_without_sending() {
+        let seen = Hang(Default::default());
+        let mut svc = DeadlineLayer::new(Protocol::Grpc).layer(seen.clone());
+        let err = svc.call(req(Some(Duration::ZERO))).await.unwrap_err();
+        assert_eq!(err.code(), Code::DeadlineExceeded);
+        assert!(seen.0.lock().unwrap().is_none());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_stream_is_cut_at_the_deadline() {
+        let stream: ItemStream = Box::pin(futures_util::stream::pending());
+        let deadline = Instant::now() + Duration::from_millis(100);
+        let mut s = DeadlineStream {
+            inner: stream,
+            sleep: Box::pin(tokio::time::sleep_until(deadline)),
+            deadline,
+            done: false,
+        };
+        use futures_util::StreamExt as _;
+        let e = s.next().await.unwrap().unwrap_err();
+        assert_eq!(e.code(), Code::DeadlineExceeded);
+        assert!(s.next().await.is_none());
+    }
+}

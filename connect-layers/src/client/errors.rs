@@ -1,0 +1,312 @@
+//! Client error mapping at the HTTP level: responses that are not RPC
+//! responses (a proxy's 502, an HTML 404, a wrong content type) and Connect
+//! unary errors (a JSON body with a non-200 status) become
+//! [`ConnectError`]s, and so do the channel's own failures.
+//!
+//! Errors inside a successful response (the Connect end-stream message,
+//! gRPC trailers and trailers-only headers, the gRPC-Web trailer frame)
+//! are framing's, since they arrive with the body.
+
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use bytes::Bytes;
+use connect_codec::compression::{CompressionRegistry, IDENTITY};
+use connect_codec::error_json;
+use connect_core::{Code, Codec, ConnectError, Protocol, StreamType, metadata};
+use http::{HeaderMap, StatusCode};
+use http_body::Body;
+use tower_layer::Layer;
+use tower_service::Service;
+
+use super::framing::{BoxError, BoxFuture, read_bounded};
+use crate::protocol::MethodRoute;
+
+/// How much of a Connect error body is read.
+const ERROR_BODY_MAX: usize = 1024 * 1024;
+
+/// Layer applying [`ErrorMap`].
+#[derive(Clone, Debug)]
+#[must_use]
+pub struct ErrorMapLayer {
+    config: Arc<Config>,
+}
+
+#[derive(Debug)]
+struct Config {
+    protocol: Protocol,
+    codec: Codec,
+    web_text: bool,
+    registry: CompressionRegistry,
+}
+
+impl ErrorMapLayer {
+    /// Error mapping for `protocol` and `codec` (`web_text`: gRPC-Web's
+    /// text mode); `registry` decompresses compressed Connect error bodies.
+    pub fn new(protocol: Protocol, codec: Codec, web_text: bool, registry: CompressionRegistry) -> Self {
+        ErrorMapLayer {
+            config: Arc::new(Config {
+                protocol,
+                codec,
+                web_text,
+                registry,
+            }),
+        }
+    }
+}
+
+impl<S> Layer<S> for ErrorMapLayer {
+    type Service = ErrorMap<S>;
+
+    fn layer(&self, inner: S) -> ErrorMap<S> {
+        ErrorMap {
+            inner,
+            config: Arc::clone(&self.config),
+        }
+    }
+}
+
+/// Maps non-RPC responses and channel failures to [`ConnectError`]s.
+#[derive(Clone, Debug)]
+pub struct ErrorMap<S> {
+    inner: S,
+    config: Arc<Config>,
+}
+
+impl<S, B, R> Service<http::Request<B>> for ErrorMap<S>
+where
+    S: Service<http::Request<B>, Response = http::Response<R>>,
+    S::Error: Into<BoxError>,
+    S::Future: Send + 'static,
+    R: Body<Data = Bytes> + Send + 'static,
+    R::Error: Into<BoxError>,
+{
+    type Response = http::Response<R>;
+    type Error = ConnectError;
+    type Future = BoxFuture<Result<http::Response<R>, ConnectError>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), ConnectError>> {
+        self.inner.poll_ready(cx).map_err(transport_error)
+    }
+
+    fn call(&mut self, req: http::Request<B>) -> Self::Future {
+        let stream_type = req
+            .extensions()
+            .get::<MethodRoute>()
+            .map_or(StreamType::Unary, |m| m.0.stream_type());
+        let config = Arc::clone(&self.config);
+        let fut = self.inner.call(req);
+        Box::pin(async move {
+            let resp = fut.await.map_err(transport_error)?;
+            check(&config, stream_type, resp).await
+        })
+    }
+}
+
+/// The error for a channel failure: a [`ConnectError`] found in the error
+/// chain as it is, a timeout as `deadline_exceeded`, anything else
+/// `unavailable`.
+pub fn transport_error(e: impl Into<BoxError>) -> ConnectError {
+    let e = e.into();
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(&*e);
+    while let Some(s) = source {
+        if let Some(c) = s.downcast_ref::<ConnectError>() {
+            return c.clone();
+        }
+        if let Some(io) = s.downcast_ref::<std::io::Error>()
+            && io.kind() == std::io::ErrorKind::TimedOut
+        {
+            return ConnectError::deadline_exceeded(e.to_string());
+        }
+        source = s.source();
+    }
+    ConnectError::new(Code::Unavailable, e.to_string())
+}
+
+async fn check<R>(
+    config: &Config,
+    stream_type: StreamType,
+    resp: http::Response<R>,
+) -> Result<http::Response<R>, ConnectError>
+where
+    R: Body<Data = Bytes> + Send + 'static,
+    R::Error: Into<BoxError>,
+{
+    let unary_connect = config.protocol == Protocol::Connect && stream_type == StreamType::Unary;
+    if resp.status() != StatusCode::OK {
+        let (parts, body) = resp.into_parts();
+        let mut err = if unary_connect {
+            connect_unary_error(config, parts.status, &parts.headers, body).await
+        } else {
+            http_status_error(parts.status)
+        };
+        let mut headers = parts.headers;
+        if unary_connect {
+            *err.trailers_mut() = take_trailer_headers(&mut headers);
+        }
+        *err.headers_mut() = headers;
+        return Err(err);
+    }
+    if let Err(mut err) = check_content_type(config, unary_connect, resp.headers()) {
+        *err.headers_mut() = resp.headers().clone();
+        return Err(err);
+    }
+    Ok(resp)
+}
+
+/// The error a client infers from an HTTP status alone.
+pub fn http_status_error(status: StatusCode) -> ConnectError {
+    ConnectError::new(
+        Code::from_http_status(status),
+        format!("HTTP status {status}"),
+    )
+}
+
+async fn connect_unary_error<R>(
+    config: &Config,
+    status: StatusCode,
+    headers: &HeaderMap,
+    body: R,
+) -> ConnectError
+where
+    R: Body<Data = Bytes>,
+    R::Error: Into<BoxError>,
+{
+    let fallback = Code::from_http_status(status);
+    let is_json = metadata::find(headers, &http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|ct| codec_of(ct, "application/") == Some("json"));
+    if !is_json {
+        return http_status_error(status);
+    }
+    let Ok(mut data) = read_bounded(body, ERROR_BODY_MAX).await else {
+        return http_status_error(status);
+    };
+    if let Some(name) = metadata::find(headers, &http::header::CONTENT_ENCODING)
+        .and_then(|v| v.to_str().ok())
+        .filter(|n| *n != IDENTITY && !data.is_empty())
+    {
+        match config.registry.decompress(name, &data, ERROR_BODY_MAX) {
+            Ok(d) => data = d,
+            Err(_) => return http_status_error(status),
+        }
+    }
+    error_json::decode_error(&data, fallback).unwrap_or_else(|| http_status_error(status))
+}
+
+/// Moves `trailer-` headers into their own map, prefix stripped.
+pub fn take_trailer_headers(headers: &mut HeaderMap) -> HeaderMap {
+    let mut trailers = HeaderMap::new();
+    let names: Vec<_> = headers
+        .keys()
+        .filter(|k| k.as_str().starts_with("trailer-"))
+        .cloned()
+        .collect();
+    for name in names {
+        if let Ok(stripped) = http::HeaderName::from_bytes(&name.as_str().as_bytes()[8..]) {
+            for v in headers.get_all(&name) {
+                trailers.append(stripped.clone(), v.clone());
+            }
+        }
+        headers.remove(&name);
+    }
+    trailers
+}
+
+/// The codec named by a content type after `prefix` (`application/` for
+/// Connect unary, `application/connect+` …), parameters dropped.
+fn codec_of<'a>(content_type: &'a str, prefix: &str) -> Option<&'a str> {
+    let ct = content_type.split(';').next()?.trim();
+    let rest = ct.get(..prefix.len())?;
+    rest.eq_ignore_ascii_case(prefix).then(|| &ct[prefix.len()..])
+}
+
+fn check_content_type(
+    config: &Config,
+    unary_connect: bool,
+    headers: &HeaderMap,
+) -> Result<(), ConnectError> {
+    let ct = metadata::find(headers, &http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    let want = config.codec.name();
+    let (prefix, implicit_proto) = match config.protocol {
+        Protocol::Connect if unary_connect => ("application/", false),
+        Protocol::Connect => ("application/connect+", false),
+        Protocol::Grpc => ("application/grpc", true),
+        _ if config.web_text => ("application/grpc-web-text", true),
+        _ => ("application/grpc-web", true),
+    };
+    let got = if implicit_proto {
+        codec_of(ct, prefix).map(|rest| match rest {
+            "" => "proto",
+            r => r.strip_prefix('+').unwrap_or("\u{0}"),
+        })
+    } else {
+        codec_of(ct, prefix)
+    };
+    match got {
+        Some(c) if c.eq_ignore_ascii_case(want) => Ok(()),
+        // gRPC trailers-only responses may carry no content type.
+        None if implicit_proto && ct.is_empty() && headers.contains_key("grpc-status") => Ok(()),
+        Some(c) if c != "\u{0}" && (unary_connect || !c.contains('/')) => Err(ConnectError::internal(
+            format!("response content type {ct:?} does not match the request's codec {want:?}"),
+        )),
+        _ => Err(ConnectError::new(
+            Code::Unknown,
+            format!("response has unexpected content type {ct:?}"),
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(protocol: Protocol) -> Config {
+        Config {
+            protocol,
+            codec: Codec::Proto,
+            web_text: false,
+            registry: CompressionRegistry::new(),
+        }
+    }
+
+    fn headers(ct: &str) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        h.insert("content-type", ct.parse().unwrap());
+        h
+    }
+
+    #[test]
+    fn content_type_validation() {
+        let c = config(Protocol::Connect);
+        assert!(check_content_type(&c, true, &headers("application/proto")).is_ok());
+        let wrong_codec = check_content_type(&c, true, &headers("application/json")).unwrap_err();
+        assert_eq!(wrong_codec.code(), Code::Internal);
+        let not_rpc = check_content_type(&c, true, &headers("image/jpeg")).unwrap_err();
+        assert_eq!(not_rpc.code(), Code::Unknown);
+        assert!(check_content_type(&c, false, &headers("application/connect+proto")).is_ok());
+        let g = config(Protocol::Grpc);
+        assert!(check_content_type(&g, false, &headers("application/grpc")).is_ok());
+        assert!(check_content_type(&g, false, &headers("application/grpc+proto")).is_ok());
+        assert_eq!(
+            check_content_type(&g, false, &headers("application/grpc+json")).unwrap_err().code(),
+            Code::Internal
+        );
+        assert_eq!(
+            check_content_type(&g, false, &headers("text/html")).unwrap_err().code(),
+            Code::Unknown
+        );
+        let w = config(Protocol::GrpcWeb);
+        assert!(check_content_type(&w, false, &headers("application/grpc-web+proto")).is_ok());
+    }
+
+    #[test]
+    fn channel_failures_are_unavailable_unless_typed() {
+        let e = transport_error("connection refused");
+        assert_eq!(e.code(), Code::Unavailable);
+        let e = transport_error(ConnectError::new(Code::Aborted, "x"));
+        assert_eq!(e.code(), Code::Aborted);
+    }
+}
