@@ -1,6 +1,6 @@
-//! Generates ConnectRPC service code — a service trait, a typed server and
-//! method descriptors — to sit beside the messages `buffa-codegen`
-//! generates.
+//! Generates ConnectRPC service code — a service trait, a typed server, a
+//! typed client and method descriptors — to sit beside the messages
+//! `buffa-codegen` generates.
 //!
 //! The generator works on small descriptor-neutral values ([`ServiceDef`],
 //! [`MethodDef`]), so any front end can drive it:
@@ -17,10 +17,16 @@
 //! - `trait GreetService`, one method per `rpc` (implement with `async fn`);
 //! - `struct GreetServiceServer<T>`, a `tower::Service` over the runtime's
 //!   protocol-neutral requests that dispatches on the method path;
-//! - `trait GreetServiceExt`, so `Arc::new(imp).register(router)` works.
+//! - `trait GreetServiceExt`, so `Arc::new(imp).register(router)` works;
+//! - `struct GreetServiceClient<T>`, a typed client over any runtime
+//!   `Channel` `T`, with `async fn greet(&self, request: &GreetRequest)`
+//!   (call options from the client's config) and `greet_with_options`
+//!   (call options per call) for each `rpc`.
 //!
-//! Generated code names only `::connectrpc::__codegen` (configurable with
-//! [`Options::runtime_crate`]) and `core`/`std`.
+//! [`Options::server`] and [`Options::client`] turn either side off (the
+//! descriptors are always generated). Generated code names only
+//! `::connectrpc::__codegen` (configurable with [`Options::runtime_crate`])
+//! and `core`/`std`.
 //!
 //! ```
 //! use connectrpc_codegen::{generate_file, Idempotency, MethodDef, Options, ServiceDef};
@@ -41,12 +47,21 @@
 //!         comments: vec!["Greet says hello.".into()],
 //!     }],
 //! };
-//! let code = generate_file(&[service], &Options::default())?;
+//! let services = [service];
+//! let code = generate_file(&services, &Options::default())?;
 //! assert!(code.contains("pub trait GreetService"));
+//! assert!(code.contains("pub struct GreetServiceClient<T>"));
+//! assert!(code.contains("pub async fn greet_with_options("));
 //! assert!(code.contains("\"/greet.v1.GreetService/Greet\""));
+//!
+//! // Only the client (and the descriptors it calls with).
+//! let client_only = generate_file(&services, &Options::default().server(false))?;
+//! assert!(client_only.contains("pub struct GreetServiceClient<T>"));
+//! assert!(!client_only.contains("pub trait GreetService"));
 //! # Ok::<(), connectrpc_codegen::Error>(())
 //! ```
 
+pub mod client;
 pub mod descriptor;
 pub mod docs;
 mod model;
@@ -67,24 +82,70 @@ pub use model::{Idempotency, MethodDef, ServiceDef, StreamKind};
 /// use connectrpc_codegen::Options;
 /// let options = Options::default().runtime_crate("my_connect");
 /// assert_eq!(options.runtime_path().to_string(), ":: my_connect :: __codegen");
+///
+/// let client_only = Options::default().server(false);
+/// assert!(client_only.generates_client() && !client_only.generates_server());
 /// ```
 #[derive(Clone, Debug)]
 pub struct Options {
     runtime_crate: String,
+    client: bool,
+    server: bool,
 }
 
 impl Default for Options {
     fn default() -> Self {
         Options {
             runtime_crate: "::connectrpc".to_string(),
+            client: true,
+            server: true,
         }
     }
 }
 
 impl Options {
-    /// Options with the defaults: the runtime is `::connectrpc`.
+    /// Options with the defaults: the runtime is `::connectrpc`, clients
+    /// and servers are both generated.
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// Whether to generate the typed client (`GreetServiceClient`) of each
+    /// service (default `true`).
+    ///
+    /// ```
+    /// use connectrpc_codegen::Options;
+    /// let server_only = Options::default().client(false);
+    /// assert!(!server_only.generates_client());
+    /// ```
+    pub fn client(mut self, enabled: bool) -> Self {
+        self.client = enabled;
+        self
+    }
+
+    /// Whether to generate the service trait, the typed server
+    /// (`GreetServiceServer`) and the registration trait
+    /// (`GreetServiceExt`) of each service (default `true`).
+    ///
+    /// ```
+    /// use connectrpc_codegen::Options;
+    /// let client_only = Options::default().server(false);
+    /// assert!(!client_only.generates_server());
+    /// ```
+    pub fn server(mut self, enabled: bool) -> Self {
+        self.server = enabled;
+        self
+    }
+
+    /// Whether clients are generated (see [`client`](Self::client)).
+    pub fn generates_client(&self) -> bool {
+        self.client
+    }
+
+    /// Whether service traits and servers are generated (see
+    /// [`server`](Self::server)).
+    pub fn generates_server(&self) -> bool {
+        self.server
     }
 
     /// The path of the `connectrpc` runtime crate as generated code names
@@ -136,17 +197,25 @@ impl fmt::Display for Error {
 
 impl std::error::Error for Error {}
 
-/// The tokens for one service: name constant, descriptors, trait, server
-/// and registration trait.
+/// The tokens for one service: name constant and descriptors, then (when
+/// [`Options::server`] is on) trait, server and registration trait, then
+/// (when [`Options::client`] is on) the client.
 pub fn service_tokens(service: &ServiceDef, options: &Options) -> TokenStream {
     let rt = options.runtime_path();
     let descriptors = server::descriptors(service, &rt);
-    let service_trait = service::service_trait(service, &rt);
-    let server = server::server(service, &rt);
+    let server_side = options.server.then(|| {
+        let service_trait = service::service_trait(service, &rt);
+        let server = server::server(service, &rt);
+        quote! {
+            #service_trait
+            #server
+        }
+    });
+    let client_side = options.client.then(|| client::client(service, &rt));
     quote! {
         #descriptors
-        #service_trait
-        #server
+        #server_side
+        #client_side
     }
 }
 

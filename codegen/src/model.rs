@@ -109,6 +109,19 @@ impl StreamKind {
         }
     }
 
+    /// A one-line description for docs (`Unary: one request, one
+    /// response.`).
+    pub fn summary(self) -> &'static str {
+        match self {
+            StreamKind::Unary => "Unary: one request, one response.",
+            StreamKind::ServerStream => "Server streaming: one request, a stream of responses.",
+            StreamKind::ClientStream => "Client streaming: a stream of requests, one response.",
+            StreamKind::BidiStream => {
+                "Bidirectional streaming: a stream of requests, a stream of responses."
+            }
+        }
+    }
+
     /// The runtime's handler function for this stream type.
     pub fn handler_fn(self) -> &'static str {
         match self {

@@ -71,6 +71,80 @@ pub fn server_struct(service: &str) -> Ident {
     Ident::new(&format!("{service}Server"), Span::call_site())
 }
 
+/// The typed client (`GreetServiceClient`).
+pub fn client_struct(service: &str) -> Ident {
+    Ident::new(&format!("{service}Client"), Span::call_site())
+}
+
+/// The inherent methods every generated client has besides its `rpc`
+/// methods; an `rpc` never takes one of these names (`clone` included, so
+/// `client.clone()` keeps cloning the client).
+pub const CLIENT_RESERVED: &[&str] = &["new", "from_client", "client", "clone"];
+
+/// The two client methods of one `rpc`: the plain form and the form taking
+/// call options.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ClientMethodNames {
+    /// `greet`, escaped like [`method_fn`] (`r#type`).
+    pub plain: Ident,
+    /// `greet_with_options`.
+    pub with_options: Ident,
+}
+
+/// The client method names for `methods` (proto names, in declaration
+/// order): [`method_fn`] and `<that>_with_options`, except that a name
+/// taken by [`CLIENT_RESERVED`] or an earlier method gets `_` appended
+/// until it is free (`New` → `new_` and `new_with_options`; `Greet` then
+/// `GreetWithOptions` → `greet_with_options_` and
+/// `greet_with_options_with_options`). The names stay `snake_case` (no
+/// `__` inside).
+///
+/// ```
+/// use connectrpc_codegen::names::client_methods;
+/// let names = client_methods(&["Greet", "Type", "New"]);
+/// let shown: Vec<_> = names
+///     .iter()
+///     .map(|n| (n.plain.to_string(), n.with_options.to_string()))
+///     .collect();
+/// assert_eq!(shown[0], ("greet".into(), "greet_with_options".into()));
+/// assert_eq!(shown[1], ("r#type".into(), "type_with_options".into()));
+/// assert_eq!(shown[2], ("new_".into(), "new_with_options".into()));
+/// ```
+pub fn client_methods(methods: &[&str]) -> Vec<ClientMethodNames> {
+    let mut taken: Vec<String> = CLIENT_RESERVED.iter().map(|s| s.to_string()).collect();
+    let mut free = |mut name: String| loop {
+        let candidate = ident(&name);
+        let bare = unraw(&candidate);
+        if !taken.contains(&bare) {
+            taken.push(bare);
+            break candidate;
+        }
+        name.push('_');
+    };
+    methods
+        .iter()
+        .map(|m| {
+            let base = snake_case(m);
+            let plain = free(base.clone());
+            let with_options = free(format!("{}_with_options", base.trim_end_matches('_')));
+            ClientMethodNames {
+                plain,
+                with_options,
+            }
+        })
+        .collect()
+}
+
+/// An identifier as written in a doc link or compared for clashes:
+/// without its `r#` prefix.
+pub fn unraw(ident: &Ident) -> String {
+    let s = ident.to_string();
+    match s.strip_prefix("r#") {
+        Some(rest) => rest.to_string(),
+        None => s,
+    }
+}
+
 /// The registration extension trait (`GreetServiceExt`).
 pub fn ext_trait(service: &str) -> Ident {
     Ident::new(&format!("{service}Ext"), Span::call_site())
@@ -138,12 +212,62 @@ mod tests {
     }
 
     #[test]
+    fn client_method_names_never_clash() {
+        let names = client_methods(&[
+            "Greet",
+            "GreetWithOptions",
+            "Client",
+            "FromClient",
+            "Clone",
+            "Self",
+            "Type",
+            "New",
+            "New_",
+        ]);
+        let shown: Vec<(String, String)> = names
+            .iter()
+            .map(|n| (n.plain.to_string(), n.with_options.to_string()))
+            .collect();
+        let expected = [
+            ("greet", "greet_with_options"),
+            ("greet_with_options_", "greet_with_options_with_options"),
+            ("client_", "client_with_options"),
+            ("from_client_", "from_client_with_options"),
+            ("clone_", "clone_with_options"),
+            ("self_", "self_with_options"),
+            ("r#type", "type_with_options"),
+            ("new_", "new_with_options"),
+            ("new__", "new_with_options_"),
+        ];
+        for ((plain, with), (p, w)) in shown.iter().zip(expected) {
+            assert_eq!((plain.as_str(), with.as_str()), (p, w));
+        }
+        assert_eq!(shown.len(), expected.len());
+        let mut all: Vec<String> = names
+            .iter()
+            .flat_map(|n| [unraw(&n.plain), unraw(&n.with_options)])
+            .collect();
+        all.sort();
+        all.dedup();
+        assert_eq!(all.len(), 2 * names.len());
+        // No `__` inside a name, which `non_snake_case` rejects.
+        assert!(
+            all.iter().all(|n| !n.trim_matches('_').contains("__")),
+            "{all:?}"
+        );
+    }
+
+    #[test]
     fn derived_names() {
         assert_eq!(
             server_struct("GreetService").to_string(),
             "GreetServiceServer"
         );
         assert_eq!(ext_trait("GreetService").to_string(), "GreetServiceExt");
+        assert_eq!(
+            client_struct("GreetService").to_string(),
+            "GreetServiceClient"
+        );
         assert_eq!(
             service_name_const("GreetService").to_string(),
             "GREET_SERVICE_NAME"

@@ -49,14 +49,7 @@ fn trait_method(method: &MethodDef, rt: &TokenStream) -> TokenStream {
     } else {
         quote!(#output)
     };
-    let kind_doc = match kind {
-        crate::StreamKind::Unary => "Unary: one request, one response.",
-        crate::StreamKind::ServerStream => "Server streaming: one request, a stream of responses.",
-        crate::StreamKind::ClientStream => "Client streaming: a stream of requests, one response.",
-        crate::StreamKind::BidiStream => {
-            "Bidirectional streaming: a stream of requests, a stream of responses."
-        }
-    };
+    let kind_doc = kind.summary();
     let docs = doc_with(&method.comments, &[kind_doc]);
     quote! {
         #docs

@@ -198,3 +198,318 @@ fn empty_service() {
     assert!(code.contains(r#"pub const EMPTY_NAME: &str = "Empty";"#));
     assert!(!code.contains("match req"));
 }
+
+#[test]
+fn client_struct_and_constructors() {
+    let code = code();
+    assert!(
+        code.contains("/// A typed client for `greet.v1.GreetService` over any channel `T`.\n")
+    );
+    assert!(has(
+        &code,
+        "pub struct GreetServiceClient<T> { inner: ::connectrpc::__codegen::Client<T>, }"
+    ));
+    assert!(has(
+        &code,
+        "impl<T: ::core::clone::Clone> ::core::clone::Clone for GreetServiceClient<T>"
+    ));
+    assert!(has(
+        &code,
+        "impl<T> ::core::fmt::Debug for GreetServiceClient<T>"
+    ));
+    assert!(has(
+        &code,
+        r#"f.debug_struct("GreetServiceClient").finish_non_exhaustive()"#
+    ));
+    assert!(has(
+        &code,
+        "impl<T: ::connectrpc::__codegen::Channel> GreetServiceClient<T> {"
+    ));
+    assert!(has(
+        &code,
+        "pub fn new(channel: T, config: ::connectrpc::__codegen::ClientConfig) -> Self { Self { inner: ::connectrpc::__codegen::Client::new(channel, config), } }"
+    ));
+    assert!(has(
+        &code,
+        "pub fn from_client(inner: ::connectrpc::__codegen::Client<T>) -> Self { Self { inner } }"
+    ));
+    assert!(has(
+        &code,
+        "pub fn client(&self) -> &::connectrpc::__codegen::Client<T> { &self.inner }"
+    ));
+}
+
+#[test]
+fn client_unary_and_server_stream_methods() {
+    let code = code();
+    assert!(
+        has(
+            &code,
+            "/// Greet says hello. /// /// Unary: one request, one response. /// /// Calls with the call options of the client's config; /// [`greet_with_options`](Self::greet_with_options) overrides them for one call. pub async fn greet( &self, request: &GreetRequest, ) -> ::core::result::Result< ::connectrpc::__codegen::Response<GreetResponse>, ::connectrpc::__codegen::ConnectError, > { self.inner .unary::<GreetRequest, GreetResponse>( &greet_service::GREET, request, ::connectrpc::__codegen::CallOptions::default(), ) .await }"
+        ),
+        "{code}"
+    );
+    assert!(
+        has(
+            &code,
+            "/// Like [`greet`](Self::greet), with `options` winning over the client's config. pub async fn greet_with_options( &self, request: &GreetRequest, options: ::connectrpc::__codegen::CallOptions, ) -> ::core::result::Result< ::connectrpc::__codegen::Response<GreetResponse>, ::connectrpc::__codegen::ConnectError, > { self.inner.unary::<GreetRequest, GreetResponse>(&greet_service::GREET, request, options).await }"
+        ),
+        "{code}"
+    );
+    assert!(has(
+        &code,
+        "pub async fn greet_stream( &self, request: &GreetStreamRequest, ) -> ::core::result::Result< ::connectrpc::__codegen::ServerStreaming<GreetResponse>, ::connectrpc::__codegen::ConnectError, >"
+    ));
+    assert!(has(
+        &code,
+        ".server_stream::<GreetStreamRequest, GreetResponse>( &greet_service::GREET_STREAM, request, ::connectrpc::__codegen::CallOptions::default(), )"
+    ));
+    assert!(has(
+        &code,
+        "pub async fn greet_stream_with_options( &self, request: &GreetStreamRequest, options: ::connectrpc::__codegen::CallOptions, ) -> ::core::result::Result< ::connectrpc::__codegen::ServerStreaming<GreetResponse>"
+    ));
+    assert!(has(
+        &code,
+        ".server_stream::<GreetStreamRequest, GreetResponse>(&greet_service::GREET_STREAM, request, options)"
+    ));
+}
+
+#[test]
+fn client_streaming_and_bidi_methods() {
+    let code = code();
+    let bound = "where S: ::connectrpc::__codegen::Stream<Item = GreetRequest> + ::core::marker::Send + 'static,";
+    assert!(
+        has(
+            &code,
+            &format!(
+                "pub async fn greet_many<S>( &self, requests: S, ) -> ::core::result::Result< ::connectrpc::__codegen::Response<GreetResponse>, ::connectrpc::__codegen::ConnectError, > {bound} {{ self.inner .client_stream::<GreetRequest, GreetResponse, S>( &greet_service::GREET_MANY, requests, ::connectrpc::__codegen::CallOptions::default(), ) .await }}"
+            )
+        ),
+        "{code}"
+    );
+    assert!(has(
+        &code,
+        &format!(
+            "pub async fn greet_many_with_options<S>( &self, requests: S, options: ::connectrpc::__codegen::CallOptions, ) -> ::core::result::Result< ::connectrpc::__codegen::Response<GreetResponse>, ::connectrpc::__codegen::ConnectError, > {bound}"
+        )
+    ));
+    assert!(has(
+        &code,
+        ".client_stream::<GreetRequest, GreetResponse, S>(&greet_service::GREET_MANY, requests, options)"
+    ));
+    assert!(
+        has(
+            &code,
+            "pub async fn chat( &self, ) -> ::core::result::Result< ::connectrpc::__codegen::BidiStream<GreetRequest, GreetResponse>, ::connectrpc::__codegen::ConnectError, > { self.inner .bidi_stream::<GreetRequest, GreetResponse>( &greet_service::CHAT, ::connectrpc::__codegen::CallOptions::default(), ) .await }"
+        ),
+        "{code}"
+    );
+    assert!(has(
+        &code,
+        "pub async fn chat_with_options( &self, options: ::connectrpc::__codegen::CallOptions, ) -> ::core::result::Result< ::connectrpc::__codegen::BidiStream<GreetRequest, GreetResponse>"
+    ));
+    assert!(has(
+        &code,
+        ".bidi_stream::<GreetRequest, GreetResponse>(&greet_service::CHAT, options)"
+    ));
+    // Proto comments and the kind line on both forms.
+    assert!(has(
+        &code,
+        "/// Chat chats. /// /// ```text /// not rust /// ``` /// /// Bidirectional streaming: a stream of requests, a stream of responses. /// /// Like [`chat`](Self::chat)"
+    ));
+    assert!(has(
+        &code,
+        "/// Client streaming: a stream of requests, one response. /// /// Calls with the call options of the client's config; /// [`greet_many_with_options`](Self::greet_many_with_options)"
+    ));
+}
+
+#[test]
+fn client_only_and_server_only() {
+    let client_only = generate_file(&[greet()], &Options::default().server(false)).unwrap();
+    assert!(syn::parse_file(&client_only).is_ok());
+    assert!(client_only.contains("pub struct GreetServiceClient<T>"));
+    assert!(client_only.contains("pub mod greet_service {"));
+    assert!(client_only.contains("pub const GREET_SERVICE_NAME"));
+    assert!(!client_only.contains("pub trait GreetService"));
+    assert!(!client_only.contains("GreetServiceServer"));
+    assert!(!client_only.contains("Router"));
+
+    let server_only = generate_file(&[greet()], &Options::default().client(false)).unwrap();
+    assert!(syn::parse_file(&server_only).is_ok());
+    assert!(server_only.contains("pub trait GreetService:"));
+    assert!(server_only.contains("pub struct GreetServiceServer<T>"));
+    assert!(server_only.contains("pub trait GreetServiceExt"));
+    assert!(!server_only.contains("GreetServiceClient"));
+    assert!(!server_only.contains("__codegen::Client"));
+    assert!(!server_only.contains("Channel"));
+    assert!(!server_only.contains("pub async fn"));
+
+    let neither = Options::default().client(false).server(false);
+    let descriptors_only = generate_file(&[greet()], &neither).unwrap();
+    assert!(descriptors_only.contains("pub mod greet_service {"));
+    assert!(!descriptors_only.contains("pub trait"));
+    assert!(!descriptors_only.contains("pub struct"));
+
+    // Both sides by default, each exactly as when generated alone.
+    let both = code();
+    assert!(both.contains("pub trait GreetService:"));
+    assert!(both.contains("pub struct GreetServiceClient<T>"));
+}
+
+#[test]
+fn generated_file_parses() {
+    let code = code();
+    let file = syn::parse_file(&code).unwrap();
+    let names: Vec<String> = file
+        .items
+        .iter()
+        .filter_map(|item| match item {
+            syn::Item::Struct(s) => Some(s.ident.to_string()),
+            syn::Item::Trait(t) => Some(t.ident.to_string()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "GreetService",
+            "GreetServiceServer",
+            "GreetServiceExt",
+            "GreetServiceClient"
+        ]
+    );
+    // Eight client methods (two per rpc) plus new, from_client and client.
+    let client_impl = file
+        .items
+        .iter()
+        .find_map(|item| match item {
+            syn::Item::Impl(i) if i.trait_.is_none() => {
+                let ty = &i.self_ty;
+                (quote!(#ty).to_string() == "GreetServiceClient < T >").then_some(i)
+            }
+            _ => None,
+        })
+        .unwrap();
+    let fns: Vec<String> = client_impl
+        .items
+        .iter()
+        .filter_map(|item| match item {
+            syn::ImplItem::Fn(f) => Some(f.sig.ident.to_string()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        fns,
+        [
+            "new",
+            "from_client",
+            "client",
+            "greet",
+            "greet_with_options",
+            "greet_stream",
+            "greet_stream_with_options",
+            "greet_many",
+            "greet_many_with_options",
+            "chat",
+            "chat_with_options"
+        ]
+    );
+}
+
+#[test]
+fn keyword_and_clashing_method_names() {
+    let svc = ServiceDef {
+        name: "Kw".into(),
+        package: "kw".into(),
+        comments: vec![],
+        methods: vec![
+            method("Type", false, false, Idempotency::Unknown, &[]),
+            method("Self", false, true, Idempotency::Unknown, &[]),
+            method("New", true, false, Idempotency::Unknown, &[]),
+            method("Clone", true, true, Idempotency::Unknown, &[]),
+            method("Fetch", false, false, Idempotency::Unknown, &[]),
+            method("FetchWithOptions", false, false, Idempotency::Unknown, &[]),
+        ],
+    };
+    let code = generate_file(&[svc], &Options::default()).unwrap();
+    assert!(syn::parse_file(&code).is_ok());
+    // The server trait escapes keywords as before.
+    assert!(has(
+        &code,
+        "fn r#type( &self, ctx: ::connectrpc::__codegen::Context,"
+    ));
+    assert!(has(
+        &code,
+        "fn self_( &self, ctx: ::connectrpc::__codegen::Context,"
+    ));
+    assert!(has(&code, "inner.r#type(ctx, request).await"));
+    // The client: raw identifiers, doc links without `r#`, and no clash
+    // with its own methods or between rpcs.
+    assert!(has(
+        &code,
+        "pub async fn r#type( &self, request: &GreetRequest, )"
+    ));
+    assert!(has(&code, "pub async fn type_with_options( &self,"));
+    assert!(has(&code, "[`type_with_options`](Self::type_with_options)"));
+    assert!(has(&code, "Like [`type`](Self::type)"));
+    assert!(has(
+        &code,
+        "pub async fn self_( &self, request: &GreetStreamRequest, )"
+    ));
+    assert!(has(&code, "pub async fn self_with_options( &self,"));
+    assert!(has(&code, "pub async fn new_<S>( &self, requests: S, )"));
+    assert!(has(&code, "pub async fn new_with_options<S>("));
+    assert!(has(&code, "&kw::NEW"));
+    assert!(has(&code, "pub async fn clone_( &self, )"));
+    assert!(has(&code, "pub async fn clone_with_options( &self,"));
+    assert!(has(&code, "pub async fn fetch_with_options( &self,"));
+    assert!(has(&code, "pub async fn fetch_with_options_( &self,"));
+    assert!(has(
+        &code,
+        "pub async fn fetch_with_options_with_options( &self,"
+    ));
+    assert!(has(&code, "&kw::FETCH_WITH_OPTIONS,"));
+    assert!(has(
+        &code,
+        "pub fn new(channel: T, config: ::connectrpc::__codegen::ClientConfig) -> Self"
+    ));
+}
+
+#[test]
+fn type_parameters_do_not_shadow_messages() {
+    let mut m = method("Send", true, false, Idempotency::Unknown, &[]);
+    m.input_type = quote!(S);
+    m.output_type = quote!(T);
+    let mut nested = method("Get", false, false, Idempotency::Unknown, &[]);
+    nested.input_type = quote!(super::other::T);
+    let svc = ServiceDef {
+        name: "Letters".into(),
+        package: String::new(),
+        comments: vec![],
+        methods: vec![m, nested],
+    };
+    let code = generate_file(&[svc], &Options::default().server(false)).unwrap();
+    assert!(has(
+        &code,
+        "S: ::connectrpc::__codegen::Stream<Item = self::S> + ::core::marker::Send + 'static"
+    ));
+    assert!(has(&code, ".client_stream::<self::S, self::T, S>("));
+    assert!(has(&code, "::connectrpc::__codegen::Response<self::T>"));
+    assert!(has(&code, "request: &super::other::T"));
+}
+
+#[test]
+fn client_runtime_path_is_configurable() {
+    let options = Options::default().runtime_crate("crate::rt");
+    let code = generate_file(&[greet()], &options).unwrap();
+    assert!(code.contains("crate::rt::__codegen::Client<T>"));
+    assert!(code.contains("impl<T: crate::rt::__codegen::Channel> GreetServiceClient<T>"));
+    assert!(!code.contains("::connectrpc::"));
+}
+
+/// Prints the generated code: `cargo test -p connectrpc-codegen -- --ignored --nocapture print_generated`.
+#[test]
+#[ignore]
+fn print_generated() {
+    println!("{}", code());
+}

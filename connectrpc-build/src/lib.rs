@@ -24,14 +24,20 @@
 //! pub mod proto {
 //!     include!(concat!(env!("OUT_DIR"), "/_connectrpc.rs"));
 //! }
-//! // proto::greet::v1::{GreetRequest, GreetService, GreetServiceServer, ...}
+//! // proto::greet::v1::{GreetRequest, GreetService, GreetServiceServer,
+//! //                     GreetServiceClient, ...}
 //! ```
 //!
 //! For every file, buffa's message code and the service code for each
 //! `service` land in the module of the file's package, so the service code
-//! names its messages directly. The crate using the generated code needs
-//! `connectrpc`, `buffa`, `serde` (JSON is on by default) and, for
-//! well-known types such as `google.protobuf.Empty`, `buffa-types`.
+//! names its messages directly. A service's code is its method
+//! descriptors, its server side (the service trait, `GreetServiceServer`
+//! and `GreetServiceExt`) and its typed client (`GreetServiceClient`);
+//! [`Config::server`] and [`Config::client`] leave either side out.
+//!
+//! The crate using the generated code needs `connectrpc`, `buffa`, `serde`
+//! (JSON is on by default) and, for well-known types such as
+//! `google.protobuf.Empty`, `buffa-types`.
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -70,6 +76,8 @@ pub struct Config {
     runtime_crate: String,
     emit_rerun_if_changed: bool,
     extern_paths: Vec<(String, String)>,
+    client: bool,
+    server: bool,
 }
 
 impl Default for Config {
@@ -84,13 +92,16 @@ impl Default for Config {
             runtime_crate: "::connectrpc".to_string(),
             emit_rerun_if_changed: true,
             extern_paths: Vec::new(),
+            client: true,
+            server: true,
         }
     }
 }
 
 impl Config {
     /// A configuration with the defaults: protox, JSON on, runtime
-    /// `::connectrpc`, output in `OUT_DIR`, `cargo:rerun-if-changed` on.
+    /// `::connectrpc`, clients and servers, output in `OUT_DIR`,
+    /// `cargo:rerun-if-changed` on.
     ///
     /// ```
     /// let config = connectrpc_build::Config::new();
@@ -219,6 +230,34 @@ impl Config {
         self
     }
 
+    /// Whether to generate each service's typed client
+    /// (`GreetServiceClient`, default `true`). Turn it off in a crate that
+    /// only serves.
+    ///
+    /// ```
+    /// let server_only = connectrpc_build::Config::new().client(false);
+    /// # let _ = server_only;
+    /// ```
+    pub fn client(mut self, enabled: bool) -> Self {
+        self.client = enabled;
+        self
+    }
+
+    /// Whether to generate each service's server side: the service trait
+    /// (`GreetService`), the typed server (`GreetServiceServer`) and the
+    /// registration trait (`GreetServiceExt`) (default `true`). Turn it off
+    /// in a crate that only calls. The method descriptors are generated
+    /// either way.
+    ///
+    /// ```
+    /// let client_only = connectrpc_build::Config::new().server(false);
+    /// # let _ = client_only;
+    /// ```
+    pub fn server(mut self, enabled: bool) -> Self {
+        self.server = enabled;
+        self
+    }
+
     /// Whether to print `cargo:rerun-if-changed` for every input file
     /// (default `true`).
     ///
@@ -323,7 +362,10 @@ impl Config {
             println!("cargo:warning=buffa: {warning}");
         }
 
-        let options = connectrpc_codegen::Options::new().runtime_crate(self.runtime_crate.clone());
+        let options = connectrpc_codegen::Options::new()
+            .runtime_crate(self.runtime_crate.clone())
+            .client(self.client)
+            .server(self.server);
         let companions = connectrpc_codegen::descriptor::companion_files(
             &fds.file,
             &files_to_generate,

@@ -68,6 +68,8 @@ fn writes_messages_services_and_include_file() {
     assert!(services.contains("/// Greet says hello."));
     assert!(services.contains("::connectrpc::__codegen::Idempotency::NoSideEffects"));
     assert!(services.contains("\"/greet.v1.GreetService/Chat\""));
+    assert!(services.contains("pub struct GreetServiceServer<T>"));
+    assert!(services.contains("pub struct GreetServiceClient<T>"));
 
     let stitcher = std::fs::read_to_string(out.join("greet.v1.mod.rs")).unwrap();
     assert!(stitcher.contains("include!(\"greet.v1.greet.__connect.rs\");"));
@@ -102,6 +104,63 @@ fn resolves_types_across_packages() {
 }
 
 #[test]
+fn client_types_resolve_like_server_types() {
+    let out = compile("client-types");
+    let code = std::fs::read_to_string(out.join("greet.v1.greet.__connect.rs")).unwrap();
+    let flat: String = code.chars().filter(|c| !c.is_whitespace()).collect();
+    let flat = flat.replace(",>", ">").replace(",)", ")");
+    assert!(flat.contains(
+        "pubasyncfngreet(&self,request:&GreetRequest)->::core::result::Result<::connectrpc::__codegen::Response<GreetResponse>"
+    ));
+    assert!(
+        flat.contains(".bidi_stream::<GreetRequest,GreetResponse>(&greet_service::CHAT,options)")
+    );
+    assert!(flat.contains(
+        ".unary::<::buffa_types::google::protobuf::Empty,::buffa_types::google::protobuf::Empty>("
+    ));
+    assert!(flat.contains(
+        "request:&super::super::common::v1::Shared,options:::connectrpc::__codegen::CallOptions"
+    ));
+    assert!(
+        flat.contains(
+            "::connectrpc::__codegen::Response<super::super::common::v1::shared::Nested>"
+        )
+    );
+}
+
+/// Compiles `GREET` with `configure` applied and returns the service code.
+fn compile_with(test: &str, configure: impl FnOnce(Config) -> Config) -> String {
+    let dir = scratch(
+        test,
+        &[
+            ("greet/v1/greet.proto", GREET),
+            ("common/v1/common.proto", COMMON),
+        ],
+    );
+    let config = Config::new()
+        .files(&["greet/v1/greet.proto"])
+        .includes(&[dir.join("proto")])
+        .out_dir(dir.join("out"))
+        .emit_rerun_if_changed(false);
+    configure(config).compile().unwrap();
+    std::fs::read_to_string(dir.join("out/greet.v1.greet.__connect.rs")).unwrap()
+}
+
+#[test]
+fn client_and_server_switches() {
+    let client_only = compile_with("client-only", |c| c.server(false));
+    assert!(client_only.contains("pub struct GreetServiceClient<T>"));
+    assert!(client_only.contains("pub mod greet_service {"));
+    assert!(!client_only.contains("pub trait GreetService"));
+    assert!(!client_only.contains("GreetServiceServer"));
+
+    let server_only = compile_with("server-only", |c| c.client(false));
+    assert!(server_only.contains("pub trait GreetService"));
+    assert!(server_only.contains("pub struct GreetServiceServer<T>"));
+    assert!(!server_only.contains("GreetServiceClient"));
+}
+
+#[test]
 fn runtime_crate_option_reaches_the_code() {
     let dir = scratch(
         "runtime",
@@ -123,6 +182,7 @@ fn runtime_crate_option_reaches_the_code() {
         .unwrap();
     let code = std::fs::read_to_string(dir.join("out/svc.__connect.rs")).unwrap();
     assert!(code.contains("::my_rt::__codegen::Context"));
+    assert!(code.contains("::my_rt::__codegen::Client<T>"));
     assert!(code.contains("\"/S/M\""));
 }
 

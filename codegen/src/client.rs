@@ -1,0 +1,206 @@
+//! The typed client: one `async` method pair per `rpc` over the runtime's
+//! untyped `Client<T>`.
+
+use proc_macro2::{TokenStream, TokenTree};
+use quote::quote;
+
+use crate::docs::doc_with;
+use crate::model::{MethodDef, ServiceDef, StreamKind};
+use crate::names::{self, ClientMethodNames};
+
+/// The client struct for `service`: `new`, `from_client`, `client`, and for
+/// each `rpc` a method using the config's call options and a
+/// `_with_options` method taking them per call.
+///
+/// `rt` is the path to the runtime's codegen support module
+/// (`::connectrpc::__codegen`). The method descriptors of
+/// [`descriptors`](crate::server::descriptors) must be emitted beside it.
+pub fn client(service: &ServiceDef, rt: &TokenStream) -> TokenStream {
+    let client_ident = names::client_struct(&service.name);
+    let client_name = client_ident.to_string();
+    let full_name = service.full_name();
+    let first_line = format!("A typed client for `{full_name}` over any channel `T`.");
+    let docs = doc_with(
+        &service.comments,
+        &[
+            &first_line,
+            "",
+            "Each `rpc` has two methods: the plain one calls with the call options of",
+            "the client's config, the `_with_options` one takes `CallOptions` that win",
+            "over the config for that call.",
+        ],
+    );
+    let method_names: Vec<&str> = service.methods.iter().map(|m| m.name.as_str()).collect();
+    let names = names::client_methods(&method_names);
+    let methods = service
+        .methods
+        .iter()
+        .zip(&names)
+        .map(|(m, n)| client_methods(service, m, n, rt));
+    quote! {
+        #docs
+        pub struct #client_ident<T> {
+            inner: #rt::Client<T>,
+        }
+
+        impl<T: ::core::clone::Clone> ::core::clone::Clone for #client_ident<T> {
+            fn clone(&self) -> Self {
+                Self { inner: ::core::clone::Clone::clone(&self.inner) }
+            }
+        }
+
+        impl<T> ::core::fmt::Debug for #client_ident<T> {
+            fn fmt(&self, f: &mut ::core::fmt::Formatter<'_>) -> ::core::fmt::Result {
+                f.debug_struct(#client_name).finish_non_exhaustive()
+            }
+        }
+
+        impl<T: #rt::Channel> #client_ident<T> {
+            /// A client calling the service over `channel`, configured by
+            /// `config` (base URI, protocol, codec, ...).
+            pub fn new(channel: T, config: #rt::ClientConfig) -> Self {
+                Self { inner: #rt::Client::new(channel, config) }
+            }
+
+            /// A client sharing an existing untyped client.
+            pub fn from_client(inner: #rt::Client<T>) -> Self {
+                Self { inner }
+            }
+
+            /// The untyped client underneath.
+            pub fn client(&self) -> &#rt::Client<T> {
+                &self.inner
+            }
+
+            #(#methods)*
+        }
+    }
+}
+
+/// The plain and `_with_options` methods of one `rpc`.
+fn client_methods(
+    service: &ServiceDef,
+    method: &MethodDef,
+    names: &ClientMethodNames,
+    rt: &TokenStream,
+) -> TokenStream {
+    let module = names::descriptor_module(&service.name);
+    let konst = names::method_const(&method.name);
+    let descriptor = quote!(&#module::#konst);
+    let kind = method.stream_kind();
+    // Inside the impl, `T` (and `S` in client-streaming methods) are type
+    // parameters; a same-package message with one of those names is
+    // reached through `self::`.
+    let req = unshadow(&method.input_type);
+    let resp = unshadow(&method.output_type);
+    let plain = &names.plain;
+    let with_options = &names.with_options;
+
+    let with_options_link = format!(
+        "[`{0}`](Self::{0}) overrides them for one call.",
+        names::unraw(with_options)
+    );
+    let plain_docs = doc_with(
+        &method.comments,
+        &[
+            kind.summary(),
+            "",
+            "Calls with the call options of the client's config;",
+            &with_options_link,
+        ],
+    );
+    let plain_link = format!(
+        "Like [`{0}`](Self::{0}), with `options` winning over the client's config.",
+        names::unraw(plain)
+    );
+    let with_options_docs = doc_with(&method.comments, &[kind.summary(), "", &plain_link]);
+
+    let default_options = quote!(#rt::CallOptions::default());
+    let ok = |ty: TokenStream| quote!(::core::result::Result<#ty, #rt::ConnectError>);
+    match kind {
+        StreamKind::Unary | StreamKind::ServerStream => {
+            let (call, out) = if kind == StreamKind::Unary {
+                (quote!(unary), quote!(#rt::Response<#resp>))
+            } else {
+                (quote!(server_stream), quote!(#rt::ServerStreaming<#resp>))
+            };
+            let ret = ok(out);
+            quote! {
+                #plain_docs
+                pub async fn #plain(&self, request: &#req) -> #ret {
+                    self.inner
+                        .#call::<#req, #resp>(#descriptor, request, #default_options)
+                        .await
+                }
+
+                #with_options_docs
+                pub async fn #with_options(
+                    &self,
+                    request: &#req,
+                    options: #rt::CallOptions,
+                ) -> #ret {
+                    self.inner.#call::<#req, #resp>(#descriptor, request, options).await
+                }
+            }
+        }
+        StreamKind::ClientStream => {
+            let ret = ok(quote!(#rt::Response<#resp>));
+            let bound = quote! {
+                S: #rt::Stream<Item = #req> + ::core::marker::Send + 'static
+            };
+            quote! {
+                #plain_docs
+                pub async fn #plain<S>(&self, requests: S) -> #ret
+                where
+                    #bound,
+                {
+                    self.inner
+                        .client_stream::<#req, #resp, S>(#descriptor, requests, #default_options)
+                        .await
+                }
+
+                #with_options_docs
+                pub async fn #with_options<S>(
+                    &self,
+                    requests: S,
+                    options: #rt::CallOptions,
+                ) -> #ret
+                where
+                    #bound,
+                {
+                    self.inner
+                        .client_stream::<#req, #resp, S>(#descriptor, requests, options)
+                        .await
+                }
+            }
+        }
+        StreamKind::BidiStream => {
+            let ret = ok(quote!(#rt::BidiStream<#req, #resp>));
+            quote! {
+                #plain_docs
+                pub async fn #plain(&self) -> #ret {
+                    self.inner
+                        .bidi_stream::<#req, #resp>(#descriptor, #default_options)
+                        .await
+                }
+
+                #with_options_docs
+                pub async fn #with_options(&self, options: #rt::CallOptions) -> #ret {
+                    self.inner.bidi_stream::<#req, #resp>(#descriptor, options).await
+                }
+            }
+        }
+    }
+}
+
+/// `ty`, as `self::T` when it is a bare `T` or `S` that the client's type
+/// parameters would shadow.
+fn unshadow(ty: &TokenStream) -> TokenStream {
+    let mut tokens = ty.clone().into_iter();
+    match (tokens.next(), tokens.next()) {
+        (Some(TokenTree::Ident(ident)), None) if ident == "T" || ident == "S" => {
+            quote!(self::#ident)
+        }
+        _ => ty.clone(),
+    }
+}
