@@ -10,6 +10,7 @@
 //! | [`codec`] | `connect-codec` | proto/JSON codecs, envelopes, compression registry |
 //! | [`layers`] | `connect-layers` | one `tower::Layer` per protocol concern, and the stacks |
 //! | [`server`] | `connect-server` | [`Router`], [`Server`], axum integration |
+//! | [`client`] | `connect-client` | [`Client`], [`ClientConfig`], [`CallOptions`], transports |
 //!
 //! # Feature flags
 //!
@@ -20,7 +21,9 @@
 //! | `streaming` | yes | async streaming compression adapters |
 //! | `server` | yes | [`Router`] and [`Server`] |
 //! | `axum` | no | `Router::into_axum_service` |
-//! | `server-tls`, `client`, `client-tls`, `tls` | no | reserved for TLS and the client (coming) |
+//! | `client` | yes | [`Client`], generated clients, [`HttpClient`], [`Http2Connection`] |
+//! | `client-tls` | no | TLS for the client transports (`ClientTlsConfig`) |
+//! | `server-tls` | no | TLS for [`Server`] |
 //!
 //! # Serving a generated service
 //!
@@ -41,6 +44,18 @@ pub use connect_layers as layers;
 pub use connect_layers::handler::{ResponseStream, Streaming};
 pub use connect_layers::rpc::Context;
 pub use connect_layers::stack::{ConnectLayer, GrpcLayer, GrpcWebLayer, StackConfig};
+#[cfg(feature = "client")]
+pub use connect_client as client;
+#[cfg(feature = "client")]
+pub use connect_client::{
+    BidiReceiver, BidiSender, BidiStream, CallOptions, Channel, Client, ClientConfig, GetPolicy,
+    Response, ServerStreaming,
+};
+#[cfg(feature = "client")]
+pub use connect_client::transport::{Http2Connection, HttpClient};
+#[cfg(feature = "client-tls")]
+pub use connect_client::transport::ClientTlsConfig;
+pub use connect_codec::details::{ErrorDetailExt, ErrorDetailsExt};
 #[cfg(feature = "server")]
 pub use connect_server as server;
 #[cfg(feature = "server")]
@@ -59,6 +74,11 @@ pub mod __codegen {
     pub use connect_layers::rpc::{Context, NamedService, RpcRequest, RpcResponse, RpcService};
     #[cfg(feature = "server")]
     pub use connect_server::Router;
+    #[cfg(feature = "client")]
+    pub use connect_client::{
+        BidiStream, CallOptions, Channel, Client, ClientConfig, Response, ServerStreaming,
+    };
+    pub use futures_core::Stream;
     pub use std::future::Future;
     pub use std::sync::Arc;
     pub use std::task::{Context as TaskContext, Poll};

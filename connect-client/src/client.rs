@@ -1,0 +1,321 @@
+//! [`Client`]: the untyped client core that generated clients wrap.
+
+use std::fmt;
+use std::future::Future;
+use std::sync::Arc;
+
+use buffa::Message;
+use buffa::view::{MessageView, OwnedView};
+use bytes::Bytes;
+use connect_codec::codec;
+use connect_core::{Code, Codec, ConnectError, MethodDescriptor, Protocol, StreamType};
+use connect_layers::client::stack::{ClientStack, client_stack};
+use connect_layers::client::{ClientRequest, ClientResponse, ResponseFrames};
+use connect_layers::rpc::{Frame, RequestMessages};
+use futures_core::Stream;
+use futures_util::StreamExt as _;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use tower_service::Service;
+
+use crate::bidi::BidiStream;
+use crate::channel::Channel;
+use crate::config::ClientConfig;
+use crate::options::CallOptions;
+use crate::response::{DecodeFn, Response, ServerStreaming};
+
+/// A client over channel `T`: encodes typed requests, sends them down the
+/// protocol stack its [`ClientConfig`] describes, and decodes the answers.
+/// Generated `FooServiceClient`s wrap one; use it directly to call
+/// methods by descriptor.
+///
+/// Cloning is cheap (the channel is cloned, the configuration shared).
+pub struct Client<T> {
+    stack: ClientStack<T>,
+    config: Arc<ClientConfig>,
+}
+
+impl<T: Clone> Clone for Client<T> {
+    fn clone(&self) -> Self {
+        Client {
+            stack: self.stack.clone(),
+            config: Arc::clone(&self.config),
+        }
+    }
+}
+
+impl<T> fmt::Debug for Client<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Client")
+            .field("config", &self.config)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Message types a client can send.
+pub trait RequestMessage: Message + Serialize {}
+impl<M: Message + Serialize> RequestMessage for M {}
+
+/// Message types a client can receive as owned values.
+pub trait ResponseMessage: Message + DeserializeOwned + Send + 'static {}
+impl<M: Message + DeserializeOwned + Send + 'static> ResponseMessage for M {}
+
+fn decode_owned<M: ResponseMessage>(codec: Codec, data: Bytes) -> Result<M, ConnectError> {
+    codec::decode_owned(codec, &data).map_err(response_decode_error)
+}
+
+fn decode_view<V>(codec: Codec, data: Bytes) -> Result<OwnedView<V>, ConnectError>
+where
+    V: MessageView<'static>,
+    V::Owned: DeserializeOwned,
+{
+    codec::decode_view(codec, data).map_err(response_decode_error)
+}
+
+fn response_decode_error(e: ConnectError) -> ConnectError {
+    ConnectError::internal(format!("failed to decode the response: {}", e.message()))
+}
+
+impl<T: Channel> Client<T> {
+    /// A client calling over `channel` as `config` describes.
+    pub fn new(channel: T, config: ClientConfig) -> Self {
+        Client {
+            stack: client_stack(channel, &config.stack),
+            config: Arc::new(config),
+        }
+    }
+
+    /// The client's configuration.
+    pub fn config(&self) -> &ClientConfig {
+        &self.config
+    }
+
+    fn enveloped(&self, method: &MethodDescriptor) -> bool {
+        self.config.protocol() != Protocol::Connect || method.stream_type() != StreamType::Unary
+    }
+
+    fn encode<Req: RequestMessage>(&self, enveloped: bool, msg: &Req) -> Result<Frame, ConnectError> {
+        let codec = self.config.codec();
+        if enveloped {
+            Ok(Frame {
+                data: codec::encode_prefixed(codec, msg)?,
+                compressed: false,
+                prefixed: true,
+            })
+        } else {
+            codec::encode(codec, msg).map(Frame::new)
+        }
+    }
+
+    fn request(
+        &self,
+        method: &'static MethodDescriptor,
+        options: CallOptions,
+        messages: RequestMessages,
+    ) -> ClientRequest {
+        let (settings, headers, extensions) = self.config.resolve(options);
+        ClientRequest {
+            method,
+            headers,
+            extensions,
+            settings,
+            messages,
+        }
+    }
+
+    /// Sends a prepared request down the stack (readiness first).
+    pub(crate) fn send(
+        &self,
+        req: ClientRequest,
+    ) -> impl Future<Output = Result<ClientResponse, ConnectError>> + Send + 'static {
+        let mut stack = self.stack.clone();
+        async move {
+            std::future::poll_fn(|cx| stack.poll_ready(cx)).await?;
+            stack.call(req).await
+        }
+    }
+
+    fn unary_frames(
+        &self,
+        method: &'static MethodDescriptor,
+        messages: Result<RequestMessages, ConnectError>,
+        options: CallOptions,
+    ) -> impl Future<Output = Result<Response<Bytes>, ConnectError>> + Send + 'static {
+        let call = messages.map(|m| self.send(self.request(method, options, m)));
+        async move {
+            let resp = call?.await?;
+            match resp.messages {
+                ResponseFrames::Unary { frame, trailers } => {
+                    Ok(Response::new(resp.headers, frame.into_payload(), trailers))
+                }
+                ResponseFrames::Stream(_) => Err(ConnectError::internal(
+                    "a single-response call received a stream",
+                )),
+            }
+        }
+    }
+
+    fn decode_response<M>(
+        codec: Codec,
+        resp: Response<Bytes>,
+        decode: DecodeFn<M>,
+    ) -> Result<Response<M>, ConnectError> {
+        let (headers, body, trailers) = resp.into_parts();
+        match decode(codec, body) {
+            Ok(m) => Ok(Response::new(headers, m, trailers)),
+            Err(mut e) => {
+                *e.headers_mut() = headers;
+                *e.trailers_mut() = trailers;
+                Err(e)
+            }
+        }
+    }
+
+    /// Calls a unary method and decodes the answer as an owned message.
+    pub fn unary<Req, Resp>(
+        &self,
+        method: &'static MethodDescriptor,
+        request: &Req,
+        options: CallOptions,
+    ) -> impl Future<Output = Result<Response<Resp>, ConnectError>> + Send + 'static
+    where
+        Req: RequestMessage,
+        Resp: ResponseMessage,
+    {
+        self.unary_decoded(method, request, options, decode_owned::<Resp>)
+    }
+
+    /// Calls a unary method and decodes the answer as a zero-copy view
+    /// over the response bytes.
+    pub fn unary_view<Req, V>(
+        &self,
+        method: &'static MethodDescriptor,
+        request: &Req,
+        options: CallOptions,
+    ) -> impl Future<Output = Result<Response<OwnedView<V>>, ConnectError>> + Send + 'static
+    where
+        Req: RequestMessage,
+        V: MessageView<'static> + Send + 'static,
+        V::Owned: DeserializeOwned,
+    {
+        self.unary_decoded(method, request, options, decode_view::<V>)
+    }
+
+    fn unary_decoded<Req: RequestMessage, M>(
+        &self,
+        method: &'static MethodDescriptor,
+        request: &Req,
+        options: CallOptions,
+        decode: DecodeFn<M>,
+    ) -> impl Future<Output = Result<Response<M>, ConnectError>> + Send + 'static
+    where
+        M: Send + 'static,
+    {
+        let messages = self
+            .encode(self.enveloped(method), request)
+            .map(RequestMessages::Unary);
+        let codec = self.config.codec();
+        let call = self.unary_frames(method, messages, options);
+        async move { Self::decode_response(codec, call.await?, decode) }
+    }
+
+    /// Calls a client-streaming method with the messages of `requests`
+    /// (sent as they are produced) and decodes the one answer.
+    pub fn client_stream<Req, Resp, S>(
+        &self,
+        method: &'static MethodDescriptor,
+        requests: S,
+        options: CallOptions,
+    ) -> impl Future<Output = Result<Response<Resp>, ConnectError>> + Send + 'static
+    where
+        Req: RequestMessage,
+        Resp: ResponseMessage,
+        S: Stream<Item = Req> + Send + 'static,
+    {
+        let frames = self.frame_stream(requests);
+        let codec = self.config.codec();
+        let call = self.unary_frames(method, Ok(RequestMessages::Stream(frames)), options);
+        async move { Self::decode_response(codec, call.await?, decode_owned::<Resp>) }
+    }
+
+    /// Encodes each message of `requests` into an envelope frame.
+    pub(crate) fn frame_stream<Req, S>(&self, requests: S) -> connect_layers::FrameStream
+    where
+        Req: RequestMessage,
+        S: Stream<Item = Req> + Send + 'static,
+    {
+        let codec = self.config.codec();
+        Box::pin(requests.map(move |m| {
+            codec::encode_prefixed(codec, &m).map(|data| Frame {
+                data,
+                compressed: false,
+                prefixed: true,
+            })
+        }))
+    }
+
+    /// Calls a server-streaming method: the answer's headers are in hand
+    /// when this resolves; messages follow as the stream is polled.
+    pub fn server_stream<Req, Resp>(
+        &self,
+        method: &'static MethodDescriptor,
+        request: &Req,
+        options: CallOptions,
+    ) -> impl Future<Output = Result<ServerStreaming<Resp>, ConnectError>> + Send + 'static
+    where
+        Req: RequestMessage,
+        Resp: ResponseMessage,
+    {
+        let codec = self.config.codec();
+        let call = self
+            .encode(true, request)
+            .map(|f| self.send(self.request(method, options, RequestMessages::Unary(f))));
+        async move { streaming(codec, call?.await?, decode_owned::<Resp>) }
+    }
+
+    /// Opens a bidirectional call: send with the returned stream's sender
+    /// half while reading its receiver half (full duplex over HTTP/2; over
+    /// HTTP/1.1 the server answers once the sender is closed).
+    ///
+    /// The call runs on a tokio task, so this needs a tokio runtime.
+    pub fn bidi_stream<Req, Resp>(
+        &self,
+        method: &'static MethodDescriptor,
+        options: CallOptions,
+    ) -> impl Future<Output = Result<BidiStream<Req, Resp>, ConnectError>> + Send + 'static
+    where
+        Req: RequestMessage + Send + 'static,
+        Resp: ResponseMessage,
+    {
+        let opened = BidiStream::open(self, method, options);
+        async move { Ok(opened) }
+    }
+
+    pub(crate) fn prepare(
+        &self,
+        method: &'static MethodDescriptor,
+        options: CallOptions,
+        frames: connect_layers::FrameStream,
+    ) -> ClientRequest {
+        self.request(method, options, RequestMessages::Stream(frames))
+    }
+}
+
+/// A streamed answer from a stack response.
+pub(crate) fn streaming<M>(
+    codec: Codec,
+    resp: ClientResponse,
+    decode: DecodeFn<M>,
+) -> Result<ServerStreaming<M>, ConnectError> {
+    match resp.messages {
+        ResponseFrames::Stream(items) => Ok(ServerStreaming::new(resp.headers, items, codec, decode)),
+        ResponseFrames::Unary { .. } => Err(ConnectError::new(
+            Code::Internal,
+            "a streaming call received a single response",
+        )),
+    }
+}
+
+pub(crate) fn owned_decoder<M: ResponseMessage>() -> DecodeFn<M> {
+    decode_owned::<M>
+}
