@@ -13,6 +13,7 @@ const FILES: &[&str] = &[
     "connectrpc/conformance/v1/config.proto",
     "connectrpc/conformance/v1/service.proto",
     "connectrpc/conformance/v1/server_compat.proto",
+    "connectrpc/conformance/v1/client_compat.proto",
 ];
 
 fn proto_dir() -> Result<PathBuf, Box<dyn std::error::Error>> {

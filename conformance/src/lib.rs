@@ -2,6 +2,7 @@
 //! (`connectrpc.com/conformance`): the `ConformanceService` implementation
 //! and the code generated from the suite's `.proto` files.
 
+pub mod client;
 pub mod service;
 
 /// Code generated from the suite's `.proto` files.

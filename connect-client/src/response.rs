@@ -70,6 +70,7 @@ pub struct ServerStreaming<M> {
     headers: HeaderMap,
     trailers: Option<HeaderMap>,
     items: Option<ItemStream>,
+    cancelled: bool,
     codec: Codec,
     decode: DecodeFn<M>,
     _message: PhantomData<fn() -> M>,
@@ -91,6 +92,7 @@ impl<M> ServerStreaming<M> {
             headers,
             trailers: None,
             items: Some(items),
+            cancelled: false,
             codec,
             decode,
             _message: PhantomData,
@@ -113,9 +115,12 @@ impl<M> ServerStreaming<M> {
         std::future::poll_fn(|cx| Pin::new(&mut *self).poll_next(cx)).await
     }
 
-    /// Ends the call now, cancelling it on the wire if it is still open.
+    /// Ends the call now, cancelling it on the wire if it is still open;
+    /// the next poll reports `canceled` (unless the stream had ended).
     pub fn cancel(&mut self) {
-        self.items = None;
+        if self.items.take().is_some() {
+            self.cancelled = true;
+        }
     }
 }
 
@@ -127,10 +132,13 @@ impl<M> Stream for ServerStreaming<M> {
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         let this = &mut *self;
         let Some(items) = this.items.as_mut() else {
+            if std::mem::take(&mut this.cancelled) {
+                return Poll::Ready(Some(Err(ConnectError::canceled("the call was canceled"))));
+            }
             return Poll::Ready(None);
         };
-        loop {
-            return match std::task::ready!(items.as_mut().poll_next(cx)) {
+        {
+            match std::task::ready!(items.as_mut().poll_next(cx)) {
                 Some(Ok(StreamItem::Message(frame))) => {
                     let decoded = (this.decode)(this.codec, frame.into_payload());
                     if decoded.is_err() {
@@ -154,7 +162,7 @@ impl<M> Stream for ServerStreaming<M> {
                     this.items = None;
                     Poll::Ready(None)
                 }
-            };
+            }
         }
     }
 }
