@@ -10,3 +10,13 @@ pub mod service;
 pub mod proto {
     include!(concat!(env!("OUT_DIR"), "/_connectrpc.rs"));
 }
+
+/// Installs the JSON type registry for the suite's messages and the
+/// well-known types, so `google.protobuf.Any` fields (echoed requests,
+/// error details) read and write in JSON.
+pub fn install_type_registry() {
+    let mut reg = buffa::type_registry::TypeRegistry::new();
+    proto::connectrpc::conformance::v1::__buffa::register_types(&mut reg);
+    buffa_types::register_wkt_types(&mut reg);
+    buffa::type_registry::set_type_registry(reg);
+}

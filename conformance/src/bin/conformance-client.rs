@@ -27,6 +27,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         }
         Ok::<_, std::io::Error>(())
     });
+    conformance::install_type_registry();
     let channels = Arc::new(Channels::default());
     let mut stdin = tokio::io::stdin();
     let mut tasks = Vec::new();

@@ -19,13 +19,6 @@ use connectrpc::server::TlsConfig;
 use connectrpc::{ConnectLayer, Router, Server};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-fn install_type_registry() {
-    let mut reg = buffa::type_registry::TypeRegistry::new();
-    conformance::proto::connectrpc::conformance::v1::__buffa::register_types(&mut reg);
-    buffa_types::register_wkt_types(&mut reg);
-    buffa::type_registry::set_type_registry(reg);
-}
-
 /// A fresh self-signed certificate for 127.0.0.1 and localhost, and the
 /// TLS configuration serving it; client certificates signed by
 /// `client_ca` (PEM) are required when it is not empty.
@@ -49,7 +42,7 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
     stdin.read_exact(&mut buf).await?;
     let req = ServerCompatRequest::decode(&mut &buf[..])?;
 
-    install_type_registry();
+    conformance::install_type_registry();
     let mut layer = ConnectLayer::new();
     if req.message_receive_limit > 0 {
         layer = layer.read_max_bytes(usize::try_from(req.message_receive_limit)?);
