@@ -1,0 +1,74 @@
+//! The response future of both transports.
+
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use connect_core::ConnectError;
+use http::Response;
+use hyper::body::Incoming;
+use hyper_util::client::legacy;
+
+use super::connector::BoxFuture;
+use super::error;
+
+/// The response of a call on [`HttpClient`](super::HttpClient) or
+/// [`Http2Connection`](super::Http2Connection): the response head once it
+/// arrives (the body streams after), or the transport failure as a
+/// [`ConnectError`].
+#[must_use = "futures do nothing unless polled"]
+pub struct ResponseFuture {
+    inner: Inner,
+}
+
+enum Inner {
+    Pooled(legacy::ResponseFuture),
+    Single(BoxFuture<Result<Response<Incoming>, hyper::Error>>),
+    Failed(Option<ConnectError>),
+}
+
+impl fmt::Debug for ResponseFuture {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let state = match &self.inner {
+            Inner::Pooled(_) => "Pooled",
+            Inner::Single(_) => "Single",
+            Inner::Failed(_) => "Failed",
+        };
+        f.debug_tuple("ResponseFuture").field(&state).finish()
+    }
+}
+
+// ===== impl ResponseFuture =====
+
+impl ResponseFuture {
+    pub(crate) fn pooled(fut: legacy::ResponseFuture) -> Self {
+        ResponseFuture {
+            inner: Inner::Pooled(fut),
+        }
+    }
+
+    pub(crate) fn single(fut: BoxFuture<Result<Response<Incoming>, hyper::Error>>) -> Self {
+        ResponseFuture {
+            inner: Inner::Single(fut),
+        }
+    }
+
+    pub(crate) fn failed(err: ConnectError) -> Self {
+        ResponseFuture {
+            inner: Inner::Failed(Some(err)),
+        }
+    }
+}
+
+impl Future for ResponseFuture {
+    type Output = Result<Response<Incoming>, ConnectError>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        match &mut self.get_mut().inner {
+            Inner::Pooled(fut) => Pin::new(fut).poll(cx).map_err(|e| error::transport(&e)),
+            Inner::Single(fut) => fut.as_mut().poll(cx).map_err(|e| error::transport(&e)),
+            Inner::Failed(err) => Poll::Ready(Err(err.take().expect("polled after completion"))),
+        }
+    }
+}
