@@ -35,7 +35,19 @@
 //! Server::new(router).serve("127.0.0.1:8080".parse()?).await?;
 //! ```
 
+#[cfg(feature = "client")]
+pub use connect_client as client;
+#[cfg(feature = "client-tls")]
+pub use connect_client::transport::ClientTlsConfig;
+#[cfg(feature = "client")]
+pub use connect_client::transport::{Http2Connection, HttpClient};
+#[cfg(feature = "client")]
+pub use connect_client::{
+    BidiReceiver, BidiSender, BidiStream, CallOptions, Channel, Client, ClientConfig, GetPolicy,
+    Response, ServerStreaming,
+};
 pub use connect_codec as codec;
+pub use connect_codec::details::{ErrorDetailExt, ErrorDetailsExt};
 pub use connect_core::{
     Code, Codec, ConnectError, ErrorDetail, Idempotency, MethodDescriptor, Protocol, StreamType,
     metadata, timeout,
@@ -44,18 +56,6 @@ pub use connect_layers as layers;
 pub use connect_layers::handler::{ResponseStream, Streaming};
 pub use connect_layers::rpc::Context;
 pub use connect_layers::stack::{ConnectLayer, GrpcLayer, GrpcWebLayer, StackConfig};
-#[cfg(feature = "client")]
-pub use connect_client as client;
-#[cfg(feature = "client")]
-pub use connect_client::{
-    BidiReceiver, BidiSender, BidiStream, CallOptions, Channel, Client, ClientConfig, GetPolicy,
-    Response, ServerStreaming,
-};
-#[cfg(feature = "client")]
-pub use connect_client::transport::{Http2Connection, HttpClient};
-#[cfg(feature = "client-tls")]
-pub use connect_client::transport::ClientTlsConfig;
-pub use connect_codec::details::{ErrorDetailExt, ErrorDetailsExt};
 #[cfg(feature = "server")]
 pub use connect_server as server;
 #[cfg(feature = "server")]
@@ -66,6 +66,10 @@ pub use connect_server::{Router, Server};
 #[doc(hidden)]
 pub mod __codegen {
     pub use buffa::view::OwnedView;
+    #[cfg(feature = "client")]
+    pub use connect_client::{
+        BidiStream, CallOptions, Channel, Client, ClientConfig, Response, ServerStreaming,
+    };
     pub use connect_core::{ConnectError, Idempotency, MethodDescriptor, StreamType};
     pub use connect_layers::handler::{
         BoxFuture, ResponseStream, Streaming, bidi_stream, client_stream, server_stream, unary,
@@ -74,10 +78,6 @@ pub mod __codegen {
     pub use connect_layers::rpc::{Context, NamedService, RpcRequest, RpcResponse, RpcService};
     #[cfg(feature = "server")]
     pub use connect_server::Router;
-    #[cfg(feature = "client")]
-    pub use connect_client::{
-        BidiStream, CallOptions, Channel, Client, ClientConfig, Response, ServerStreaming,
-    };
     pub use futures_core::Stream;
     pub use std::future::Future;
     pub use std::sync::Arc;

@@ -10,12 +10,11 @@ use std::time::Duration;
 use buffa::Message;
 use buffa_types::google::protobuf::Any;
 use connectrpc::client::ClientBody;
-use connectrpc::{
-    CallOptions, ClientConfig, ClientTlsConfig, ConnectError, GetPolicy, HttpClient,
-};
+use connectrpc::{CallOptions, ClientConfig, ClientTlsConfig, ConnectError, GetPolicy, HttpClient};
 use futures_util::StreamExt as _;
 use http::{HeaderMap, HeaderName, HeaderValue};
 use tokio::sync::mpsc;
+use tokio::time::Instant;
 
 use crate::proto::connectrpc::conformance::v1::__buffa::oneof::client_compat_request::cancel::CancelTiming;
 use crate::proto::connectrpc::conformance::v1::__buffa::oneof::client_compat_response::Result as CompatResult;
@@ -30,10 +29,13 @@ use crate::proto::connectrpc::conformance::v1::{
 type Channel = HttpClient<ClientBody>;
 type Service = ConformanceServiceClient<Channel>;
 
+/// HTTP/2 or not, the server certificate, the client certificate and key.
+type ChannelKey = (bool, Vec<u8>, Vec<u8>, Vec<u8>);
+
 /// Transports shared across test cases with the same connection settings.
 #[derive(Debug, Default)]
 pub struct Channels {
-    cache: Mutex<HashMap<(bool, Vec<u8>, Vec<u8>, Vec<u8>), Channel>>,
+    cache: Mutex<HashMap<ChannelKey, Channel>>,
 }
 
 impl Channels {
@@ -142,7 +144,9 @@ fn options(req: &ClientCompatRequest) -> Result<CallOptions, String> {
 fn decode_all<M: Message + Default>(messages: &[Any]) -> Result<Vec<M>, String> {
     messages
         .iter()
-        .map(|any| M::decode_from_slice(&any.value).map_err(|e| format!("bad request message: {e}")))
+        .map(|any| {
+            M::decode_from_slice(&any.value).map_err(|e| format!("bad request message: {e}"))
+        })
         .collect()
 }
 
@@ -221,7 +225,10 @@ async fn delay(ms: u32) {
     }
 }
 
-async fn run_case(channels: &Channels, req: ClientCompatRequest) -> Result<ClientResponseResult, String> {
+async fn run_case(
+    channels: &Channels,
+    req: ClientCompatRequest,
+) -> Result<ClientResponseResult, String> {
     let channel = channels.get(&req)?;
     let client = Service::new(channel, config(&req)?);
     let options = options(&req)?;
@@ -238,7 +245,7 @@ async fn run_case(channels: &Channels, req: ClientCompatRequest) -> Result<Clien
                 .map_err(|_| "server stream takes exactly one request".to_owned())?;
             let call = client.server_stream_with_options(&msg, options);
             let after_close = match &cancel {
-                Some(CancelTiming::AfterCloseSendMs(ms)) => Some(*ms),
+                Some(CancelTiming::AfterCloseSendMs(ms)) => Some(at(*ms)),
                 _ => None,
             };
             let limit = match &cancel {
@@ -253,7 +260,10 @@ async fn run_case(channels: &Channels, req: ClientCompatRequest) -> Result<Clien
                 }
             };
             out.headers = stream.headers().clone();
-            receive(stream, after_close, limit, &mut out, |r| r.payload.into_option()).await;
+            receive(stream, after_close, limit, &mut out, |r| {
+                r.payload.into_option().unwrap_or_default()
+            })
+            .await;
         }
         "ClientStream" => {
             let msgs = decode_all::<ClientStreamRequest>(&req.request_messages)?;
@@ -263,7 +273,9 @@ async fn run_case(channels: &Channels, req: ClientCompatRequest) -> Result<Clien
             });
             let client = client.clone();
             let mut task =
-                tokio::spawn(async move { client.client_stream_with_options(requests, options).await });
+                tokio::spawn(
+                    async move { client.client_stream_with_options(requests, options).await },
+                );
             let total = msgs.len();
             for (i, m) in msgs.into_iter().enumerate() {
                 delay(req.request_delay_ms).await;
@@ -286,7 +298,9 @@ async fn run_case(channels: &Channels, req: ClientCompatRequest) -> Result<Clien
                 }
                 _ => {
                     drop(tx);
-                    task.await.map_err(|e| ConnectError::internal(e.to_string())).and_then(|r| r)
+                    task.await
+                        .map_err(|e| ConnectError::internal(e.to_string()))
+                        .and_then(|r| r)
                 }
             };
             match result {
@@ -294,7 +308,8 @@ async fn run_case(channels: &Channels, req: ClientCompatRequest) -> Result<Clien
                     let (headers, msg, trailers) = resp.into_parts();
                     out.headers = headers;
                     out.trailers = trailers;
-                    out.payloads.extend(msg.payload.into_option());
+                    out.payloads
+                        .push(msg.payload.into_option().unwrap_or_default());
                 }
                 Err(e) => out.fail(e),
             }
@@ -302,23 +317,37 @@ async fn run_case(channels: &Channels, req: ClientCompatRequest) -> Result<Clien
         "BidiStream" => {
             let msgs = decode_all::<BidiStreamRequest>(&req.request_messages)?;
             let full_duplex = req.stream_type == StreamType::STREAM_TYPE_FULL_DUPLEX_BIDI_STREAM;
-            bidi(&client, msgs, full_duplex, req.request_delay_ms, options, cancel, &mut out).await;
+            bidi(
+                &client,
+                msgs,
+                full_duplex,
+                req.request_delay_ms,
+                options,
+                cancel,
+                &mut out,
+            )
+            .await;
         }
         other => return Err(format!("unknown method {other:?}")),
     }
     Ok(out.into_result())
 }
 
-/// Resolves `call`, or fails with `canceled` after `ms` if given.
+/// The instant `ms` from now.
+fn at(ms: u32) -> Instant {
+    Instant::now() + Duration::from_millis(u64::from(ms))
+}
+
+/// Resolves `call`, or fails with `canceled` at `when` if given.
 async fn with_cancel_after<T>(
-    ms: Option<u32>,
+    when: Option<Instant>,
     call: impl std::future::Future<Output = Result<T, ConnectError>>,
 ) -> Result<T, ConnectError> {
-    match ms {
+    match when {
         None => call.await,
-        Some(ms) => tokio::select! {
+        Some(when) => tokio::select! {
             r = call => r,
-            () = delay(ms) => Err(canceled()),
+            () = tokio::time::sleep_until(when) => Err(canceled()),
         },
     }
 }
@@ -332,7 +361,7 @@ async fn unary(
     out: &mut Outcome,
 ) -> Result<(), String> {
     let after = match cancel {
-        Some(CancelTiming::AfterCloseSendMs(ms)) => Some(ms),
+        Some(CancelTiming::AfterCloseSendMs(ms)) => Some(at(ms)),
         _ => None,
     };
     let result = match method {
@@ -344,7 +373,7 @@ async fn unary(
                 .await
                 .map(|r| {
                     let (h, m, t) = r.into_parts();
-                    (h, m.payload.into_option(), t)
+                    (h, Some(m.payload.into_option().unwrap_or_default()), t)
                 })
         }
         "IdempotentUnary" => {
@@ -355,7 +384,7 @@ async fn unary(
                 .await
                 .map(|r| {
                     let (h, m, t) = r.into_parts();
-                    (h, m.payload.into_option(), t)
+                    (h, Some(m.payload.into_option().unwrap_or_default()), t)
                 })
         }
         _ => {
@@ -385,14 +414,14 @@ async fn unary(
 /// or `after_ms` if asked.
 async fn receive<S, M>(
     mut stream: S,
-    after_ms: Option<u32>,
+    cancel_at: Option<Instant>,
     limit: Option<usize>,
     out: &mut Outcome,
-    payload: impl Fn(M) -> Option<ConformancePayload>,
+    payload: impl Fn(M) -> ConformancePayload,
 ) where
     S: futures_util::Stream<Item = Result<M, ConnectError>> + Unpin + Trailers,
 {
-    let deadline = after_ms.map(|ms| tokio::time::Instant::now() + Duration::from_millis(u64::from(ms)));
+    let deadline = cancel_at;
     let mut received = 0usize;
     loop {
         if limit.is_some_and(|n| received >= n) {
@@ -408,7 +437,7 @@ async fn receive<S, M>(
         match next {
             Some(Ok(m)) => {
                 received += 1;
-                out.payloads.extend(payload(m));
+                out.payloads.push(payload(m));
             }
             Some(Err(e)) => {
                 out.fail(e);
@@ -483,7 +512,8 @@ async fn bidi(
             match rx.message().await {
                 Some(Ok(r)) => {
                     received += 1;
-                    out.payloads.extend(r.payload.into_option());
+                    out.payloads
+                        .push(r.payload.into_option().unwrap_or_default());
                 }
                 Some(Err(e)) => {
                     out.fail(e);
@@ -498,10 +528,11 @@ async fn bidi(
     if failed {
         return;
     }
-    if out.headers.is_empty() && full_duplex {
-        if let Ok(h) = rx.headers().await {
-            out.headers = h.clone();
-        }
+    if out.headers.is_empty()
+        && full_duplex
+        && let Ok(h) = rx.headers().await
+    {
+        out.headers = h.clone();
     }
     let after_ms = match cancel {
         Some(CancelTiming::BeforeCloseSend(_)) => {
@@ -510,7 +541,7 @@ async fn bidi(
         }
         Some(CancelTiming::AfterCloseSendMs(ms)) => {
             tx.close();
-            Some(ms)
+            Some(at(ms))
         }
         _ => {
             tx.close();
@@ -518,10 +549,7 @@ async fn bidi(
         }
     };
     if !full_duplex || out.headers.is_empty() {
-        let opened = with_cancel_after(after_ms, async {
-            rx.headers().await.map(Clone::clone)
-        })
-        .await;
+        let opened = with_cancel_after(after_ms, async { rx.headers().await.cloned() }).await;
         match opened {
             Ok(h) => out.headers = h,
             Err(e) => {
@@ -532,8 +560,14 @@ async fn bidi(
         }
     }
     let remaining = limit.map(|n| n.saturating_sub(received));
-    receive(rx, after_ms, remaining, out, |r: crate::proto::connectrpc::conformance::v1::BidiStreamResponse| {
-        r.payload.into_option()
-    })
+    receive(
+        rx,
+        after_ms,
+        remaining,
+        out,
+        |r: crate::proto::connectrpc::conformance::v1::BidiStreamResponse| {
+            r.payload.into_option().unwrap_or_default()
+        },
+    )
     .await;
 }

@@ -204,7 +204,7 @@ enum State<Resp> {
         done_rx: oneshot::Receiver<Result<ClientResponse, ConnectError>>,
         task: JoinHandle<()>,
     },
-    Open(ServerStreaming<Resp>),
+    Open(Box<ServerStreaming<Resp>>),
     Failed(Option<ConnectError>),
 }
 
@@ -224,7 +224,9 @@ impl<Resp> fmt::Debug for BidiReceiver<Resp> {
             State::Open(_) => "open",
             State::Failed(_) => "ended",
         };
-        f.debug_struct("BidiReceiver").field("state", &state).finish()
+        f.debug_struct("BidiReceiver")
+            .field("state", &state)
+            .finish()
     }
 }
 
@@ -254,10 +256,10 @@ impl<Resp: ResponseMessage> BidiReceiver<Resp> {
                         Ok(r) => r,
                         Err(_) => Err(canceled()),
                     };
-                    self.state = match result.and_then(|resp| {
-                        streaming(self.codec, resp, owned_decoder::<Resp>())
-                    }) {
-                        Ok(s) => State::Open(s),
+                    self.state = match result
+                        .and_then(|resp| streaming(self.codec, resp, owned_decoder::<Resp>()))
+                    {
+                        Ok(s) => State::Open(Box::new(s)),
                         Err(e) => State::Failed(Some(e)),
                     };
                 }
@@ -324,7 +326,7 @@ impl<Resp: ResponseMessage> Stream for BidiReceiver<Resp> {
         let State::Open(s) = &mut this.state else {
             return Poll::Ready(None);
         };
-        Pin::new(s).poll_next(cx)
+        Pin::new(&mut **s).poll_next(cx)
     }
 }
 

@@ -94,7 +94,11 @@ impl<T: Channel> Client<T> {
         self.config.protocol() != Protocol::Connect || method.stream_type() != StreamType::Unary
     }
 
-    fn encode<Req: RequestMessage>(&self, enveloped: bool, msg: &Req) -> Result<Frame, ConnectError> {
+    fn encode<Req: RequestMessage>(
+        &self,
+        enveloped: bool,
+        msg: &Req,
+    ) -> Result<Frame, ConnectError> {
         let codec = self.config.codec();
         if enveloped {
             Ok(Frame {
@@ -308,7 +312,9 @@ pub(crate) fn streaming<M>(
     decode: DecodeFn<M>,
 ) -> Result<ServerStreaming<M>, ConnectError> {
     match resp.messages {
-        ResponseFrames::Stream(items) => Ok(ServerStreaming::new(resp.headers, items, codec, decode)),
+        ResponseFrames::Stream(items) => {
+            Ok(ServerStreaming::new(resp.headers, items, codec, decode))
+        }
         ResponseFrames::Unary { .. } => Err(ConnectError::new(
             Code::Internal,
             "a streaming call received a single response",

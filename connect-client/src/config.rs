@@ -164,7 +164,10 @@ impl ClientConfig {
 
     /// The settings and headers of one call: the defaults, with `options`
     /// applied over them.
-    pub(crate) fn resolve(&self, options: CallOptions) -> (CallSettings, HeaderMap, http::Extensions) {
+    pub(crate) fn resolve(
+        &self,
+        options: CallOptions,
+    ) -> (CallSettings, HeaderMap, http::Extensions) {
         let mut settings = self.settings.clone();
         if let Some(t) = options.timeout {
             settings.timeout = Some(t);
@@ -205,12 +208,21 @@ mod tests {
         let config = ClientConfig::new(Uri::from_static("http://h"))
             .default_timeout(Duration::from_secs(9))
             .send_compression("gzip")
-            .default_header(HeaderName::from_static("x-a"), HeaderValue::from_static("1"))
-            .default_header(HeaderName::from_static("x-b"), HeaderValue::from_static("1"));
+            .default_header(
+                HeaderName::from_static("x-a"),
+                HeaderValue::from_static("1"),
+            )
+            .default_header(
+                HeaderName::from_static("x-b"),
+                HeaderValue::from_static("1"),
+            );
         let options = CallOptions::new()
             .timeout(Duration::from_secs(1))
             .no_compression()
-            .header(HeaderName::from_static("x-a"), HeaderValue::from_static("2"))
+            .header(
+                HeaderName::from_static("x-a"),
+                HeaderValue::from_static("2"),
+            )
             .read_max_bytes(10);
         let (s, h, _) = config.resolve(options);
         assert_eq!(s.timeout, Some(Duration::from_secs(1)));

@@ -33,3 +33,6 @@ pub use connect_layers::client::ClientBody;
 pub use connect_layers::client::get::GetPolicy;
 pub use options::CallOptions;
 pub use response::{Response, ServerStreaming};
+#[cfg(feature = "tls")]
+pub use transport::{ClientTlsConfig, TlsError};
+pub use transport::{Http2Connection, HttpClient};

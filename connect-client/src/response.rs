@@ -87,7 +87,12 @@ impl<M> fmt::Debug for ServerStreaming<M> {
 }
 
 impl<M> ServerStreaming<M> {
-    pub(crate) fn new(headers: HeaderMap, items: ItemStream, codec: Codec, decode: DecodeFn<M>) -> Self {
+    pub(crate) fn new(
+        headers: HeaderMap,
+        items: ItemStream,
+        codec: Codec,
+        decode: DecodeFn<M>,
+    ) -> Self {
         ServerStreaming {
             headers,
             trailers: None,

@@ -21,7 +21,7 @@ pub type ChunkStream = Pin<Box<dyn Stream<Item = Result<Bytes, ConnectError>> + 
 ///
 /// let body = ClientBody::full("hi".into());
 /// assert_eq!(body.size_hint().exact(), Some(2));
-/// assert_eq!(body.as_full().map(|b| &b[..]), Some(&b"hi"[..]));
+/// assert_eq!(body.as_full().as_deref(), Some(&b"hi"[..]));
 /// ```
 pub struct ClientBody {
     kind: Kind,

@@ -247,7 +247,13 @@ mod tests {
     #[test]
     fn round_trip_and_bomb_is_resource_exhausted() {
         let registry = CompressionRegistry::new();
-        let f = compress(&registry, "gzip", 0, Frame::new(Bytes::from(vec![7u8; 100_000]))).unwrap();
+        let f = compress(
+            &registry,
+            "gzip",
+            0,
+            Frame::new(Bytes::from(vec![7u8; 100_000])),
+        )
+        .unwrap();
         assert!(f.compressed && f.data.len() < 1000);
         let e = decompress(&registry, Some("gzip"), 1000, f.clone()).unwrap_err();
         assert_eq!(e.code(), connect_core::Code::ResourceExhausted);

@@ -169,10 +169,14 @@ mod tests {
     use crate::rpc::{Frame, RequestMessages};
     use connect_core::{Idempotency, MethodDescriptor, StreamType};
     use std::time::Duration;
-    use tower_layer::Layer as _;
 
-    static M: MethodDescriptor =
-        MethodDescriptor::new("a.S", "M", "/a.S/M", StreamType::Unary, Idempotency::Unknown);
+    static M: MethodDescriptor = MethodDescriptor::new(
+        "a.S",
+        "M",
+        "/a.S/M",
+        StreamType::Unary,
+        Idempotency::Unknown,
+    );
 
     fn req(timeout: Option<Duration>) -> ClientRequest {
         ClientRequest {

@@ -43,7 +43,12 @@ struct Config {
 impl ErrorMapLayer {
     /// Error mapping for `protocol` and `codec` (`web_text`: gRPC-Web's
     /// text mode); `registry` decompresses compressed Connect error bodies.
-    pub fn new(protocol: Protocol, codec: Codec, web_text: bool, registry: CompressionRegistry) -> Self {
+    pub fn new(
+        protocol: Protocol,
+        codec: Codec,
+        web_text: bool,
+        registry: CompressionRegistry,
+    ) -> Self {
         ErrorMapLayer {
             config: Arc::new(Config {
                 protocol,
@@ -218,7 +223,8 @@ pub fn take_trailer_headers(headers: &mut HeaderMap) -> HeaderMap {
 fn codec_of<'a>(content_type: &'a str, prefix: &str) -> Option<&'a str> {
     let ct = content_type.split(';').next()?.trim();
     let rest = ct.get(..prefix.len())?;
-    rest.eq_ignore_ascii_case(prefix).then(|| &ct[prefix.len()..])
+    rest.eq_ignore_ascii_case(prefix)
+        .then(|| &ct[prefix.len()..])
 }
 
 fn check_content_type(
@@ -249,9 +255,11 @@ fn check_content_type(
         Some(c) if c.eq_ignore_ascii_case(want) => Ok(()),
         // gRPC trailers-only responses may carry no content type.
         None if implicit_proto && ct.is_empty() && headers.contains_key("grpc-status") => Ok(()),
-        Some(c) if c != "\u{0}" && (unary_connect || !c.contains('/')) => Err(ConnectError::internal(
-            format!("response content type {ct:?} does not match the request's codec {want:?}"),
-        )),
+        Some(c) if c != "\u{0}" && (unary_connect || !c.contains('/')) => {
+            Err(ConnectError::internal(format!(
+                "response content type {ct:?} does not match the request's codec {want:?}"
+            )))
+        }
         _ => Err(ConnectError::new(
             Code::Unknown,
             format!("response has unexpected content type {ct:?}"),
@@ -291,11 +299,15 @@ mod tests {
         assert!(check_content_type(&g, false, &headers("application/grpc")).is_ok());
         assert!(check_content_type(&g, false, &headers("application/grpc+proto")).is_ok());
         assert_eq!(
-            check_content_type(&g, false, &headers("application/grpc+json")).unwrap_err().code(),
+            check_content_type(&g, false, &headers("application/grpc+json"))
+                .unwrap_err()
+                .code(),
             Code::Internal
         );
         assert_eq!(
-            check_content_type(&g, false, &headers("text/html")).unwrap_err().code(),
+            check_content_type(&g, false, &headers("text/html"))
+                .unwrap_err()
+                .code(),
             Code::Unknown
         );
         let w = config(Protocol::GrpcWeb);

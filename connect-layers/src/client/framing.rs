@@ -123,7 +123,8 @@ fn build_request(
 ) -> Result<http::Request<ClientBody>, ConnectError> {
     let uri = Uri::try_from(format!("{}{}", config.base, req.method.path()))
         .map_err(|e| ConnectError::internal(format!("invalid request URI: {e}")))?;
-    let bare = config.protocol == Protocol::Connect && req.method.stream_type() == StreamType::Unary;
+    let bare =
+        config.protocol == Protocol::Connect && req.method.stream_type() == StreamType::Unary;
     let limit = req.settings.send_max_bytes;
     let body = match req.messages {
         RequestMessages::Unary(frame) => {
@@ -165,7 +166,11 @@ fn envelope(frame: Frame) -> Bytes {
     if frame.prefixed && !frame.compressed {
         return frame.data;
     }
-    let flag = if frame.compressed { flags::COMPRESSED } else { 0 };
+    let flag = if frame.compressed {
+        flags::COMPRESSED
+    } else {
+        0
+    };
     encode_envelope(flag, frame.payload())
 }
 
@@ -486,13 +491,22 @@ mod tests {
         assert!(e.trailers().get("grpc-status").is_none());
         let mut ok = HeaderMap::new();
         ok.insert("grpc-status", "0".parse().unwrap());
-        assert_eq!(grpc_end(ok).unwrap(), StreamItem::Trailers(HeaderMap::new()));
-        assert_eq!(grpc_end(HeaderMap::new()).unwrap_err().code(), Code::Unknown);
+        assert_eq!(
+            grpc_end(ok).unwrap(),
+            StreamItem::Trailers(HeaderMap::new())
+        );
+        assert_eq!(
+            grpc_end(HeaderMap::new()).unwrap_err().code(),
+            Code::Unknown
+        );
     }
 
     #[test]
     fn end_stream_parsing_is_lenient_and_bogus_json_is_internal() {
-        assert!(matches!(end_stream(br#"{"error":null}"#), Ok(StreamItem::Trailers(_))));
+        assert!(matches!(
+            end_stream(br#"{"error":null}"#),
+            Ok(StreamItem::Trailers(_))
+        ));
         let e = end_stream(br#"{"error":{"code":"foobar","message":"m"}}"#).unwrap_err();
         assert_eq!((e.code(), e.message()), (Code::Unknown, "m"));
         assert_eq!(end_stream(b"not json").unwrap_err().code(), Code::Internal);

@@ -93,7 +93,10 @@ where
 
 /// The GET form of `req`, or `req` itself when it is not eligible or the
 /// URL would be longer than `max_url_bytes`.
-pub fn to_get(mut req: http::Request<ClientBody>, max_url_bytes: usize) -> http::Request<ClientBody> {
+pub fn to_get(
+    mut req: http::Request<ClientBody>,
+    max_url_bytes: usize,
+) -> http::Request<ClientBody> {
     let eligible = req
         .extensions()
         .get::<MethodRoute>()
@@ -154,8 +157,13 @@ mod tests {
         StreamType::Unary,
         Idempotency::NoSideEffects,
     );
-    static POST_ONLY: MethodDescriptor =
-        MethodDescriptor::new("a.S", "P", "/a.S/P", StreamType::Unary, Idempotency::Unknown);
+    static POST_ONLY: MethodDescriptor = MethodDescriptor::new(
+        "a.S",
+        "P",
+        "/a.S/P",
+        StreamType::Unary,
+        Idempotency::Unknown,
+    );
 
     fn post(m: &'static MethodDescriptor, body: &'static [u8]) -> http::Request<ClientBody> {
         let mut req = http::Request::new(ClientBody::full(bytes::Bytes::from_static(body)));
@@ -186,7 +194,10 @@ mod tests {
 
     #[test]
     fn other_calls_and_long_urls_stay_posts() {
-        assert_eq!(to_get(post(&POST_ONLY, b"x"), DEFAULT_MAX_URL_BYTES).method(), Method::POST);
+        assert_eq!(
+            to_get(post(&POST_ONLY, b"x"), DEFAULT_MAX_URL_BYTES).method(),
+            Method::POST
+        );
         let long = to_get(post(&GETTABLE, &[7u8; 100]), 60);
         assert_eq!(long.method(), Method::POST);
         assert_eq!(long.body().as_full().unwrap().len(), 100);

@@ -141,15 +141,18 @@ mod tests {
     use super::*;
     use connect_core::{Idempotency, MethodDescriptor};
 
-    static BIDI: MethodDescriptor =
-        MethodDescriptor::new("a.S", "B", "/a.S/B", StreamType::BidiStream, Idempotency::Unknown);
+    static BIDI: MethodDescriptor = MethodDescriptor::new(
+        "a.S",
+        "B",
+        "/a.S/B",
+        StreamType::BidiStream,
+        Idempotency::Unknown,
+    );
 
     fn sent(protocol: Protocol, codec: Codec) -> http::HeaderMap {
         let mut seen = None;
         let mut svc = NegotiateLayer::new(protocol, codec, false).layer(tower_service_fn(
-            |req: http::Request<()>| {
-                req.headers().clone()
-            },
+            |req: http::Request<()>| req.headers().clone(),
         ));
         let mut req = http::Request::new(());
         req.extensions_mut().insert(MethodRoute(&BIDI));
@@ -180,7 +183,12 @@ mod tests {
         let c = sent(Protocol::Connect, Codec::Json);
         assert_eq!(c["content-type"], "application/connect+json");
         assert_eq!(c["connect-protocol-version"], "1");
-        assert!(c["user-agent"].to_str().unwrap().starts_with("connectrpc-rust/"));
+        assert!(
+            c["user-agent"]
+                .to_str()
+                .unwrap()
+                .starts_with("connectrpc-rust/")
+        );
         let g = sent(Protocol::Grpc, Codec::Proto);
         assert_eq!(g["content-type"], "application/grpc");
         assert_eq!(g["te"], "trailers");
