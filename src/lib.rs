@@ -46,6 +46,7 @@ pub use connect_client::{
     BidiReceiver, BidiSender, BidiStream, CallOptions, Channel, Client, ClientConfig, GetPolicy,
     Response, ServerStreaming,
 };
+pub use buffa::view::OwnedView;
 pub use connect_codec as codec;
 pub use connect_codec::details::{ErrorDetailExt, ErrorDetailsExt};
 pub use connect_core::{

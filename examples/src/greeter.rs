@@ -2,8 +2,7 @@
 
 use std::time::Duration;
 
-use connectrpc::__codegen::OwnedView;
-use connectrpc::{ConnectError, Context, ResponseStream, Streaming};
+use connectrpc::{ConnectError, Context, OwnedView, ResponseStream, Streaming};
 use futures_util::StreamExt as _;
 
 use crate::proto::greet::v1::__buffa::view::{GreetRequestView, GreetStreamRequestView};
