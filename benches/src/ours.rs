@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use connectrpc::__codegen::OwnedView;
+use connectrpc::OwnedView;
 use connectrpc::{ConnectError, Context, ResponseStream, Router, Streaming};
 
 use crate::ours_proto::bench::v1::__buffa::view::{EchoRequestView, IngestRequestView};

@@ -62,7 +62,9 @@ async fn run<T: connectrpc::Channel>(
     let options = CallOptions::new()
         .timeout(Duration::from_secs(1))
         .compression("gzip");
-    let reply = client.greet_with_options(&request(protocol), options).await?;
+    let reply = client
+        .greet_with_options(&request(protocol), options)
+        .await?;
     println!("{protocol:>8} unary:  {}", reply.message().greeting);
 
     // Server stream: messages as they arrive, trailers after the end.
