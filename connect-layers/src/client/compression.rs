@@ -7,6 +7,8 @@
 //! ([`protocol::encoding_headers`](crate::protocol::encoding_headers)), the
 //! same strategy the server half reads them with.
 
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
@@ -14,10 +16,10 @@ use connect_codec::compression::{CompressionRegistry, IDENTITY};
 use connect_core::{ConnectError, Protocol, metadata};
 use futures_util::StreamExt as _;
 use http::{HeaderMap, HeaderName, HeaderValue};
+use pin_project_lite::pin_project;
 use tower_layer::Layer;
 use tower_service::Service;
 
-use super::framing::BoxFuture;
 use super::rpc::{ClientRequest, ClientResponse, ResponseFrames, StreamItem};
 use crate::protocol::encoding_headers;
 use crate::rpc::{Frame, RequestMessages};
@@ -73,65 +75,128 @@ pub struct Compression<S> {
 impl<S> Service<ClientRequest> for Compression<S>
 where
     S: Service<ClientRequest, Response = ClientResponse, Error = ConnectError>,
-    S::Future: Send + 'static,
 {
     type Response = ClientResponse;
     type Error = ConnectError;
-    type Future = BoxFuture<Result<ClientResponse, ConnectError>>;
+    type Future = CompressionFuture<S::Future>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), ConnectError>> {
         self.inner.poll_ready(cx)
     }
 
     fn call(&mut self, mut req: ClientRequest) -> Self::Future {
-        let config = Arc::clone(&self.config);
-        let (encoding, accept) = encoding_headers(config.protocol, req.method.stream_type());
-        if let Some(value) = &config.accept {
+        let (encoding, accept) = encoding_headers(self.config.protocol, req.method.stream_type());
+        if let Some(value) = &self.config.accept {
             req.headers.insert(accept, value.clone());
         }
         let read_max = req.settings.read_max_bytes;
         if let Some(name) = req.settings.send_compression.filter(|n| *n != IDENTITY) {
-            if !config.registry.supports(name) {
-                let err = ConnectError::internal(format!(
-                    "send compression {name:?} is not in the client's registry"
-                ));
-                return Box::pin(async move { Err(err) });
+            if let Err(e) = self.compress_request(&mut req, name, &encoding) {
+                return CompressionFuture {
+                    inner: None,
+                    early: Some(e),
+                    config: None,
+                    encoding,
+                    read_max,
+                };
             }
-            req.headers
-                .insert(encoding.clone(), HeaderValue::from_static(name));
-            let min = req.settings.compress_min_bytes;
-            let registry = config.registry.clone();
-            req.messages = match req.messages {
-                RequestMessages::Unary(frame) => match compress(&registry, name, min, frame) {
-                    Ok(f) => RequestMessages::Unary(f),
-                    Err(e) => return Box::pin(async move { Err(e) }),
-                },
-                RequestMessages::Stream(s) => RequestMessages::Stream(Box::pin(
-                    s.map(move |f| compress(&registry, name, min, f?)),
-                )),
-            };
         }
-        let fut = self.inner.call(req);
-        Box::pin(async move {
-            let mut resp = fut.await?;
-            let name = response_encoding(&config.registry, &resp.headers, &encoding)?;
-            let registry = config.registry.clone();
-            resp.messages = match resp.messages {
-                ResponseFrames::Unary { frame, trailers } => ResponseFrames::Unary {
-                    frame: decompress(&registry, name, read_max, frame)?,
-                    trailers,
-                },
-                ResponseFrames::Stream(s) => {
-                    ResponseFrames::Stream(Box::pin(s.map(move |item| match item? {
-                        StreamItem::Message(f) => Ok(StreamItem::Message(decompress(
-                            &registry, name, read_max, f,
-                        )?)),
-                        t => Ok(t),
-                    })))
-                }
-            };
-            Ok(resp)
-        })
+        CompressionFuture {
+            inner: Some(self.inner.call(req)),
+            early: None,
+            config: Some(Arc::clone(&self.config)),
+            encoding,
+            read_max,
+        }
+    }
+}
+
+impl<S> Compression<S> {
+    fn compress_request(
+        &self,
+        req: &mut ClientRequest,
+        name: &'static str,
+        encoding: &HeaderName,
+    ) -> Result<(), ConnectError> {
+        let registry = &self.config.registry;
+        if !registry.supports(name) {
+            return Err(ConnectError::internal(format!(
+                "send compression {name:?} is not in the client's registry"
+            )));
+        }
+        req.headers
+            .insert(encoding.clone(), HeaderValue::from_static(name));
+        let min = req.settings.compress_min_bytes;
+        let messages = std::mem::replace(
+            &mut req.messages,
+            RequestMessages::Unary(Frame::default()),
+        );
+        req.messages = match messages {
+            RequestMessages::Unary(frame) => {
+                RequestMessages::Unary(compress(registry, name, min, frame)?)
+            }
+            RequestMessages::Stream(s) => {
+                let registry = registry.clone();
+                RequestMessages::Stream(Box::pin(
+                    s.map(move |f| compress(&registry, name, min, f?)),
+                ))
+            }
+        };
+        Ok(())
+    }
+}
+
+pin_project! {
+    /// The response future of [`Compression`]: decompresses what the inner
+    /// call answers.
+    pub struct CompressionFuture<F> {
+        #[pin]
+        inner: Option<F>,
+        early: Option<ConnectError>,
+        config: Option<Arc<Config>>,
+        encoding: HeaderName,
+        read_max: usize,
+    }
+}
+
+impl<F> Future for CompressionFuture<F>
+where
+    F: Future<Output = Result<ClientResponse, ConnectError>>,
+{
+    type Output = Result<ClientResponse, ConnectError>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.project();
+        let Some(inner) = this.inner.as_pin_mut() else {
+            return Poll::Ready(Err(this
+                .early
+                .take()
+                .unwrap_or_else(|| ConnectError::internal("polled after completion"))));
+        };
+        let mut resp = std::task::ready!(inner.poll(cx))?;
+        let Some(config) = this.config.take() else {
+            return Poll::Ready(Err(ConnectError::internal("polled after completion")));
+        };
+        let read_max = *this.read_max;
+        let name = response_encoding(&config.registry, &resp.headers, this.encoding)?;
+        resp.messages = match resp.messages {
+            ResponseFrames::Unary { frame, trailers } => ResponseFrames::Unary {
+                frame: decompress(&config.registry, name, read_max, frame)?,
+                trailers,
+            },
+            ResponseFrames::Stream(s) => {
+                ResponseFrames::Stream(Box::pin(s.map(move |item| match item? {
+                    StreamItem::Message(f) => Ok(StreamItem::Message(decompress(
+                        &config.registry,
+                        name,
+                        read_max,
+                        f,
+                    )?)),
+                    t => Ok(t),
+                })))
+            }
+        };
+        Poll::Ready(Ok(resp))
     }
 }
 

@@ -5,7 +5,7 @@
 //! `deadline_exceeded`, and so does any failure that surfaces after the
 //! deadline passed (a server's reset arriving just before our own timer).
 
-use std::future::Future as _;
+use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
@@ -13,11 +13,11 @@ use connect_core::timeout::{format_connect_timeout, format_grpc_timeout};
 use connect_core::{Code, ConnectError, Protocol};
 use futures_core::Stream;
 use http::HeaderValue;
+use pin_project_lite::pin_project;
 use tokio::time::{Instant, Sleep};
 use tower_layer::Layer;
 use tower_service::Service;
 
-use super::framing::BoxFuture;
 use super::rpc::{ClientRequest, ClientResponse, ItemStream, ResponseFrames, StreamItem};
 use crate::protocol::timeout_header;
 
@@ -72,11 +72,10 @@ fn after(deadline: Instant, err: ConnectError) -> ConnectError {
 impl<S> Service<ClientRequest> for Deadline<S>
 where
     S: Service<ClientRequest, Response = ClientResponse, Error = ConnectError>,
-    S::Future: Send + 'static,
 {
     type Response = ClientResponse;
     type Error = ConnectError;
-    type Future = BoxFuture<Result<ClientResponse, ConnectError>>;
+    type Future = DeadlineFuture<S::Future>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), ConnectError>> {
         self.inner.poll_ready(cx)
@@ -84,12 +83,21 @@ where
 
     fn call(&mut self, mut req: ClientRequest) -> Self::Future {
         let Some(timeout) = req.settings.timeout else {
-            return Box::pin(self.inner.call(req));
+            return DeadlineFuture {
+                inner: Some(self.inner.call(req)),
+                sleep: None,
+                deadline: None,
+            };
         };
-        if timeout.is_zero() {
-            return Box::pin(async { Err(expired()) });
-        }
         let deadline = Instant::now() + timeout;
+        if timeout.is_zero() {
+            // Already expired: fail here rather than send a zero timeout.
+            return DeadlineFuture {
+                inner: None,
+                sleep: None,
+                deadline: Some(deadline),
+            };
+        }
         let value = match self.protocol {
             Protocol::Connect => {
                 let ms = format_connect_timeout(timeout);
@@ -101,27 +109,69 @@ where
         if let Some(v) = value.and_then(|v| HeaderValue::try_from(v).ok()) {
             req.headers.insert(timeout_header(self.protocol), v);
         }
-        let fut = self.inner.call(req);
-        Box::pin(async move {
-            let resp = match tokio::time::timeout_at(deadline, fut).await {
-                Ok(Ok(resp)) => resp,
-                Ok(Err(e)) => return Err(after(deadline, e)),
-                Err(_) => return Err(expired()),
-            };
-            let messages = match resp.messages {
-                ResponseFrames::Stream(s) => ResponseFrames::Stream(Box::pin(DeadlineStream {
-                    inner: s,
-                    sleep: Box::pin(tokio::time::sleep_until(deadline)),
-                    deadline,
-                    done: false,
-                })),
-                unary => unary,
-            };
-            Ok(ClientResponse {
-                headers: resp.headers,
-                messages,
-            })
-        })
+        DeadlineFuture {
+            inner: Some(self.inner.call(req)),
+            sleep: Some(tokio::time::sleep_until(deadline)),
+            deadline: Some(deadline),
+        }
+    }
+}
+
+pin_project! {
+    /// The response future of [`Deadline`]: the inner call raced against
+    /// the deadline (no timer at all when the call has no timeout).
+    pub struct DeadlineFuture<F> {
+        #[pin]
+        inner: Option<F>,
+        #[pin]
+        sleep: Option<Sleep>,
+        deadline: Option<Instant>,
+    }
+}
+
+impl<F> Future for DeadlineFuture<F>
+where
+    F: Future<Output = Result<ClientResponse, ConnectError>>,
+{
+    type Output = Result<ClientResponse, ConnectError>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.project();
+        let Some(inner) = this.inner.as_pin_mut() else {
+            return Poll::Ready(Err(expired()));
+        };
+        let deadline = *this.deadline;
+        if let Poll::Ready(result) = inner.poll(cx) {
+            return Poll::Ready(match (result, deadline) {
+                (Ok(resp), Some(deadline)) => Ok(cut_at(resp, deadline)),
+                (Ok(resp), None) => Ok(resp),
+                (Err(e), Some(deadline)) => Err(after(deadline, e)),
+                (Err(e), None) => Err(e),
+            });
+        }
+        if let Some(sleep) = this.sleep.as_pin_mut()
+            && sleep.poll(cx).is_ready()
+        {
+            return Poll::Ready(Err(expired()));
+        }
+        Poll::Pending
+    }
+}
+
+/// The response with its stream (if any) cut at `deadline`.
+fn cut_at(resp: ClientResponse, deadline: Instant) -> ClientResponse {
+    let messages = match resp.messages {
+        ResponseFrames::Stream(s) => ResponseFrames::Stream(Box::pin(DeadlineStream {
+            inner: s,
+            sleep: Box::pin(tokio::time::sleep_until(deadline)),
+            deadline,
+            done: false,
+        })),
+        unary => unary,
+    };
+    ClientResponse {
+        headers: resp.headers,
+        messages,
     }
 }
 
@@ -197,7 +247,7 @@ mod tests {
     impl Service<ClientRequest> for Hang {
         type Response = ClientResponse;
         type Error = ConnectError;
-        type Future = BoxFuture<Result<ClientResponse, ConnectError>>;
+        type Future = crate::client::framing::BoxFuture<Result<ClientResponse, ConnectError>>;
         fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), ConnectError>> {
             Poll::Ready(Ok(()))
         }
