@@ -30,7 +30,11 @@ pub fn client(service: &ServiceDef, rt: &TokenStream) -> TokenStream {
             "over the config for that call.",
         ],
     );
-    let method_names: Vec<&str> = service.methods.iter().map(|m| m.name.as_str()).collect();
+    let method_names: Vec<(&str, bool)> = service
+        .methods
+        .iter()
+        .map(|m| (m.name.as_str(), m.stream_kind() == StreamKind::Unary))
+        .collect();
     let names = names::client_methods(&method_names);
     let methods = service
         .methods
@@ -125,7 +129,38 @@ fn client_methods(
                 (quote!(server_stream), quote!(#rt::ServerStreaming<#resp>))
             };
             let ret = ok(out);
+            let view = names.view.as_ref().map(|view| {
+                let out_view = &method.output_view;
+                let view_ty = quote!(#rt::OwnedView<#out_view<'static>>);
+                let ret = ok(quote!(#rt::Response<#view_ty>));
+                let docs = doc_with(
+                    &method.comments,
+                    &[
+                        kind.summary(),
+                        "",
+                        &format!(
+                            "Like [`{0}`](Self::{0}), answering with a zero-copy view over the \
+                             response bytes instead of an owned message.",
+                            names::unraw(with_options)
+                        ),
+                    ],
+                );
+                quote! {
+                    #docs
+                    pub async fn #view(
+                        &self,
+                        request: &#req,
+                        options: #rt::CallOptions,
+                    ) -> #ret {
+                        self.inner
+                            .unary_view::<#req, #out_view<'static>>(#descriptor, request, options)
+                            .await
+                    }
+                }
+            });
             quote! {
+                #view
+
                 #plain_docs
                 pub async fn #plain(&self, request: &#req) -> #ret {
                     self.inner

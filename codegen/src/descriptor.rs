@@ -71,7 +71,7 @@ fn method_def(
         .as_deref()
         .ok_or(Error::MissingField("method.output_type"))?;
     let (input_type, input_view) = resolve_message(ctx, input, package)?;
-    let (output_type, _) = resolve_message(ctx, output, package)?;
+    let (output_type, output_view) = resolve_message(ctx, output, package)?;
     let idempotency = match m.options.as_option().and_then(|o| o.idempotency_level) {
         Some(IdempotencyLevel::NO_SIDE_EFFECTS) => Idempotency::NoSideEffects,
         Some(IdempotencyLevel::IDEMPOTENT) => Idempotency::Idempotent,
@@ -82,6 +82,7 @@ fn method_def(
         input_type,
         input_view,
         output_type,
+        output_view,
         client_streaming: m.client_streaming.unwrap_or(false),
         server_streaming: m.server_streaming.unwrap_or(false),
         idempotency,

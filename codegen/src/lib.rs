@@ -41,6 +41,7 @@
 //!         input_type: quote!(GreetRequest),
 //!         input_view: quote!(__buffa::view::GreetRequestView),
 //!         output_type: quote!(GreetResponse),
+//!         output_view: quote!(__buffa::view::GreetResponseView),
 //!         client_streaming: false,
 //!         server_streaming: false,
 //!         idempotency: Idempotency::NoSideEffects,

@@ -21,6 +21,7 @@ use proc_macro2::TokenStream;
 ///         input_type: quote!(GreetRequest),
 ///         input_view: quote!(__buffa::view::GreetRequestView),
 ///         output_type: quote!(GreetResponse),
+///         output_view: quote!(__buffa::view::GreetResponseView),
 ///         client_streaming: false,
 ///         server_streaming: false,
 ///         idempotency: Idempotency::NoSideEffects,
@@ -63,6 +64,9 @@ pub struct MethodDef {
     pub input_view: TokenStream,
     /// The owned response message type (`GreetResponse`).
     pub output_type: TokenStream,
+    /// The response's view type, without its lifetime
+    /// (`__buffa::view::GreetResponseView`).
+    pub output_view: TokenStream,
     /// Whether the client sends a stream of messages.
     pub client_streaming: bool,
     /// Whether the server sends a stream of messages.

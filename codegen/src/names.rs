@@ -81,18 +81,22 @@ pub fn client_struct(service: &str) -> Ident {
 /// `client.clone()` keeps cloning the client).
 pub const CLIENT_RESERVED: &[&str] = &["new", "from_client", "client", "clone"];
 
-/// The two client methods of one `rpc`: the plain form and the form taking
-/// call options.
+/// The client methods of one `rpc`: the plain form, the form taking call
+/// options and, for unary methods, the form answering with a zero-copy
+/// view.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ClientMethodNames {
     /// `greet`, escaped like [`method_fn`] (`r#type`).
     pub plain: Ident,
     /// `greet_with_options`.
     pub with_options: Ident,
+    /// `greet_view`, for unary methods only.
+    pub view: Option<Ident>,
 }
 
 /// The client method names for `methods` (proto names, in declaration
-/// order): [`method_fn`] and `<that>_with_options`, except that a name
+/// order, each with whether it is unary): [`method_fn`],
+/// `<that>_with_options` and, for unary methods, `<that>_view`, except that a name
 /// taken by [`CLIENT_RESERVED`] or an earlier method gets `_` appended
 /// until it is free (`New` → `new_` and `new_with_options`; `Greet` then
 /// `GreetWithOptions` → `greet_with_options_` and
@@ -101,7 +105,7 @@ pub struct ClientMethodNames {
 ///
 /// ```
 /// use connectrpc_codegen::names::client_methods;
-/// let names = client_methods(&["Greet", "Type", "New"]);
+/// let names = client_methods(&[("Greet", true), ("Type", false), ("New", false)]);
 /// let shown: Vec<_> = names
 ///     .iter()
 ///     .map(|n| (n.plain.to_string(), n.with_options.to_string()))
@@ -109,8 +113,10 @@ pub struct ClientMethodNames {
 /// assert_eq!(shown[0], ("greet".into(), "greet_with_options".into()));
 /// assert_eq!(shown[1], ("r#type".into(), "type_with_options".into()));
 /// assert_eq!(shown[2], ("new_".into(), "new_with_options".into()));
+/// assert_eq!(names[0].view.as_ref().unwrap().to_string(), "greet_view");
+/// assert!(names[1].view.is_none());
 /// ```
-pub fn client_methods(methods: &[&str]) -> Vec<ClientMethodNames> {
+pub fn client_methods(methods: &[(&str, bool)]) -> Vec<ClientMethodNames> {
     let mut taken: Vec<String> = CLIENT_RESERVED.iter().map(|s| s.to_string()).collect();
     let mut free = |mut name: String| loop {
         let candidate = ident(&name);
@@ -123,13 +129,15 @@ pub fn client_methods(methods: &[&str]) -> Vec<ClientMethodNames> {
     };
     methods
         .iter()
-        .map(|m| {
+        .map(|&(m, unary)| {
             let base = snake_case(m);
             let plain = free(base.clone());
             let with_options = free(format!("{}_with_options", base.trim_end_matches('_')));
+            let view = unary.then(|| free(format!("{}_view", base.trim_end_matches('_'))));
             ClientMethodNames {
                 plain,
                 with_options,
+                view,
             }
         })
         .collect()
@@ -214,15 +222,15 @@ mod tests {
     #[test]
     fn client_method_names_never_clash() {
         let names = client_methods(&[
-            "Greet",
-            "GreetWithOptions",
-            "Client",
-            "FromClient",
-            "Clone",
-            "Self",
-            "Type",
-            "New",
-            "New_",
+            ("Greet", false),
+            ("GreetWithOptions", false),
+            ("Client", false),
+            ("FromClient", false),
+            ("Clone", false),
+            ("Self", false),
+            ("Type", false),
+            ("New", false),
+            ("New_", false),
         ]);
         let shown: Vec<(String, String)> = names
             .iter()

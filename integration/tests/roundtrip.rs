@@ -88,6 +88,14 @@ async fn every_stream_kind_round_trips_on_every_protocol() {
         let trailers: Vec<_> = reply.trailers().get_all("x-trailer").iter().collect();
         assert_eq!(trailers, ["t1", "t2"], "{name}");
 
+        // The same answer as a zero-copy view over the response bytes.
+        let view = client
+            .unary_view(&unary_req("view"), CallOptions::new())
+            .await
+            .unwrap();
+        assert_eq!(view.message().reborrow().text, "view", "{name}");
+        assert_eq!(view.headers()["x-echo"], "unary", "{name}");
+
         // Server stream: messages in order, trailers after the end.
         let mut stream = client
             .server_stream(&ServerStreamRequest {

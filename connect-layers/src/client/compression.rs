@@ -90,16 +90,16 @@ where
             req.headers.insert(accept, value.clone());
         }
         let read_max = req.settings.read_max_bytes;
-        if let Some(name) = req.settings.send_compression.filter(|n| *n != IDENTITY) {
-            if let Err(e) = self.compress_request(&mut req, name, &encoding) {
-                return CompressionFuture {
-                    inner: None,
-                    early: Some(e),
-                    config: None,
-                    encoding,
-                    read_max,
-                };
-            }
+        if let Some(name) = req.settings.send_compression.filter(|n| *n != IDENTITY)
+            && let Err(e) = self.compress_request(&mut req, name, &encoding)
+        {
+            return CompressionFuture {
+                inner: None,
+                early: Some(e),
+                config: None,
+                encoding,
+                read_max,
+            };
         }
         CompressionFuture {
             inner: Some(self.inner.call(req)),
@@ -127,10 +127,8 @@ impl<S> Compression<S> {
         req.headers
             .insert(encoding.clone(), HeaderValue::from_static(name));
         let min = req.settings.compress_min_bytes;
-        let messages = std::mem::replace(
-            &mut req.messages,
-            RequestMessages::Unary(Frame::default()),
-        );
+        let messages =
+            std::mem::replace(&mut req.messages, RequestMessages::Unary(Frame::default()));
         req.messages = match messages {
             RequestMessages::Unary(frame) => {
                 RequestMessages::Unary(compress(registry, name, min, frame)?)
