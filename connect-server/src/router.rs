@@ -494,20 +494,27 @@ pub fn detect_protocol(content_type: Option<&HeaderValue>) -> Protocol {
 }
 
 /// The answer for a path no service is registered for: HTTP 404, with a
-/// Connect error body naming `unimplemented`.
-fn not_found(path: &str, protocol: Protocol) -> Response<ResponseBody> {
+/// Connect error body naming `unimplemented`; for gRPC and gRPC-Web a
+/// trailers-only `unimplemented` in the request's own content type (so a
+/// `+json` client reads the status rather than a codec mismatch).
+fn not_found(
+    path: &str,
+    protocol: Protocol,
+    content_type: Option<&HeaderValue>,
+) -> Response<ResponseBody> {
     let err = ConnectError::unimplemented(format!("no such method: {path}"));
     if protocol != Protocol::Connect {
         // gRPC clients expect a status, not an HTTP error: trailers-only
         // `unimplemented`.
         let mut resp = Response::new(ResponseBody::empty());
-        let ct = if protocol == Protocol::Grpc {
-            "application/grpc"
-        } else {
-            "application/grpc-web"
-        };
-        resp.headers_mut()
-            .insert(header::CONTENT_TYPE, HeaderValue::from_static(ct));
+        let ct = content_type.cloned().unwrap_or_else(|| {
+            HeaderValue::from_static(if protocol == Protocol::Grpc {
+                "application/grpc"
+            } else {
+                "application/grpc-web"
+            })
+        });
+        resp.headers_mut().insert(header::CONTENT_TYPE, ct);
         resp.headers_mut()
             .extend(connect_codec::grpc_status::status_trailers(
                 Some(&err),
@@ -564,7 +571,8 @@ where
         let (body, drain) = DrainOnDrop::tracked(version, body);
         if route.is_none() {
             drop(body); // drained in the background on HTTP/1.x
-            return ResponseFuture::ready(not_found(parts.uri.path(), protocol), drain);
+            let ct = parts.headers.get(header::CONTENT_TYPE);
+            return ResponseFuture::ready(not_found(parts.uri.path(), protocol, ct), drain);
         }
         let req = Request::from_parts(parts, body);
         let inner = match protocol {

@@ -409,3 +409,24 @@ async fn dropping_a_stream_or_bidi_cancels_and_the_channel_stays_usable() {
         assert_eq!(reply.message().text, "after", "{name}");
     }
 }
+
+#[tokio::test]
+async fn an_unknown_method_is_unimplemented_in_every_protocol_and_codec() {
+    static NOPE: connectrpc::MethodDescriptor = connectrpc::MethodDescriptor::new(
+        "test.v1.TestService",
+        "Nope",
+        "/test.v1.TestService/Nope",
+        connectrpc::StreamType::Unary,
+        connectrpc::Idempotency::Unknown,
+    );
+    let server = support::start().await;
+    let base = format!("http://{}", server.addr);
+    for (name, http2, config) in matrix(&base) {
+        let client = connectrpc::Client::new(channel(http2, Seen::default()), config);
+        let err = client
+            .unary::<UnaryRequest, UnaryResponse>(&NOPE, &unary_req("x"), CallOptions::new())
+            .await
+            .unwrap_err();
+        assert_eq!(err.code(), Code::Unimplemented, "{name}: {err}");
+    }
+}
