@@ -204,6 +204,7 @@ where
     let mut reader = EnvelopeReader {
         body: Box::pin(body),
         decoder: EnvelopeDecoder::new(read_max),
+        read_max,
         config,
         headers: headers.clone(),
         saw_bytes: false,
@@ -216,7 +217,11 @@ where
             match reader.next_item().await {
                 Some(Ok(StreamItem::Message(f))) => {
                     count += 1;
-                    message.get_or_insert(f);
+                    if message.replace(f).is_some() {
+                        // A second message is already a violation: don't
+                        // wait for (or read) the rest of the body.
+                        break HeaderMap::new();
+                    }
                 }
                 Some(Ok(StreamItem::Trailers(t))) => break t,
                 Some(Err(mut e)) => {
@@ -232,6 +237,11 @@ where
                 messages: ResponseFrames::Unary { frame, trailers },
             }),
             (_, n) => {
+                let n = if n > 1 {
+                    "more than one".into()
+                } else {
+                    n.to_string()
+                };
                 let mut e = ConnectError::unimplemented(format!(
                     "response has {n} messages; expected exactly one"
                 ));
@@ -294,16 +304,39 @@ pub fn body_error(e: impl Into<BoxError>) -> ConnectError {
     let mut source: Option<&(dyn std::error::Error + 'static)> = Some(&*e);
     while let Some(s) = source {
         if let Some(c) = s.downcast_ref::<ConnectError>() {
+            // Decoding layers below (gRPC-Web text) report a malformed
+            // body as `invalid_argument`, as servers do for requests; in a
+            // response it is the server's fault.
+            if c.code() == Code::InvalidArgument {
+                let mut e = ConnectError::internal(c.message().to_owned());
+                *e.headers_mut() = c.headers().clone();
+                *e.trailers_mut() = c.trailers().clone();
+                return e;
+            }
             return c.clone();
         }
         source = s.source();
     }
-    ConnectError::new(Code::Unavailable, format!("response body failed: {e}"))
+    // The whole chain: hyper's "error reading a body from connection"
+    // alone does not say what broke.
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        let next = s.to_string();
+        if !next.is_empty() && !text.contains(&next) {
+            text.push_str(": ");
+            text.push_str(&next);
+        }
+        source = s.source();
+    }
+    ConnectError::new(Code::Unavailable, format!("response body failed: {text}"))
 }
 
 struct EnvelopeReader<R> {
     body: Pin<Box<R>>,
     decoder: EnvelopeDecoder,
+    /// The read limit, for decompressed end-of-stream messages too.
+    read_max: usize,
     config: Arc<FramingConfig>,
     headers: HeaderMap,
     saw_bytes: bool,
@@ -330,17 +363,28 @@ where
         loop {
             if let Some(env) = self.decoder.next_envelope().map_err(response_error)? {
                 let compressed = env.flags & flags::COMPRESSED != 0;
-                let end = match self.config.protocol {
-                    Protocol::Connect => env.flags & flags::CONNECT_END_STREAM != 0,
-                    Protocol::GrpcWeb => env.flags & flags::GRPC_WEB_TRAILERS != 0,
-                    _ => false,
+                let end_flag = match self.config.protocol {
+                    Protocol::Connect => flags::CONNECT_END_STREAM,
+                    Protocol::GrpcWeb => flags::GRPC_WEB_TRAILERS,
+                    _ => 0,
                 };
-                if !end {
+                if env.flags & !(flags::COMPRESSED | end_flag) != 0 {
+                    return Err(ConnectError::internal(format!(
+                        "invalid envelope flags {:#04x} in a {} response",
+                        env.flags, self.config.protocol
+                    )));
+                }
+                if env.flags & end_flag == 0 {
                     return Ok(StreamItem::Message(Frame {
                         data: env.data,
                         compressed,
                         prefixed: false,
                     }));
+                }
+                if !self.decoder.is_empty() {
+                    return Err(ConnectError::internal(
+                        "response has extra bytes after the end of the stream",
+                    ));
                 }
                 let data = if compressed {
                     self.decompress_end(&env.data)?
@@ -382,8 +426,8 @@ where
         }
         self.config
             .registry
-            .decompress(name, data, 1024 * 1024)
-            .map_err(|e| ConnectError::internal(e.message().to_owned()))
+            .decompress(name, data, self.read_max)
+            .map_err(response_error)
     }
 
     fn http_trailers(&mut self, trailers: HeaderMap) -> Result<StreamItem, ConnectError> {
