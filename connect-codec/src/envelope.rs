@@ -69,7 +69,10 @@ impl EnvelopeDecoder {
             return Err(too_large(len, self.limit));
         }
         if self.buf.len() < ENVELOPE_PREFIX_LEN + len {
-            self.buf.reserve(ENVELOPE_PREFIX_LEN + len - self.buf.len());
+            // Room for what is announced, but never far ahead of what has
+            // arrived: a peer must send bytes to make us hold them.
+            let missing = ENVELOPE_PREFIX_LEN + len - self.buf.len();
+            self.buf.reserve(missing.min(RESERVE_AHEAD));
             return Ok(None);
         }
         let flags = self.buf[0];
@@ -90,6 +93,9 @@ impl EnvelopeDecoder {
         }
     }
 }
+
+/// The most an incomplete envelope reserves beyond the bytes buffered.
+const RESERVE_AHEAD: usize = 256 * 1024;
 
 fn peek_len(buf: &[u8]) -> Option<usize> {
     if buf.len() < ENVELOPE_PREFIX_LEN {
@@ -143,6 +149,18 @@ pub fn encode_envelope(flags: u8, payload: &[u8]) -> Bytes {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_huge_announced_length_reserves_little() {
+        let mut dec = EnvelopeDecoder::new(usize::MAX);
+        dec.push(&[0u8, 0xff, 0xff, 0xff, 0xff][..]);
+        assert!(dec.next_envelope().unwrap().is_none());
+        assert!(
+            dec.buf.capacity() <= RESERVE_AHEAD + 64,
+            "{}",
+            dec.buf.capacity()
+        );
+    }
     use connect_core::Code;
 
     #[test]

@@ -20,9 +20,10 @@ use pin_project_lite::pin_project;
 use tower_layer::Layer;
 use tower_service::Service;
 
-use super::rpc::{ClientRequest, ClientResponse, ResponseFrames, StreamItem};
+use super::rpc::{ClientRequest, ClientResponse, ItemStream, ResponseFrames, StreamItem};
 use crate::protocol::encoding_headers;
 use crate::rpc::{Frame, RequestMessages};
+use futures_core::Stream;
 
 /// Layer applying [`Compression`].
 #[derive(Clone, Debug)]
@@ -176,25 +177,67 @@ where
             return Poll::Ready(Err(ConnectError::internal("polled after completion")));
         };
         let read_max = *this.read_max;
-        let name = response_encoding(&config.registry, &resp.headers, this.encoding)?;
-        resp.messages = match resp.messages {
-            ResponseFrames::Unary { frame, trailers } => ResponseFrames::Unary {
-                frame: decompress(&config.registry, name, read_max, frame)?,
-                trailers,
-            },
-            ResponseFrames::Stream(s) => {
-                ResponseFrames::Stream(Box::pin(s.map(move |item| match item? {
-                    StreamItem::Message(f) => Ok(StreamItem::Message(decompress(
-                        &config.registry,
-                        name,
-                        read_max,
-                        f,
-                    )?)),
-                    t => Ok(t),
-                })))
+        let name = match response_encoding(&config.registry, &resp.headers, this.encoding) {
+            Ok(name) => name,
+            Err(mut e) => {
+                *e.headers_mut() = resp.headers;
+                return Poll::Ready(Err(e));
             }
         };
+        resp.messages = match resp.messages {
+            ResponseFrames::Unary { frame, trailers } => {
+                match decompress(&config.registry, name, read_max, frame) {
+                    Ok(frame) => ResponseFrames::Unary { frame, trailers },
+                    Err(mut e) => {
+                        *e.headers_mut() = resp.headers;
+                        *e.trailers_mut() = trailers;
+                        return Poll::Ready(Err(e));
+                    }
+                }
+            }
+            ResponseFrames::Stream(inner) => ResponseFrames::Stream(Box::pin(Decompressing {
+                inner: Some(inner),
+                config,
+                name,
+                read_max,
+            })),
+        };
         Poll::Ready(Ok(resp))
+    }
+}
+
+/// A response stream with each message decompressed; it ends after the
+/// first error.
+struct Decompressing {
+    inner: Option<ItemStream>,
+    config: Arc<Config>,
+    name: Option<&'static str>,
+    read_max: usize,
+}
+
+impl Stream for Decompressing {
+    type Item = Result<StreamItem, ConnectError>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        let this = &mut *self;
+        let Some(inner) = this.inner.as_mut() else {
+            return Poll::Ready(None);
+        };
+        let item = match std::task::ready!(inner.as_mut().poll_next(cx)) {
+            Some(Ok(StreamItem::Message(f))) => {
+                decompress(&this.config.registry, this.name, this.read_max, f)
+                    .map(StreamItem::Message)
+            }
+            Some(other) => other,
+            None => {
+                this.inner = None;
+                return Poll::Ready(None);
+            }
+        };
+        if !matches!(item, Ok(StreamItem::Message(_))) {
+            this.inner = None;
+        }
+        Poll::Ready(Some(item))
     }
 }
 

@@ -7,6 +7,8 @@
 //! gRPC trailers and trailers-only headers, the gRPC-Web trailer frame)
 //! are framing's, since they arrive with the body.
 
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
@@ -16,6 +18,7 @@ use connect_codec::error_json;
 use connect_core::{Code, Codec, ConnectError, Protocol, StreamType, metadata};
 use http::{HeaderMap, StatusCode};
 use http_body::Body;
+use pin_project_lite::pin_project;
 use tower_layer::Layer;
 use tower_service::Service;
 
@@ -82,13 +85,12 @@ impl<S, B, R> Service<http::Request<B>> for ErrorMap<S>
 where
     S: Service<http::Request<B>, Response = http::Response<R>>,
     S::Error: Into<BoxError>,
-    S::Future: Send + 'static,
     R: Body<Data = Bytes> + Send + 'static,
     R::Error: Into<BoxError>,
 {
     type Response = http::Response<R>;
     type Error = ConnectError;
-    type Future = BoxFuture<Result<http::Response<R>, ConnectError>>;
+    type Future = ErrorMapFuture<S::Future>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), ConnectError>> {
         self.inner.poll_ready(cx).map_err(transport_error)
@@ -99,12 +101,78 @@ where
             .extensions()
             .get::<MethodRoute>()
             .map_or(StreamType::Unary, |m| m.0.stream_type());
-        let config = Arc::clone(&self.config);
-        let fut = self.inner.call(req);
-        Box::pin(async move {
-            let resp = fut.await.map_err(transport_error)?;
-            check(&config, stream_type, resp).await
-        })
+        ErrorMapFuture {
+            inner: self.inner.call(req),
+            config: Arc::clone(&self.config),
+            stream_type,
+            reading: None,
+        }
+    }
+}
+
+pin_project! {
+    /// The response future of [`ErrorMap`]: the channel's answer, checked.
+    /// Only a Connect unary error body is read (boxed: the error path).
+    pub struct ErrorMapFuture<F> {
+        #[pin]
+        inner: F,
+        config: Arc<Config>,
+        stream_type: StreamType,
+        reading: Option<BoxFuture<ConnectError>>,
+    }
+}
+
+impl<F> std::fmt::Debug for ErrorMapFuture<F> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ErrorMapFuture")
+            .field("stream_type", &self.stream_type)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<F, R, E> Future for ErrorMapFuture<F>
+where
+    F: Future<Output = Result<http::Response<R>, E>>,
+    E: Into<BoxError>,
+    R: Body<Data = Bytes> + Send + 'static,
+    R::Error: Into<BoxError>,
+{
+    type Output = Result<http::Response<R>, ConnectError>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.project();
+        if let Some(reading) = this.reading {
+            return reading.as_mut().poll(cx).map(Err);
+        }
+        let resp = std::task::ready!(this.inner.poll(cx)).map_err(transport_error)?;
+        let config = &**this.config;
+        let unary_connect =
+            config.protocol == Protocol::Connect && *this.stream_type == StreamType::Unary;
+        if resp.status() != StatusCode::OK {
+            let (parts, body) = resp.into_parts();
+            if !unary_connect {
+                let mut err = http_status_error(parts.status);
+                *err.headers_mut() = parts.headers;
+                return Poll::Ready(Err(err));
+            }
+            let config = Arc::clone(this.config);
+            let mut reading: BoxFuture<ConnectError> = Box::pin(async move {
+                let mut err =
+                    connect_unary_error(&config, parts.status, &parts.headers, body).await;
+                let mut headers = parts.headers;
+                *err.trailers_mut() = take_trailer_headers(&mut headers);
+                *err.headers_mut() = headers;
+                err
+            });
+            let polled = reading.as_mut().poll(cx);
+            *this.reading = Some(reading);
+            return polled.map(Err);
+        }
+        if let Err(mut err) = check_content_type(config, unary_connect, resp.headers()) {
+            *err.headers_mut() = resp.headers().clone();
+            return Poll::Ready(Err(err));
+        }
+        Poll::Ready(Ok(resp))
     }
 }
 
@@ -126,37 +194,6 @@ pub fn transport_error(e: impl Into<BoxError>) -> ConnectError {
         source = s.source();
     }
     ConnectError::new(Code::Unavailable, e.to_string())
-}
-
-async fn check<R>(
-    config: &Config,
-    stream_type: StreamType,
-    resp: http::Response<R>,
-) -> Result<http::Response<R>, ConnectError>
-where
-    R: Body<Data = Bytes> + Send + 'static,
-    R::Error: Into<BoxError>,
-{
-    let unary_connect = config.protocol == Protocol::Connect && stream_type == StreamType::Unary;
-    if resp.status() != StatusCode::OK {
-        let (parts, body) = resp.into_parts();
-        let mut err = if unary_connect {
-            connect_unary_error(config, parts.status, &parts.headers, body).await
-        } else {
-            http_status_error(parts.status)
-        };
-        let mut headers = parts.headers;
-        if unary_connect {
-            *err.trailers_mut() = take_trailer_headers(&mut headers);
-        }
-        *err.headers_mut() = headers;
-        return Err(err);
-    }
-    if let Err(mut err) = check_content_type(config, unary_connect, resp.headers()) {
-        *err.headers_mut() = resp.headers().clone();
-        return Err(err);
-    }
-    Ok(resp)
 }
 
 /// The error a client infers from an HTTP status alone.
