@@ -35,6 +35,7 @@
 //! Server::new(router).serve("127.0.0.1:8080".parse()?).await?;
 //! ```
 
+pub use buffa::view::OwnedView;
 #[cfg(feature = "client")]
 pub use connect_client as client;
 #[cfg(feature = "client-tls")]
@@ -46,7 +47,6 @@ pub use connect_client::{
     BidiReceiver, BidiSender, BidiStream, CallOptions, Channel, Client, ClientConfig, GetPolicy,
     Response, ServerStreaming,
 };
-pub use buffa::view::OwnedView;
 pub use connect_codec as codec;
 pub use connect_codec::details::{ErrorDetailExt, ErrorDetailsExt};
 pub use connect_core::{
