@@ -4,10 +4,10 @@ use std::fmt;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
+use super::future::ResponseBody;
 use bytes::Bytes;
 use connect_core::ConnectError;
 use http::{Request, Response};
-use hyper::body::Incoming;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::{TokioExecutor, TokioTimer};
 use tower_service::Service;
@@ -108,7 +108,7 @@ where
     B: http_body::Body<Data = Bytes> + Send + Unpin + 'static,
     B::Error: Into<BoxError>,
 {
-    type Response = Response<Incoming>;
+    type Response = Response<ResponseBody>;
     type Error = ConnectError;
     type Future = ResponseFuture;
 

@@ -46,13 +46,52 @@ fn io_kind(err: &(dyn Error + 'static)) -> Option<io::ErrorKind> {
 }
 
 /// A failure to send a request or receive its response: a `ConnectError`
-/// in the chain (from the connector or the request body) as is, anything
-/// else `unavailable`.
+/// in the chain (from the connector or the request body) as is, an HTTP/2
+/// stream reset by its reason, anything else `unavailable`.
 pub(crate) fn transport(err: &(dyn Error + 'static)) -> ConnectError {
-    match find_connect_error(err) {
-        Some(found) => found.clone(),
-        None => unavailable("transport error", err),
+    classify("transport error", err)
+}
+
+/// A response body that failed mid-way, classified like [`transport`].
+pub(crate) fn body(err: &(dyn Error + 'static)) -> ConnectError {
+    classify("response body failed", err)
+}
+
+fn classify(context: &str, err: &(dyn Error + 'static)) -> ConnectError {
+    if let Some(found) = find_connect_error(err) {
+        return found.clone();
     }
+    match h2_reset_code(err) {
+        Some(code) => ConnectError::new(code, format!("{context}: {}", chain_text(err))),
+        None => unavailable(context, err),
+    }
+}
+
+/// The code for an HTTP/2 stream reset or GOAWAY found in `err`'s chain,
+/// by the gRPC over HTTP/2 table: GOAWAY → unavailable, `CANCEL` → canceled, `REFUSED_STREAM` →
+/// unavailable (never processed), `ENHANCE_YOUR_CALM` → resource_exhausted,
+/// `INADEQUATE_SECURITY` → permission_denied, protocol-level failures →
+/// internal.
+fn h2_reset_code(err: &(dyn Error + 'static)) -> Option<Code> {
+    let mut source = Some(err);
+    while let Some(e) = source {
+        if let Some(h2) = e.downcast_ref::<h2::Error>() {
+            if h2.is_go_away() {
+                // The server is going away: the call can go elsewhere.
+                return Some(Code::Unavailable);
+            }
+            let reason = h2.reason()?;
+            return Some(match reason {
+                h2::Reason::CANCEL => Code::Canceled,
+                h2::Reason::REFUSED_STREAM => Code::Unavailable,
+                h2::Reason::ENHANCE_YOUR_CALM => Code::ResourceExhausted,
+                h2::Reason::INADEQUATE_SECURITY => Code::PermissionDenied,
+                _ => Code::Internal,
+            });
+        }
+        source = e.source();
+    }
+    None
 }
 
 /// A failure to open a TCP connection to `authority`: `unavailable`,
@@ -87,6 +126,22 @@ mod tests {
     impl Error for Outer {
         fn source(&self) -> Option<&(dyn Error + 'static)> {
             Some(&self.0)
+        }
+    }
+
+    #[test]
+    fn stream_resets_map_by_reason() {
+        for (reason, code) in [
+            (h2::Reason::CANCEL, Code::Canceled),
+            (h2::Reason::REFUSED_STREAM, Code::Unavailable),
+            (h2::Reason::ENHANCE_YOUR_CALM, Code::ResourceExhausted),
+            (h2::Reason::INADEQUATE_SECURITY, Code::PermissionDenied),
+            (h2::Reason::INTERNAL_ERROR, Code::Internal),
+            (h2::Reason::PROTOCOL_ERROR, Code::Internal),
+        ] {
+            let err = h2::Error::from(reason);
+            assert_eq!(body(&err).code(), code, "{reason:?}");
+            assert_eq!(transport(&err).code(), code, "{reason:?}");
         }
     }
 

@@ -62,13 +62,64 @@ impl ResponseFuture {
 }
 
 impl Future for ResponseFuture {
-    type Output = Result<Response<Incoming>, ConnectError>;
+    type Output = Result<Response<ResponseBody>, ConnectError>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        match &mut self.get_mut().inner {
-            Inner::Pooled(fut) => Pin::new(fut).poll(cx).map_err(|e| error::transport(&e)),
-            Inner::Single(fut) => fut.as_mut().poll(cx).map_err(|e| error::transport(&e)),
-            Inner::Failed(err) => Poll::Ready(Err(err.take().expect("polled after completion"))),
-        }
+        let result = match &mut self.get_mut().inner {
+            Inner::Pooled(fut) => {
+                std::task::ready!(Pin::new(fut).poll(cx)).map_err(|e| error::transport(&e))
+            }
+            Inner::Single(fut) => {
+                std::task::ready!(fut.as_mut().poll(cx)).map_err(|e| error::transport(&e))
+            }
+            Inner::Failed(err) => {
+                return Poll::Ready(Err(err.take().unwrap_or_else(|| {
+                    ConnectError::internal("response future polled after completion")
+                })));
+            }
+        };
+        Poll::Ready(result.map(|resp| resp.map(|inner| ResponseBody { inner })))
+    }
+}
+
+pin_project_lite::pin_project! {
+    /// The response body of both transports: hyper's, with failures as
+    /// [`ConnectError`]s (an HTTP/2 reset by its reason: `CANCEL` is
+    /// `canceled`, `REFUSED_STREAM` `unavailable`, `INTERNAL_ERROR`
+    /// `internal`…; a broken connection `unavailable`).
+    #[derive(Debug)]
+    pub struct ResponseBody {
+        #[pin]
+        inner: Incoming,
+    }
+}
+
+impl ResponseBody {
+    /// hyper's body underneath.
+    pub fn into_inner(self) -> Incoming {
+        self.inner
+    }
+}
+
+impl http_body::Body for ResponseBody {
+    type Data = bytes::Bytes;
+    type Error = ConnectError;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<http_body::Frame<bytes::Bytes>, ConnectError>>> {
+        self.project()
+            .inner
+            .poll_frame(cx)
+            .map_err(|e| error::body(&e))
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> http_body::SizeHint {
+        self.inner.size_hint()
     }
 }

@@ -4,11 +4,11 @@ use std::fmt;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
+use super::future::ResponseBody;
 use bytes::Bytes;
 use connect_core::{Code, ConnectError};
 use http::uri::{Authority, PathAndQuery, Scheme};
 use http::{Request, Response, Uri};
-use hyper::body::Incoming;
 use hyper::client::conn::http2;
 use hyper_util::rt::{TokioExecutor, TokioTimer};
 use tower_service::Service;
@@ -141,7 +141,7 @@ where
     B: http_body::Body<Data = Bytes> + Send + Unpin + 'static,
     B::Error: Into<BoxError>,
 {
-    type Response = Response<Incoming>;
+    type Response = Response<ResponseBody>;
     type Error = ConnectError;
     type Future = ResponseFuture;
 

@@ -2,7 +2,7 @@
 //!
 //! A client stack runs over any `tower::Service<http::Request<B>>`; this
 //! module has two ready-made ones, both answering with
-//! `http::Response<hyper::body::Incoming>` and failing with a
+//! `http::Response<`[`ResponseBody`]`>` (hyper's body, failures mapped) and failing with a
 //! [`ConnectError`](connect_core::ConnectError):
 //!
 //! | transport | connections | protocols |
@@ -59,7 +59,7 @@ mod http2;
 mod tls;
 
 pub use self::client::{HttpClient, HttpClientBuilder};
-pub use self::future::ResponseFuture;
+pub use self::future::{ResponseBody, ResponseFuture};
 pub use self::http2::{Http2Connection, Http2ConnectionBuilder};
 #[cfg(feature = "tls")]
 pub use self::tls::{ClientTlsConfig, TlsError};

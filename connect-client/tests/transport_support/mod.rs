@@ -128,7 +128,9 @@ async fn echo(
 }
 
 /// The response's `x-version` header and its body.
-pub(crate) async fn read(resp: Response<Incoming>) -> (String, Bytes) {
+pub(crate) async fn read(
+    resp: Response<connect_client::transport::ResponseBody>,
+) -> (String, Bytes) {
     assert_eq!(resp.status(), 200);
     let version = resp.headers()["x-version"].to_str().unwrap().to_owned();
     let body = resp.into_body().collect().await.unwrap().to_bytes();
