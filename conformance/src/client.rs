@@ -21,10 +21,10 @@ use crate::proto::connectrpc::conformance::v1::__buffa::oneof::client_compat_res
 use crate::proto::connectrpc::conformance::v1::{
     BidiStreamRequest, ClientCompatRequest, ClientCompatResponse, ClientErrorResult,
     ClientResponseResult, ClientStreamRequest, Code as WireCode, Codec, Compression,
-    ConformancePayload, ConformanceServiceClient, Error, HTTPVersion, Header,
-    IdempotentUnaryRequest, Protocol, ServerStreamRequest, StreamType, UnaryRequest,
-    UnimplementedRequest,
+    ConformancePayload, ConformanceServiceClient, Error, HTTPVersion, IdempotentUnaryRequest,
+    Protocol, ServerStreamRequest, StreamType, UnaryRequest, UnimplementedRequest,
 };
+use crate::service::headers_info;
 
 type Channel = HttpClient<ClientBody>;
 type Service = ConformanceServiceClient<Channel>;
@@ -171,29 +171,14 @@ impl Outcome {
 
     fn into_result(self) -> ClientResponseResult {
         ClientResponseResult {
-            response_headers: header_list(&self.headers),
+            response_headers: headers_info(&self.headers),
             payloads: self.payloads,
             error: self.error.as_ref().map(wire_error).into(),
-            response_trailers: header_list(&self.trailers),
+            response_trailers: headers_info(&self.trailers),
             num_unsent_requests: self.unsent,
             ..Default::default()
         }
     }
-}
-
-fn header_list(headers: &HeaderMap) -> Vec<Header> {
-    headers
-        .keys()
-        .map(|name| Header {
-            name: name.as_str().to_owned(),
-            value: headers
-                .get_all(name)
-                .iter()
-                .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
-                .collect(),
-            ..Default::default()
-        })
-        .collect()
 }
 
 fn wire_error(err: &ConnectError) -> Error {

@@ -42,8 +42,8 @@ fn as_any<M: Message>(name: &str, msg: &M) -> Any {
     }
 }
 
-/// The request headers as the suite's `Header` list, one entry per name.
-fn headers_info(headers: &HeaderMap) -> Vec<Header> {
+/// Headers as the suite's `Header` list, one entry per name.
+pub fn headers_info(headers: &HeaderMap) -> Vec<Header> {
     headers
         .keys()
         .map(|name| Header {

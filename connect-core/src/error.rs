@@ -229,20 +229,65 @@ impl ConnectError {
             Ok(e) => return *e,
             Err(e) => e,
         };
-        let mut source: Option<&(dyn std::error::Error + 'static)> = Some(&*err);
-        while let Some(e) = source {
-            if let Some(c) = e.downcast_ref::<ConnectError>() {
-                return c.clone();
-            }
-            if let Some(io) = e.downcast_ref::<std::io::Error>()
-                && io.kind() == std::io::ErrorKind::TimedOut
-            {
-                return ConnectError::deadline_exceeded(io.to_string());
-            }
-            source = e.source();
+        if let Some(found) = ConnectError::find_in(&*err) {
+            return found.clone();
+        }
+        if let Some(io) = chain(&*err).find_map(|e| e.downcast_ref::<std::io::Error>())
+            && io.kind() == std::io::ErrorKind::TimedOut
+        {
+            return ConnectError::deadline_exceeded(io.to_string());
         }
         ConnectError::new(Code::Unknown, err.to_string())
     }
+
+    /// The first `ConnectError` in `err`'s `source()` chain, `err`
+    /// included: what a layer or body below reported, however wrapped.
+    ///
+    /// ```
+    /// use connect_core::{Code, ConnectError};
+    ///
+    /// let boxed: Box<dyn std::error::Error + Send + Sync> = Box::new(ConnectError::aborted("stop"));
+    /// assert_eq!(ConnectError::find_in(&*boxed).unwrap().code(), Code::Aborted);
+    /// assert!(ConnectError::find_in(&std::io::Error::other("plain")).is_none());
+    /// ```
+    pub fn find_in<'a>(err: &'a (dyn std::error::Error + 'static)) -> Option<&'a ConnectError> {
+        chain(err).find_map(|e| e.downcast_ref::<ConnectError>())
+    }
+}
+
+/// `err` and its `source()`s, outermost first.
+pub fn chain<'a>(
+    err: &'a (dyn std::error::Error + 'static),
+) -> impl Iterator<Item = &'a (dyn std::error::Error + 'static)> {
+    std::iter::successors(Some(err), |e| e.source())
+}
+
+/// `err`'s text followed by its sources', joined with `": "`; a source
+/// whose text the chain already holds is skipped (hyper's "error reading a
+/// body from connection" alone does not say what broke).
+///
+/// ```
+/// let inner = std::io::Error::other("connection reset");
+/// #[derive(Debug)]
+/// struct Outer(std::io::Error);
+/// impl std::fmt::Display for Outer {
+///     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result { f.write_str("body failed") }
+/// }
+/// impl std::error::Error for Outer {
+///     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> { Some(&self.0) }
+/// }
+/// assert_eq!(connect_core::error::chain_text(&Outer(inner)), "body failed: connection reset");
+/// ```
+pub fn chain_text(err: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = err.to_string();
+    for e in chain(err).skip(1) {
+        let next = e.to_string();
+        if !next.is_empty() && !text.contains(&next) {
+            text.push_str(": ");
+            text.push_str(&next);
+        }
+    }
+    text
 }
 
 #[cfg(test)]

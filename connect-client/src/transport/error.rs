@@ -3,46 +3,14 @@
 use std::error::Error;
 use std::io;
 
+use connect_core::error::{chain, chain_text};
 use connect_core::{Code, ConnectError};
-
-/// An error's text followed by its sources', joined with `": "`; a source
-/// whose text the chain already holds is skipped.
-pub(crate) fn chain_text(err: &(dyn Error + 'static)) -> String {
-    let mut text = err.to_string();
-    let mut source = err.source();
-    while let Some(e) = source {
-        let next = e.to_string();
-        if !next.is_empty() && !text.contains(&next) {
-            text.push_str(": ");
-            text.push_str(&next);
-        }
-        source = e.source();
-    }
-    text
-}
-
-/// The first `ConnectError` in `err`'s chain (`err` included).
-fn find_connect_error<'a>(err: &'a (dyn Error + 'static)) -> Option<&'a ConnectError> {
-    let mut source = Some(err);
-    while let Some(e) = source {
-        if let Some(found) = e.downcast_ref::<ConnectError>() {
-            return Some(found);
-        }
-        source = e.source();
-    }
-    None
-}
 
 /// The kind of the first I/O error in `err`'s chain.
 fn io_kind(err: &(dyn Error + 'static)) -> Option<io::ErrorKind> {
-    let mut source = Some(err);
-    while let Some(e) = source {
-        if let Some(io) = e.downcast_ref::<io::Error>() {
-            return Some(io.kind());
-        }
-        source = e.source();
-    }
-    None
+    chain(err)
+        .find_map(|e| e.downcast_ref::<io::Error>())
+        .map(io::Error::kind)
 }
 
 /// A failure to send a request or receive its response: a `ConnectError`
@@ -58,7 +26,7 @@ pub(crate) fn body(err: &(dyn Error + 'static)) -> ConnectError {
 }
 
 fn classify(context: &str, err: &(dyn Error + 'static)) -> ConnectError {
-    if let Some(found) = find_connect_error(err) {
+    if let Some(found) = ConnectError::find_in(err) {
         return found.clone();
     }
     match h2_reset_code(err) {
@@ -73,8 +41,7 @@ fn classify(context: &str, err: &(dyn Error + 'static)) -> ConnectError {
 /// `INADEQUATE_SECURITY` → permission_denied, protocol-level failures →
 /// internal.
 fn h2_reset_code(err: &(dyn Error + 'static)) -> Option<Code> {
-    let mut source = Some(err);
-    while let Some(e) = source {
+    for e in chain(err) {
         if let Some(h2) = e.downcast_ref::<h2::Error>() {
             if h2.is_go_away() {
                 // The server is going away: the call can go elsewhere.
@@ -89,7 +56,6 @@ fn h2_reset_code(err: &(dyn Error + 'static)) -> Option<Code> {
                 _ => Code::Internal,
             });
         }
-        source = e.source();
     }
     None
 }

@@ -15,6 +15,7 @@ use std::task::{Context, Poll};
 use bytes::Bytes;
 use connect_codec::compression::{CompressionRegistry, IDENTITY};
 use connect_codec::error_json;
+use connect_core::error::{chain, chain_text};
 use connect_core::{Code, Codec, ConnectError, Protocol, StreamType, metadata};
 use http::{HeaderMap, StatusCode};
 use http_body::Body;
@@ -181,19 +182,18 @@ where
 /// `unavailable`.
 pub fn transport_error(e: impl Into<BoxError>) -> ConnectError {
     let e = e.into();
-    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(&*e);
-    while let Some(s) = source {
-        if let Some(c) = s.downcast_ref::<ConnectError>() {
-            return c.clone();
-        }
-        if let Some(io) = s.downcast_ref::<std::io::Error>()
-            && io.kind() == std::io::ErrorKind::TimedOut
-        {
-            return ConnectError::deadline_exceeded(e.to_string());
-        }
-        source = s.source();
+    if let Some(found) = ConnectError::find_in(&*e) {
+        return found.clone();
     }
-    ConnectError::new(Code::Unavailable, e.to_string())
+    let timed_out = chain(&*e)
+        .filter_map(|s| s.downcast_ref::<std::io::Error>())
+        .any(|io| io.kind() == std::io::ErrorKind::TimedOut);
+    let code = if timed_out {
+        Code::DeadlineExceeded
+    } else {
+        Code::Unavailable
+    };
+    ConnectError::new(code, chain_text(&*e))
 }
 
 /// The error a client infers from an HTTP status alone.

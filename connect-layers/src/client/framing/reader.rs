@@ -9,6 +9,7 @@ use bytes::Bytes;
 use connect_codec::compression::IDENTITY;
 use connect_codec::envelope::EnvelopeDecoder;
 use connect_codec::{error_json, grpc_status};
+use connect_core::error::chain_text;
 use connect_core::{Code, ConnectError, Protocol, StreamType, flags, metadata};
 use futures_core::Stream;
 use http::HeaderMap;
@@ -79,35 +80,22 @@ where
 /// The error for a response body that failed mid-way.
 pub fn body_error(e: impl Into<BoxError>) -> ConnectError {
     let e = e.into();
-    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(&*e);
-    while let Some(s) = source {
-        if let Some(c) = s.downcast_ref::<ConnectError>() {
-            // Decoding layers below (gRPC-Web text) report a malformed
-            // body as `invalid_argument`, as servers do for requests; in a
-            // response it is the server's fault.
-            if c.code() == Code::InvalidArgument {
-                let mut e = ConnectError::internal(c.message().to_owned());
-                *e.headers_mut() = c.headers().clone();
-                *e.trailers_mut() = c.trailers().clone();
-                return e;
-            }
-            return c.clone();
+    match ConnectError::find_in(&*e) {
+        // Decoding layers below (gRPC-Web text) report a malformed body as
+        // `invalid_argument`, as servers do for requests; in a response it
+        // is the server's fault.
+        Some(c) if c.code() == Code::InvalidArgument => {
+            let mut e = ConnectError::internal(c.message().to_owned());
+            *e.headers_mut() = c.headers().clone();
+            *e.trailers_mut() = c.trailers().clone();
+            e
         }
-        source = s.source();
+        Some(c) => c.clone(),
+        None => ConnectError::new(
+            Code::Unavailable,
+            format!("response body failed: {}", chain_text(&*e)),
+        ),
     }
-    // The whole chain: hyper's "error reading a body from connection"
-    // alone does not say what broke.
-    let mut text = e.to_string();
-    let mut source = e.source();
-    while let Some(s) = source {
-        let next = s.to_string();
-        if !next.is_empty() && !text.contains(&next) {
-            text.push_str(": ");
-            text.push_str(&next);
-        }
-        source = s.source();
-    }
-    ConnectError::new(Code::Unavailable, format!("response body failed: {text}"))
 }
 
 pin_project! {
