@@ -62,6 +62,7 @@
 //! # Ok::<(), connectrpc_codegen::Error>(())
 //! ```
 
+pub mod bundle;
 pub mod client;
 pub mod descriptor;
 pub mod docs;

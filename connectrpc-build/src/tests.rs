@@ -211,3 +211,29 @@ fn proto_names_strip_include_dirs() {
         "greet/v1/greet.proto"
     );
 }
+
+#[test]
+fn extern_path_errors_name_the_entry() {
+    let dir = scratch("extern-errors", &[("common/v1/common.proto", COMMON)]);
+    let run = |proto: &str, rust: &str| {
+        Config::new()
+            .files(&["common/v1/common.proto"])
+            .includes(&[dir.join("proto")])
+            .out_dir(dir.join("out"))
+            .extern_path(proto, rust)
+            .emit_rerun_if_changed(false)
+            .compile()
+            .unwrap_err()
+    };
+    let unknown = run(".nope", "::nope");
+    assert!(matches!(unknown, Error::Generate(_)), "{unknown}");
+    assert!(
+        unknown.to_string().contains("extern_path `.nope=::nope`"),
+        "{unknown}"
+    );
+    let relative = run(".common.v1", "common");
+    assert!(
+        relative.to_string().contains("must be absolute"),
+        "{relative}"
+    );
+}

@@ -1,0 +1,603 @@
+//! Every generated file for one descriptor set, in one call: buffa's
+//! message code, the ConnectRPC service code of each `service`, one
+//! stitcher per package and the module tree nesting the packages.
+//!
+//! `connectrpc-build` (from `build.rs`) and `protoc-gen-connect-rust` (from
+//! `protoc` or `buf generate`) both call [`generate`], so the same `.proto`
+//! files give the same code either way.
+//!
+//! ```
+//! use buffa_codegen::generated::descriptor::{
+//!     DescriptorProto, FileDescriptorProto, MethodDescriptorProto, ServiceDescriptorProto,
+//! };
+//! use connectrpc_codegen::bundle::{self, Config};
+//!
+//! let file = FileDescriptorProto {
+//!     name: Some("greet/v1/greet.proto".into()),
+//!     package: Some("greet.v1".into()),
+//!     syntax: Some("proto3".into()),
+//!     message_type: vec![DescriptorProto {
+//!         name: Some("GreetRequest".into()),
+//!         ..Default::default()
+//!     }],
+//!     service: vec![ServiceDescriptorProto {
+//!         name: Some("GreetService".into()),
+//!         method: vec![MethodDescriptorProto {
+//!             name: Some("Greet".into()),
+//!             input_type: Some(".greet.v1.GreetRequest".into()),
+//!             output_type: Some(".greet.v1.GreetRequest".into()),
+//!             ..Default::default()
+//!         }],
+//!         ..Default::default()
+//!     }],
+//!     ..Default::default()
+//! };
+//! let output = bundle::generate(&[file], &["greet/v1/greet.proto".into()], &Config::new())?;
+//! let names: Vec<_> = output.files.iter().map(|f| f.name.as_str()).collect();
+//! assert!(names.contains(&"greet.v1.greet.rs")); // messages
+//! assert!(names.contains(&"greet.v1.greet.__connect.rs")); // services
+//! assert!(names.contains(&"greet.v1.mod.rs")); // the package's stitcher
+//! let tree = output.module_tree(buffa_codegen::IncludeMode::Relative(""));
+//! assert!(tree.contains("pub mod greet {"));
+//! # Ok::<(), connectrpc_codegen::bundle::Error>(())
+//! ```
+//!
+//! With [`Messages::Extern`] only the service code is generated; its
+//! request and response types are found through
+//! [`Config::buffa_module`] (where `protoc-gen-buffa`'s output is mounted)
+//! and [`Config::extern_path`].
+
+use std::collections::BTreeSet;
+use std::fmt;
+
+use buffa_codegen::context::CodeGenContext;
+use buffa_codegen::generated::descriptor::{DescriptorProto, FileDescriptorProto};
+use buffa_codegen::{
+    CodeGenConfig, CodeGenError, CodeGenWarning, GeneratedFile, GeneratedFileKind, IncludeMode,
+};
+
+use crate::Options;
+
+/// Where the message types named by the service code come from.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Messages {
+    /// Generate them with `buffa-codegen`, in the same modules as the
+    /// services (the default).
+    #[default]
+    Generate,
+    /// They are generated elsewhere (by `protoc-gen-buffa`, another crate):
+    /// generate the services only, naming every message through
+    /// [`Config::buffa_module`] or [`Config::extern_path`].
+    Extern,
+}
+
+/// What to generate: messages or not, the service options, JSON support and
+/// the extern paths.
+///
+/// ```
+/// use connectrpc_codegen::Options;
+/// use connectrpc_codegen::bundle::{Config, Messages};
+///
+/// let config = Config::new()
+///     .messages(Messages::Extern)
+///     .buffa_module("crate::proto")
+///     .extern_path(".my.common", "::common_protos::my::common")
+///     .services(Options::new().client(false));
+/// assert_eq!(config.messages_mode(), Messages::Extern);
+/// ```
+#[derive(Clone, Debug)]
+pub struct Config {
+    services: Options,
+    messages: Messages,
+    generate_json: bool,
+    extern_paths: Vec<(String, String)>,
+    buffa_module: Option<String>,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            services: Options::default(),
+            messages: Messages::Generate,
+            generate_json: true,
+            extern_paths: Vec::new(),
+            buffa_module: None,
+        }
+    }
+}
+
+impl Config {
+    /// The defaults: messages generated with JSON support, clients and
+    /// servers, runtime `::connectrpc`, no extern paths.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The service code options (clients, servers, runtime crate).
+    pub fn services(mut self, options: Options) -> Self {
+        self.services = options;
+        self
+    }
+
+    /// Whether messages are generated here or elsewhere (default
+    /// [`Messages::Generate`]).
+    pub fn messages(mut self, messages: Messages) -> Self {
+        self.messages = messages;
+        self
+    }
+
+    /// Whether generated messages get serde JSON support (default `true`;
+    /// the runtime's JSON codec and streaming need it).
+    pub fn generate_json(mut self, enabled: bool) -> Self {
+        self.generate_json = enabled;
+        self
+    }
+
+    /// Maps a proto package (`.my.common`) or a single message or enum
+    /// (`.my.common.Shared`) to Rust code generated elsewhere
+    /// (`::common_protos::my::common`, `::common_protos::Shared`). An exact
+    /// type entry wins over a package prefix; among prefixes the longest
+    /// wins. The leading dot is optional. The Rust path must be absolute
+    /// (`::krate::..` or `crate::..`).
+    pub fn extern_path(mut self, proto: impl Into<String>, rust: impl Into<String>) -> Self {
+        let proto = proto.into();
+        let proto = if proto.starts_with('.') {
+            proto
+        } else {
+            format!(".{proto}")
+        };
+        self.extern_paths.push((proto, rust.into()));
+        self
+    }
+
+    /// With [`Messages::Extern`]: the module where `protoc-gen-buffa`'s
+    /// module tree is mounted (`crate::proto`), so `.greet.v1.GreetRequest`
+    /// is `crate::proto::greet::v1::GreetRequest`. Packages covered by an
+    /// [`extern_path`](Self::extern_path) and the well-known types
+    /// (`::buffa_types`) are not affected.
+    pub fn buffa_module(mut self, path: impl Into<String>) -> Self {
+        self.buffa_module = Some(path.into());
+        self
+    }
+
+    /// The service code options.
+    pub fn service_options(&self) -> &Options {
+        &self.services
+    }
+
+    /// Whether messages are generated here.
+    pub fn messages_mode(&self) -> Messages {
+        self.messages
+    }
+
+    /// The extern paths as given, leading dots added.
+    pub fn extern_paths(&self) -> &[(String, String)] {
+        &self.extern_paths
+    }
+
+    /// The `buffa-codegen` configuration for `files`: views on, JSON as
+    /// configured, the extern paths, and with [`Messages::Extern`] one
+    /// extern path per package under [`buffa_module`](Self::buffa_module).
+    pub fn codegen_config(&self, files: &[FileDescriptorProto]) -> CodeGenConfig {
+        let mut config = CodeGenConfig::default();
+        config.generate_views = true;
+        config.generate_json = self.generate_json;
+        config.extern_paths = self.extern_paths.clone();
+        if let (Messages::Extern, Some(root)) = (self.messages, &self.buffa_module) {
+            let packages: BTreeSet<&str> =
+                files.iter().filter_map(|f| f.package.as_deref()).collect();
+            for package in packages {
+                let dotted = format!(".{package}");
+                let wkt = package == "google.protobuf" || package.starts_with("google.protobuf.");
+                let covered = self
+                    .extern_paths
+                    .iter()
+                    .any(|(proto, _)| covers(proto, &dotted));
+                if wkt || covered || package.is_empty() {
+                    continue;
+                }
+                let mut path = root.trim_end_matches("::").to_string();
+                for segment in package.split('.') {
+                    // The module tree escapes keywords (`r#type`, `self_`);
+                    // buffa renders `type` as `r#type` itself, so only the
+                    // suffixed forms are spelled out here.
+                    let escaped = buffa_codegen::idents::escape_mod_ident(segment);
+                    path.push_str("::");
+                    path.push_str(escaped.strip_prefix("r#").unwrap_or(&escaped));
+                }
+                config.extern_paths.push((dotted, path));
+            }
+        }
+        config
+    }
+}
+
+/// Whether the extern-path key `prefix` (`.my`, `.`) covers the dotted
+/// name `name` (`.my.common`): equal, the catch-all, or a prefix ending at
+/// a `.`.
+fn covers(prefix: &str, name: &str) -> bool {
+    prefix == "."
+        || prefix == name
+        || name
+            .strip_prefix(prefix)
+            .is_some_and(|rest| rest.starts_with('.'))
+}
+
+/// Every generated file, and buffa's warnings.
+#[derive(Debug)]
+#[non_exhaustive]
+pub struct Output {
+    /// Content files, companions (`<stem>.__connect.rs`) and one
+    /// [`PackageMod`](GeneratedFileKind::PackageMod) stitcher per package.
+    /// Write them all into one directory.
+    pub files: Vec<GeneratedFile>,
+    /// buffa's non-fatal diagnostics (show them as build warnings).
+    pub warnings: Vec<CodeGenWarning>,
+}
+
+impl Output {
+    /// The `(stitcher file, package)` pairs, for
+    /// [`buffa_codegen::generate_module_tree`].
+    pub fn package_mods(&self) -> Vec<(String, String)> {
+        self.files
+            .iter()
+            .filter(|f| f.kind == GeneratedFileKind::PackageMod)
+            .map(|f| (f.name.clone(), f.package.clone()))
+            .collect()
+    }
+
+    /// The module tree: `pub mod greet { pub mod v1 { include!(..) } }`,
+    /// usable both as a module file (`mod.rs`) and through `include!`.
+    /// `missing_docs` is allowed on every package module, as buffa allows
+    /// its own lints there.
+    pub fn module_tree(&self, mode: IncludeMode<'_>) -> String {
+        buffa_codegen::generate_module_tree(&self.package_mods(), mode, false)
+            .replace("#[allow(", "#[allow(missing_docs, ")
+    }
+}
+
+/// Generates messages (unless [`Messages::Extern`]), services and
+/// stitchers for `files_to_generate`; `files` holds them and all their
+/// imports.
+///
+/// # Errors
+///
+/// See [`Error`]: every error names the option, file, service or method
+/// at fault.
+pub fn generate(
+    files: &[FileDescriptorProto],
+    files_to_generate: &[String],
+    config: &Config,
+) -> Result<Output, Error> {
+    for name in files_to_generate {
+        if !files.iter().any(|f| f.name.as_deref() == Some(name)) {
+            return Err(Error::FileNotFound(name.clone()));
+        }
+    }
+    check_extern_paths(files, config)?;
+    let codegen = config.codegen_config(files);
+    check_method_types(files, files_to_generate, &codegen, config.messages)?;
+
+    let (mut generated, warnings) = match config.messages {
+        Messages::Generate => {
+            buffa_codegen::generate_with_diagnostics(files, files_to_generate, &codegen).map_err(
+                |source| Error::Messages {
+                    file: culprit(files_to_generate, |one| {
+                        buffa_codegen::generate(files, one, &codegen).is_err()
+                    }),
+                    source,
+                },
+            )?
+        }
+        Messages::Extern => (Vec::new(), Vec::new()),
+    };
+
+    let companions =
+        crate::descriptor::companion_files(files, files_to_generate, &codegen, &config.services)
+            .map_err(|source| Error::Services {
+                file: culprit(files_to_generate, |one| {
+                    crate::descriptor::companion_files(files, one, &codegen, &config.services)
+                        .is_err()
+                }),
+                source,
+            })?;
+    // A package whose files declare only services (their messages live
+    // elsewhere) has no stitcher from buffa; give it one so the service
+    // code has a module to live in.
+    for comp in &companions {
+        let has_mod = generated
+            .iter()
+            .any(|f| f.kind == GeneratedFileKind::PackageMod && f.package == comp.package);
+        if !has_mod {
+            generated.push(GeneratedFile {
+                name: buffa_codegen::package_to_mod_filename(&comp.package),
+                package: comp.package.clone(),
+                kind: GeneratedFileKind::PackageMod,
+                content: "// @generated by connectrpc-codegen. DO NOT EDIT.\n".to_string(),
+            });
+        }
+    }
+    buffa_codegen::apply_companions(&mut generated, companions);
+    Ok(Output {
+        files: generated,
+        warnings,
+    })
+}
+
+/// The first file that fails on its own, to name in an error that came
+/// from a run over all of them.
+fn culprit(files_to_generate: &[String], fails: impl Fn(&[String]) -> bool) -> Option<String> {
+    files_to_generate
+        .iter()
+        .find(|name| fails(std::slice::from_ref(*name)))
+        .cloned()
+}
+
+/// Every extern path must be well formed and name something in `files`.
+fn check_extern_paths(files: &[FileDescriptorProto], config: &Config) -> Result<(), Error> {
+    if let Some(root) = &config.buffa_module {
+        if config.messages != Messages::Extern {
+            return Err(Error::Config(
+                "`buffa_module` only applies when messages are generated elsewhere (messages=extern)"
+                    .into(),
+            ));
+        }
+        check_rust_path(root).map_err(|reason| {
+            Error::Config(format!("buffa_module `{root}` is not usable: {reason}"))
+        })?;
+    }
+    let mut names = BTreeSet::new();
+    for file in files {
+        let package = file.package.as_deref().unwrap_or("");
+        let prefix = if package.is_empty() {
+            String::new()
+        } else {
+            format!(".{package}")
+        };
+        if !prefix.is_empty() {
+            names.insert(prefix.clone());
+        }
+        for e in &file.enum_type {
+            names.insert(format!("{prefix}.{}", e.name.as_deref().unwrap_or("")));
+        }
+        collect_types(&prefix, &file.message_type, &mut names);
+    }
+    for (proto, rust) in &config.extern_paths {
+        let invalid = |reason: String| Error::InvalidExternPath {
+            proto: proto.clone(),
+            rust: rust.clone(),
+            reason,
+        };
+        let segments_ok = proto == "."
+            || proto
+                .strip_prefix('.')
+                .is_some_and(|p| p.split('.').all(is_proto_ident));
+        if !segments_ok {
+            return Err(invalid(
+                "the proto side must be a package or a fully-qualified type, such as `.my.common` or `.my.common.Shared`"
+                    .into(),
+            ));
+        }
+        check_rust_path(rust).map_err(invalid)?;
+        if !names.iter().any(|name| covers(proto, name)) {
+            return Err(Error::UnknownExternPath {
+                proto: proto.clone(),
+                rust: rust.clone(),
+            });
+        }
+    }
+    Ok(())
+}
+
+/// The fully-qualified names of `messages`, their nested messages and
+/// enums, under `prefix`.
+fn collect_types(prefix: &str, messages: &[DescriptorProto], names: &mut BTreeSet<String>) {
+    for m in messages {
+        let fqn = format!("{prefix}.{}", m.name.as_deref().unwrap_or(""));
+        for e in &m.enum_type {
+            names.insert(format!("{fqn}.{}", e.name.as_deref().unwrap_or("")));
+        }
+        collect_types(&fqn, &m.nested_type, names);
+        names.insert(fqn);
+    }
+}
+
+fn is_proto_ident(s: &str) -> bool {
+    let mut chars = s.chars();
+    chars
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
+
+/// An absolute Rust path (`::krate::a::b` or `crate::a::b`) whose segments
+/// are plain identifiers (keywords without `r#`: `::k::type`).
+fn check_rust_path(path: &str) -> Result<(), String> {
+    let rest = if let Some(rest) = path.strip_prefix("::") {
+        rest
+    } else if path == "crate" || path.starts_with("crate::") {
+        path
+    } else {
+        return Err(format!(
+            "the Rust path `{path}` must be absolute: `::crate_name::module` or `crate::module`"
+        ));
+    };
+    if rest.is_empty() || !rest.split("::").all(is_proto_ident) {
+        return Err(format!(
+            "`{path}` is not a Rust path (identifiers separated by `::`; write keywords without `r#`)"
+        ));
+    }
+    Ok(())
+}
+
+/// Every method's request and response type must resolve; with
+/// [`Messages::Extern`] to a path outside the generated code.
+fn check_method_types(
+    files: &[FileDescriptorProto],
+    files_to_generate: &[String],
+    codegen: &CodeGenConfig,
+    messages: Messages,
+) -> Result<(), Error> {
+    let ctx = CodeGenContext::for_generate(files, files_to_generate, codegen);
+    for name in files_to_generate {
+        let Some(file) = files.iter().find(|f| f.name.as_deref() == Some(name)) else {
+            continue;
+        };
+        let package = file.package.as_deref().unwrap_or("");
+        for service in &file.service {
+            for method in &service.method {
+                for ty in [&method.input_type, &method.output_type] {
+                    let Some(ty) = ty.as_deref() else { continue };
+                    let fqn = if ty.starts_with('.') {
+                        ty.to_string()
+                    } else {
+                        format!(".{ty}")
+                    };
+                    let problem = match ctx.rust_type_relative_split(&fqn, package, 0) {
+                        None => Some(TypeProblem::Unknown),
+                        Some(split) if messages == Messages::Extern && !split.is_extern => {
+                            Some(TypeProblem::NotExtern)
+                        }
+                        Some(_) => None,
+                    };
+                    if let Some(problem) = problem {
+                        return Err(Error::MethodType {
+                            file: name.clone(),
+                            method: format!(
+                                "{}.{}",
+                                service.name.as_deref().unwrap_or("?"),
+                                method.name.as_deref().unwrap_or("?")
+                            ),
+                            type_name: fqn,
+                            problem,
+                        });
+                    }
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Why a method's request or response type cannot be named.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum TypeProblem {
+    /// The type is in none of the files.
+    Unknown,
+    /// Messages are generated elsewhere, but neither `buffa_module` nor an
+    /// `extern_path` says where this one is.
+    NotExtern,
+}
+
+/// Why [`generate`] failed.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum Error {
+    /// The configuration is contradictory or unusable.
+    Config(String),
+    /// An `extern_path` is malformed.
+    InvalidExternPath {
+        /// The proto side (`.my.common`).
+        proto: String,
+        /// The Rust side (`::common_protos`).
+        rust: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// An `extern_path`'s proto side names no package or type in the
+    /// descriptor set (a typo, or an import missing).
+    UnknownExternPath {
+        /// The proto side.
+        proto: String,
+        /// The Rust side.
+        rust: String,
+    },
+    /// A file to generate is not in the descriptor set.
+    FileNotFound(String),
+    /// A method's request or response type cannot be named.
+    MethodType {
+        /// The `.proto` file declaring the service.
+        file: String,
+        /// `Service.Method`.
+        method: String,
+        /// The type's fully-qualified proto name.
+        type_name: String,
+        /// What is wrong.
+        problem: TypeProblem,
+    },
+    /// buffa could not generate the messages.
+    Messages {
+        /// The file that fails on its own, when one does.
+        file: Option<String>,
+        /// buffa's error.
+        source: CodeGenError,
+    },
+    /// The service code could not be generated.
+    Services {
+        /// The file that fails on its own, when one does.
+        file: Option<String>,
+        /// The generator's error.
+        source: crate::Error,
+    },
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let in_file = |file: &Option<String>| match file {
+            Some(file) => format!("{file}: "),
+            None => String::new(),
+        };
+        match self {
+            Error::Config(msg) => f.write_str(msg),
+            Error::InvalidExternPath {
+                proto,
+                rust,
+                reason,
+            } => write!(f, "extern_path `{proto}={rust}`: {reason}"),
+            Error::UnknownExternPath { proto, rust } => write!(
+                f,
+                "extern_path `{proto}={rust}`: `{proto}` is not a package or type in these files or their imports"
+            ),
+            Error::FileNotFound(name) => write!(f, "{name}: not in the descriptor set"),
+            Error::MethodType {
+                file,
+                method,
+                type_name,
+                problem: TypeProblem::Unknown,
+            } => write!(
+                f,
+                "{file}: rpc {method}: message `{type_name}` is not defined in this file or its imports"
+            ),
+            Error::MethodType {
+                file,
+                method,
+                type_name,
+                problem: TypeProblem::NotExtern,
+            } => write!(
+                f,
+                "{file}: rpc {method}: message `{type_name}` has no Rust path (messages are generated elsewhere: set buffa_module=<module of protoc-gen-buffa's output>, or an extern_path covering it)"
+            ),
+            Error::Messages { file, source } => {
+                write!(f, "{}generating messages: {source}", in_file(file))
+            }
+            Error::Services { file, source } => {
+                write!(f, "{}generating services: {source}", in_file(file))
+            }
+        }
+    }
+}
+
+impl std::error::Error for Error {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Error::Messages { source, .. } => Some(source),
+            Error::Services { source, .. } => Some(source),
+            _ => None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,274 @@
+use buffa_codegen::generated::descriptor::{
+    DescriptorProto, EnumDescriptorProto, EnumValueDescriptorProto, FieldDescriptorProto,
+    MethodDescriptorProto, ServiceDescriptorProto,
+};
+
+use super::*;
+
+fn message(name: &str) -> DescriptorProto {
+    DescriptorProto {
+        name: Some(name.into()),
+        ..Default::default()
+    }
+}
+
+fn method(name: &str, input: &str, output: &str) -> MethodDescriptorProto {
+    MethodDescriptorProto {
+        name: Some(name.into()),
+        input_type: Some(input.into()),
+        output_type: Some(output.into()),
+        ..Default::default()
+    }
+}
+
+/// `common/v1/common.proto` (package `common.v1`: `Shared` with a nested
+/// `Inner` and an enum `Kind`) and `greet/v1/greet.proto` (package
+/// `greet.v1`: `GreetRequest`, and `GreetService` taking a `GreetRequest`
+/// and answering a `common.v1.Shared`).
+fn corpus() -> Vec<FileDescriptorProto> {
+    let common = FileDescriptorProto {
+        name: Some("common/v1/common.proto".into()),
+        package: Some("common.v1".into()),
+        syntax: Some("proto3".into()),
+        message_type: vec![DescriptorProto {
+            name: Some("Shared".into()),
+            nested_type: vec![message("Inner")],
+            ..Default::default()
+        }],
+        enum_type: vec![EnumDescriptorProto {
+            name: Some("Kind".into()),
+            value: vec![EnumValueDescriptorProto {
+                name: Some("KIND_UNSPECIFIED".into()),
+                number: Some(0),
+                ..Default::default()
+            }],
+            ..Default::default()
+        }],
+        ..Default::default()
+    };
+    let greet = FileDescriptorProto {
+        name: Some("greet/v1/greet.proto".into()),
+        package: Some("greet.v1".into()),
+        syntax: Some("proto3".into()),
+        dependency: vec!["common/v1/common.proto".into()],
+        message_type: vec![message("GreetRequest")],
+        service: vec![ServiceDescriptorProto {
+            name: Some("GreetService".into()),
+            method: vec![method(
+                "Greet",
+                ".greet.v1.GreetRequest",
+                ".common.v1.Shared",
+            )],
+            ..Default::default()
+        }],
+        ..Default::default()
+    };
+    vec![common, greet]
+}
+
+fn greet_only() -> Vec<String> {
+    vec!["greet/v1/greet.proto".into()]
+}
+
+fn file<'a>(output: &'a Output, name: &str) -> &'a str {
+    &output
+        .files
+        .iter()
+        .find(|f| f.name == name)
+        .unwrap_or_else(|| panic!("no {name}"))
+        .content
+}
+
+#[test]
+fn generate_mode_writes_messages_services_and_stitchers() {
+    let output = generate(&corpus(), &greet_only(), &Config::new()).unwrap();
+    let names: Vec<_> = output.files.iter().map(|f| f.name.as_str()).collect();
+    assert!(names.contains(&"greet.v1.greet.rs"), "{names:?}");
+    assert!(names.contains(&"greet.v1.greet.__connect.rs"), "{names:?}");
+    let stitcher = file(&output, "greet.v1.mod.rs");
+    assert!(stitcher.contains("include!(\"greet.v1.greet.__connect.rs\");"));
+    let tree = output.module_tree(IncludeMode::Relative(""));
+    assert!(tree.contains("#[allow(missing_docs, "));
+    assert!(tree.contains("include!(\"greet.v1.mod.rs\");"));
+    assert!(!tree.contains("#!["), "usable through include!: {tree}");
+}
+
+#[test]
+fn extern_mode_generates_services_only_against_buffa_module() {
+    let config = Config::new()
+        .messages(Messages::Extern)
+        .buffa_module("crate::proto");
+    let output = generate(&corpus(), &greet_only(), &config).unwrap();
+    let names: Vec<_> = output.files.iter().map(|f| f.name.as_str()).collect();
+    assert_eq!(names, ["greet.v1.mod.rs", "greet.v1.greet.__connect.rs"]);
+    let code = file(&output, "greet.v1.greet.__connect.rs");
+    assert!(
+        code.contains("crate::proto::greet::v1::GreetRequest"),
+        "{code}"
+    );
+    assert!(code.contains("crate::proto::common::v1::Shared"), "{code}");
+    assert!(!code.contains("super::super::"), "{code}");
+}
+
+#[test]
+fn extern_path_longest_and_exact_matches_win() {
+    let config = Config::new()
+        .messages(Messages::Extern)
+        .buffa_module("crate::proto")
+        .extern_path("common", "::common_crate")
+        .extern_path(".common.v1", "::common_v1")
+        .extern_path(".greet.v1.GreetRequest", "::special::Request");
+    let codegen = config.codegen_config(&corpus());
+    // The buffa module covers only what no extern_path covers.
+    assert!(
+        codegen
+            .extern_paths
+            .contains(&(".greet.v1".into(), "crate::proto::greet::v1".into()))
+    );
+    assert!(
+        !codegen
+            .extern_paths
+            .contains(&(".common.v1".into(), "crate::proto::common::v1".into()))
+    );
+    let output = generate(&corpus(), &greet_only(), &config).unwrap();
+    let code = file(&output, "greet.v1.greet.__connect.rs");
+    // `.common.v1` beats `.common`; the exact type beats `.greet.v1`.
+    assert!(code.contains("::common_v1::Shared"), "{code}");
+    assert!(!code.contains("::common_crate"), "{code}");
+    assert!(code.contains("::special::Request"), "{code}");
+}
+
+#[test]
+fn extern_mode_without_a_path_names_the_file_and_method() {
+    let config = Config::new().messages(Messages::Extern);
+    let err = generate(&corpus(), &greet_only(), &config).unwrap_err();
+    let text = err.to_string();
+    assert!(
+        text.starts_with("greet/v1/greet.proto: rpc GreetService.Greet:"),
+        "{text}"
+    );
+    assert!(text.contains("buffa_module"), "{text}");
+}
+
+#[test]
+fn unknown_extern_path_targets_are_errors() {
+    let err = generate(
+        &corpus(),
+        &greet_only(),
+        &Config::new().extern_path(".nope.v1", "::nope"),
+    )
+    .unwrap_err();
+    assert!(matches!(err, Error::UnknownExternPath { .. }), "{err}");
+    assert!(err.to_string().contains("`.nope.v1`"), "{err}");
+    // A prefix of a package, a nested type and an enum are all known.
+    for proto in [".common", ".common.v1.Shared.Inner", ".common.v1.Kind"] {
+        generate(
+            &corpus(),
+            &greet_only(),
+            &Config::new().extern_path(proto, "::x"),
+        )
+        .unwrap_or_else(|e| panic!("{proto}: {e}"));
+    }
+    // `.comm` is not a prefix on a segment boundary.
+    assert!(
+        generate(
+            &corpus(),
+            &greet_only(),
+            &Config::new().extern_path(".comm", "::x")
+        )
+        .is_err()
+    );
+}
+
+#[test]
+fn malformed_extern_paths_and_modules_are_errors() {
+    for (proto, rust) in [
+        (".common.v1", "common_v1"),
+        (".common.v1", "::"),
+        (".common.v1", "::a::r#type"),
+        (".common.v1", "::a b"),
+        (".common..v1", "::a"),
+        (".common.v1-x", "::a"),
+    ] {
+        let err = generate(
+            &corpus(),
+            &greet_only(),
+            &Config::new().extern_path(proto, rust),
+        )
+        .unwrap_err();
+        assert!(
+            matches!(err, Error::InvalidExternPath { .. }),
+            "{proto}={rust}: {err}"
+        );
+    }
+    let err = generate(
+        &corpus(),
+        &greet_only(),
+        &Config::new()
+            .messages(Messages::Extern)
+            .buffa_module("proto"),
+    )
+    .unwrap_err();
+    assert!(err.to_string().contains("must be absolute"), "{err}");
+    let err = generate(
+        &corpus(),
+        &greet_only(),
+        &Config::new().buffa_module("crate::proto"),
+    )
+    .unwrap_err();
+    assert!(err.to_string().contains("messages=extern"), "{err}");
+}
+
+#[test]
+fn unknown_method_type_names_the_file() {
+    let mut files = corpus();
+    files[1].service[0].method[0].input_type = Some(".greet.v1.Missing".into());
+    let err = generate(&files, &greet_only(), &Config::new()).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "greet/v1/greet.proto: rpc GreetService.Greet: message `.greet.v1.Missing` is not defined in this file or its imports"
+    );
+}
+
+#[test]
+fn buffa_failures_name_the_file() {
+    let mut files = corpus();
+    files[1].message_type[0].field.push(FieldDescriptorProto {
+        name: Some("__buffa_oops".into()),
+        number: Some(1),
+        ..Default::default()
+    });
+    let both = vec![
+        "common/v1/common.proto".to_string(),
+        "greet/v1/greet.proto".to_string(),
+    ];
+    let err = generate(&files, &both, &Config::new()).unwrap_err();
+    let text = err.to_string();
+    assert!(
+        text.starts_with("greet/v1/greet.proto: generating messages:"),
+        "{text}"
+    );
+    assert!(text.contains("__buffa_oops"), "{text}");
+}
+
+#[test]
+fn missing_files_are_errors() {
+    let err = generate(&corpus(), &["nope.proto".into()], &Config::new()).unwrap_err();
+    assert_eq!(err.to_string(), "nope.proto: not in the descriptor set");
+}
+
+#[test]
+fn keyword_packages_map_to_escaped_modules() {
+    let mut files = corpus();
+    files[0].package = Some("self.type".into());
+    files[1].service[0].method[0].output_type = Some(".self.type.Shared".into());
+    let config = Config::new()
+        .messages(Messages::Extern)
+        .buffa_module("crate::proto");
+    let output = generate(&files, &greet_only(), &config).unwrap();
+    let code = file(&output, "greet.v1.greet.__connect.rs");
+    assert!(
+        code.contains("crate::proto::self_::r#type::Shared"),
+        "{code}"
+    );
+}
