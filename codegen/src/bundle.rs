@@ -249,11 +249,15 @@ impl Output {
 
     /// The module tree: `pub mod greet { pub mod v1 { include!(..) } }`,
     /// usable both as a module file (`mod.rs`) and through `include!`.
-    /// `missing_docs` is allowed on every package module, as buffa allows
-    /// its own lints there.
+    /// Besides buffa's own list, `missing_docs` and
+    /// `elided_lifetimes_in_paths` (buffa's views name other packages'
+    /// views without `<'_>`) are allowed on every package module, so
+    /// generated code stays quiet under `rust_2018_idioms`.
     pub fn module_tree(&self, mode: IncludeMode<'_>) -> String {
-        buffa_codegen::generate_module_tree(&self.package_mods(), mode, false)
-            .replace("#[allow(", "#[allow(missing_docs, ")
+        buffa_codegen::generate_module_tree(&self.package_mods(), mode, false).replace(
+            "#[allow(",
+            "#[allow(missing_docs, elided_lifetimes_in_paths, ",
+        )
     }
 }
 
