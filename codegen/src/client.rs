@@ -1,10 +1,10 @@
 //! The typed client: one `async` method pair per `rpc` over the runtime's
 //! untyped `Client<T>`.
 
-use proc_macro2::{TokenStream, TokenTree};
+use proc_macro2::{Ident, TokenStream, TokenTree};
 use quote::quote;
 
-use crate::docs::doc_with;
+use crate::docs::{deprecated_attr, doc_with};
 use crate::model::{MethodDef, ServiceDef, StreamKind};
 use crate::names::{self, ClientMethodNames};
 
@@ -16,7 +16,8 @@ use crate::names::{self, ClientMethodNames};
 /// (`::connectrpc::__codegen`). The method descriptors of
 /// [`descriptors`](crate::server::descriptors) must be emitted beside it.
 pub fn client(service: &ServiceDef, rt: &TokenStream) -> TokenStream {
-    let client_ident = names::client_struct(&service.name);
+    let service_names = service.names();
+    let client_ident = &service_names.client;
     let client_name = client_ident.to_string();
     let full_name = service.full_name();
     let first_line = format!("A typed client for `{full_name}` over any channel `T`.");
@@ -40,25 +41,30 @@ pub fn client(service: &ServiceDef, rt: &TokenStream) -> TokenStream {
         .methods
         .iter()
         .zip(&names)
-        .map(|(m, n)| client_methods(service, m, n, rt));
+        .map(|(m, n)| client_methods(service, &service_names.module, m, n, rt));
+    let deprecated = deprecated_attr(service.deprecated);
     quote! {
         #docs
+        #deprecated
         pub struct #client_ident<T> {
             inner: #rt::Client<T>,
         }
 
+        #[allow(deprecated)]
         impl<T: ::core::clone::Clone> ::core::clone::Clone for #client_ident<T> {
             fn clone(&self) -> Self {
                 Self { inner: ::core::clone::Clone::clone(&self.inner) }
             }
         }
 
+        #[allow(deprecated)]
         impl<T> ::core::fmt::Debug for #client_ident<T> {
             fn fmt(&self, f: &mut ::core::fmt::Formatter<'_>) -> ::core::fmt::Result {
                 f.debug_struct(#client_name).finish_non_exhaustive()
             }
         }
 
+        #[allow(deprecated)]
         impl<T: #rt::Channel> #client_ident<T> {
             /// A client calling the service over `channel`, configured by
             /// `config` (base URI, protocol, codec, ...).
@@ -84,11 +90,12 @@ pub fn client(service: &ServiceDef, rt: &TokenStream) -> TokenStream {
 /// The plain and `_with_options` methods of one `rpc`.
 fn client_methods(
     service: &ServiceDef,
+    module: &Ident,
     method: &MethodDef,
     names: &ClientMethodNames,
     rt: &TokenStream,
 ) -> TokenStream {
-    let module = names::descriptor_module(&service.name);
+    let deprecated = deprecated_attr(method.is_deprecated(service));
     let konst = names::method_const(&method.name);
     let descriptor = quote!(&#module::#konst);
     let kind = method.stream_kind();
@@ -147,6 +154,7 @@ fn client_methods(
                 );
                 quote! {
                     #docs
+                    #deprecated
                     pub async fn #view(
                         &self,
                         request: &#req,
@@ -162,6 +170,7 @@ fn client_methods(
                 #view
 
                 #plain_docs
+                #deprecated
                 pub async fn #plain(&self, request: &#req) -> #ret {
                     self.inner
                         .#call::<#req, #resp>(#descriptor, request, #default_options)
@@ -169,6 +178,7 @@ fn client_methods(
                 }
 
                 #with_options_docs
+                #deprecated
                 pub async fn #with_options(
                     &self,
                     request: &#req,
@@ -185,6 +195,7 @@ fn client_methods(
             };
             quote! {
                 #plain_docs
+                #deprecated
                 pub async fn #plain<S>(&self, requests: S) -> #ret
                 where
                     #bound,
@@ -195,6 +206,7 @@ fn client_methods(
                 }
 
                 #with_options_docs
+                #deprecated
                 pub async fn #with_options<S>(
                     &self,
                     requests: S,
@@ -213,6 +225,7 @@ fn client_methods(
             let ret = ok(quote!(#rt::BidiStream<#req, #resp>));
             quote! {
                 #plain_docs
+                #deprecated
                 pub async fn #plain(&self) -> #ret {
                     self.inner
                         .bidi_stream::<#req, #resp>(#descriptor, #default_options)
@@ -220,6 +233,7 @@ fn client_methods(
                 }
 
                 #with_options_docs
+                #deprecated
                 pub async fn #with_options(&self, options: #rt::CallOptions) -> #ret {
                     self.inner.bidi_stream::<#req, #resp>(#descriptor, options).await
                 }

@@ -33,7 +33,24 @@ pub fn services_in_file(
     ctx: &CodeGenContext<'_>,
     file: &FileDescriptorProto,
 ) -> Result<Vec<ServiceDef>, Error> {
+    services_in_file_of(ctx, file, std::slice::from_ref(file))
+}
+
+/// [`services_in_file`], with `files` (the whole descriptor set, or at
+/// least the files of `file`'s package and its sub-packages) telling which
+/// names the package module already declares
+/// ([`ServiceDef::taken_names`]).
+///
+/// # Errors
+///
+/// As [`services_in_file`].
+pub fn services_in_file_of(
+    ctx: &CodeGenContext<'_>,
+    file: &FileDescriptorProto,
+    files: &[FileDescriptorProto],
+) -> Result<Vec<ServiceDef>, Error> {
     let package = file.package.clone().unwrap_or_default();
+    let package_taken = taken_names(ctx, &package, files);
     let mut services = Vec::with_capacity(file.service.len());
     for (si, svc) in file.service.iter().enumerate() {
         let name = svc
@@ -45,11 +62,21 @@ pub fn services_in_file(
             let path = [FILE_SERVICE, si as i32, SERVICE_METHOD, mi as i32];
             methods.push(method_def(ctx, &package, m, comments_at(file, &path))?);
         }
+        let deprecated = svc
+            .options
+            .as_option()
+            .and_then(|o| o.deprecated)
+            .unwrap_or(false);
+        let (declared, services_in_package) = &package_taken;
+        let mut taken_names = declared.clone();
+        taken_names.extend(services_in_package.iter().filter(|s| **s != name).cloned());
         services.push(ServiceDef {
             name,
             package: package.clone(),
             comments: comments_at(file, &[FILE_SERVICE, si as i32]),
             methods,
+            deprecated,
+            taken_names,
         });
     }
     Ok(services)
@@ -87,7 +114,62 @@ fn method_def(
         server_streaming: m.server_streaming.unwrap_or(false),
         idempotency,
         comments,
+        deprecated: m
+            .options
+            .as_option()
+            .and_then(|o| o.deprecated)
+            .unwrap_or(false),
     })
+}
+
+/// The names declared in the module of `package` by buffa's code (for
+/// every top-level message its struct, the module of its nested types and
+/// its `View` and `OwnedView` re-exports; every top-level enum; every
+/// sub-package module; `__buffa`), and the package's services.
+fn taken_names(
+    ctx: &CodeGenContext<'_>,
+    package: &str,
+    files: &[FileDescriptorProto],
+) -> (Vec<String>, Vec<String>) {
+    let prefix = &ctx.config.type_name_prefix;
+    let mut taken = vec!["__buffa".to_string()];
+    let mut services = Vec::new();
+    for file in files {
+        let file_package = file.package.as_deref().unwrap_or("");
+        if file_package == package {
+            for m in &file.message_type {
+                let name = m.name.as_deref().unwrap_or("");
+                taken.push(format!("{prefix}{name}"));
+                taken.push(format!("{prefix}{name}View"));
+                taken.push(format!("{prefix}{name}OwnedView"));
+                taken.push(crate::names::snake_case(name));
+                let module = ctx.nested_module_name(package, name);
+                taken.push(module.strip_prefix("r#").unwrap_or(&module).to_string());
+            }
+            for e in &file.enum_type {
+                taken.push(format!("{prefix}{}", e.name.as_deref().unwrap_or("")));
+            }
+            for s in &file.service {
+                services.extend(s.name.clone());
+            }
+        }
+        let below = if package.is_empty() {
+            Some(file_package)
+        } else {
+            file_package
+                .strip_prefix(package)
+                .and_then(|rest| rest.strip_prefix('.'))
+        };
+        if let Some(first) = below
+            .and_then(|rest| rest.split('.').next())
+            .filter(|first| !first.is_empty())
+        {
+            taken.push(crate::names::unraw(&crate::names::ident(first)));
+        }
+    }
+    taken.sort();
+    taken.dedup();
+    (taken, services)
 }
 
 /// Resolves a message's fully-qualified proto name (`.greet.v1.GreetRequest`)
@@ -127,22 +209,32 @@ pub fn resolve_message(
     ))
 }
 
-/// The leading comment (or, failing that, the trailing one) recorded for
-/// `path` in the file's `SourceCodeInfo`.
+/// The comments recorded for `path` in the file's `SourceCodeInfo`: the
+/// leading comment, then (after an empty line, when both exist) the
+/// trailing one.
 fn comments_at(file: &FileDescriptorProto, path: &[i32]) -> Vec<String> {
     let Some(info) = file.source_code_info.as_option() else {
         return Vec::new();
     };
-    info.location
-        .iter()
-        .find(|loc| loc.path == path)
-        .and_then(|loc| {
-            loc.leading_comments
-                .as_deref()
-                .or(loc.trailing_comments.as_deref())
-        })
+    let Some(loc) = info.location.iter().find(|loc| loc.path == path) else {
+        return Vec::new();
+    };
+    let leading = loc
+        .leading_comments
+        .as_deref()
         .map(comment_lines)
-        .unwrap_or_default()
+        .unwrap_or_default();
+    let trailing = loc
+        .trailing_comments
+        .as_deref()
+        .map(comment_lines)
+        .unwrap_or_default();
+    let mut lines = leading;
+    if !lines.is_empty() && !trailing.is_empty() {
+        lines.push(String::new());
+    }
+    lines.extend(trailing);
+    lines
 }
 
 /// The service code for every file in `files_to_generate` that declares a
@@ -171,7 +263,7 @@ pub fn companion_files(
             .iter()
             .find(|f| f.name.as_deref() == Some(name.as_str()))
             .ok_or_else(|| Error::FileNotFound(name.clone()))?;
-        let services = services_in_file(&ctx, file)?;
+        let services = services_in_file_of(&ctx, file, files)?;
         if services.is_empty() {
             continue;
         }

@@ -63,3 +63,117 @@ pub(crate) fn doc_with(comments: &[String], extra: &[&str]) -> TokenStream {
     }
     doc_attrs(&lines)
 }
+
+/// `#[deprecated]` when `deprecated`, else nothing.
+pub(crate) fn deprecated_attr(deprecated: bool) -> TokenStream {
+    if deprecated {
+        quote! { #[deprecated] }
+    } else {
+        TokenStream::new()
+    }
+}
+
+/// `#[allow(non_camel_case_types)]` when `ident` (a type or trait name
+/// kept from the proto, such as `r#type`) is not `UpperCamelCase`.
+pub(crate) fn allow_non_camel(ident: &proc_macro2::Ident) -> TokenStream {
+    if crate::names::is_camel_case(&ident.to_string()) {
+        TokenStream::new()
+    } else {
+        quote! { #[allow(non_camel_case_types)] }
+    }
+}
+
+/// A doc link to `ident`, written with its `r#` prefix dropped
+/// (`[`type`](r#type)`), so rustdoc resolves it to the item rather than
+/// the keyword.
+pub(crate) fn link(ident: &proc_macro2::Ident, target_prefix: &str) -> String {
+    format!("[`{}`]({target_prefix}{ident})", crate::names::unraw(ident))
+}
+
+/// Documents the items buffa 0.9's generated Rust leaves undocumented, so
+/// that a crate denying `missing_docs` builds with buffa's message code in
+/// it, with no `#[allow(missing_docs)]` over the package modules (which
+/// would hide missing docs in the service code too).
+///
+/// buffa documents messages, enums and fields from the proto comments (and
+/// fields always with their number), but not:
+///
+/// - the package's `__buffa` module and its `view`, `oneof`, `ext` and
+///   `lazy_view` submodules (the real homes of views and oneof enums,
+///   which the package re-exports at natural paths);
+/// - the modules holding a message's nested types (`pub mod outer` for
+///   `message Outer { message Inner {} }`), on the owned and view side;
+/// - the `__buffa_unknown_fields` field of view structs (hidden on owned
+///   structs).
+///
+/// This gives each such module a doc line and the view field
+/// `#[doc(hidden)]`. Apply it to the content of every buffa-generated file
+/// (owned, view, oneof and package files; it leaves other text alone).
+///
+/// ```
+/// use connectrpc_codegen::docs::document_buffa_output;
+/// let buffa = "\
+/// pub mod __buffa {
+///     pub struct AView<'a> {
+///         pub __buffa_unknown_fields: ::buffa::UnknownFieldsView<'a>,
+///     }
+/// }
+/// /// Documented.
+/// #[allow(unused)]
+/// pub mod outer {
+/// }
+/// ";
+/// assert_eq!(
+///     document_buffa_output(buffa),
+///     "\
+/// /// buffa's support code for this package: views, oneof enums, extensions and type registration, re-exported at their natural paths.
+/// pub mod __buffa {
+///     pub struct AView<'a> {
+///         #[doc(hidden)]
+///         pub __buffa_unknown_fields: ::buffa::UnknownFieldsView<'a>,
+///     }
+/// }
+/// /// Documented.
+/// #[allow(unused)]
+/// pub mod outer {
+/// }
+/// "
+/// );
+/// ```
+pub fn document_buffa_output(content: &str) -> String {
+    let mut out = String::with_capacity(content.len() + 256);
+    let mut documented = false;
+    for line in content.lines() {
+        let trimmed = line.trim_start();
+        let indent = &line[..line.len() - trimmed.len()];
+        if let Some(name) = trimmed
+            .strip_prefix("pub mod ")
+            .and_then(|rest| rest.strip_suffix(" {"))
+        {
+            if !documented {
+                let doc = match name {
+                    "__buffa" => {
+                        "buffa's support code for this package: views, oneof enums, extensions and type registration, re-exported at their natural paths."
+                    }
+                    "view" => "Zero-copy view types of this package's messages.",
+                    "oneof" => "Enums of the messages' oneofs.",
+                    "ext" => "Extensions declared in this package.",
+                    "lazy_view" => "Lazily decoded view types of this package's messages.",
+                    _ => "The types nested in the message this module is named after.",
+                };
+                out.push_str(&format!("{indent}/// {doc}\n"));
+            }
+        } else if trimmed.starts_with("pub __buffa_unknown_fields:") && !documented {
+            out.push_str(&format!("{indent}#[doc(hidden)]\n"));
+        }
+        out.push_str(line);
+        out.push('\n');
+        // Attributes between a doc comment and its item keep it documented.
+        if trimmed.starts_with("///") || trimmed.starts_with("#[doc") {
+            documented = true;
+        } else if !trimmed.starts_with("#[") && !trimmed.is_empty() {
+            documented = false;
+        }
+    }
+    out
+}

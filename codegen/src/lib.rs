@@ -13,7 +13,10 @@
 //!
 //! - `GREET_SERVICE_NAME`, the full service name, and a module
 //!   `greet_service` with one `MethodDescriptor` constant per method
-//!   (`GREET`) and the slice `METHODS`;
+//!   (`GREET`), the slice `METHODS` and the view types of the methods'
+//!   requests and responses (`greet_service::GreetRequestView`, the
+//!   always-available public path of what a handler receives; see
+//!   [`names::view_reexports`]);
 //! - `trait GreetService`, one method per `rpc` (implement with `async fn`);
 //! - `struct GreetServiceServer<T>`, a `tower::Service` over the runtime's
 //!   protocol-neutral requests that dispatches on the method path;
@@ -26,7 +29,18 @@
 //! [`Options::server`] and [`Options::client`] turn either side off (the
 //! descriptors are always generated). Generated code names only
 //! `::connectrpc::__codegen` (configurable with [`Options::runtime_crate`])
-//! and `core`/`std`.
+//! and `core`/`std`; user code never needs that module, nor buffa's
+//! `__buffa`: handlers name `connectrpc::{OwnedView, Streaming,
+//! ResponseStream}` and the view types re-exported in the service's module.
+//!
+//! The proto comments (leading and trailing) of services and methods
+//! become the docs of the trait, its methods, the server, the client and
+//! its methods, and the descriptors; every generated public item is
+//! documented. `option deprecated = true` on a service or method marks its
+//! items `#[deprecated]`, and generated code that names them allows it.
+//! Names follow [`names::ServiceNames`] and [`names::client_methods`]:
+//! keywords are escaped, and a generated name that would clash with a
+//! message, a module or another generated item gets a trailing `_`.
 //!
 //! ```
 //! use connectrpc_codegen::{generate_file, Idempotency, MethodDef, Options, ServiceDef};
@@ -46,7 +60,9 @@
 //!         server_streaming: false,
 //!         idempotency: Idempotency::NoSideEffects,
 //!         comments: vec!["Greet says hello.".into()],
+//!         ..Default::default()
 //!     }],
+//!     ..Default::default()
 //! };
 //! let services = [service];
 //! let code = generate_file(&services, &Options::default())?;

@@ -8,6 +8,9 @@ use proc_macro2::TokenStream;
 
 /// A proto `service`.
 ///
+/// Construct it with a struct literal ending in `..Default::default()`, so
+/// fields added later keep the code compiling.
+///
 /// ```
 /// use connectrpc_codegen::{Idempotency, MethodDef, ServiceDef};
 /// use quote::quote;
@@ -26,20 +29,33 @@ use proc_macro2::TokenStream;
 ///         server_streaming: false,
 ///         idempotency: Idempotency::NoSideEffects,
 ///         comments: vec![],
+///         ..Default::default()
 ///     }],
+///     ..Default::default()
 /// };
 /// assert_eq!(service.full_name(), "greet.v1.GreetService");
 /// ```
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Default)]
 pub struct ServiceDef {
     /// The service's proto name (`GreetService`).
     pub name: String,
     /// The proto package (`greet.v1`), empty for none.
     pub package: String,
-    /// The service's leading comment, one entry per line.
+    /// The service's comments, one entry per line: the leading comment,
+    /// then (after an empty line) the trailing one.
     pub comments: Vec<String>,
     /// The methods, in declaration order.
     pub methods: Vec<MethodDef>,
+    /// Whether the service has `option deprecated = true`: its trait,
+    /// server, client and descriptors are then `#[deprecated]`.
+    pub deprecated: bool,
+    /// The names already declared in the package's module, which the
+    /// generated items must not take: messages, enums, the modules of
+    /// messages' nested types, sub-package modules and the traits of every
+    /// service in the package (this one's included), in any order. See
+    /// [`ServiceNames`](crate::names::ServiceNames) for how clashes are
+    /// avoided. Empty when unknown.
+    pub taken_names: Vec<String>,
 }
 
 impl ServiceDef {
@@ -47,13 +63,19 @@ impl ServiceDef {
     pub fn full_name(&self) -> String {
         crate::names::full_service_name(&self.package, &self.name)
     }
+
+    /// The Rust names of the service's items, clear of
+    /// [`taken_names`](Self::taken_names).
+    pub fn names(&self) -> crate::names::ServiceNames {
+        crate::names::ServiceNames::new(&self.name, &self.taken_names)
+    }
 }
 
 /// One `rpc` of a service.
 ///
 /// The type paths are relative to the module the generated code is placed
 /// in (the package's module, next to the package's messages) or absolute.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Default)]
 pub struct MethodDef {
     /// The method's proto name (`Greet`).
     pub name: String,
@@ -73,11 +95,21 @@ pub struct MethodDef {
     pub server_streaming: bool,
     /// The method's `idempotency_level` option.
     pub idempotency: Idempotency,
-    /// The method's leading comment, one entry per line.
+    /// The method's comments, one entry per line: the leading comment,
+    /// then (after an empty line) the trailing one.
     pub comments: Vec<String>,
+    /// Whether the method has `option deprecated = true`: its trait method,
+    /// client methods and descriptor are then `#[deprecated]`.
+    pub deprecated: bool,
 }
 
 impl MethodDef {
+    /// Whether the method's items are `#[deprecated]`: the method or its
+    /// service is.
+    pub fn is_deprecated(&self, service: &ServiceDef) -> bool {
+        self.deprecated || service.deprecated
+    }
+
     /// The method's stream type.
     pub fn stream_kind(&self) -> StreamKind {
         match (self.client_streaming, self.server_streaming) {

@@ -3,7 +3,7 @@
 //! Every name the generator emits is computed here, so the trait, the
 //! server and the descriptors always agree.
 
-use proc_macro2::{Ident, Span};
+use proc_macro2::{Ident, Span, TokenStream, TokenTree};
 
 /// Converts a proto name (`GreetStream`, `HTTPGet`, `get_v2`) to
 /// `snake_case` (`greet_stream`, `http_get`, `get_v2`).
@@ -59,21 +59,6 @@ pub fn ident(name: &str) -> Ident {
 /// The trait method for a proto method (`GreetStream` → `greet_stream`).
 pub fn method_fn(method: &str) -> Ident {
     ident(&snake_case(method))
-}
-
-/// The service trait (`GreetService`).
-pub fn service_trait(service: &str) -> Ident {
-    ident(service)
-}
-
-/// The typed server (`GreetServiceServer`).
-pub fn server_struct(service: &str) -> Ident {
-    Ident::new(&format!("{service}Server"), Span::call_site())
-}
-
-/// The typed client (`GreetServiceClient`).
-pub fn client_struct(service: &str) -> Ident {
-    Ident::new(&format!("{service}Client"), Span::call_site())
 }
 
 /// The inherent methods every generated client has besides its `rpc`
@@ -153,26 +138,183 @@ pub fn unraw(ident: &Ident) -> String {
     }
 }
 
-/// The registration extension trait (`GreetServiceExt`).
-pub fn ext_trait(service: &str) -> Ident {
-    Ident::new(&format!("{service}Ext"), Span::call_site())
+/// The Rust names of one service's items.
+///
+/// The trait keeps the proto name (`GreetService`, `r#type`); the server,
+/// registration trait and client add a suffix to it with its first letter
+/// upper-cased (`GreetServiceServer`, `TypeExt`, `SelfClient`); the module
+/// of method descriptors and view re-exports is its `snake_case`
+/// (`greet_service`). A name already taken in the package module (see
+/// [`ServiceDef::taken_names`](crate::ServiceDef::taken_names)) or by an
+/// item before it in that order gets `_` appended until it is free, so
+/// `service type` has the trait `r#type` and the module `type_`.
+///
+/// ```
+/// use connectrpc_codegen::names::ServiceNames;
+/// let greet = ServiceNames::new("GreetService", &[]);
+/// assert_eq!(greet.service_trait.to_string(), "GreetService");
+/// assert_eq!(greet.server.to_string(), "GreetServiceServer");
+/// assert_eq!(greet.ext.to_string(), "GreetServiceExt");
+/// assert_eq!(greet.client.to_string(), "GreetServiceClient");
+/// assert_eq!(greet.module.to_string(), "greet_service");
+/// assert_eq!(greet.name_const.to_string(), "GREET_SERVICE_NAME");
+///
+/// let keyword = ServiceNames::new("type", &[]);
+/// assert_eq!(keyword.service_trait.to_string(), "r#type");
+/// assert_eq!(keyword.server.to_string(), "TypeServer");
+/// assert_eq!(keyword.module.to_string(), "type_");
+///
+/// // A message `GreetServiceClient` keeps its name; the client yields.
+/// let clash = ServiceNames::new("GreetService", &["GreetServiceClient".into()]);
+/// assert_eq!(clash.client.to_string(), "GreetServiceClient_");
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ServiceNames {
+    /// The service trait (`GreetService`).
+    pub service_trait: Ident,
+    /// The typed server (`GreetServiceServer`).
+    pub server: Ident,
+    /// The registration extension trait (`GreetServiceExt`).
+    pub ext: Ident,
+    /// The typed client (`GreetServiceClient`).
+    pub client: Ident,
+    /// The module of method descriptors and view re-exports
+    /// (`greet_service`).
+    pub module: Ident,
+    /// The constant holding the service's full name (`GREET_SERVICE_NAME`).
+    pub name_const: Ident,
 }
 
-/// The constant holding the service's full name (`GREET_SERVICE_NAME`).
-pub fn service_name_const(service: &str) -> Ident {
-    Ident::new(
-        &format!("{}_NAME", shouty_snake_case(service)),
-        Span::call_site(),
-    )
+impl ServiceNames {
+    /// The names for service `service` in a package module where `taken`
+    /// are already declared.
+    pub fn new(service: &str, taken: &[String]) -> Self {
+        let mut used: Vec<String> = taken.to_vec();
+        let mut free = |mut name: String| loop {
+            let candidate = ident(&name);
+            let bare = unraw(&candidate);
+            if !used.contains(&bare) {
+                used.push(bare);
+                break candidate;
+            }
+            name.push('_');
+        };
+        let upper = upper_first(service);
+        ServiceNames {
+            service_trait: free(service.to_string()),
+            server: free(format!("{upper}Server")),
+            ext: free(format!("{upper}Ext")),
+            client: free(format!("{upper}Client")),
+            module: free(snake_case(service)),
+            name_const: Ident::new(
+                &format!("{}_NAME", shouty_snake_case(service)),
+                Span::call_site(),
+            ),
+        }
+    }
 }
 
-/// The module holding the service's method descriptors (`greet_service`).
-pub fn descriptor_module(service: &str) -> Ident {
-    ident(&snake_case(service))
+/// `name` with its first character upper-cased (`type` → `Type`).
+fn upper_first(name: &str) -> String {
+    let mut chars = name.chars();
+    match chars.next() {
+        Some(first) => first.to_uppercase().chain(chars).collect(),
+        None => String::new(),
+    }
+}
+
+/// Whether rustc's `non_camel_case_types` lint accepts `name` (an `r#`
+/// prefix ignored): after trimming `_`s it does not start lowercase and
+/// has no `__` and no `_` next to a letter.
+///
+/// ```
+/// use connectrpc_codegen::names::is_camel_case;
+/// assert!(is_camel_case("GreetService"));
+/// assert!(is_camel_case("GreetServiceClient_"));
+/// assert!(is_camel_case("Http2Service"));
+/// assert!(!is_camel_case("r#type"));
+/// assert!(!is_camel_case("Greet_Service"));
+/// ```
+pub fn is_camel_case(name: &str) -> bool {
+    let name = name.strip_prefix("r#").unwrap_or(name).trim_matches('_');
+    let chars: Vec<char> = name.chars().collect();
+    let cased = |c: char| c.is_lowercase() || c.is_uppercase();
+    chars.first().is_none_or(|c| !c.is_lowercase())
+        && !name.contains("__")
+        && !chars
+            .windows(2)
+            .any(|w| (cased(w[0]) && w[1] == '_') || (w[0] == '_' && cased(w[1])))
+}
+
+/// The names a service's module re-exports its request and response view
+/// types under: each distinct view (a path as
+/// [`MethodDef::input_view`](crate::MethodDef::input_view) holds it, such
+/// as `__buffa::view::GreetRequestView`) under its own name, except that
+/// views sharing a name are each named after their whole path instead
+/// (`__buffa::view::OneView` from the package itself and
+/// `super::split::v1::__buffa::view::OneView` become `OneView` and
+/// `SplitV1OneView`); a name still taken gets `_` appended.
+///
+/// ```
+/// use connectrpc_codegen::names::view_reexports;
+/// use quote::quote;
+/// let views = [
+///     quote!(__buffa::view::OneView),
+///     quote!(super::split::v1::__buffa::view::OneView),
+///     quote!(__buffa::view::outer::InnerView),
+///     quote!(__buffa::view::OneView),
+/// ];
+/// let names: Vec<String> = view_reexports(&views)
+///     .iter()
+///     .map(|(_, name)| name.to_string())
+///     .collect();
+/// assert_eq!(names, ["OneView", "SplitV1OneView", "InnerView"]);
+/// ```
+pub fn view_reexports(views: &[TokenStream]) -> Vec<(TokenStream, Ident)> {
+    let mut distinct: Vec<(TokenStream, Vec<String>)> = Vec::new();
+    for view in views {
+        let segments: Vec<String> = view
+            .clone()
+            .into_iter()
+            .filter_map(|t| match t {
+                TokenTree::Ident(i) => Some(unraw(&i)),
+                _ => None,
+            })
+            .collect();
+        if segments.is_empty() || distinct.iter().any(|(_, s)| *s == segments) {
+            continue;
+        }
+        distinct.push((view.clone(), segments));
+    }
+    let leaf = |segments: &[String]| segments.last().cloned().unwrap_or_default();
+    let mut used: Vec<String> = Vec::new();
+    let mut out = Vec::with_capacity(distinct.len());
+    for (path, segments) in &distinct {
+        let shared = distinct
+            .iter()
+            .filter(|(_, other)| leaf(other) == leaf(segments))
+            .count()
+            > 1;
+        let mut name = if shared {
+            segments
+                .iter()
+                .filter(|s| !matches!(s.as_str(), "super" | "self" | "crate" | "__buffa" | "view"))
+                .map(|s| buffa_codegen::idents::to_upper_camel_case(s))
+                .collect::<String>()
+        } else {
+            leaf(segments)
+        };
+        while used.contains(&name) {
+            name.push('_');
+        }
+        used.push(name.clone());
+        out.push((path.clone(), Ident::new(&name, Span::call_site())));
+    }
+    out
 }
 
 /// The name of the slice of all method descriptors inside
-/// [`descriptor_module`].
+/// [`ServiceNames::module`].
 pub const METHODS_CONST: &str = "METHODS";
 
 /// The method descriptor constant (`GreetStream` → `GREET_STREAM`), never
@@ -267,23 +409,12 @@ mod tests {
 
     #[test]
     fn derived_names() {
-        assert_eq!(
-            server_struct("GreetService").to_string(),
-            "GreetServiceServer"
-        );
-        assert_eq!(ext_trait("GreetService").to_string(), "GreetServiceExt");
-        assert_eq!(
-            client_struct("GreetService").to_string(),
-            "GreetServiceClient"
-        );
-        assert_eq!(
-            service_name_const("GreetService").to_string(),
-            "GREET_SERVICE_NAME"
-        );
-        assert_eq!(
-            descriptor_module("GreetService").to_string(),
-            "greet_service"
-        );
+        let names = ServiceNames::new("GreetService", &[]);
+        assert_eq!(names.server.to_string(), "GreetServiceServer");
+        assert_eq!(names.ext.to_string(), "GreetServiceExt");
+        assert_eq!(names.client.to_string(), "GreetServiceClient");
+        assert_eq!(names.name_const.to_string(), "GREET_SERVICE_NAME");
+        assert_eq!(names.module.to_string(), "greet_service");
         assert_eq!(method_const("GreetStream").to_string(), "GREET_STREAM");
         assert_eq!(method_const("Methods").to_string(), "METHODS_");
         assert_eq!(
@@ -291,5 +422,102 @@ mod tests {
             "/greet.v1.GreetService/Greet"
         );
         assert_eq!(method_path("", "Svc", "M"), "/Svc/M");
+    }
+
+    #[test]
+    fn service_names_avoid_taken_and_each_other() {
+        let shown = |n: &ServiceNames| {
+            [
+                &n.service_trait,
+                &n.server,
+                &n.ext,
+                &n.client,
+                &n.module,
+                &n.name_const,
+            ]
+            .map(|i| i.to_string())
+        };
+        assert_eq!(
+            shown(&ServiceNames::new("self", &[])),
+            [
+                "self_",
+                "SelfServer",
+                "SelfExt",
+                "SelfClient",
+                "self__",
+                "SELF_NAME"
+            ]
+        );
+        assert_eq!(
+            shown(&ServiceNames::new("Service", &[])),
+            [
+                "Service",
+                "ServiceServer",
+                "ServiceExt",
+                "ServiceClient",
+                "service",
+                "SERVICE_NAME"
+            ]
+        );
+        // Another service `FooServer`, a message `FooClient` with nested
+        // types (module `foo_client`) and a sub-package `foo`.
+        let taken = ["FooServer", "FooClient", "foo_client", "foo"].map(String::from);
+        assert_eq!(
+            shown(&ServiceNames::new("Foo", &taken)),
+            [
+                "Foo",
+                "FooServer_",
+                "FooExt",
+                "FooClient_",
+                "foo_",
+                "FOO_NAME"
+            ]
+        );
+        // A view re-export `FooView` of a message `Foo` takes the name of a
+        // service `FooView`.
+        let taken = ["FooView".to_string()];
+        assert_eq!(
+            ServiceNames::new("FooView", &taken)
+                .service_trait
+                .to_string(),
+            "FooView_"
+        );
+    }
+
+    #[test]
+    fn camel_case_as_rustc_sees_it() {
+        for ok in ["A", "Http2", "FooBar_", "_Foo", "R2D2", "Foo__", "Foo2"] {
+            assert!(is_camel_case(ok), "{ok}");
+        }
+        for bad in ["a", "fooBar", "Foo_Bar", "Foo__Bar", "r#match", "Foo_2"] {
+            assert!(!is_camel_case(bad), "{bad}");
+        }
+    }
+
+    #[test]
+    fn view_reexport_names() {
+        use quote::quote;
+        let names = |views: &[TokenStream]| -> Vec<String> {
+            view_reexports(views)
+                .iter()
+                .map(|(_, n)| n.to_string())
+                .collect()
+        };
+        assert_eq!(
+            names(&[quote!(__buffa::view::AView), quote!(__buffa::view::BView)]),
+            ["AView", "BView"]
+        );
+        assert_eq!(
+            names(&[
+                quote!(::buffa_types::google::protobuf::__buffa::view::EmptyView),
+                quote!(super::other::__buffa::view::EmptyView),
+                quote!(__buffa::view::BuffaTypesGoogleProtobufEmptyView),
+            ]),
+            [
+                "BuffaTypesGoogleProtobufEmptyView",
+                "OtherEmptyView",
+                "BuffaTypesGoogleProtobufEmptyView_"
+            ]
+        );
     }
 }

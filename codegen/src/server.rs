@@ -1,20 +1,32 @@
 //! The typed server: method descriptors, the `tower::Service` that
 //! dispatches on the method path, and router registration.
 
-use proc_macro2::{Ident, Span, TokenStream};
+use proc_macro2::{Ident, Span, TokenStream, TokenTree};
 use quote::quote;
 
-use crate::docs::{doc_attrs, doc_with};
+use crate::docs::{deprecated_attr, doc_attrs, doc_with, link};
 use crate::model::ServiceDef;
 use crate::names;
 
-/// The service-name constant and the module of method descriptors.
+/// The service-name constant and the service's module: one method
+/// descriptor constant per method, the slice of them all, and the
+/// request and response view types re-exported (see
+/// [`names::view_reexports`]).
 pub fn descriptors(service: &ServiceDef, rt: &TokenStream) -> TokenStream {
-    let name_const = names::service_name_const(&service.name);
-    let module = names::descriptor_module(&service.name);
+    let names = service.names();
+    let name_const = &names.name_const;
+    let module = &names.module;
     let full_name = service.full_name();
     let name_doc = doc_attrs(&[format!("Full name of the `{full_name}` service.")]);
-    let module_doc = doc_attrs(&[format!("Method descriptors of the `{full_name}` service.")]);
+    let module_doc = doc_with(
+        &service.comments,
+        &[
+            &format!("Method descriptors of the `{full_name}` service, and the view types"),
+            "of its requests and responses (what its handlers receive and its clients'",
+            "`_view` methods answer with).",
+        ],
+    );
+    let service_deprecated = deprecated_attr(service.deprecated);
     let methods_ident = Ident::new(names::METHODS_CONST, Span::call_site());
     let consts = service.methods.iter().map(|m| {
         let ident = names::method_const(&m.name);
@@ -22,9 +34,12 @@ pub fn descriptors(service: &ServiceDef, rt: &TokenStream) -> TokenStream {
         let path = names::method_path(&service.package, &service.name, &m.name);
         let stream = Ident::new(m.stream_kind().variant(), Span::call_site());
         let idem = Ident::new(m.idempotency.variant(), Span::call_site());
-        let doc = doc_attrs(&[format!("`{path}`.")]);
+        let doc = doc_with(&m.comments, &[&format!("`{path}`.")]);
+        let deprecated = deprecated_attr(m.is_deprecated(service));
         quote! {
             #doc
+            #deprecated
+            #[allow(deprecated)]
             pub const #ident: #rt::MethodDescriptor = #rt::MethodDescriptor::new(
                 super::#name_const,
                 #method,
@@ -35,15 +50,45 @@ pub fn descriptors(service: &ServiceDef, rt: &TokenStream) -> TokenStream {
         }
     });
     let all = service.methods.iter().map(|m| names::method_const(&m.name));
+    let views: Vec<TokenStream> = service
+        .methods
+        .iter()
+        .flat_map(|m| [m.input_view.clone(), m.output_view.clone()])
+        .collect();
+    let reexports = names::view_reexports(&views)
+        .into_iter()
+        .map(|(path, alias)| {
+            let absolute = match path.clone().into_iter().next() {
+                Some(TokenTree::Punct(_)) => true,
+                Some(TokenTree::Ident(first)) => first == "crate",
+                _ => false,
+            };
+            let renamed = path
+                .clone()
+                .into_iter()
+                .last()
+                .is_none_or(|leaf| alias != leaf.to_string());
+            let path = if absolute { path } else { quote!(super::#path) };
+            let rename = renamed.then(|| quote!(as #alias));
+            quote! {
+                #[doc(no_inline)]
+                pub use #path #rename;
+            }
+        });
     quote! {
         #name_doc
+        #service_deprecated
         pub const #name_const: &str = #full_name;
 
         #module_doc
         pub mod #module {
+            #(#reexports)*
+
             #(#consts)*
 
             /// Every method of the service, in declaration order.
+            #service_deprecated
+            #[allow(deprecated)]
             pub const #methods_ident: &[#rt::MethodDescriptor] = &[#(#all),*];
         }
     }
@@ -52,17 +97,21 @@ pub fn descriptors(service: &ServiceDef, rt: &TokenStream) -> TokenStream {
 /// The server struct, its `NamedService` and `Service` impls, and the
 /// registration extension trait.
 pub fn server(service: &ServiceDef, rt: &TokenStream) -> TokenStream {
-    let trait_ident = names::service_trait(&service.name);
-    let server_ident = names::server_struct(&service.name);
-    let ext_ident = names::ext_trait(&service.name);
-    let name_const = names::service_name_const(&service.name);
-    let module = names::descriptor_module(&service.name);
+    let names = service.names();
+    let trait_ident = &names.service_trait;
+    let server_ident = &names.server;
+    let ext_ident = &names.ext;
+    let name_const = &names.name_const;
+    let module = &names.module;
     let methods_ident = Ident::new(names::METHODS_CONST, Span::call_site());
     let server_name = server_ident.to_string();
     let full_name = service.full_name();
+    let deprecated = deprecated_attr(service.deprecated);
 
-    let server_doc_line =
-        format!("Serves a [`{trait_ident}`] implementation as the `{full_name}` service.");
+    let server_doc_line = format!(
+        "Serves a {} implementation as the `{full_name}` service.",
+        link(trait_ident, "")
+    );
     let server_docs = doc_with(
         &service.comments,
         &[
@@ -81,7 +130,7 @@ pub fn server(service: &ServiceDef, rt: &TokenStream) -> TokenStream {
         let fn_ident = names::method_fn(&m.name);
         quote! {
             #path => ::std::boxed::Box::pin(#rt::#handler(req, move |ctx, request| async move {
-                inner.#fn_ident(ctx, request).await
+                <T as #trait_ident>::#fn_ident(&*inner, ctx, request).await
             })),
         }
     });
@@ -102,16 +151,24 @@ pub fn server(service: &ServiceDef, rt: &TokenStream) -> TokenStream {
             }
         }
     };
-    let ext_doc = format!(" Registers a [`{trait_ident}`] implementation with a router.");
+    let ext_docs = doc_with(
+        &service.comments,
+        &[&format!(
+            "Registers a {} implementation with a router.",
+            link(trait_ident, "")
+        )],
+    );
     let register_doc =
         format!(" Adds every method of `{full_name}`, served by this implementation, to `router`.");
 
     quote! {
         #server_docs
+        #deprecated
         pub struct #server_ident<T> {
             inner: #rt::Arc<T>,
         }
 
+        #[allow(deprecated)]
         impl<T> #server_ident<T> {
             /// Serves `inner`.
             pub fn new(inner: T) -> Self {
@@ -129,23 +186,27 @@ pub fn server(service: &ServiceDef, rt: &TokenStream) -> TokenStream {
             }
         }
 
+        #[allow(deprecated)]
         impl<T> ::core::clone::Clone for #server_ident<T> {
             fn clone(&self) -> Self {
                 Self { inner: #rt::Arc::clone(&self.inner) }
             }
         }
 
+        #[allow(deprecated)]
         impl<T> ::core::fmt::Debug for #server_ident<T> {
             fn fmt(&self, f: &mut ::core::fmt::Formatter<'_>) -> ::core::fmt::Result {
                 f.debug_struct(#server_name).finish_non_exhaustive()
             }
         }
 
+        #[allow(deprecated)]
         impl<T: #trait_ident> #rt::NamedService for #server_ident<T> {
             const SERVICE_NAME: &'static str = #name_const;
             const METHODS: &'static [#rt::MethodDescriptor] = #module::#methods_ident;
         }
 
+        #[allow(deprecated)]
         impl<T: #trait_ident> #rt::RpcService for #server_ident<T> {
             fn call_rpc(
                 &self,
@@ -155,6 +216,7 @@ pub fn server(service: &ServiceDef, rt: &TokenStream) -> TokenStream {
             }
         }
 
+        #[allow(deprecated)]
         impl<T: #trait_ident> #rt::Service<#rt::RpcRequest> for #server_ident<T> {
             type Response = #rt::RpcResponse;
             type Error = #rt::ConnectError;
@@ -172,12 +234,14 @@ pub fn server(service: &ServiceDef, rt: &TokenStream) -> TokenStream {
             }
         }
 
-        #[doc = #ext_doc]
+        #ext_docs
+        #deprecated
         pub trait #ext_ident {
             #[doc = #register_doc]
             fn register(self, router: #rt::Router) -> #rt::Router;
         }
 
+        #[allow(deprecated)]
         impl<T: #trait_ident> #ext_ident for #rt::Arc<T> {
             fn register(self, router: #rt::Router) -> #rt::Router {
                 router.add_service(#server_ident::from_arc(self))

@@ -3,7 +3,7 @@
 use proc_macro2::TokenStream;
 use quote::quote;
 
-use crate::docs::doc_with;
+use crate::docs::{allow_non_camel, deprecated_attr, doc_with, link};
 use crate::model::{MethodDef, ServiceDef};
 use crate::names;
 
@@ -13,20 +13,31 @@ use crate::names;
 /// `rt` is the path to the runtime's codegen support module
 /// (`::connectrpc::__codegen`).
 pub fn service_trait(service: &ServiceDef, rt: &TokenStream) -> TokenStream {
-    let trait_ident = names::service_trait(&service.name);
+    let names = service.names();
+    let trait_ident = &names.service_trait;
     let full_name = service.full_name();
     let doc_extra = format!("Implement this trait to serve `{full_name}`.");
+    let views = format!(
+        "The request view types are re-exported in {} (and, unless a name clashes, next to",
+        link(&names.module, "")
+    );
     let docs = doc_with(
         &service.comments,
         &[
             &doc_extra,
             "",
             "Methods may be written as `async fn`; the futures they return must be `Send`.",
+            &views,
+            "their messages).",
         ],
     );
-    let methods = service.methods.iter().map(|m| trait_method(m, rt));
+    let deprecated = deprecated_attr(service.deprecated);
+    let allow = allow_non_camel(trait_ident);
+    let methods = service.methods.iter().map(|m| trait_method(service, m, rt));
     quote! {
         #docs
+        #deprecated
+        #allow
         pub trait #trait_ident: ::core::marker::Send + ::core::marker::Sync + 'static {
             #(#methods)*
         }
@@ -34,7 +45,7 @@ pub fn service_trait(service: &ServiceDef, rt: &TokenStream) -> TokenStream {
 }
 
 /// The trait method signature for one `rpc`.
-fn trait_method(method: &MethodDef, rt: &TokenStream) -> TokenStream {
+fn trait_method(service: &ServiceDef, method: &MethodDef, rt: &TokenStream) -> TokenStream {
     let fn_ident = names::method_fn(&method.name);
     let kind = method.stream_kind();
     let view = &method.input_view;
@@ -51,8 +62,10 @@ fn trait_method(method: &MethodDef, rt: &TokenStream) -> TokenStream {
     };
     let kind_doc = kind.summary();
     let docs = doc_with(&method.comments, &[kind_doc]);
+    let deprecated = deprecated_attr(method.is_deprecated(service));
     quote! {
         #docs
+        #deprecated
         fn #fn_ident(
             &self,
             ctx: #rt::Context,

@@ -24,6 +24,7 @@ fn method(name: &str, cs: bool, ss: bool, idem: Idempotency, comments: &[&str]) 
         server_streaming: ss,
         idempotency: idem,
         comments: comments.iter().map(|s| s.to_string()).collect(),
+        ..Default::default()
     }
 }
 
@@ -50,6 +51,7 @@ fn greet() -> ServiceDef {
                 &["Chat chats.", "", "```", "not rust", "```"],
             ),
         ],
+        ..Default::default()
     }
 }
 
@@ -161,7 +163,10 @@ fn server_dispatch() {
     assert!(has(&code, "::connectrpc::__codegen::server_stream("));
     assert!(has(&code, "::connectrpc::__codegen::client_stream("));
     assert!(has(&code, "::connectrpc::__codegen::bidi_stream("));
-    assert!(has(&code, "inner.greet_many(ctx, request).await"));
+    assert!(has(
+        &code,
+        "<T as GreetService>::greet_many(&*inner, ctx, request).await"
+    ));
     assert!(has(&code, "::connectrpc::__codegen::unimplemented(&req)"));
     assert!(has(&code, "pub trait GreetServiceExt {"));
     assert!(has(
@@ -194,6 +199,7 @@ fn empty_service() {
         package: String::new(),
         comments: vec![],
         methods: vec![],
+        ..Default::default()
     };
     let code = generate_file(&[svc], &Options::default()).unwrap();
     assert!(code.contains(r#"pub const EMPTY_NAME: &str = "Empty";"#));
@@ -432,6 +438,7 @@ fn keyword_and_clashing_method_names() {
             method("Fetch", false, false, Idempotency::Unknown, &[]),
             method("FetchWithOptions", false, false, Idempotency::Unknown, &[]),
         ],
+        ..Default::default()
     };
     let code = generate_file(&[svc], &Options::default()).unwrap();
     assert!(syn::parse_file(&code).is_ok());
@@ -444,7 +451,7 @@ fn keyword_and_clashing_method_names() {
         &code,
         "fn self_( &self, ctx: ::connectrpc::__codegen::Context,"
     ));
-    assert!(has(&code, "inner.r#type(ctx, request).await"));
+    assert!(has(&code, "<T as Kw>::r#type(&*inner, ctx, request).await"));
     // The client: raw identifiers, doc links without `r#`, and no clash
     // with its own methods or between rpcs.
     assert!(has(
@@ -489,6 +496,7 @@ fn type_parameters_do_not_shadow_messages() {
         package: String::new(),
         comments: vec![],
         methods: vec![m, nested],
+        ..Default::default()
     };
     let code = generate_file(&[svc], &Options::default().server(false)).unwrap();
     assert!(has(
@@ -514,4 +522,110 @@ fn client_runtime_path_is_configurable() {
 #[ignore]
 fn print_generated() {
     println!("{}", code());
+}
+
+#[test]
+fn module_reexports_request_and_response_views() {
+    let code = code();
+    assert!(
+        has(
+            &code,
+            "pub mod greet_service { #[doc(no_inline)] pub use super::__buffa::view::GreetRequestView; #[doc(no_inline)] pub use super::__buffa::view::GreetResponseView; #[doc(no_inline)] pub use super::__buffa::view::GreetStreamRequestView;"
+        ),
+        "{code}"
+    );
+    // Absolute paths stay absolute; views sharing a name are renamed.
+    let mut svc = greet();
+    svc.methods[0].input_view = quote!(::buffa_types::google::protobuf::__buffa::view::EmptyView);
+    svc.methods[1].input_view = quote!(super::other::__buffa::view::GreetResponseView);
+    let code = generate_file(&[svc], &Options::default()).unwrap();
+    assert!(has(
+        &code,
+        "pub use ::buffa_types::google::protobuf::__buffa::view::EmptyView;"
+    ));
+    assert!(has(
+        &code,
+        "pub use super::super::other::__buffa::view::GreetResponseView as OtherGreetResponseView;"
+    ));
+    assert!(has(
+        &code,
+        "pub use super::__buffa::view::GreetResponseView;"
+    ));
+}
+
+#[test]
+fn deprecated_service_and_methods() {
+    let mut svc = greet();
+    svc.methods[0].deprecated = true;
+    let code = generate_file(&[svc.clone()], &Options::default()).unwrap();
+    // The method's trait method, client methods and descriptor.
+    assert!(has(&code, "#[deprecated] fn greet("), "{code}");
+    assert!(has(&code, "#[deprecated] pub async fn greet("));
+    assert!(has(&code, "#[deprecated] pub async fn greet_with_options("));
+    assert!(has(&code, "#[deprecated] pub async fn greet_view("));
+    assert!(has(
+        &code,
+        "#[deprecated] #[allow(deprecated)] pub const GREET:"
+    ));
+    assert!(!has(&code, "#[deprecated] fn greet_stream("));
+    assert!(!has(&code, "#[deprecated] pub struct"));
+    // Generated code naming them allows it.
+    assert!(has(
+        &code,
+        "#[allow(deprecated)] impl<T: GreetService> ::connectrpc::__codegen::RpcService"
+    ));
+    assert!(has(
+        &code,
+        "#[allow(deprecated)] impl<T: ::connectrpc::__codegen::Channel> GreetServiceClient<T>"
+    ));
+    assert!(has(&code, "#[allow(deprecated)] pub const METHODS"));
+
+    svc.deprecated = true;
+    let code = generate_file(&[svc], &Options::default()).unwrap();
+    for item in [
+        "pub const GREET_SERVICE_NAME",
+        "pub trait GreetService:",
+        "pub struct GreetServiceServer<T>",
+        "pub trait GreetServiceExt",
+        "pub struct GreetServiceClient<T>",
+        "#[allow(deprecated)] pub const METHODS",
+        "fn greet_stream(",
+        "pub async fn chat(",
+    ] {
+        assert!(
+            has(&code, &format!("#[deprecated] {item}")),
+            "{item}\n{code}"
+        );
+    }
+}
+
+#[test]
+fn keyword_service_names() {
+    let mut svc = greet();
+    svc.name = "type".into();
+    let code = generate_file(&[svc], &Options::default()).unwrap();
+    assert!(
+        has(&code, "#[allow(non_camel_case_types)] pub trait r#type:"),
+        "{code}"
+    );
+    assert!(has(&code, "pub struct TypeServer<T>"));
+    assert!(has(&code, "pub trait TypeExt"));
+    assert!(has(&code, "pub struct TypeClient<T>"));
+    assert!(has(&code, "pub mod type_ {"));
+    assert!(has(&code, "pub const TYPE_NAME: &str = \"greet.v1.type\";"));
+    assert!(has(&code, "<T as r#type>::greet(&*inner, ctx, request)"));
+}
+
+#[test]
+fn taken_names_are_avoided() {
+    let mut svc = greet();
+    svc.taken_names = vec!["GreetServiceClient".into(), "greet_service".into()];
+    let code = generate_file(&[svc], &Options::default()).unwrap();
+    assert!(has(&code, "pub struct GreetServiceClient_<T>"), "{code}");
+    assert!(has(&code, "pub mod greet_service_ {"));
+    assert!(has(&code, "&greet_service_::GREET"));
+    assert!(has(
+        &code,
+        "const METHODS: &'static [::connectrpc::__codegen::MethodDescriptor] = greet_service_::METHODS;"
+    ));
 }
