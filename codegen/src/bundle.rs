@@ -47,7 +47,7 @@
 //! [`Config::buffa_module`] (where `protoc-gen-buffa`'s output is mounted)
 //! and [`Config::extern_path`].
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 
 use buffa_codegen::context::CodeGenContext;
@@ -296,6 +296,27 @@ pub fn generate(
         }
         Messages::Extern => (Vec::new(), Vec::new()),
     };
+    if let Some(dangling) = warnings.iter().find_map(|w| match w {
+        CodeGenWarning::ExcludedPackageFieldRef {
+            file_name,
+            message_name,
+            field_name,
+            type_fqn,
+            ..
+        } => Some(Error::FieldType {
+            file: file_name.clone(),
+            field: if message_name.is_empty() {
+                field_name.clone()
+            } else {
+                format!("{message_name}.{field_name}")
+            },
+            type_name: type_fqn.clone(),
+            defined_in: type_files(files).get(type_fqn).cloned(),
+        }),
+        _ => None,
+    }) {
+        return Err(dangling);
+    }
 
     let companions =
         crate::descriptor::companion_files(files, files_to_generate, &codegen, &config.services)
@@ -351,21 +372,11 @@ fn check_extern_paths(files: &[FileDescriptorProto], config: &Config) -> Result<
             Error::Config(format!("buffa_module `{root}` is not usable: {reason}"))
         })?;
     }
-    let mut names = BTreeSet::new();
+    let mut names: BTreeSet<String> = type_files(files).into_keys().collect();
     for file in files {
-        let package = file.package.as_deref().unwrap_or("");
-        let prefix = if package.is_empty() {
-            String::new()
-        } else {
-            format!(".{package}")
-        };
-        if !prefix.is_empty() {
-            names.insert(prefix.clone());
+        if let Some(package) = file.package.as_deref().filter(|p| !p.is_empty()) {
+            names.insert(format!(".{package}"));
         }
-        for e in &file.enum_type {
-            names.insert(format!("{prefix}.{}", e.name.as_deref().unwrap_or("")));
-        }
-        collect_types(&prefix, &file.message_type, &mut names);
     }
     for (proto, rust) in &config.extern_paths {
         let invalid = |reason: String| Error::InvalidExternPath {
@@ -394,17 +405,43 @@ fn check_extern_paths(files: &[FileDescriptorProto], config: &Config) -> Result<
     Ok(())
 }
 
-/// The fully-qualified names of `messages`, their nested messages and
-/// enums, under `prefix`.
-fn collect_types(prefix: &str, messages: &[DescriptorProto], names: &mut BTreeSet<String>) {
-    for m in messages {
-        let fqn = format!("{prefix}.{}", m.name.as_deref().unwrap_or(""));
-        for e in &m.enum_type {
-            names.insert(format!("{fqn}.{}", e.name.as_deref().unwrap_or("")));
+/// Every message and enum of `files` (nested ones included), by
+/// fully-qualified name (`.pkg.Outer.Inner`), with the file defining it.
+fn type_files(files: &[FileDescriptorProto]) -> BTreeMap<String, String> {
+    fn messages(
+        prefix: &str,
+        file: &str,
+        list: &[DescriptorProto],
+        out: &mut BTreeMap<String, String>,
+    ) {
+        for m in list {
+            let fqn = format!("{prefix}.{}", m.name.as_deref().unwrap_or(""));
+            for e in &m.enum_type {
+                out.insert(
+                    format!("{fqn}.{}", e.name.as_deref().unwrap_or("")),
+                    file.to_string(),
+                );
+            }
+            messages(&fqn, file, &m.nested_type, out);
+            out.insert(fqn, file.to_string());
         }
-        collect_types(&fqn, &m.nested_type, names);
-        names.insert(fqn);
     }
+    let mut out = BTreeMap::new();
+    for f in files {
+        let name = f.name.as_deref().unwrap_or("");
+        let prefix = match f.package.as_deref() {
+            Some(p) if !p.is_empty() => format!(".{p}"),
+            _ => String::new(),
+        };
+        for e in &f.enum_type {
+            out.insert(
+                format!("{prefix}.{}", e.name.as_deref().unwrap_or("")),
+                name.to_string(),
+            );
+        }
+        messages(&prefix, name, &f.message_type, &mut out);
+    }
+    out
 }
 
 fn is_proto_ident(s: &str) -> bool {
@@ -444,6 +481,7 @@ fn check_method_types(
     messages: Messages,
 ) -> Result<(), Error> {
     let ctx = CodeGenContext::for_generate(files, files_to_generate, codegen);
+    let defined_in = type_files(files);
     for name in files_to_generate {
         let Some(file) = files.iter().find(|f| f.name.as_deref() == Some(name)) else {
             continue;
@@ -458,12 +496,17 @@ fn check_method_types(
                     } else {
                         format!(".{ty}")
                     };
+                    let home = defined_in.get(&fqn);
                     let problem = match ctx.rust_type_relative_split(&fqn, package, 0) {
                         None => Some(TypeProblem::Unknown),
-                        Some(split) if messages == Messages::Extern && !split.is_extern => {
-                            Some(TypeProblem::NotExtern)
-                        }
-                        Some(_) => None,
+                        Some(split) if split.is_extern => None,
+                        Some(_) if messages == Messages::Extern => Some(TypeProblem::NotExtern),
+                        Some(_) => match home {
+                            Some(home) if !files_to_generate.contains(home) => {
+                                Some(TypeProblem::NotGenerated(home.clone()))
+                            }
+                            _ => None,
+                        },
                     };
                     if let Some(problem) = problem {
                         return Err(Error::MethodType {
@@ -485,7 +528,7 @@ fn check_method_types(
 }
 
 /// Why a method's request or response type cannot be named.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum TypeProblem {
     /// The type is in none of the files.
@@ -493,6 +536,9 @@ pub enum TypeProblem {
     /// Messages are generated elsewhere, but neither `buffa_module` nor an
     /// `extern_path` says where this one is.
     NotExtern,
+    /// The type's file (named here) is imported but neither generated nor
+    /// covered by an `extern_path`.
+    NotGenerated(String),
 }
 
 /// Why [`generate`] failed.
@@ -530,6 +576,19 @@ pub enum Error {
         type_name: String,
         /// What is wrong.
         problem: TypeProblem,
+    },
+    /// A message field names a type whose file is imported but neither
+    /// generated nor covered by an `extern_path`: the code would not
+    /// compile.
+    FieldType {
+        /// The `.proto` file with the field.
+        file: String,
+        /// `Message.field`.
+        field: String,
+        /// The field type's fully-qualified proto name.
+        type_name: String,
+        /// Where that type is defined, when known.
+        defined_in: Option<String>,
     },
     /// buffa could not generate the messages.
     Messages {
@@ -583,6 +642,24 @@ impl fmt::Display for Error {
                 f,
                 "{file}: rpc {method}: message `{type_name}` has no Rust path (messages are generated elsewhere: set buffa_module=<module of protoc-gen-buffa's output>, or an extern_path covering it)"
             ),
+            Error::MethodType {
+                file,
+                method,
+                type_name,
+                problem: TypeProblem::NotGenerated(home),
+            } => {
+                write!(f, "{file}: rpc {method}: message `{type_name}`")?;
+                not_generated(f, home, type_name)
+            }
+            Error::FieldType {
+                file,
+                field,
+                type_name,
+                defined_in,
+            } => {
+                write!(f, "{file}: field {field}: type `{type_name}`")?;
+                not_generated(f, defined_in.as_deref().unwrap_or("its file"), type_name)
+            }
             Error::Messages { file, source } => {
                 write!(f, "{}generating messages: {source}", in_file(file))
             }
@@ -591,6 +668,16 @@ impl fmt::Display for Error {
             }
         }
     }
+}
+
+/// The end of a dangling-reference message: what to do about it.
+fn not_generated(f: &mut fmt::Formatter<'_>, home: &str, type_name: &str) -> fmt::Result {
+    write!(
+        f,
+        " is defined in {home}, which is neither generated nor mapped by an extern_path: \
+         generate it too (buf: `strategy: all`; protoc: list it; connectrpc-build: add it to `files`) \
+         or map `{type_name}` or its package with an extern_path"
+    )
 }
 
 impl std::error::Error for Error {

@@ -138,7 +138,7 @@ fn compile_with(test: &str, configure: impl FnOnce(Config) -> Config) -> String 
         ],
     );
     let config = Config::new()
-        .files(&["greet/v1/greet.proto"])
+        .files(&["greet/v1/greet.proto", "common/v1/common.proto"])
         .includes(&[dir.join("proto")])
         .out_dir(dir.join("out"))
         .emit_rerun_if_changed(false);
@@ -173,7 +173,7 @@ fn runtime_crate_option_reaches_the_code() {
         ],
     );
     Config::new()
-        .files(&["svc.proto"])
+        .files(&["svc.proto", "common/v1/common.proto"])
         .includes(&[dir.join("proto")])
         .out_dir(dir.join("out"))
         .runtime_crate("my_rt")
@@ -235,5 +235,31 @@ fn extern_path_errors_name_the_entry() {
     assert!(
         relative.to_string().contains("must be absolute"),
         "{relative}"
+    );
+}
+
+#[test]
+fn imports_left_out_are_errors_naming_the_file() {
+    let dir = scratch(
+        "left-out",
+        &[
+            ("greet/v1/greet.proto", GREET),
+            ("common/v1/common.proto", COMMON),
+        ],
+    );
+    let err = Config::new()
+        .files(&["greet/v1/greet.proto"])
+        .includes(&[dir.join("proto")])
+        .out_dir(dir.join("out"))
+        .emit_rerun_if_changed(false)
+        .compile()
+        .unwrap_err();
+    let text = err.to_string();
+    assert!(
+        text.starts_with(
+            "connectrpc-build: greet/v1/greet.proto: rpc GreetService.Shared: message \
+             `.common.v1.Shared` is defined in common/v1/common.proto, which is neither generated"
+        ),
+        "{text}"
     );
 }

@@ -223,8 +223,8 @@ fn same_files_as_connectrpc_build_with_options() {
     assert!(services.contains("::common_protos::v1::shared::Nested"));
     assert!(!plugin["greet.v1.greet.rs"].contains("serde"));
 
-    let server_off = files(&run(&request(&dir, &files_, "server=false")));
-    let built = build(&dir, &files_, |c| c.server(false));
+    let server_off = files(&run(&request(&dir, &ALL, "server=false")));
+    let built = build(&dir, &ALL, |c| c.server(false));
     assert_same(&server_off, &built);
     assert!(!server_off["greet.v1.greet.__connect.rs"].contains("GreetServiceServer"));
 }
@@ -372,6 +372,23 @@ fn files_that_cannot_be_generated_are_named() {
     assert_eq!(
         error(&run(&req)),
         "protoc-gen-connect-rust: gone.proto: not in the descriptor set"
+    );
+}
+
+#[test]
+fn imports_left_out_of_the_run_are_errors() {
+    // What buf's default `strategy: directory` sends for greet/v1: its
+    // imports come along but are not generated, so the code would name
+    // types nobody generates.
+    let dir = greet_protos("left-out");
+    let err = error(&run(&request(&dir, &["greet/v1/greet.proto"], "")));
+    assert!(
+        err.starts_with(
+            "protoc-gen-connect-rust: greet/v1/greet.proto: rpc GreetService.Shared: message \
+             `.common.v1.Shared` is defined in common/v1/common.proto, which is neither generated \
+             nor mapped by an extern_path: generate it too (buf: `strategy: all`"
+        ),
+        "{err}"
     );
 }
 

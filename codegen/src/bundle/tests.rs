@@ -70,6 +70,13 @@ fn greet_only() -> Vec<String> {
     vec!["greet/v1/greet.proto".into()]
 }
 
+fn both() -> Vec<String> {
+    vec![
+        "common/v1/common.proto".into(),
+        "greet/v1/greet.proto".into(),
+    ]
+}
+
 fn file<'a>(output: &'a Output, name: &str) -> &'a str {
     &output
         .files
@@ -81,9 +88,10 @@ fn file<'a>(output: &'a Output, name: &str) -> &'a str {
 
 #[test]
 fn generate_mode_writes_messages_services_and_stitchers() {
-    let output = generate(&corpus(), &greet_only(), &Config::new()).unwrap();
+    let output = generate(&corpus(), &both(), &Config::new()).unwrap();
     let names: Vec<_> = output.files.iter().map(|f| f.name.as_str()).collect();
     assert!(names.contains(&"greet.v1.greet.rs"), "{names:?}");
+    assert!(names.contains(&"common.v1.common.rs"), "{names:?}");
     assert!(names.contains(&"greet.v1.greet.__connect.rs"), "{names:?}");
     let stitcher = file(&output, "greet.v1.mod.rs");
     assert!(stitcher.contains("include!(\"greet.v1.greet.__connect.rs\");"));
@@ -162,12 +170,8 @@ fn unknown_extern_path_targets_are_errors() {
     assert!(err.to_string().contains("`.nope.v1`"), "{err}");
     // A prefix of a package, a nested type and an enum are all known.
     for proto in [".common", ".common.v1.Shared.Inner", ".common.v1.Kind"] {
-        generate(
-            &corpus(),
-            &greet_only(),
-            &Config::new().extern_path(proto, "::x"),
-        )
-        .unwrap_or_else(|e| panic!("{proto}: {e}"));
+        generate(&corpus(), &both(), &Config::new().extern_path(proto, "::x"))
+            .unwrap_or_else(|e| panic!("{proto}: {e}"));
     }
     // `.comm` is not a prefix on a segment boundary.
     assert!(
@@ -238,11 +242,7 @@ fn buffa_failures_name_the_file() {
         number: Some(1),
         ..Default::default()
     });
-    let both = vec![
-        "common/v1/common.proto".to_string(),
-        "greet/v1/greet.proto".to_string(),
-    ];
-    let err = generate(&files, &both, &Config::new()).unwrap_err();
+    let err = generate(&files, &both(), &Config::new()).unwrap_err();
     let text = err.to_string();
     assert!(
         text.starts_with("greet/v1/greet.proto: generating messages:"),
@@ -270,5 +270,45 @@ fn keyword_packages_map_to_escaped_modules() {
     assert!(
         code.contains("crate::proto::self_::r#type::Shared"),
         "{code}"
+    );
+}
+
+#[test]
+fn imported_but_not_generated_types_are_errors() {
+    // The rpc answers with common.v1.Shared, but only greet.proto is
+    // generated and nothing maps common.v1 elsewhere.
+    let err = generate(&corpus(), &greet_only(), &Config::new()).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "greet/v1/greet.proto: rpc GreetService.Greet: message `.common.v1.Shared` is defined in \
+         common/v1/common.proto, which is neither generated nor mapped by an extern_path: \
+         generate it too (buf: `strategy: all`; protoc: list it; connectrpc-build: add it to \
+         `files`) or map `.common.v1.Shared` or its package with an extern_path"
+    );
+    // Mapped, it is fine.
+    generate(
+        &corpus(),
+        &greet_only(),
+        &Config::new().extern_path(".common.v1", "::common"),
+    )
+    .unwrap();
+
+    // The same for a message field (buffa's dangling-reference warning).
+    let mut files = corpus();
+    files[1].service.clear();
+    files[1].message_type[0].field.push(FieldDescriptorProto {
+        name: Some("kind".into()),
+        number: Some(1),
+        r#type: Some(buffa_codegen::generated::descriptor::field_descriptor_proto::Type::TYPE_ENUM),
+        type_name: Some(".common.v1.Kind".into()),
+        ..Default::default()
+    });
+    let err = generate(&files, &greet_only(), &Config::new()).unwrap_err();
+    assert!(
+        err.to_string().starts_with(
+            "greet/v1/greet.proto: field GreetRequest.kind: type `.common.v1.Kind` is defined in \
+             common/v1/common.proto, which is neither generated"
+        ),
+        "{err}"
     );
 }
