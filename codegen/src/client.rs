@@ -4,7 +4,7 @@
 use proc_macro2::{Ident, TokenStream, TokenTree};
 use quote::quote;
 
-use crate::docs::{deprecated_attr, doc_with};
+use crate::docs::{allow_self_convention, deprecated_attr, doc_with};
 use crate::model::{MethodDef, ServiceDef, StreamKind};
 use crate::names::{self, ClientMethodNames};
 
@@ -96,6 +96,8 @@ fn client_methods(
     rt: &TokenStream,
 ) -> TokenStream {
     let deprecated = deprecated_attr(method.is_deprecated(service));
+    let allow_plain = allow_self_convention(&names.plain);
+    let allow_with = allow_self_convention(&names.with_options);
     let konst = names::method_const(&method.name);
     let descriptor = quote!(&#module::#konst);
     let kind = method.stream_kind();
@@ -152,9 +154,11 @@ fn client_methods(
                         ),
                     ],
                 );
+                let allow = allow_self_convention(view);
                 quote! {
                     #docs
                     #deprecated
+                    #allow
                     pub async fn #view(
                         &self,
                         request: &#req,
@@ -171,6 +175,7 @@ fn client_methods(
 
                 #plain_docs
                 #deprecated
+                #allow_plain
                 pub async fn #plain(&self, request: &#req) -> #ret {
                     self.inner
                         .#call::<#req, #resp>(#descriptor, request, #default_options)
@@ -179,6 +184,7 @@ fn client_methods(
 
                 #with_options_docs
                 #deprecated
+                #allow_with
                 pub async fn #with_options(
                     &self,
                     request: &#req,
@@ -196,6 +202,7 @@ fn client_methods(
             quote! {
                 #plain_docs
                 #deprecated
+                #allow_plain
                 pub async fn #plain<S>(&self, requests: S) -> #ret
                 where
                     #bound,
@@ -207,6 +214,7 @@ fn client_methods(
 
                 #with_options_docs
                 #deprecated
+                #allow_with
                 pub async fn #with_options<S>(
                     &self,
                     requests: S,
@@ -226,6 +234,7 @@ fn client_methods(
             quote! {
                 #plain_docs
                 #deprecated
+                #allow_plain
                 pub async fn #plain(&self) -> #ret {
                     self.inner
                         .bidi_stream::<#req, #resp>(#descriptor, #default_options)
@@ -234,6 +243,7 @@ fn client_methods(
 
                 #with_options_docs
                 #deprecated
+                #allow_with
                 pub async fn #with_options(&self, options: #rt::CallOptions) -> #ret {
                     self.inner.bidi_stream::<#req, #resp>(#descriptor, options).await
                 }

@@ -83,6 +83,17 @@ pub(crate) fn allow_non_camel(ident: &proc_macro2::Ident) -> TokenStream {
     }
 }
 
+/// `#[allow(clippy::wrong_self_convention)]` when a generated method named
+/// `ident` after an `rpc` trips it (see
+/// [`breaks_self_convention`](crate::names::breaks_self_convention)).
+pub(crate) fn allow_self_convention(ident: &proc_macro2::Ident) -> TokenStream {
+    if crate::names::breaks_self_convention(&ident.to_string()) {
+        quote! { #[allow(clippy::wrong_self_convention)] }
+    } else {
+        TokenStream::new()
+    }
+}
+
 /// A doc link to `ident`, written with its `r#` prefix dropped
 /// (`[`type`](r#type)`), so rustdoc resolves it to the item rather than
 /// the keyword.

@@ -61,6 +61,23 @@ pub fn method_fn(method: &str) -> Ident {
     ident(&snake_case(method))
 }
 
+/// Whether clippy's `wrong_self_convention` objects to a method named
+/// `fn_name` taking `&self` (`new`, `from_*`, `into_*`), as a generated
+/// trait or client method named after an `rpc` does.
+///
+/// ```
+/// use connectrpc_codegen::names::breaks_self_convention;
+/// assert!(breaks_self_convention("new"));
+/// assert!(breaks_self_convention("from_client_"));
+/// assert!(breaks_self_convention("into_parts"));
+/// assert!(!breaks_self_convention("greet"));
+/// assert!(!breaks_self_convention("to_string"));
+/// ```
+pub fn breaks_self_convention(fn_name: &str) -> bool {
+    let name = fn_name.strip_prefix("r#").unwrap_or(fn_name);
+    name == "new" || name.starts_with("from_") || name.starts_with("into_")
+}
+
 /// The inherent methods every generated client has besides its `rpc`
 /// methods; an `rpc` never takes one of these names (`clone` included, so
 /// `client.clone()` keeps cloning the client).

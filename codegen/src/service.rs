@@ -3,7 +3,7 @@
 use proc_macro2::TokenStream;
 use quote::quote;
 
-use crate::docs::{allow_non_camel, deprecated_attr, doc_with, link};
+use crate::docs::{allow_non_camel, allow_self_convention, deprecated_attr, doc_with, link};
 use crate::model::{MethodDef, ServiceDef};
 use crate::names;
 
@@ -63,9 +63,11 @@ fn trait_method(service: &ServiceDef, method: &MethodDef, rt: &TokenStream) -> T
     let kind_doc = kind.summary();
     let docs = doc_with(&method.comments, &[kind_doc]);
     let deprecated = deprecated_attr(method.is_deprecated(service));
+    let allow = allow_self_convention(&fn_ident);
     quote! {
         #docs
         #deprecated
+        #allow
         fn #fn_ident(
             &self,
             ctx: #rt::Context,
