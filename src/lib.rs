@@ -34,6 +34,17 @@
 //! let router = Arc::new(MyGreeter).register(Router::new());
 //! Server::new(router).serve("127.0.0.1:8080".parse()?).await?;
 //! ```
+//!
+//! # Names in generated code
+//!
+//! A handler of the generated service trait receives
+//! [`OwnedView`]`<GreetRequestView<'static>>` (or [`Streaming`] of them for
+//! a client stream) and answers a server stream with a
+//! [`ResponseStream`]; clients answer with `Response`, `ServerStreaming`
+//! and `BidiStream` (feature `client`), all at the top of this crate. The
+//! view types are re-exported in the service's module
+//! (`proto::greet::v1::greet_service::GreetRequestView`), so user code never
+//! names `__buffa` or `connectrpc::__codegen`.
 
 pub use buffa::view::OwnedView;
 #[cfg(feature = "client")]

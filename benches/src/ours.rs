@@ -5,7 +5,8 @@ use std::sync::Arc;
 use connectrpc::OwnedView;
 use connectrpc::{ConnectError, Context, ResponseStream, Router, Streaming};
 
-use crate::ours_proto::bench::v1::__buffa::view::{EchoRequestView, IngestRequestView};
+use crate::ours_proto::bench::v1::echo_service::EchoRequestView;
+use crate::ours_proto::bench::v1::log_service::IngestRequestView;
 use crate::ours_proto::bench::v1::{
     EchoResponse, EchoService, EchoServiceExt as _, IngestResponse, LogService, LogServiceExt as _,
 };

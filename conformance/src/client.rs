@@ -16,8 +16,8 @@ use http::{HeaderMap, HeaderName, HeaderValue};
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 
-use crate::proto::connectrpc::conformance::v1::__buffa::oneof::client_compat_request::cancel::CancelTiming;
-use crate::proto::connectrpc::conformance::v1::__buffa::oneof::client_compat_response::Result as CompatResult;
+use crate::proto::connectrpc::conformance::v1::client_compat_request::cancel::CancelTiming;
+use crate::proto::connectrpc::conformance::v1::client_compat_response::Result as CompatResult;
 use crate::proto::connectrpc::conformance::v1::{
     BidiStreamRequest, ClientCompatRequest, ClientCompatResponse, ClientErrorResult,
     ClientResponseResult, ClientStreamRequest, Code as WireCode, Codec, Compression,

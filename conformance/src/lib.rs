@@ -16,7 +16,7 @@ pub mod proto {
 /// error details) read and write in JSON.
 pub fn install_type_registry() {
     let mut reg = buffa::type_registry::TypeRegistry::new();
-    proto::connectrpc::conformance::v1::__buffa::register_types(&mut reg);
+    proto::connectrpc::conformance::v1::register_types(&mut reg);
     buffa_types::register_wkt_types(&mut reg);
     buffa::type_registry::set_type_registry(reg);
 }

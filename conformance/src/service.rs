@@ -7,19 +7,18 @@
 use std::time::Duration;
 
 use buffa::Message;
-use buffa::view::OwnedView;
 use buffa_types::google::protobuf::Any;
-use connectrpc::{Code, ConnectError, Context, ErrorDetail, ResponseStream, Streaming};
+use connectrpc::{Code, ConnectError, Context, ErrorDetail, OwnedView, ResponseStream, Streaming};
 use futures_util::StreamExt as _;
 use http::{HeaderMap, HeaderName, HeaderValue};
 use tokio::sync::mpsc;
 
-use crate::proto::connectrpc::conformance::v1::__buffa::oneof::unary_response_definition::Response as UnaryResponseKind;
-use crate::proto::connectrpc::conformance::v1::__buffa::view::{
+use crate::proto::connectrpc::conformance::v1::conformance_payload::RequestInfo;
+use crate::proto::connectrpc::conformance::v1::conformance_service::{
     BidiStreamRequestView, ClientStreamRequestView, IdempotentUnaryRequestView,
     ServerStreamRequestView, UnaryRequestView, UnimplementedRequestView,
 };
-use crate::proto::connectrpc::conformance::v1::conformance_payload::RequestInfo;
+use crate::proto::connectrpc::conformance::v1::unary_response_definition::Response as UnaryResponseKind;
 use crate::proto::connectrpc::conformance::v1::{
     BidiStreamResponse, ClientStreamResponse, ConformancePayload, ConformanceService, Error,
     Header, IdempotentUnaryResponse, ServerStreamResponse, StreamResponseDefinition, UnaryResponse,

@@ -5,7 +5,7 @@ use std::time::Duration;
 use connectrpc::{ConnectError, Context, OwnedView, ResponseStream, Streaming};
 use futures_util::StreamExt as _;
 
-use crate::proto::greet::v1::__buffa::view::{GreetRequestView, GreetStreamRequestView};
+use crate::proto::greet::v1::greet_service::{GreetRequestView, GreetStreamRequestView};
 use crate::proto::greet::v1::{GreetResponse, GreetService};
 
 /// The most greetings `GreetStream` sends for one request.

@@ -13,14 +13,14 @@ pub mod proto {
 mod tests {
     use std::sync::Arc;
 
-    use buffa::view::OwnedView;
-    use connectrpc::{ConnectError, Context, ResponseStream, Router, Streaming};
+    use connectrpc::{ConnectError, Context, OwnedView, ResponseStream, Router, Streaming};
 
-    use crate::proto::test::v1::__buffa::view::{ServerStreamRequestView, UnaryRequestView};
+    use crate::proto::test::v1::test_service::{
+        EmptyView, ServerStreamRequestView, UnaryRequestView,
+    };
     use crate::proto::test::v1::{
         TestService, TestServiceExt, TestServiceServer, UnaryResponse, test_service,
     };
-    use buffa_types::google::protobuf::__buffa::view::EmptyView;
     use buffa_types::google::protobuf::Empty;
 
     struct Impl;

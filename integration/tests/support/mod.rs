@@ -6,18 +6,18 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use buffa::view::OwnedView;
-use buffa_types::google::protobuf::__buffa::view::EmptyView;
 use buffa_types::google::protobuf::Empty;
 use bytes::{BufMut, Bytes, BytesMut};
-use connectrpc::{Code, ConnectError, Context, ErrorDetail, ResponseStream, Router, Streaming};
+use connectrpc::{
+    Code, ConnectError, Context, ErrorDetail, OwnedView, ResponseStream, Router, Streaming,
+};
 use futures_util::StreamExt as _;
 use http::{HeaderMap, Request, Response};
 use http_body_util::{BodyExt, Full, StreamBody};
 use hyper::body::Frame;
 use hyper_util::rt::{TokioExecutor, TokioIo};
-use integration_tests::proto::test::v1::__buffa::view::{
-    ServerStreamRequestView, UnaryRequestView,
+use integration_tests::proto::test::v1::test_service::{
+    EmptyView, ServerStreamRequestView, UnaryRequestView,
 };
 use integration_tests::proto::test::v1::{TestService, TestServiceExt, UnaryResponse};
 use tokio::net::TcpStream;
