@@ -249,14 +249,17 @@ impl Output {
 
     /// The module tree: `pub mod greet { pub mod v1 { include!(..) } }`,
     /// usable both as a module file (`mod.rs`) and through `include!`.
-    /// Besides buffa's own list, `missing_docs` and
+    /// Besides buffa's own list, `missing_docs`,
     /// `elided_lifetimes_in_paths` (buffa's views name other packages'
-    /// views without `<'_>`) are allowed on every package module, so
-    /// generated code stays quiet under `rust_2018_idioms`.
+    /// views without `<'_>`) and `rustdoc::redundant_explicit_links`
+    /// (generated doc links name their targets explicitly, even where
+    /// the label alone would resolve) are allowed on every package
+    /// module, so generated code stays quiet under `rust_2018_idioms`
+    /// and `cargo doc` with `-D warnings`.
     pub fn module_tree(&self, mode: IncludeMode<'_>) -> String {
         buffa_codegen::generate_module_tree(&self.package_mods(), mode, false).replace(
             "#[allow(",
-            "#[allow(missing_docs, elided_lifetimes_in_paths, ",
+            "#[allow(missing_docs, elided_lifetimes_in_paths, rustdoc::redundant_explicit_links, ",
         )
     }
 }
