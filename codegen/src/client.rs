@@ -4,7 +4,7 @@
 use proc_macro2::{Ident, TokenStream, TokenTree};
 use quote::quote;
 
-use crate::docs::{allow_self_convention, deprecated_attr, doc_with};
+use crate::docs::{allow_self_convention, deprecated_attr, doc_with, link};
 use crate::model::{MethodDef, ServiceDef, StreamKind};
 use crate::names::{self, ClientMethodNames};
 
@@ -110,8 +110,8 @@ fn client_methods(
     let with_options = &names.with_options;
 
     let with_options_link = format!(
-        "[`{0}`](Self::{0}) overrides them for one call.",
-        names::unraw(with_options)
+        "{} overrides them for one call.",
+        link(with_options, "Self::")
     );
     let plain_docs = doc_with(
         &method.comments,
@@ -123,8 +123,8 @@ fn client_methods(
         ],
     );
     let plain_link = format!(
-        "Like [`{0}`](Self::{0}), with `options` winning over the client's config.",
-        names::unraw(plain)
+        "Like {}, with `options` winning over the client's config.",
+        link(plain, "Self::")
     );
     let with_options_docs = doc_with(&method.comments, &[kind.summary(), "", &plain_link]);
 
@@ -148,9 +148,9 @@ fn client_methods(
                         kind.summary(),
                         "",
                         &format!(
-                            "Like [`{0}`](Self::{0}), answering with a zero-copy view over the \
-                             response bytes instead of an owned message.",
-                            names::unraw(with_options)
+                            "Like {}, answering with a zero-copy view over the response \
+                             bytes instead of an owned message.",
+                            link(with_options, "Self::")
                         ),
                     ],
                 );

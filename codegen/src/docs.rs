@@ -94,11 +94,17 @@ pub(crate) fn allow_self_convention(ident: &proc_macro2::Ident) -> TokenStream {
     }
 }
 
-/// A doc link to `ident`, written with its `r#` prefix dropped
-/// (`[`type`](r#type)`), so rustdoc resolves it to the item rather than
-/// the keyword.
+/// A doc link to `ident` (`[`GreetService`]`, or
+/// `[`greet`](Self::greet)` with `target_prefix` `Self::`); a keyword
+/// escaped as a raw identifier (`r#type`), which intra-doc links cannot
+/// name, is plain code (`` `type` ``).
 pub(crate) fn link(ident: &proc_macro2::Ident, target_prefix: &str) -> String {
-    format!("[`{}`]({target_prefix}{ident})", crate::names::unraw(ident))
+    let name = ident.to_string();
+    match name.strip_prefix("r#") {
+        Some(bare) => format!("`{bare}`"),
+        None if target_prefix.is_empty() => format!("[`{name}`]"),
+        None => format!("[`{name}`]({target_prefix}{name})"),
+    }
 }
 
 /// Documents the items buffa 0.9's generated Rust leaves undocumented, so
