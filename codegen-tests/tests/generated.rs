@@ -60,10 +60,8 @@ fn deprecated_items_are_marked() {
     ] {
         assert_has(&code, &format!("#[deprecated] {item}"));
     }
-    assert_has(
-        &code,
-        "#[deprecated] #[allow(deprecated)] pub const BEFORE:",
-    );
+    assert_has(&code, "#[deprecated] pub const BEFORE:");
+    assert_has(&code, "#[deprecated] #[allow(deprecated)] pub const CALL:");
     assert!(!code.contains(&squash("#[deprecated] fn now(")));
     assert!(!code.contains(&squash("#[deprecated] pub struct MixedService")));
 }

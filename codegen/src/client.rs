@@ -4,7 +4,7 @@
 use proc_macro2::{Ident, TokenStream, TokenTree};
 use quote::quote;
 
-use crate::docs::{allow_self_convention, deprecated_attr, doc_with, link};
+use crate::docs::{allow_deprecated, allow_self_convention, deprecated_attr, doc_with, link};
 use crate::model::{MethodDef, ServiceDef, StreamKind};
 use crate::names::{self, ClientMethodNames};
 
@@ -43,6 +43,7 @@ pub fn client(service: &ServiceDef, rt: &TokenStream) -> TokenStream {
         .zip(&names)
         .map(|(m, n)| client_methods(service, &service_names.module, m, n, rt));
     let deprecated = deprecated_attr(service.deprecated);
+    let allow_deprecated = allow_deprecated(service.any_deprecated());
     quote! {
         #docs
         #deprecated
@@ -50,21 +51,21 @@ pub fn client(service: &ServiceDef, rt: &TokenStream) -> TokenStream {
             inner: #rt::Client<T>,
         }
 
-        #[allow(deprecated)]
+        #allow_deprecated
         impl<T: ::core::clone::Clone> ::core::clone::Clone for #client_ident<T> {
             fn clone(&self) -> Self {
                 Self { inner: ::core::clone::Clone::clone(&self.inner) }
             }
         }
 
-        #[allow(deprecated)]
+        #allow_deprecated
         impl<T> ::core::fmt::Debug for #client_ident<T> {
             fn fmt(&self, f: &mut ::core::fmt::Formatter<'_>) -> ::core::fmt::Result {
                 f.debug_struct(#client_name).finish_non_exhaustive()
             }
         }
 
-        #[allow(deprecated)]
+        #allow_deprecated
         impl<T: #rt::Channel> #client_ident<T> {
             /// A client calling the service over `channel`, configured by
             /// `config` (base URI, protocol, codec, ...).

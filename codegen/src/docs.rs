@@ -73,6 +73,15 @@ pub(crate) fn deprecated_attr(deprecated: bool) -> TokenStream {
     }
 }
 
+/// `#[allow(deprecated)]` when `deprecated` items are named, else nothing.
+pub(crate) fn allow_deprecated(deprecated: bool) -> TokenStream {
+    if deprecated {
+        quote! { #[allow(deprecated)] }
+    } else {
+        TokenStream::new()
+    }
+}
+
 /// `#[allow(non_camel_case_types)]` when `ident` (a type or trait name
 /// kept from the proto, such as `r#type`) is not `UpperCamelCase`.
 pub(crate) fn allow_non_camel(ident: &proc_macro2::Ident) -> TokenStream {

@@ -64,6 +64,12 @@ impl ServiceDef {
         crate::names::full_service_name(&self.package, &self.name)
     }
 
+    /// Whether the service or any of its methods is deprecated, so that
+    /// generated code naming its items must allow `deprecated`.
+    pub fn any_deprecated(&self) -> bool {
+        self.deprecated || self.methods.iter().any(|m| m.deprecated)
+    }
+
     /// The Rust names of the service's items, clear of
     /// [`taken_names`](Self::taken_names).
     pub fn names(&self) -> crate::names::ServiceNames {

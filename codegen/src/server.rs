@@ -4,7 +4,7 @@
 use proc_macro2::{Ident, Span, TokenStream, TokenTree};
 use quote::quote;
 
-use crate::docs::{deprecated_attr, doc_attrs, doc_with, link};
+use crate::docs::{allow_deprecated, deprecated_attr, doc_attrs, doc_with, link};
 use crate::model::ServiceDef;
 use crate::names;
 
@@ -27,6 +27,8 @@ pub fn descriptors(service: &ServiceDef, rt: &TokenStream) -> TokenStream {
         ],
     );
     let service_deprecated = deprecated_attr(service.deprecated);
+    let allow_deprecated = allow_deprecated(service.any_deprecated());
+    let allow_in_consts = crate::docs::allow_deprecated(service.deprecated);
     let methods_ident = Ident::new(names::METHODS_CONST, Span::call_site());
     let consts = service.methods.iter().map(|m| {
         let ident = names::method_const(&m.name);
@@ -39,7 +41,7 @@ pub fn descriptors(service: &ServiceDef, rt: &TokenStream) -> TokenStream {
         quote! {
             #doc
             #deprecated
-            #[allow(deprecated)]
+            #allow_in_consts
             pub const #ident: #rt::MethodDescriptor = #rt::MethodDescriptor::new(
                 super::#name_const,
                 #method,
@@ -88,7 +90,7 @@ pub fn descriptors(service: &ServiceDef, rt: &TokenStream) -> TokenStream {
 
             /// Every method of the service, in declaration order.
             #service_deprecated
-            #[allow(deprecated)]
+            #allow_deprecated
             pub const #methods_ident: &[#rt::MethodDescriptor] = &[#(#all),*];
         }
     }
@@ -107,6 +109,7 @@ pub fn server(service: &ServiceDef, rt: &TokenStream) -> TokenStream {
     let server_name = server_ident.to_string();
     let full_name = service.full_name();
     let deprecated = deprecated_attr(service.deprecated);
+    let allow_deprecated = allow_deprecated(service.any_deprecated());
 
     let server_doc_line = format!(
         "Serves a {} implementation as the `{full_name}` service.",
@@ -168,7 +171,7 @@ pub fn server(service: &ServiceDef, rt: &TokenStream) -> TokenStream {
             inner: #rt::Arc<T>,
         }
 
-        #[allow(deprecated)]
+        #allow_deprecated
         impl<T> #server_ident<T> {
             /// Serves `inner`.
             pub fn new(inner: T) -> Self {
@@ -186,27 +189,27 @@ pub fn server(service: &ServiceDef, rt: &TokenStream) -> TokenStream {
             }
         }
 
-        #[allow(deprecated)]
+        #allow_deprecated
         impl<T> ::core::clone::Clone for #server_ident<T> {
             fn clone(&self) -> Self {
                 Self { inner: #rt::Arc::clone(&self.inner) }
             }
         }
 
-        #[allow(deprecated)]
+        #allow_deprecated
         impl<T> ::core::fmt::Debug for #server_ident<T> {
             fn fmt(&self, f: &mut ::core::fmt::Formatter<'_>) -> ::core::fmt::Result {
                 f.debug_struct(#server_name).finish_non_exhaustive()
             }
         }
 
-        #[allow(deprecated)]
+        #allow_deprecated
         impl<T: #trait_ident> #rt::NamedService for #server_ident<T> {
             const SERVICE_NAME: &'static str = #name_const;
             const METHODS: &'static [#rt::MethodDescriptor] = #module::#methods_ident;
         }
 
-        #[allow(deprecated)]
+        #allow_deprecated
         impl<T: #trait_ident> #rt::RpcService for #server_ident<T> {
             fn call_rpc(
                 &self,
@@ -216,7 +219,7 @@ pub fn server(service: &ServiceDef, rt: &TokenStream) -> TokenStream {
             }
         }
 
-        #[allow(deprecated)]
+        #allow_deprecated
         impl<T: #trait_ident> #rt::Service<#rt::RpcRequest> for #server_ident<T> {
             type Response = #rt::RpcResponse;
             type Error = #rt::ConnectError;
@@ -241,7 +244,7 @@ pub fn server(service: &ServiceDef, rt: &TokenStream) -> TokenStream {
             fn register(self, router: #rt::Router) -> #rt::Router;
         }
 
-        #[allow(deprecated)]
+        #allow_deprecated
         impl<T: #trait_ident> #ext_ident for #rt::Arc<T> {
             fn register(self, router: #rt::Router) -> #rt::Router {
                 router.add_service(#server_ident::from_arc(self))
