@@ -29,6 +29,7 @@ const FILES: &[&str] = &[
     "deprecated.proto",
     "optional.proto",
     "clash.proto",
+    "clash/v1/clash_service/sub.proto",
 ];
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {

@@ -366,10 +366,12 @@ pub async fn optional(base: &str, json: bool) -> Result<(), ConnectError> {
     Ok(())
 }
 
-/// `clash.v1`: messages named `T`, `S`, `Result` and `Context`.
+/// `clash.v1`: messages named `T`, `S`, `Result`, `Context` and
+/// `ClashServiceClient`, and a sub-package named like the service's module.
 pub async fn clash(base: &str, json: bool) -> Result<(), ConnectError> {
     let (ch, config) = channel(base, json);
-    let client = clash::ClashServiceClient::new(ch, config);
+    // The message keeps `ClashServiceClient`; the client yields.
+    let client = clash::ClashServiceClient_::new(ch, config);
     let out = client
         .tee(&clash::T {
             v: 9,
@@ -396,6 +398,12 @@ pub async fn clash(base: &str, json: bool) -> Result<(), ConnectError> {
     )
     .await?;
     assert_eq!(out[0].v, 4, "Both");
+    let sub = super::proto::clash::v1::clash_service::Sub {
+        v: 6,
+        ..Default::default()
+    };
+    assert_eq!(client.sub(&sub).await?.into_message().v, 6, "Sub");
+    assert_eq!(clash::clash_service_::SUB.method(), "Sub");
     Ok(())
 }
 

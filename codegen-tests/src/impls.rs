@@ -643,6 +643,20 @@ impl clash::ClashService for Impl {
     ) -> Answer<ResponseStream<clash::T>> {
         Ok((each(requests, |r| r.to_owned_message()), ctx))
     }
+    async fn sub(
+        &self,
+        ctx: Context,
+        request: OwnedView<clash::clash_service_::SubView<'static>>,
+    ) -> Answer<clash::ClashServiceClient> {
+        let v = request.reborrow().v;
+        Ok((
+            clash::ClashServiceClient {
+                v,
+                ..Default::default()
+            },
+            ctx,
+        ))
+    }
 }
 
 // ===== editions 2023 =====

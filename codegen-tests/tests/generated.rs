@@ -80,6 +80,9 @@ fn hard_names() {
     let methods = service_code("methods");
     assert_has(&methods, "pub const METHODS_:");
     assert_has(&methods, "<T as Service>::clone(&*inner, ctx, request)");
+    let clash = service_code("clash");
+    assert_has(&clash, "pub struct ClashServiceClient_<T>");
+    assert_has(&clash, "pub mod clash_service_ {");
     let imports = service_code("imports");
     assert_has(
         &imports,
