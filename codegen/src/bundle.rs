@@ -249,19 +249,76 @@ impl Output {
 
     /// The module tree: `pub mod greet { pub mod v1 { include!(..) } }`,
     /// usable both as a module file (`mod.rs`) and through `include!`.
-    /// Besides buffa's own list, `missing_docs`,
-    /// `elided_lifetimes_in_paths` (buffa's views name other packages'
-    /// views without `<'_>`) and `rustdoc::redundant_explicit_links`
-    /// (generated doc links name their targets explicitly, even where
-    /// the label alone would resolve) are allowed on every package
-    /// module, so generated code stays quiet under `rust_2018_idioms`
-    /// and `cargo doc` with `-D warnings`.
+    /// Every package module is documented (`Protobuf package `greet.v1`.`),
+    /// so the tree builds under `#![deny(missing_docs)]`. Besides buffa's
+    /// own allow-list, `elided_lifetimes_in_paths` (buffa's views name
+    /// other packages' views without `<'_>`) is allowed on every package
+    /// module, so generated code stays quiet under `rust_2018_idioms`.
     pub fn module_tree(&self, mode: IncludeMode<'_>) -> String {
-        buffa_codegen::generate_module_tree(&self.package_mods(), mode, false).replace(
-            "#[allow(",
-            "#[allow(missing_docs, elided_lifetimes_in_paths, rustdoc::redundant_explicit_links, ",
-        )
+        let tree = buffa_codegen::generate_module_tree(&self.package_mods(), mode, false)
+            .replace("#[allow(", "#[allow(elided_lifetimes_in_paths, ");
+        document_modules(&tree)
     }
+}
+
+/// Puts a doc line on every `pub mod` of a module tree, naming the package
+/// the module holds (`Protobuf package `greet.v1`.`).
+fn document_modules(tree: &str) -> String {
+    let mut out = String::with_capacity(tree.len() + 256);
+    let mut path: Vec<String> = Vec::new();
+    let mut depth_of: Vec<usize> = Vec::new();
+    let lines: Vec<&str> = tree.lines().collect();
+    for (i, line) in lines.iter().enumerate() {
+        let trimmed = line.trim_start();
+        let indent = &line[..line.len() - trimmed.len()];
+        // A module's attributes come first: document before the first of
+        // them, once the `pub mod` line that follows is known.
+        if trimmed.starts_with("#[") {
+            let module = lines[i + 1..]
+                .iter()
+                .map(|l| l.trim_start())
+                .find(|l| !l.starts_with("#["))
+                .and_then(|l| l.strip_prefix("pub mod "))
+                .and_then(|l| l.strip_suffix(" {"));
+            let previous_is_attr = i > 0 && lines[i - 1].trim_start().starts_with("#[");
+            if let (Some(name), false) = (module, previous_is_attr) {
+                while depth_of.last().is_some_and(|d| *d >= indent.len()) {
+                    depth_of.pop();
+                    path.pop();
+                }
+                let package: Vec<&str> = path
+                    .iter()
+                    .map(String::as_str)
+                    .chain([name.trim_start_matches("r#")])
+                    .collect();
+                out.push_str(indent);
+                out.push_str(&format!("/// Protobuf package `{}`.\n", package.join(".")));
+            }
+        } else if let Some(name) = trimmed
+            .strip_prefix("pub mod ")
+            .and_then(|l| l.strip_suffix(" {"))
+        {
+            while depth_of.last().is_some_and(|d| *d >= indent.len()) {
+                depth_of.pop();
+                path.pop();
+            }
+            let undocumented = i == 0 || !lines[i - 1].trim_start().starts_with("#[");
+            if undocumented {
+                let package: Vec<&str> = path
+                    .iter()
+                    .map(String::as_str)
+                    .chain([name.trim_start_matches("r#")])
+                    .collect();
+                out.push_str(indent);
+                out.push_str(&format!("/// Protobuf package `{}`.\n", package.join(".")));
+            }
+            path.push(name.trim_start_matches("r#").to_owned());
+            depth_of.push(indent.len());
+        }
+        out.push_str(line);
+        out.push('\n');
+    }
+    out
 }
 
 /// Generates messages (unless [`Messages::Extern`]), services and
@@ -299,6 +356,12 @@ pub fn generate(
         }
         Messages::Extern => (Vec::new(), Vec::new()),
     };
+    // buffa leaves a few items undocumented (its `__buffa` modules, nested
+    // type modules, unknown-field slots): document them, so generated code
+    // builds under `#![deny(missing_docs)]`.
+    for file in &mut generated {
+        file.content = crate::docs::document_buffa_output(&file.content);
+    }
     if let Some(dangling) = warnings.iter().find_map(|w| match w {
         CodeGenWarning::ExcludedPackageFieldRef {
             file_name,

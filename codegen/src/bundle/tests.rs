@@ -96,9 +96,9 @@ fn generate_mode_writes_messages_services_and_stitchers() {
     let stitcher = file(&output, "greet.v1.mod.rs");
     assert!(stitcher.contains("include!(\"greet.v1.greet.__connect.rs\");"));
     let tree = output.module_tree(IncludeMode::Relative(""));
-    assert!(tree.contains(
-        "#[allow(missing_docs, elided_lifetimes_in_paths, rustdoc::redundant_explicit_links, "
-    ));
+    assert!(tree.contains("#[allow(elided_lifetimes_in_paths, "));
+    assert!(!tree.contains("missing_docs"), "{tree}");
+    assert!(tree.contains("/// Protobuf package `greet.v1`."), "{tree}");
     assert!(tree.contains("include!(\"greet.v1.mod.rs\");"));
     assert!(!tree.contains("#!["), "usable through include!: {tree}");
 }
@@ -313,4 +313,29 @@ fn imported_but_not_generated_types_are_errors() {
         ),
         "{err}"
     );
+}
+
+#[test]
+fn every_package_module_is_documented() {
+    let tree = "#[allow(x)]\npub mod greet {\n    use super::*;\n    #[allow(x)]\n    pub mod v1 {\n    }\n    #[allow(x)]\n    pub mod r#type {\n    }\n}\npub mod other {\n}\n";
+    let doc = super::document_modules(tree);
+    assert!(
+        doc.starts_with("/// Protobuf package `greet`.\n#[allow(x)]\npub mod greet {"),
+        "{doc}"
+    );
+    assert!(
+        doc.contains("    /// Protobuf package `greet.v1`.\n    #[allow(x)]\n    pub mod v1 {"),
+        "{doc}"
+    );
+    assert!(
+        doc.contains(
+            "    /// Protobuf package `greet.type`.\n    #[allow(x)]\n    pub mod r#type {"
+        ),
+        "{doc}"
+    );
+    assert!(
+        doc.contains("/// Protobuf package `other`.\npub mod other {"),
+        "{doc}"
+    );
+    assert_eq!(doc.matches("///").count(), 4, "{doc}");
 }

@@ -14,7 +14,6 @@ pub mod echo_service {
     /// Echo answers with the same text.
     ///
     /// `/echo.v1.EchoService/Echo`.
-    #[allow(deprecated)]
     pub const ECHO: ::connectrpc::__codegen::MethodDescriptor = ::connectrpc::__codegen::MethodDescriptor::new(
         super::ECHO_SERVICE_NAME,
         "Echo",
@@ -25,7 +24,6 @@ pub mod echo_service {
     /// EchoMany answers `repeat` times (once when unset).
     ///
     /// `/echo.v1.EchoService/EchoMany`.
-    #[allow(deprecated)]
     pub const ECHO_MANY: ::connectrpc::__codegen::MethodDescriptor = ::connectrpc::__codegen::MethodDescriptor::new(
         super::ECHO_SERVICE_NAME,
         "EchoMany",
@@ -34,7 +32,6 @@ pub mod echo_service {
         ::connectrpc::__codegen::Idempotency::Unknown,
     );
     /// Every method of the service, in declaration order.
-    #[allow(deprecated)]
     pub const METHODS: &[::connectrpc::__codegen::MethodDescriptor] = &[ECHO, ECHO_MANY];
 }
 /// EchoService says back what it hears.
@@ -42,7 +39,7 @@ pub mod echo_service {
 /// Implement this trait to serve `echo.v1.EchoService`.
 ///
 /// Methods may be written as `async fn`; the futures they return must be `Send`.
-/// The request view types are re-exported in [`echo_service`](echo_service) (and, unless a name clashes, next to
+/// The request view types are re-exported in [`echo_service`] (and, unless a name clashes, next to
 /// their messages).
 pub trait EchoService: ::core::marker::Send + ::core::marker::Sync + 'static {
     /// Echo answers with the same text.
@@ -81,7 +78,7 @@ pub trait EchoService: ::core::marker::Send + ::core::marker::Sync + 'static {
 }
 /// EchoService says back what it hears.
 ///
-/// Serves a [`EchoService`](EchoService) implementation as the `echo.v1.EchoService` service.
+/// Serves a [`EchoService`] implementation as the `echo.v1.EchoService` service.
 ///
 /// A `tower::Service` over protocol-neutral RPC requests: it dispatches on
 /// the method path with a `match` and decodes requests as zero-copy views.
@@ -90,7 +87,6 @@ pub trait EchoService: ::core::marker::Send + ::core::marker::Sync + 'static {
 pub struct EchoServiceServer<T> {
     inner: ::connectrpc::__codegen::Arc<T>,
 }
-#[allow(deprecated)]
 impl<T> EchoServiceServer<T> {
     /// Serves `inner`.
     pub fn new(inner: T) -> Self {
@@ -107,7 +103,6 @@ impl<T> EchoServiceServer<T> {
         &self.inner
     }
 }
-#[allow(deprecated)]
 impl<T> ::core::clone::Clone for EchoServiceServer<T> {
     fn clone(&self) -> Self {
         Self {
@@ -115,18 +110,15 @@ impl<T> ::core::clone::Clone for EchoServiceServer<T> {
         }
     }
 }
-#[allow(deprecated)]
 impl<T> ::core::fmt::Debug for EchoServiceServer<T> {
     fn fmt(&self, f: &mut ::core::fmt::Formatter<'_>) -> ::core::fmt::Result {
         f.debug_struct("EchoServiceServer").finish_non_exhaustive()
     }
 }
-#[allow(deprecated)]
 impl<T: EchoService> ::connectrpc::__codegen::NamedService for EchoServiceServer<T> {
     const SERVICE_NAME: &'static str = ECHO_SERVICE_NAME;
     const METHODS: &'static [::connectrpc::__codegen::MethodDescriptor] = echo_service::METHODS;
 }
-#[allow(deprecated)]
 impl<T: EchoService> ::connectrpc::__codegen::RpcService for EchoServiceServer<T> {
     fn call_rpc(
         &self,
@@ -166,7 +158,6 @@ impl<T: EchoService> ::connectrpc::__codegen::RpcService for EchoServiceServer<T
         }
     }
 }
-#[allow(deprecated)]
 impl<
     T: EchoService,
 > ::connectrpc::__codegen::Service<::connectrpc::__codegen::RpcRequest>
@@ -191,7 +182,7 @@ for EchoServiceServer<T> {
 }
 /// EchoService says back what it hears.
 ///
-/// Registers a [`EchoService`](EchoService) implementation with a router.
+/// Registers a [`EchoService`] implementation with a router.
 pub trait EchoServiceExt {
     /// Adds every method of `echo.v1.EchoService`, served by this implementation, to `router`.
     fn register(
@@ -199,7 +190,6 @@ pub trait EchoServiceExt {
         router: ::connectrpc::__codegen::Router,
     ) -> ::connectrpc::__codegen::Router;
 }
-#[allow(deprecated)]
 impl<T: EchoService> EchoServiceExt for ::connectrpc::__codegen::Arc<T> {
     fn register(
         self,
@@ -218,7 +208,6 @@ impl<T: EchoService> EchoServiceExt for ::connectrpc::__codegen::Arc<T> {
 pub struct EchoServiceClient<T> {
     inner: ::connectrpc::__codegen::Client<T>,
 }
-#[allow(deprecated)]
 impl<T: ::core::clone::Clone> ::core::clone::Clone for EchoServiceClient<T> {
     fn clone(&self) -> Self {
         Self {
@@ -226,13 +215,11 @@ impl<T: ::core::clone::Clone> ::core::clone::Clone for EchoServiceClient<T> {
         }
     }
 }
-#[allow(deprecated)]
 impl<T> ::core::fmt::Debug for EchoServiceClient<T> {
     fn fmt(&self, f: &mut ::core::fmt::Formatter<'_>) -> ::core::fmt::Result {
         f.debug_struct("EchoServiceClient").finish_non_exhaustive()
     }
 }
-#[allow(deprecated)]
 impl<T: ::connectrpc::__codegen::Channel> EchoServiceClient<T> {
     /// A client calling the service over `channel`, configured by
     /// `config` (base URI, protocol, codec, ...).

@@ -10,6 +10,7 @@ pub struct EchoRequestView<'a> {
     ///
     /// Field 2: `repeat`
     pub repeat: ::core::option::Option<u32>,
+    #[doc(hidden)]
     pub __buffa_unknown_fields: ::buffa::UnknownFieldsView<'a>,
 }
 impl<'a> ::buffa::MessageView<'a> for EchoRequestView<'a> {
@@ -286,6 +287,7 @@ pub struct EchoResponseView<'a> {
     pub count: ::buffa::MessageFieldView<
         super::super::super::super::tally::v1::__buffa::view::CountView<'a>,
     >,
+    #[doc(hidden)]
     pub __buffa_unknown_fields: ::buffa::UnknownFieldsView<'a>,
 }
 impl<'a> ::buffa::MessageView<'a> for EchoResponseView<'a> {

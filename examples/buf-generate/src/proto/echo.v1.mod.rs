@@ -12,9 +12,11 @@ include!("echo.v1.echo.rs");
     clippy::doc_lazy_continuation,
     clippy::module_inception
 )]
+/// buffa's support code for this package: views, oneof enums, extensions and type registration, re-exported at their natural paths.
 pub mod __buffa {
     #[allow(unused_imports)]
     use super::*;
+    /// Zero-copy view types of this package's messages.
     pub mod view {
         #[allow(unused_imports)]
         use super::*;

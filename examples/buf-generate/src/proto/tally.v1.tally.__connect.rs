@@ -14,7 +14,6 @@ pub mod tally_service {
     /// Sum adds every number the client sends.
     ///
     /// `/tally.v1.TallyService/Sum`.
-    #[allow(deprecated)]
     pub const SUM: ::connectrpc::__codegen::MethodDescriptor = ::connectrpc::__codegen::MethodDescriptor::new(
         super::TALLY_SERVICE_NAME,
         "Sum",
@@ -23,7 +22,6 @@ pub mod tally_service {
         ::connectrpc::__codegen::Idempotency::Unknown,
     );
     /// Every method of the service, in declaration order.
-    #[allow(deprecated)]
     pub const METHODS: &[::connectrpc::__codegen::MethodDescriptor] = &[SUM];
 }
 /// TallyService adds numbers up.
@@ -31,7 +29,7 @@ pub mod tally_service {
 /// Implement this trait to serve `tally.v1.TallyService`.
 ///
 /// Methods may be written as `async fn`; the futures they return must be `Send`.
-/// The request view types are re-exported in [`tally_service`](tally_service) (and, unless a name clashes, next to
+/// The request view types are re-exported in [`tally_service`] (and, unless a name clashes, next to
 /// their messages).
 pub trait TallyService: ::core::marker::Send + ::core::marker::Sync + 'static {
     /// Sum adds every number the client sends.
@@ -50,7 +48,7 @@ pub trait TallyService: ::core::marker::Send + ::core::marker::Sync + 'static {
 }
 /// TallyService adds numbers up.
 ///
-/// Serves a [`TallyService`](TallyService) implementation as the `tally.v1.TallyService` service.
+/// Serves a [`TallyService`] implementation as the `tally.v1.TallyService` service.
 ///
 /// A `tower::Service` over protocol-neutral RPC requests: it dispatches on
 /// the method path with a `match` and decodes requests as zero-copy views.
@@ -59,7 +57,6 @@ pub trait TallyService: ::core::marker::Send + ::core::marker::Sync + 'static {
 pub struct TallyServiceServer<T> {
     inner: ::connectrpc::__codegen::Arc<T>,
 }
-#[allow(deprecated)]
 impl<T> TallyServiceServer<T> {
     /// Serves `inner`.
     pub fn new(inner: T) -> Self {
@@ -76,7 +73,6 @@ impl<T> TallyServiceServer<T> {
         &self.inner
     }
 }
-#[allow(deprecated)]
 impl<T> ::core::clone::Clone for TallyServiceServer<T> {
     fn clone(&self) -> Self {
         Self {
@@ -84,18 +80,15 @@ impl<T> ::core::clone::Clone for TallyServiceServer<T> {
         }
     }
 }
-#[allow(deprecated)]
 impl<T> ::core::fmt::Debug for TallyServiceServer<T> {
     fn fmt(&self, f: &mut ::core::fmt::Formatter<'_>) -> ::core::fmt::Result {
         f.debug_struct("TallyServiceServer").finish_non_exhaustive()
     }
 }
-#[allow(deprecated)]
 impl<T: TallyService> ::connectrpc::__codegen::NamedService for TallyServiceServer<T> {
     const SERVICE_NAME: &'static str = TALLY_SERVICE_NAME;
     const METHODS: &'static [::connectrpc::__codegen::MethodDescriptor] = tally_service::METHODS;
 }
-#[allow(deprecated)]
 impl<T: TallyService> ::connectrpc::__codegen::RpcService for TallyServiceServer<T> {
     fn call_rpc(
         &self,
@@ -125,7 +118,6 @@ impl<T: TallyService> ::connectrpc::__codegen::RpcService for TallyServiceServer
         }
     }
 }
-#[allow(deprecated)]
 impl<
     T: TallyService,
 > ::connectrpc::__codegen::Service<::connectrpc::__codegen::RpcRequest>
@@ -150,7 +142,7 @@ for TallyServiceServer<T> {
 }
 /// TallyService adds numbers up.
 ///
-/// Registers a [`TallyService`](TallyService) implementation with a router.
+/// Registers a [`TallyService`] implementation with a router.
 pub trait TallyServiceExt {
     /// Adds every method of `tally.v1.TallyService`, served by this implementation, to `router`.
     fn register(
@@ -158,7 +150,6 @@ pub trait TallyServiceExt {
         router: ::connectrpc::__codegen::Router,
     ) -> ::connectrpc::__codegen::Router;
 }
-#[allow(deprecated)]
 impl<T: TallyService> TallyServiceExt for ::connectrpc::__codegen::Arc<T> {
     fn register(
         self,
@@ -177,7 +168,6 @@ impl<T: TallyService> TallyServiceExt for ::connectrpc::__codegen::Arc<T> {
 pub struct TallyServiceClient<T> {
     inner: ::connectrpc::__codegen::Client<T>,
 }
-#[allow(deprecated)]
 impl<T: ::core::clone::Clone> ::core::clone::Clone for TallyServiceClient<T> {
     fn clone(&self) -> Self {
         Self {
@@ -185,13 +175,11 @@ impl<T: ::core::clone::Clone> ::core::clone::Clone for TallyServiceClient<T> {
         }
     }
 }
-#[allow(deprecated)]
 impl<T> ::core::fmt::Debug for TallyServiceClient<T> {
     fn fmt(&self, f: &mut ::core::fmt::Formatter<'_>) -> ::core::fmt::Result {
         f.debug_struct("TallyServiceClient").finish_non_exhaustive()
     }
 }
-#[allow(deprecated)]
 impl<T: ::connectrpc::__codegen::Channel> TallyServiceClient<T> {
     /// A client calling the service over `channel`, configured by
     /// `config` (base URI, protocol, codec, ...).

@@ -6,6 +6,7 @@
 pub struct AddView<'a> {
     /// Field 1: `amount`
     pub amount: ::core::option::Option<i64>,
+    #[doc(hidden)]
     pub __buffa_unknown_fields: ::buffa::UnknownFieldsView<'a>,
 }
 impl<'a> ::buffa::MessageView<'a> for AddView<'a> {
@@ -249,6 +250,7 @@ pub struct CountView<'a> {
     ///
     /// Field 2: `seen`
     pub seen: i32,
+    #[doc(hidden)]
     pub __buffa_unknown_fields: ::buffa::UnknownFieldsView<'a>,
 }
 impl<'a> ::buffa::MessageView<'a> for CountView<'a> {
