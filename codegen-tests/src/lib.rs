@@ -20,3 +20,5 @@ pub mod editions {
 }
 
 pub mod build_rs;
+
+pub mod plugin;
