@@ -88,6 +88,31 @@ where
 
 impl<V> Unpin for Streaming<V> {}
 
+/// The error a call ends with when its handler (or its response stream)
+/// panics: the panic is contained to the call, whose client gets
+/// `internal`; the connection and every other call go on.
+fn panicked() -> ConnectError {
+    ConnectError::internal("the handler panicked")
+}
+
+/// Runs a handler's future, turning a panic inside it into `internal`.
+async fn guarded<T>(fut: impl Future<Output = Result<T, ConnectError>>) -> Result<T, ConnectError> {
+    use futures_util::FutureExt as _;
+    std::panic::AssertUnwindSafe(fut)
+        .catch_unwind()
+        .await
+        .unwrap_or_else(|_| Err(panicked()))
+}
+
+/// A response stream whose panic ends it with `internal`.
+fn guarded_stream<M: 'static>(
+    stream: ResponseStream<M>,
+) -> impl Stream<Item = Result<M, ConnectError>> {
+    std::panic::AssertUnwindSafe(stream)
+        .catch_unwind()
+        .map(|item| item.unwrap_or_else(|_| Err(panicked())))
+}
+
 /// Takes the single request message of a unary or server-streaming call.
 async fn single(messages: RequestMessages) -> Result<Frame, ConnectError> {
     match messages {
@@ -160,7 +185,7 @@ where
     // Streamed responses are enveloped in every protocol, and encoded into
     // one buffer: a message is split off it, not allocated on its own.
     let mut buf = bytes::BytesMut::new();
-    let frames = stream.map(move |item| {
+    let frames = guarded_stream(stream).map(move |item| {
         item.and_then(|m| {
             Ok(Frame {
                 data: codec::encode_prefixed_into(codec, &m, &mut buf)?,
@@ -194,7 +219,7 @@ where
         messages => single(messages).await?,
     };
     let msg = codec::decode_view(codec, frame.data)?;
-    let (resp, ctx) = handler(Context::from_head(req.head), msg).await?;
+    let (resp, ctx) = guarded(handler(Context::from_head(req.head), msg)).await?;
     respond(codec, &resp, ctx, enveloped)
 }
 
@@ -216,7 +241,7 @@ where
         messages => single(messages).await?,
     };
     let msg = codec::decode_view(codec, frame.data)?;
-    let (stream, ctx) = handler(Context::from_head(req.head), msg).await?;
+    let (stream, ctx) = guarded(handler(Context::from_head(req.head), msg)).await?;
     Ok(respond_stream(codec, stream, ctx))
 }
 
@@ -234,7 +259,7 @@ where
 {
     let codec = req.head.codec;
     let stream = Streaming::new(codec, stream_of(req.messages));
-    let (resp, ctx) = handler(Context::from_head(req.head), stream).await?;
+    let (resp, ctx) = guarded(handler(Context::from_head(req.head), stream)).await?;
     // A client stream's single response is enveloped in every protocol.
     respond(codec, &resp, ctx, true)
 }
@@ -253,7 +278,7 @@ where
 {
     let codec = req.head.codec;
     let stream = Streaming::new(codec, stream_of(req.messages));
-    let (out, ctx) = handler(Context::from_head(req.head), stream).await?;
+    let (out, ctx) = guarded(handler(Context::from_head(req.head), stream)).await?;
     Ok(respond_stream(codec, out, ctx))
 }
 

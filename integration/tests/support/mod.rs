@@ -49,6 +49,9 @@ impl TestService for Impl {
         request: OwnedView<UnaryRequestView<'static>>,
     ) -> Result<(UnaryResponse, Context), ConnectError> {
         let req = request.reborrow();
+        if req.text == "panic" {
+            panic!("a handler bug");
+        }
         if req.delay_ms > 0 {
             tokio::time::sleep(Duration::from_millis(req.delay_ms as u64)).await;
         }
@@ -97,6 +100,9 @@ impl TestService for Impl {
                 }
                 if fail_after > 0 && i >= fail_after {
                     return Err(failure(9, &text));
+                }
+                if text == "panic" && i == 1 {
+                    panic!("a response stream bug");
                 }
                 Ok(UnaryResponse {
                     text: format!("{text}{i}"),
