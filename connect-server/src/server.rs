@@ -12,7 +12,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use http::{Request, Response};
 use hyper::body::Incoming;
-use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto::Builder;
 use hyper_util::server::graceful::GracefulShutdown;
 use hyper_util::service::TowerToHyperService;
@@ -22,8 +22,14 @@ use tower_service::Service;
 type Signal = Pin<Box<dyn Future<Output = ()> + Send>>;
 
 /// How long a TLS client has to finish its handshake.
-#[cfg(feature = "tls")]
-const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+/// The default time a new connection has to send its first byte (or, over
+/// TLS, to finish the handshake).
+pub const DEFAULT_FIRST_BYTE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The default time an HTTP/1.1 client has to send a whole request head,
+/// which also bounds how long a keep-alive connection may sit idle
+/// between requests (hyper's own default).
+pub const DEFAULT_HEADER_READ_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Serves a [`Router`](crate::Router) (or any tower HTTP service) over TCP.
 ///
@@ -42,6 +48,8 @@ pub struct Server<S> {
     service: S,
     shutdown: Option<Signal>,
     drain_timeout: Duration,
+    first_byte_timeout: Duration,
+    header_read_timeout: Duration,
     #[cfg(feature = "tls")]
     tls: Option<crate::TlsConfig>,
 }
@@ -51,6 +59,8 @@ impl<S> fmt::Debug for Server<S> {
         f.debug_struct("Server")
             .field("graceful_shutdown", &self.shutdown.is_some())
             .field("drain_timeout", &self.drain_timeout)
+            .field("first_byte_timeout", &self.first_byte_timeout)
+            .field("header_read_timeout", &self.header_read_timeout)
             .finish_non_exhaustive()
     }
 }
@@ -62,6 +72,8 @@ impl<S> Server<S> {
             service,
             shutdown: None,
             drain_timeout: Duration::from_secs(30),
+            first_byte_timeout: DEFAULT_FIRST_BYTE_TIMEOUT,
+            header_read_timeout: DEFAULT_HEADER_READ_TIMEOUT,
             #[cfg(feature = "tls")]
             tls: None,
         }
@@ -88,6 +100,24 @@ impl<S> Server<S> {
     /// 30 s).
     pub fn drain_timeout(mut self, timeout: Duration) -> Self {
         self.drain_timeout = timeout;
+        self
+    }
+
+    /// How long a new connection may stay silent before its first byte
+    /// (over TLS: before its handshake completes) until it is closed
+    /// (default [`DEFAULT_FIRST_BYTE_TIMEOUT`], 10 s).
+    pub fn first_byte_timeout(mut self, timeout: Duration) -> Self {
+        self.first_byte_timeout = timeout;
+        self
+    }
+
+    /// How long an HTTP/1.1 client may take to send a whole request head
+    /// until its connection is closed (default
+    /// [`DEFAULT_HEADER_READ_TIMEOUT`], 30 s): slow-header clients cannot
+    /// hold connections open. The wait for the next request on an idle
+    /// keep-alive connection counts too.
+    pub fn header_read_timeout(mut self, timeout: Duration) -> Self {
+        self.header_read_timeout = timeout;
         self
     }
 }
@@ -122,10 +152,16 @@ where
             service,
             shutdown,
             drain_timeout,
+            first_byte_timeout,
+            header_read_timeout,
             ..
         } = self;
         let mut shutdown = shutdown.unwrap_or_else(|| Box::pin(std::future::pending()));
-        let builder = Builder::new(TokioExecutor::new());
+        let mut builder = Builder::new(TokioExecutor::new());
+        builder
+            .http1()
+            .timer(TokioTimer::new())
+            .header_read_timeout(header_read_timeout);
         let graceful = GracefulShutdown::new();
         loop {
             let (stream, _peer) = tokio::select! {
@@ -150,7 +186,7 @@ where
                     // A client that never finishes its handshake must not
                     // hold a task forever.
                     let handshake =
-                        tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(stream));
+                        tokio::time::timeout(first_byte_timeout, acceptor.accept(stream));
                     let Ok(Ok(tls)) = handshake.await else {
                         return;
                     };
@@ -160,6 +196,13 @@ where
                 continue;
             }
             tokio::spawn(async move {
+                // A client that connects and says nothing is dropped: the
+                // protocol detection below would wait for it forever.
+                let mut first = [0u8; 1];
+                match tokio::time::timeout(first_byte_timeout, stream.peek(&mut first)).await {
+                    Ok(Ok(n)) if n > 0 => {}
+                    _ => return,
+                }
                 let conn = builder.serve_connection_with_upgrades(TokioIo::new(stream), service);
                 let _ = watcher.watch(conn.into_owned()).await;
             });

@@ -1,0 +1,93 @@
+//! Silent and slow clients are dropped: a connection that sends nothing,
+//! and an HTTP/1.1 client whose request head never finishes, are closed
+//! within the server's limits (cleartext; the TLS handshake has the same
+//! first-byte limit).
+
+mod support;
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use connectrpc::{Router, Server};
+use integration_tests::proto::test::v1::TestServiceExt as _;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+async fn start(first_byte: Duration, header_read: Duration) -> std::net::SocketAddr {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let router = Arc::new(support::Impl).register(Router::new());
+    tokio::spawn(
+        Server::new(router)
+            .first_byte_timeout(first_byte)
+            .header_read_timeout(header_read)
+            .serve_with_listener(listener),
+    );
+    addr
+}
+
+/// Reads until the server closes the connection; how long that took.
+async fn closed_after(mut conn: tokio::net::TcpStream) -> Duration {
+    let started = Instant::now();
+    let mut buf = [0u8; 1024];
+    let read = tokio::time::timeout(Duration::from_secs(5), async {
+        loop {
+            match conn.read(&mut buf).await {
+                Ok(0) | Err(_) => break,
+                Ok(_) => {}
+            }
+        }
+    });
+    read.await.expect("the server kept the connection open");
+    started.elapsed()
+}
+
+#[tokio::test]
+async fn a_silent_connection_is_closed() {
+    let addr = start(Duration::from_millis(300), Duration::from_secs(5)).await;
+    let conn = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let waited = closed_after(conn).await;
+    assert!(waited < Duration::from_secs(2), "{waited:?}");
+}
+
+#[tokio::test]
+async fn an_unfinished_request_head_is_closed() {
+    let addr = start(Duration::from_secs(5), Duration::from_millis(300)).await;
+    let mut conn = tokio::net::TcpStream::connect(addr).await.unwrap();
+    conn.write_all(b"POST /test.v1.TestService/Unary HTTP/1.1\r\nhost: x\r\n")
+        .await
+        .unwrap();
+    let waited = closed_after(conn).await;
+    assert!(waited < Duration::from_secs(2), "{waited:?}");
+}
+
+#[tokio::test]
+async fn a_prompt_client_is_served_past_the_limits() {
+    let addr = start(Duration::from_millis(300), Duration::from_millis(300)).await;
+    let mut conn = support::connect(addr, support::Version::Http1).await;
+    for _ in 0..3 {
+        let req = support::post(
+            "/test.v1.TestService/Unary",
+            "application/json",
+            bytes::Bytes::new(),
+        )
+        .body(support::full(r#"{"text":"hi"}"#))
+        .unwrap();
+        assert_eq!(conn.send(req).await.status, 200);
+        // Idle between requests for less than the limits.
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// The head-read limit also bounds an idle keep-alive HTTP/1.1
+/// connection: waiting for the next request's head counts.
+#[tokio::test]
+async fn an_idle_keep_alive_connection_is_closed_after_the_head_limit() {
+    let addr = start(Duration::from_millis(300), Duration::from_millis(300)).await;
+    let mut conn = tokio::net::TcpStream::connect(addr).await.unwrap();
+    conn.write_all(b"POST /test.v1.TestService/Unary HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: 13\r\n\r\n{\"text\":\"hi\"}").await.unwrap();
+    let mut buf = [0u8; 4096];
+    let n = conn.read(&mut buf).await.unwrap();
+    assert!(n > 0);
+    let waited = closed_after(conn).await;
+    assert!(waited < Duration::from_secs(2), "{waited:?}");
+}
