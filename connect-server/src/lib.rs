@@ -37,7 +37,10 @@ mod tls;
 
 pub use drain::DrainOnDrop;
 pub use router::{Dispatch, ResponseFuture, Router, detect_protocol};
-pub use server::{DEFAULT_FIRST_BYTE_TIMEOUT, DEFAULT_HEADER_READ_TIMEOUT, Server};
+pub use server::{
+    DEFAULT_FIRST_BYTE_TIMEOUT, DEFAULT_HEADER_READ_TIMEOUT, DEFAULT_MAX_CONNECTIONS,
+    Http2Settings, Server,
+};
 pub use stack_call::StackCall;
 #[cfg(feature = "tls")]
 pub use tls::{TlsConfig, TlsError};

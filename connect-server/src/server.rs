@@ -22,6 +22,58 @@ use tower_service::Service;
 type Signal = Pin<Box<dyn Future<Output = ()> + Send>>;
 
 /// How long a TLS client has to finish its handshake.
+/// HTTP/2 connection settings (defaults in parentheses).
+///
+/// ```
+/// use std::time::Duration;
+/// use connect_server::{Http2Settings, Router, Server};
+///
+/// let settings = Http2Settings {
+///     max_concurrent_streams: Some(64),
+///     keep_alive_interval: Some(Duration::from_secs(10)),
+///     ..Http2Settings::default()
+/// };
+/// let server = Server::new(Router::new()).http2(settings);
+/// # drop(server);
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Http2Settings {
+    /// Streams a client may have open at once on one connection (256).
+    pub max_concurrent_streams: Option<u32>,
+    /// The largest request header block accepted, in bytes (64 KiB).
+    pub max_header_list_size: u32,
+    /// How often to ping an idle connection (30 s); `None` never pings.
+    pub keep_alive_interval: Option<Duration>,
+    /// How long to wait for a ping's answer before closing (20 s).
+    pub keep_alive_timeout: Duration,
+    /// Streams a client may open and reset before the server accepts them,
+    /// the "rapid reset" guard (20).
+    pub max_pending_accept_reset_streams: Option<usize>,
+    /// Streams the server may reset for protocol errors before it closes
+    /// the connection (1024).
+    pub max_local_error_reset_streams: Option<usize>,
+    /// Bytes buffered per stream for sending (400 KiB).
+    pub max_send_buf_size: usize,
+}
+
+impl Default for Http2Settings {
+    fn default() -> Self {
+        Http2Settings {
+            max_concurrent_streams: Some(256),
+            max_header_list_size: 64 * 1024,
+            keep_alive_interval: Some(Duration::from_secs(30)),
+            keep_alive_timeout: Duration::from_secs(20),
+            max_pending_accept_reset_streams: Some(20),
+            max_local_error_reset_streams: Some(1024),
+            max_send_buf_size: 400 * 1024,
+        }
+    }
+}
+
+/// The default cap on open connections.
+pub const DEFAULT_MAX_CONNECTIONS: usize = 10_000;
+
 /// The default time a new connection has to send its first byte (or, over
 /// TLS, to finish the handshake).
 pub const DEFAULT_FIRST_BYTE_TIMEOUT: Duration = Duration::from_secs(10);
@@ -50,6 +102,8 @@ pub struct Server<S> {
     drain_timeout: Duration,
     first_byte_timeout: Duration,
     header_read_timeout: Duration,
+    http2: Http2Settings,
+    max_connections: usize,
     #[cfg(feature = "tls")]
     tls: Option<crate::TlsConfig>,
 }
@@ -61,6 +115,8 @@ impl<S> fmt::Debug for Server<S> {
             .field("drain_timeout", &self.drain_timeout)
             .field("first_byte_timeout", &self.first_byte_timeout)
             .field("header_read_timeout", &self.header_read_timeout)
+            .field("http2", &self.http2)
+            .field("max_connections", &self.max_connections)
             .finish_non_exhaustive()
     }
 }
@@ -74,6 +130,8 @@ impl<S> Server<S> {
             drain_timeout: Duration::from_secs(30),
             first_byte_timeout: DEFAULT_FIRST_BYTE_TIMEOUT,
             header_read_timeout: DEFAULT_HEADER_READ_TIMEOUT,
+            http2: Http2Settings::default(),
+            max_connections: DEFAULT_MAX_CONNECTIONS,
             #[cfg(feature = "tls")]
             tls: None,
         }
@@ -120,6 +178,21 @@ impl<S> Server<S> {
         self.header_read_timeout = timeout;
         self
     }
+
+    /// HTTP/2 settings: stream and header limits, keep-alive pings, reset
+    /// limits, send buffers (see [`Http2Settings`] for the defaults).
+    pub fn http2(mut self, settings: Http2Settings) -> Self {
+        self.http2 = settings;
+        self
+    }
+
+    /// The most connections served at once (default
+    /// [`DEFAULT_MAX_CONNECTIONS`]); at the cap, new connections wait in
+    /// the listener's backlog until one closes.
+    pub fn max_connections(mut self, max: usize) -> Self {
+        self.max_connections = max.max(1);
+        self
+    }
 }
 
 impl<S, B> Server<S>
@@ -154,16 +227,36 @@ where
             drain_timeout,
             first_byte_timeout,
             header_read_timeout,
+            http2,
+            max_connections,
             ..
         } = self;
+        let slots = std::sync::Arc::new(tokio::sync::Semaphore::new(max_connections));
         let mut shutdown = shutdown.unwrap_or_else(|| Box::pin(std::future::pending()));
         let mut builder = Builder::new(TokioExecutor::new());
         builder
             .http1()
             .timer(TokioTimer::new())
             .header_read_timeout(header_read_timeout);
+        builder
+            .http2()
+            .timer(TokioTimer::new())
+            .max_concurrent_streams(http2.max_concurrent_streams)
+            .max_header_list_size(http2.max_header_list_size)
+            .keep_alive_interval(http2.keep_alive_interval)
+            .keep_alive_timeout(http2.keep_alive_timeout)
+            .max_pending_accept_reset_streams(http2.max_pending_accept_reset_streams)
+            .max_local_error_reset_streams(http2.max_local_error_reset_streams)
+            .max_send_buf_size(http2.max_send_buf_size);
         let graceful = GracefulShutdown::new();
         loop {
+            let slot = tokio::select! {
+                slot = std::sync::Arc::clone(&slots).acquire_owned() => match slot {
+                    Ok(slot) => slot,
+                    Err(_) => break,
+                },
+                () = &mut shutdown => break,
+            };
             let (stream, _peer) = tokio::select! {
                 accepted = listener.accept() => match accepted {
                     Ok(conn) => conn,
@@ -196,6 +289,7 @@ where
                 continue;
             }
             tokio::spawn(async move {
+                let _slot = slot;
                 // A client that connects and says nothing is dropped: the
                 // protocol detection below would wait for it forever.
                 let mut first = [0u8; 1];

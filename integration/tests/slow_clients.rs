@@ -1,4 +1,4 @@
-//! Silent and slow clients are dropped: a connection that sends nothing,
+//! Silent and slow clients are dropped, and connections are capped: a connection that sends nothing,
 //! and an HTTP/1.1 client whose request head never finishes, are closed
 //! within the server's limits (cleartext; the TLS handshake has the same
 //! first-byte limit).
@@ -90,4 +90,39 @@ async fn an_idle_keep_alive_connection_is_closed_after_the_head_limit() {
     assert!(n > 0);
     let waited = closed_after(conn).await;
     assert!(waited < Duration::from_secs(2), "{waited:?}");
+}
+
+#[tokio::test]
+async fn connections_over_the_cap_wait_for_a_free_slot() {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let router = Arc::new(support::Impl).register(Router::new());
+    tokio::spawn(
+        Server::new(router)
+            .max_connections(1)
+            .serve_with_listener(listener),
+    );
+    let request = || {
+        support::post(
+            "/test.v1.TestService/Unary",
+            "application/json",
+            bytes::Bytes::new(),
+        )
+        .body(support::full(r#"{"text":"hi"}"#))
+        .unwrap()
+    };
+    let mut first = support::connect(addr, support::Version::Http1).await;
+    assert_eq!(first.send(request()).await.status, 200);
+    // A second connection is not served while the first is open...
+    let mut second = support::connect(addr, support::Version::Http1).await;
+    let pending = tokio::spawn(async move { second.send(request()).await.status });
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(!pending.is_finished(), "served over the cap");
+    // ...and is, once it closes.
+    drop(first);
+    let status = tokio::time::timeout(Duration::from_secs(5), pending)
+        .await
+        .expect("served after a slot freed")
+        .unwrap();
+    assert_eq!(status, 200);
 }
