@@ -28,11 +28,9 @@ type Signal = Pin<Box<dyn Future<Output = ()> + Send>>;
 /// use std::time::Duration;
 /// use connect_server::{Http2Settings, Router, Server};
 ///
-/// let settings = Http2Settings {
-///     max_concurrent_streams: Some(64),
-///     keep_alive_interval: Some(Duration::from_secs(10)),
-///     ..Http2Settings::default()
-/// };
+/// let mut settings = Http2Settings::default();
+/// settings.max_concurrent_streams = Some(64);
+/// settings.keep_alive_interval = Some(Duration::from_secs(10));
 /// let server = Server::new(Router::new()).http2(settings);
 /// # drop(server);
 /// ```
