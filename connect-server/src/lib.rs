@@ -31,6 +31,7 @@ pub mod cors;
 mod drain;
 mod router;
 mod server;
+pub mod shed;
 mod stack_call;
 #[cfg(feature = "tls")]
 mod tls;
