@@ -153,7 +153,11 @@ impl<S> Server<S> {
     }
 
     /// How long a graceful shutdown waits for open connections (default
-    /// 30 s).
+    /// 30 s). On shutdown the listener closes (new connections are
+    /// refused), open connections are asked to finish (GOAWAY on HTTP/2,
+    /// `connection: close` on HTTP/1.1) and calls in flight run on; at the
+    /// deadline the connections still open are closed, and their calls
+    /// fail `unavailable` on the client.
     pub fn drain_timeout(mut self, timeout: Duration) -> Self {
         self.drain_timeout = timeout;
         self
@@ -247,12 +251,17 @@ where
             .max_local_error_reset_streams(http2.max_local_error_reset_streams)
             .max_send_buf_size(http2.max_send_buf_size);
         let graceful = GracefulShutdown::new();
+        // Every connection's task, so that the ones still running at the
+        // drain deadline can be ended (their calls then fail `unavailable`
+        // on the client) instead of outliving the server.
+        let mut connections = tokio::task::JoinSet::new();
         loop {
             let slot = tokio::select! {
                 slot = std::sync::Arc::clone(&slots).acquire_owned() => match slot {
                     Ok(slot) => slot,
                     Err(_) => break,
                 },
+                Some(_) = connections.join_next() => continue,
                 () = &mut shutdown => break,
             };
             let (stream, _peer) = tokio::select! {
@@ -273,7 +282,8 @@ where
             let builder = builder.clone();
             #[cfg(feature = "tls")]
             if let Some(acceptor) = acceptor.clone() {
-                tokio::spawn(async move {
+                connections.spawn(async move {
+                    let _slot = slot;
                     // A client that never finishes its handshake must not
                     // hold a task forever.
                     let handshake =
@@ -286,7 +296,7 @@ where
                 });
                 continue;
             }
-            tokio::spawn(async move {
+            connections.spawn(async move {
                 let _slot = slot;
                 // A client that connects and says nothing is dropped: the
                 // protocol detection below would wait for it forever.
@@ -301,6 +311,8 @@ where
         }
         drop(listener);
         let _ = tokio::time::timeout(drain_timeout, graceful.shutdown()).await;
+        connections.abort_all();
+        while connections.join_next().await.is_some() {}
         Ok(())
     }
 }
