@@ -16,7 +16,14 @@
 //! writing its headers; if it has not, the response says `connection:
 //! close`, so the client never reuses a connection that may be closed under
 //! it, while the drain goes on reading so the client can finish writing.
+//!
+//! The same body also carries the router's request-body stall limit
+//! ([`Router::request_body_timeout`](crate::Router::request_body_timeout)):
+//! while the call waits for body data, a body that delivers nothing for
+//! that long fails with `deadline_exceeded`, and its connection is not
+//! reused.
 
+use std::future::Future as _;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU8, Ordering};
@@ -24,6 +31,7 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use tokio::sync::Notify;
+use tokio::time::Sleep;
 
 use http::Version;
 use http_body::{Body, Frame, SizeHint};
@@ -53,8 +61,60 @@ pin_project! {
     {
         #[pin]
         inner: Inner<B>,
+        #[pin]
+        stall: Stall,
     }
 }
+
+pin_project! {
+    /// The stall limit: armed (from now) whenever the body has no data
+    /// ready, re-armed after each frame; no clock is read while data flows.
+    struct Stall {
+        limit: Option<Duration>,
+        #[pin]
+        sleep: Option<Sleep>,
+        rearm: bool,
+    }
+}
+
+impl Stall {
+    fn new(limit: Option<Duration>) -> Self {
+        Stall {
+            limit,
+            sleep: None,
+            rearm: true,
+        }
+    }
+
+    /// Whether the limit ran out while the body had nothing for us.
+    fn expired(self: Pin<&mut Self>, cx: &mut Context<'_>) -> bool {
+        let mut this = self.project();
+        let Some(limit) = *this.limit else {
+            return false;
+        };
+        if *this.rearm {
+            *this.rearm = false;
+            let deadline = tokio::time::Instant::now() + limit;
+            match this.sleep.as_mut().as_pin_mut() {
+                Some(sleep) => sleep.reset(deadline),
+                None => this.sleep.set(Some(tokio::time::sleep_until(deadline))),
+            }
+        }
+        this.sleep
+            .as_pin_mut()
+            .is_some_and(|sleep| sleep.poll(cx).is_ready())
+    }
+}
+
+/// The error a stalled request body ends with.
+fn stalled(limit: Option<Duration>) -> BoxError {
+    let limit = limit.unwrap_or_default();
+    Box::new(connect_core::ConnectError::deadline_exceeded(format!(
+        "request body stalled: no data for {limit:?}"
+    )))
+}
+
+type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
 pin_project! {
     #[project = InnerProj]
@@ -154,12 +214,18 @@ where
 {
     /// Wraps the body of a request made with HTTP `version`.
     pub fn new(version: Version, body: B) -> Self {
-        Self::tracked(version, body).0
+        Self::tracked(version, body, None).0
     }
 
     /// Like [`new`](Self::new), also returning the state of an HTTP/1.x
-    /// body for the router to consult when the response is ready.
-    pub(crate) fn tracked(version: Version, body: B) -> (Self, Option<Arc<DrainState>>) {
+    /// body for the router to consult when the response is ready, and
+    /// failing the body if it stalls for `stall_limit` while awaited.
+    pub(crate) fn tracked(
+        version: Version,
+        body: B,
+        stall_limit: Option<Duration>,
+    ) -> (Self, Option<Arc<DrainState>>) {
+        let stall = Stall::new(stall_limit);
         if version <= Version::HTTP_11 {
             let state = Arc::new(DrainState::default());
             let inner = Inner::Http1 {
@@ -169,11 +235,12 @@ where
                     state: state.clone(),
                 },
             };
-            (DrainOnDrop { inner }, Some(state))
+            (DrainOnDrop { inner, stall }, Some(state))
         } else {
             (
                 DrainOnDrop {
                     inner: Inner::Direct { body },
+                    stall,
                 },
                 None,
             )
@@ -184,15 +251,17 @@ where
 impl<B> Body for DrainOnDrop<B>
 where
     B: Body + Send + 'static,
+    B::Error: Into<BoxError>,
 {
     type Data = B::Data;
-    type Error = B::Error;
+    type Error = BoxError;
 
     fn poll_frame(
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Self::Data>, Self::Error>>> {
-        match self.project().inner.project() {
+        let mut this = self.project();
+        let polled = match this.inner.as_mut().project() {
             InnerProj::Direct { body } => body.poll_frame(cx),
             InnerProj::Http1 { guard } => {
                 let Some(body) = guard.body.as_mut() else {
@@ -212,6 +281,23 @@ where
                 }
                 polled
             }
+        };
+        match polled {
+            Poll::Ready(frame) => {
+                *this.stall.as_mut().project().rearm = true;
+                Poll::Ready(frame.map(|f| f.map_err(Into::into)))
+            }
+            Poll::Pending if this.stall.as_mut().expired(cx) => {
+                if let InnerProj::Http1 { guard } = this.inner.project() {
+                    // Not drained: a client this slow does not get the
+                    // connection back.
+                    guard.ended = true;
+                    guard.body = None;
+                    guard.state.set(ABANDONED);
+                }
+                Poll::Ready(Some(Err(stalled(*this.stall.project().limit))))
+            }
+            Poll::Pending => Poll::Pending,
         }
     }
 
@@ -295,7 +381,7 @@ mod tests {
     use std::sync::atomic::{AtomicU64, Ordering};
 
     use bytes::Bytes;
-    use futures_util::stream;
+    use futures_util::{StreamExt as _, stream};
     use http_body_util::{BodyExt as _, StreamBody};
 
     use super::*;
@@ -320,7 +406,7 @@ mod tests {
     #[tokio::test]
     async fn http1_body_dropped_unread_is_drained_up_to_the_limit() {
         let read = Arc::new(AtomicU64::new(0));
-        let mut body = DrainOnDrop::new(Version::HTTP_11, counted(8, read.clone()));
+        let mut body = Box::pin(DrainOnDrop::new(Version::HTTP_11, counted(8, read.clone())));
         let first = body.frame().await.unwrap().unwrap();
         assert_eq!(first.into_data().unwrap().len(), 1024);
         drop(body);
@@ -365,5 +451,69 @@ mod tests {
         let read = Arc::new(AtomicU64::new(0));
         drop(DrainOnDrop::new(Version::HTTP_11, counted(2, read.clone())));
         assert_eq!(read.load(Ordering::SeqCst), 0);
+    }
+
+    /// A body that sends `first`, then nothing until the end of time.
+    fn stalls_after(
+        first: &'static [u8],
+    ) -> impl Body<Data = Bytes, Error = std::convert::Infallible> + Send + 'static {
+        StreamBody::new(
+            stream::iter([Ok(Frame::data(Bytes::from_static(first)))]).chain(stream::pending()),
+        )
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_stalled_body_fails_deadline_exceeded_after_the_limit() {
+        for version in [Version::HTTP_11, Version::HTTP_2] {
+            let limit = Duration::from_secs(30);
+            let (body, drain) = DrainOnDrop::tracked(version, stalls_after(b"abc"), Some(limit));
+            let mut body = Box::pin(body);
+            let started = tokio::time::Instant::now();
+            assert_eq!(
+                &body.frame().await.unwrap().unwrap().into_data().unwrap()[..],
+                b"abc"
+            );
+            let err = body.frame().await.unwrap().unwrap_err();
+            let err = connect_core::ConnectError::from_error(err);
+            assert_eq!(
+                err.code(),
+                connect_core::Code::DeadlineExceeded,
+                "{version:?}"
+            );
+            assert_eq!(started.elapsed(), limit);
+            if let Some(drain) = drain {
+                // Not drained: the connection is not kept alive.
+                drop(body);
+                assert_eq!(drain.keep_alive(), Some(false));
+            }
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn each_frame_rearms_the_stall_limit() {
+        let limit = Duration::from_secs(10);
+        let slow = stream::unfold(0, |n| async move {
+            if n == 3 {
+                return None;
+            }
+            tokio::time::sleep(Duration::from_secs(8)).await;
+            Some((
+                Ok::<_, std::convert::Infallible>(Frame::data(Bytes::from_static(b"x"))),
+                n + 1,
+            ))
+        });
+        let (body, _) = DrainOnDrop::tracked(Version::HTTP_2, StreamBody::new(slow), Some(limit));
+        // 24 s in all, but never 10 s without data.
+        let all = body.collect().await.unwrap().to_bytes();
+        assert_eq!(&all[..], b"xxx");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn without_a_limit_a_body_may_wait() {
+        let (body, _) = DrainOnDrop::tracked(Version::HTTP_2, stalls_after(b"a"), None);
+        let mut body = Box::pin(body);
+        body.frame().await.unwrap().unwrap();
+        let waited = tokio::time::timeout(Duration::from_secs(3600), body.frame()).await;
+        assert!(waited.is_err(), "the body ended or failed");
     }
 }

@@ -27,8 +27,11 @@
 //!   layers over [`RpcRequest`](connect_layers::rpc::RpcRequest)s and
 //!   register it with [`Router::add_methods`].
 
+mod catch_panic;
 pub mod cors;
+mod detect;
 mod drain;
+mod lifecycle;
 mod router;
 mod server;
 pub mod shed;
@@ -36,11 +39,12 @@ mod stack_call;
 #[cfg(feature = "tls")]
 mod tls;
 
+pub use catch_panic::{CatchPanic, CatchPanicFuture, CatchPanicLayer, PanicSafeBody};
 pub use drain::DrainOnDrop;
-pub use router::{Dispatch, ResponseFuture, Router, detect_protocol};
+pub use router::{DEFAULT_REQUEST_BODY_TIMEOUT, Dispatch, ResponseFuture, Router, detect_protocol};
 pub use server::{
-    DEFAULT_FIRST_BYTE_TIMEOUT, DEFAULT_HEADER_READ_TIMEOUT, DEFAULT_MAX_CONNECTIONS,
-    Http2Settings, Server,
+    DEFAULT_CONNECTION_AGE_GRACE, DEFAULT_FIRST_BYTE_TIMEOUT, DEFAULT_HEADER_READ_TIMEOUT,
+    DEFAULT_MAX_CONNECTION_IDLE, DEFAULT_MAX_CONNECTIONS, Http2Settings, Server,
 };
 pub use stack_call::StackCall;
 #[cfg(feature = "tls")]

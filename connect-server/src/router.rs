@@ -7,6 +7,7 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
+use std::time::Duration;
 
 use connect_codec::error_json;
 use connect_core::{ConnectError, MethodDescriptor, Protocol};
@@ -220,6 +221,7 @@ pub struct Router<
 struct Stacks<C, G, W> {
     routes: Arc<Routes>,
     config: StackConfig,
+    body_timeouts: BodyTimeouts,
     connect: C,
     grpc: G,
     grpc_web: W,
@@ -233,7 +235,65 @@ impl<C, G, W> Clone for Router<C, G, W> {
     }
 }
 
+/// The default limit on how long a unary or server-streaming call's
+/// request body may stall ([`Router::request_body_timeout`]).
+pub const DEFAULT_REQUEST_BODY_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// How long a request body may deliver nothing while its call waits.
+#[derive(Clone, Copy, Debug)]
+struct BodyTimeouts {
+    /// Bodies of one message: unary and server-streaming calls.
+    single: Option<Duration>,
+    /// Client- and bidi-streaming calls.
+    stream: Option<Duration>,
+}
+
+impl Default for BodyTimeouts {
+    fn default() -> Self {
+        BodyTimeouts {
+            single: Some(DEFAULT_REQUEST_BODY_TIMEOUT),
+            stream: None,
+        }
+    }
+}
+
 impl<C: Clone, G: Clone, W: Clone> Router<C, G, W> {
+    /// How long the request body of a unary or server-streaming call may
+    /// go without delivering data while the call waits for it (default
+    /// [`DEFAULT_REQUEST_BODY_TIMEOUT`], 30 s; `None`: no limit). A client
+    /// that stalls longer gets `deadline_exceeded`, and an HTTP/1.1
+    /// connection is closed after the answer instead of kept alive.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use connect_server::Router;
+    ///
+    /// let router = Router::new().request_body_timeout(Some(Duration::from_secs(5)));
+    /// # let _ = router;
+    /// ```
+    pub fn request_body_timeout(self, limit: Option<Duration>) -> Self {
+        let mut s = self.into_stacks();
+        s.body_timeouts.single = limit;
+        Router::from_stacks(s)
+    }
+
+    /// The same limit for client- and bidi-streaming calls, between
+    /// messages (default `None`: a stream may stay quiet as long as its
+    /// deadline allows; set one if your streams should never idle).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use connect_server::Router;
+    ///
+    /// let router = Router::new().stream_body_timeout(Some(Duration::from_secs(300)));
+    /// # let _ = router;
+    /// ```
+    pub fn stream_body_timeout(self, limit: Option<Duration>) -> Self {
+        let mut s = self.into_stacks();
+        s.body_timeouts.stream = limit;
+        Router::from_stacks(s)
+    }
+
     /// The stacks, owned: unwrapped if this router is their only owner,
     /// else cloned.
     fn into_stacks(self) -> Stacks<C, G, W> {
@@ -266,10 +326,14 @@ impl Default for Router {
 impl Router {
     /// An empty router with the default stacks.
     pub fn new() -> Self {
-        Self::with_routes(Arc::new(Routes::default()), StackConfig::new())
+        Self::with_routes(
+            Arc::new(Routes::default()),
+            StackConfig::new(),
+            BodyTimeouts::default(),
+        )
     }
 
-    fn with_routes(routes: Arc<Routes>, config: StackConfig) -> Self {
+    fn with_routes(routes: Arc<Routes>, config: StackConfig, body_timeouts: BodyTimeouts) -> Self {
         let dispatch = Dispatch {
             routes: routes.clone(),
         };
@@ -284,13 +348,18 @@ impl Router {
             grpc_web: GrpcWebLayer::from_config(stacks).layer(dispatch),
             routes,
             config,
+            body_timeouts,
         })
     }
 
     /// Configures every protocol stack (limits, compression, deadlines):
     /// pass a [`StackConfig`] or any of the stack layers.
     pub fn with_config(self, config: impl Into<StackConfig>) -> Self {
-        Self::with_routes(self.shared.routes.clone(), config.into())
+        Self::with_routes(
+            self.shared.routes.clone(),
+            config.into(),
+            self.shared.body_timeouts,
+        )
     }
     /// Adds every method of a generated service. The one instance serves
     /// every call through a shared reference ([`RpcService`]); to put your
@@ -338,12 +407,17 @@ impl Router {
         methods: &'static [MethodDescriptor],
         service: Arc<dyn ErasedService>,
     ) -> Self {
-        let Stacks { routes, config, .. } = self.into_stacks();
+        let Stacks {
+            routes,
+            config,
+            body_timeouts,
+            ..
+        } = self.into_stacks();
         let mut routes = Arc::try_unwrap(routes).unwrap_or_else(|shared| (*shared).clone());
         for method in methods {
             routes.insert(method.path(), (method, service.clone()));
         }
-        Self::with_routes(Arc::new(routes), config)
+        Self::with_routes(Arc::new(routes), config, body_timeouts)
     }
 
     /// Wraps all three protocol stacks in `layer` (which must apply to
@@ -392,6 +466,7 @@ impl Router {
             grpc_web: Layer::<GrpcWebService<Dispatch>>::layer(&layer, s.grpc_web),
             routes: s.routes,
             config: s.config,
+            body_timeouts: s.body_timeouts,
         })
     }
 }
@@ -409,6 +484,7 @@ impl<C: Clone, G: Clone, W: Clone> Router<C, G, W> {
             grpc_web: s.grpc_web,
             routes: s.routes,
             config: s.config,
+            body_timeouts: s.body_timeouts,
         })
     }
 
@@ -424,6 +500,7 @@ impl<C: Clone, G: Clone, W: Clone> Router<C, G, W> {
             grpc_web: s.grpc_web,
             routes: s.routes,
             config: s.config,
+            body_timeouts: s.body_timeouts,
         })
     }
 
@@ -439,6 +516,7 @@ impl<C: Clone, G: Clone, W: Clone> Router<C, G, W> {
             grpc_web: f(s.grpc_web),
             routes: s.routes,
             config: s.config,
+            body_timeouts: s.body_timeouts,
         })
     }
 }
@@ -543,6 +621,7 @@ where
     W: Service<Request<DrainOnDrop<B>>, Response = Response<ResponseBody>, Error = Infallible>
         + Clone,
     B: Body + Send + 'static,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
 {
     type Response = Response<ResponseBody>;
     type Error = Infallible;
@@ -567,8 +646,15 @@ where
         ));
         let version = req.version();
         let route = shared.routes.get(req.uri().path());
+        let stall_limit = route.and_then(|(method, _)| {
+            if method.stream_type().client_streams() {
+                shared.body_timeouts.stream
+            } else {
+                shared.body_timeouts.single
+            }
+        });
         let (parts, body) = req.into_parts();
-        let (body, drain) = DrainOnDrop::tracked(version, body);
+        let (body, drain) = DrainOnDrop::tracked(version, body, stall_limit);
         if route.is_none() {
             drop(body); // drained in the background on HTTP/1.x
             let ct = parts.headers.get(header::CONTENT_TYPE);

@@ -12,16 +12,22 @@ use std::time::Duration;
 use bytes::Bytes;
 use http::{Request, Response};
 use hyper::body::Incoming;
+use hyper::server::conn::{http1, http2};
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
-use hyper_util::server::conn::auto::Builder;
-use hyper_util::server::graceful::GracefulShutdown;
 use hyper_util::service::TowerToHyperService;
+use std::sync::Arc;
+use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio::time::Instant;
 use tower_service::Service;
+
+use crate::catch_panic::CatchPanic;
+use crate::detect::{Detected, Rewind, detect};
+use crate::lifecycle::{self, Retirement};
 
 type Signal = Pin<Box<dyn Future<Output = ()> + Send>>;
 
-/// How long a TLS client has to finish its handshake.
 /// HTTP/2 connection settings (defaults in parentheses).
 ///
 /// ```
@@ -81,6 +87,12 @@ pub const DEFAULT_FIRST_BYTE_TIMEOUT: Duration = Duration::from_secs(10);
 /// between requests (hyper's own default).
 pub const DEFAULT_HEADER_READ_TIMEOUT: Duration = Duration::from_secs(30);
 
+/// The default time an idle connection (no call in flight) stays open.
+pub const DEFAULT_MAX_CONNECTION_IDLE: Duration = Duration::from_secs(5 * 60);
+
+/// The default time a retired connection's calls may run on.
+pub const DEFAULT_CONNECTION_AGE_GRACE: Duration = Duration::from_secs(30);
+
 /// Serves a [`Router`](crate::Router) (or any tower HTTP service) over TCP.
 ///
 /// ```no_run
@@ -102,6 +114,7 @@ pub struct Server<S> {
     header_read_timeout: Duration,
     http2: Http2Settings,
     max_connections: usize,
+    retirement: Retirement,
     #[cfg(feature = "tls")]
     tls: Option<crate::TlsConfig>,
 }
@@ -115,6 +128,10 @@ impl<S> fmt::Debug for Server<S> {
             .field("header_read_timeout", &self.header_read_timeout)
             .field("http2", &self.http2)
             .field("max_connections", &self.max_connections)
+            .field("max_connection_age", &self.retirement.max_age)
+            .field("connection_age_grace", &self.retirement.age_grace)
+            .field("max_connection_idle", &self.retirement.max_idle)
+            .field("max_requests_per_connection", &self.retirement.max_requests)
             .finish_non_exhaustive()
     }
 }
@@ -130,6 +147,12 @@ impl<S> Server<S> {
             header_read_timeout: DEFAULT_HEADER_READ_TIMEOUT,
             http2: Http2Settings::default(),
             max_connections: DEFAULT_MAX_CONNECTIONS,
+            retirement: Retirement {
+                max_age: None,
+                age_grace: DEFAULT_CONNECTION_AGE_GRACE,
+                max_idle: Some(DEFAULT_MAX_CONNECTION_IDLE),
+                max_requests: None,
+            },
             #[cfg(feature = "tls")]
             tls: None,
         }
@@ -195,6 +218,54 @@ impl<S> Server<S> {
         self.max_connections = max.max(1);
         self
     }
+
+    /// Retires each connection after about `age` (± 10% jitter, so that
+    /// connections opened together do not all close together; default
+    /// `None`, never): it is asked to finish (GOAWAY on HTTP/2,
+    /// `connection: close` on HTTP/1.1), its calls in flight get the
+    /// [grace period](Self::connection_age_grace), and clients reconnect —
+    /// which is how new server instances behind a load balancer get their
+    /// share of long-lived HTTP/2 clients.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use connect_server::{Router, Server};
+    ///
+    /// let server = Server::new(Router::new())
+    ///     .max_connection_age(Some(Duration::from_secs(30 * 60)))
+    ///     .connection_age_grace(Duration::from_secs(60));
+    /// # drop(server);
+    /// ```
+    pub fn max_connection_age(mut self, age: Option<Duration>) -> Self {
+        self.retirement.max_age = age;
+        self
+    }
+
+    /// How long a retired connection's calls may run on before it is
+    /// closed (default [`DEFAULT_CONNECTION_AGE_GRACE`], 30 s); applies to
+    /// retirement by age, idle time and request count.
+    pub fn connection_age_grace(mut self, grace: Duration) -> Self {
+        self.retirement.age_grace = grace;
+        self
+    }
+
+    /// Retires a connection with no call in flight for `idle` (default
+    /// [`DEFAULT_MAX_CONNECTION_IDLE`], 5 min; `None` keeps idle
+    /// connections open). HTTP/2 keep-alive pings do not count as activity.
+    /// An idle HTTP/1.1 connection is already closed sooner, by the
+    /// [header read timeout](Self::header_read_timeout).
+    pub fn max_connection_idle(mut self, idle: Option<Duration>) -> Self {
+        self.retirement.max_idle = idle;
+        self
+    }
+
+    /// Retires a connection once it has taken `max` requests (default
+    /// `None`, no limit): the last one is answered (with `connection:
+    /// close` on HTTP/1.1), then the client moves to a new connection.
+    pub fn max_requests_per_connection(mut self, max: Option<u64>) -> Self {
+        self.retirement.max_requests = max.map(|m| m.max(1));
+        self
+    }
 }
 
 impl<S, B> Server<S>
@@ -223,41 +294,23 @@ where
             )),
             None => None,
         };
+        let slots = Arc::new(tokio::sync::Semaphore::new(self.max_connections));
+        let conns = Arc::new(Connections::new(&self));
         let Server {
             service,
             shutdown,
             drain_timeout,
-            first_byte_timeout,
-            header_read_timeout,
-            http2,
-            max_connections,
             ..
         } = self;
-        let slots = std::sync::Arc::new(tokio::sync::Semaphore::new(max_connections));
         let mut shutdown = shutdown.unwrap_or_else(|| Box::pin(std::future::pending()));
-        let mut builder = Builder::new(TokioExecutor::new());
-        builder
-            .http1()
-            .timer(TokioTimer::new())
-            .header_read_timeout(header_read_timeout);
-        builder
-            .http2()
-            .timer(TokioTimer::new())
-            .max_concurrent_streams(http2.max_concurrent_streams)
-            .max_header_list_size(http2.max_header_list_size)
-            .keep_alive_interval(http2.keep_alive_interval)
-            .keep_alive_timeout(http2.keep_alive_timeout)
-            .max_pending_accept_reset_streams(http2.max_pending_accept_reset_streams)
-            .max_local_error_reset_streams(http2.max_local_error_reset_streams)
-            .max_send_buf_size(http2.max_send_buf_size);
-        let graceful = GracefulShutdown::new();
+        let (stop, stopped) = watch::channel(false);
         // Every connection's task, so that the ones still running at the
         // drain deadline can be ended (their calls then fail `unavailable`
         // on the client) instead of outliving the server.
         let mut connections = tokio::task::JoinSet::new();
         loop {
             let slot = tokio::select! {
-                slot = std::sync::Arc::clone(&slots).acquire_owned() => match slot {
+                slot = Arc::clone(&slots).acquire_owned() => match slot {
                     Ok(slot) => slot,
                     Err(_) => break,
                 },
@@ -277,42 +330,120 @@ where
                 () = &mut shutdown => break,
             };
             let _ = stream.set_nodelay(true);
-            let service = TowerToHyperService::new(service.clone());
-            let watcher = graceful.watcher();
-            let builder = builder.clone();
+            let service = service.clone();
+            let conns = conns.clone();
+            let stopped = stopped.clone();
             #[cfg(feature = "tls")]
             if let Some(acceptor) = acceptor.clone() {
                 connections.spawn(async move {
                     let _slot = slot;
+                    let deadline = Instant::now() + conns.first_byte_timeout;
                     // A client that never finishes its handshake must not
                     // hold a task forever.
-                    let handshake =
-                        tokio::time::timeout(first_byte_timeout, acceptor.accept(stream));
-                    let Ok(Ok(tls)) = handshake.await else {
+                    let handshake = tokio::time::timeout_at(deadline, acceptor.accept(stream));
+                    let Some(Ok(Ok(tls))) = until_stopped(stopped.clone(), handshake).await else {
                         return;
                     };
-                    let conn = builder.serve_connection_with_upgrades(TokioIo::new(tls), service);
-                    let _ = watcher.watch(conn.into_owned()).await;
+                    // ALPN said HTTP/2: anything but the preface is an
+                    // HTTP/2 protocol error, not an HTTP/1.1 request.
+                    let h2 = tls.get_ref().1.alpn_protocol() == Some(b"h2");
+                    conns.serve(tls, h2, deadline, service, stopped).await;
                 });
                 continue;
             }
             connections.spawn(async move {
                 let _slot = slot;
-                // A client that connects and says nothing is dropped: the
-                // protocol detection below would wait for it forever.
-                let mut first = [0u8; 1];
-                match tokio::time::timeout(first_byte_timeout, stream.peek(&mut first)).await {
-                    Ok(Ok(n)) if n > 0 => {}
-                    _ => return,
-                }
-                let conn = builder.serve_connection_with_upgrades(TokioIo::new(stream), service);
-                let _ = watcher.watch(conn.into_owned()).await;
+                let deadline = Instant::now() + conns.first_byte_timeout;
+                conns.serve(stream, false, deadline, service, stopped).await;
             });
         }
         drop(listener);
-        let _ = tokio::time::timeout(drain_timeout, graceful.shutdown()).await;
+        let _ = stop.send(true);
+        let drained = async { while connections.join_next().await.is_some() {} };
+        let _ = tokio::time::timeout(drain_timeout, drained).await;
         connections.abort_all();
         while connections.join_next().await.is_some() {}
         Ok(())
+    }
+}
+
+/// What every connection is served with.
+struct Connections {
+    http1: http1::Builder,
+    http2: http2::Builder<TokioExecutor>,
+    first_byte_timeout: Duration,
+    retirement: Retirement,
+}
+
+impl Connections {
+    fn new<S>(server: &Server<S>) -> Self {
+        let mut http1 = http1::Builder::new();
+        http1
+            .timer(TokioTimer::new())
+            .header_read_timeout(server.header_read_timeout);
+        let settings = &server.http2;
+        let mut http2 = http2::Builder::new(TokioExecutor::new());
+        http2
+            .timer(TokioTimer::new())
+            .max_concurrent_streams(settings.max_concurrent_streams)
+            .max_header_list_size(settings.max_header_list_size)
+            .keep_alive_interval(settings.keep_alive_interval)
+            .keep_alive_timeout(settings.keep_alive_timeout)
+            .max_pending_accept_reset_streams(settings.max_pending_accept_reset_streams)
+            .max_local_error_reset_streams(settings.max_local_error_reset_streams)
+            .max_send_buf_size(settings.max_send_buf_size);
+        Connections {
+            http1,
+            http2,
+            first_byte_timeout: server.first_byte_timeout,
+            retirement: server.retirement,
+        }
+    }
+
+    /// Serves one connection: tells HTTP/2 from HTTP/1.x (by `deadline`,
+    /// unless `h2` is already known), then serves it until it ends, the
+    /// server stops or it retires.
+    async fn serve<I, S, B>(
+        &self,
+        mut io: I,
+        h2: bool,
+        deadline: Instant,
+        service: S,
+        stopped: watch::Receiver<bool>,
+    ) where
+        I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+        S: Service<Request<Incoming>, Response = Response<B>, Error = Infallible>
+            + Clone
+            + Send
+            + 'static,
+        S::Future: Send + 'static,
+        B: http_body::Body<Data = Bytes> + Send + 'static,
+        B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+    {
+        // A client that connects and says nothing, or starts the HTTP/2
+        // preface and stops, is dropped at the deadline.
+        let detection = tokio::time::timeout_at(deadline, detect(&mut io));
+        let Some(Ok(Ok((detected, prefix)))) = until_stopped(stopped.clone(), detection).await
+        else {
+            return;
+        };
+        let io = TokioIo::new(Rewind::new(prefix, io));
+        let service = TowerToHyperService::new(CatchPanic::new(service));
+        let (service, calls) = lifecycle::track(service, &self.retirement);
+        if h2 || detected == Detected::Http2 {
+            let conn = self.http2.serve_connection(io, service);
+            lifecycle::drive(conn, calls, self.retirement, stopped).await;
+        } else {
+            let conn = self.http1.serve_connection(io, service);
+            lifecycle::drive(conn, calls, self.retirement, stopped).await;
+        }
+    }
+}
+
+/// Runs `fut` unless the server starts shutting down first (`None`).
+async fn until_stopped<F: Future>(mut stopped: watch::Receiver<bool>, fut: F) -> Option<F::Output> {
+    tokio::select! {
+        out = fut => Some(out),
+        _ = stopped.wait_for(|stop| *stop) => None,
     }
 }
