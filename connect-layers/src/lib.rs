@@ -13,6 +13,8 @@ pub mod future;
 pub mod get;
 pub mod handler;
 pub mod negotiate;
+#[cfg(feature = "tracing")]
+pub mod observe;
 pub mod protocol;
 pub mod rpc;
 pub mod stack;

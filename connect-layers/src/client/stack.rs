@@ -51,8 +51,17 @@ impl ClientStackConfig {
 
 /// The composed client stack over channel `T`, outermost first:
 /// deadline, compression, framing, negotiate, GET, gRPC-Web text, errors.
+#[cfg(not(feature = "tracing"))]
 pub type ClientStack<T> =
     Deadline<Compression<Framing<Negotiate<ConnectGet<WebText<ErrorMap<T>>>>>>>;
+
+/// The composed client stack over channel `T`, outermost first: trace
+/// (feature `tracing`), deadline, compression, framing, negotiate, GET,
+/// gRPC-Web text, errors.
+#[cfg(feature = "tracing")]
+pub type ClientStack<T> = crate::observe::ClientTrace<
+    Deadline<Compression<Framing<Negotiate<ConnectGet<WebText<ErrorMap<T>>>>>>>,
+>;
 
 /// Builds the client stack for `config` over `channel`.
 ///
@@ -84,5 +93,8 @@ pub fn client_stack<T>(channel: T, config: &ClientStackConfig) -> ClientStack<T>
     let framing =
         FramingLayer::new(protocol, &config.base_uri, config.registry.clone()).layer(negotiate);
     let compression = CompressionLayer::new(protocol, config.registry.clone()).layer(framing);
-    DeadlineLayer::new(protocol).layer(compression)
+    let stack = DeadlineLayer::new(protocol).layer(compression);
+    #[cfg(feature = "tracing")]
+    let stack = crate::observe::ClientTraceLayer::new(protocol, &config.base_uri).layer(stack);
+    stack
 }
