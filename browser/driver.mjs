@@ -76,13 +76,25 @@ function check(name, ok, detail) {
 }
 const same = (a, b) => JSON.stringify(a) === JSON.stringify(b);
 
+/** web.rs's validator: the FNV-1a hash of the greeting, quoted. */
+function etagFor(text) {
+  let h = 0xcbf29ce484222325n;
+  for (const b of Buffer.from(text)) h = ((h ^ BigInt(b)) * 0x100000001b3n) & 0xffffffffffffffffn;
+  return `"${h.toString(16).padStart(16, "0")}"`;
+}
+
 const TRANSPORTS = ["connect-json", "connect-binary", "connect-get", "grpc-web-binary", "grpc-web-json"];
 const EXPECTED = {
-  unary: { ok: true, value: "Hello, Browser!", header: "greet-web" },
+  unary: {
+    ok: true,
+    value: "Hello, Browser!",
+    // The cache headers Greet sets (etag: FNV-1a of the greeting, as web.rs computes it).
+    headers: { "x-greet-server": "greet-web", "cache-control": "public, max-age=60", etag: etagFor("Hello, Browser!") },
+  },
   serverStream: {
     ok: true,
     value: ["Hello, Stream! (1)", "Hello, Stream! (2)", "Hello, Stream! (3)"],
-    header: "greet-web",
+    headers: { "x-greet-server": "greet-web" },
   },
   unaryError: {
     ok: false,

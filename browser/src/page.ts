@@ -9,7 +9,7 @@ import { GreetService } from "./gen/greet/v1/greet_pb.js";
 
 /** What one call gave: a value, or the error the page read. */
 export type Outcome =
-  | { ok: true; value: unknown; header?: string | null }
+  | { ok: true; value: unknown; headers?: Record<string, string | null> }
   | { ok: false; code: string; message: string; details: number[] };
 
 /** One transport's outcomes by case. */
@@ -46,6 +46,11 @@ async function outcome(f: () => Promise<Outcome>): Promise<Outcome> {
   }
 }
 
+/** The response headers the page can read (exposed by CORS, or safelisted). */
+function pick(h: Headers, ...names: string[]): Record<string, string | null> {
+  return Object.fromEntries(names.map((n) => [n, h.get(n)]));
+}
+
 /** Every case over one transport. */
 async function runTransport(transport: Transport): Promise<TransportResults> {
   const client = createClient(GreetService, transport);
@@ -53,23 +58,23 @@ async function runTransport(transport: Transport): Promise<TransportResults> {
   const timeoutMs = 10_000;
   return {
     unary: await outcome(async () => {
-      let header: string | null = null;
+      let headers: Record<string, string | null> = {};
       const res = await client.greet(
         { name: "Browser" },
-        { timeoutMs, onHeader: (h) => (header = h.get("x-greet-server")) },
+        { timeoutMs, onHeader: (h) => (headers = pick(h, "x-greet-server", "cache-control", "etag")) },
       );
-      return { ok: true, value: res.greeting, header };
+      return { ok: true, value: res.greeting, headers };
     }),
     serverStream: await outcome(async () => {
-      let header: string | null = null;
+      let headers: Record<string, string | null> = {};
       const got: string[] = [];
       for await (const res of client.greetStream(
         { name: "Stream", count: 3 },
-        { timeoutMs, onHeader: (h) => (header = h.get("x-greet-server")) },
+        { timeoutMs, onHeader: (h) => (headers = pick(h, "x-greet-server")) },
       )) {
         got.push(res.greeting);
       }
-      return { ok: true, value: got, header };
+      return { ok: true, value: got, headers };
     }),
     unaryError: await outcome(async () => {
       const res = await client.greet({ name: "x".repeat(41) }, { timeoutMs });

@@ -20,9 +20,10 @@
 //! Next to the example `Greeter`, `Greet` rejects names longer than
 //! [`MAX_NAME_CHARS`] with `invalid_argument` and a detail (the limit, as
 //! a `google.protobuf.Int32Value`), `GreetStream` adds the same detail to
-//! its `count` error, and every response carries an `x-greet-server`
-//! header: the page reads error details and a custom header across
-//! origins.
+//! its `count` error, every response carries an `x-greet-server`
+//! header, and `Greet` answers with `cache-control: public, max-age=60` and
+//! an `etag` (it may be called with a Connect GET): the page reads error
+//! details, a custom header and the cache headers across origins.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -36,6 +37,7 @@ use examples::Greeter;
 use examples::greeter::MAX_GREETINGS;
 use examples::proto::greet::v1::greet_service::{GreetRequestView, GreetStreamRequestView};
 use examples::proto::greet::v1::{GreetResponse, GreetService, GreetServiceExt as _};
+use http::header::{CACHE_CONTROL, ETAG};
 use http::{HeaderName, HeaderValue, Method};
 use tower::ServiceBuilder;
 use tower_http::cors::{AllowOrigin, CorsLayer};
@@ -58,6 +60,14 @@ fn limit(value: i32) -> Int32Value {
     }
 }
 
+/// A strong validator for a greeting: its FNV-1a hash, quoted.
+fn etag_for(text: &str) -> String {
+    let hash = text.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    });
+    format!("\"{hash:016x}\"")
+}
+
 fn tag(ctx: &mut Context) {
     ctx.response_headers_mut()
         .insert(SERVER_HEADER, HeaderValue::from_static("greet-web"));
@@ -77,7 +87,18 @@ impl GreetService for WebGreeter {
             .with_typed_detail(&limit(MAX_NAME_CHARS)));
         }
         tag(&mut ctx);
-        Greeter.greet(ctx, request).await
+        let (response, mut ctx) = Greeter.greet(ctx, request).await?;
+        // Greet has no side effects, so connect-web may send it as a GET
+        // (`useHttpGet`): let browsers and CDNs cache the answer.
+        let h = ctx.response_headers_mut();
+        h.insert(
+            CACHE_CONTROL,
+            HeaderValue::from_static("public, max-age=60"),
+        );
+        if let Ok(etag) = HeaderValue::try_from(etag_for(&response.greeting)) {
+            h.insert(ETAG, etag);
+        }
+        Ok((response, ctx))
     }
 
     async fn greet_stream(
@@ -110,11 +131,13 @@ impl GreetService for WebGreeter {
 }
 
 /// The CORS recipe: the Connect and gRPC-Web request headers allowed, the
-/// status headers (and our own `x-greet-server`) exposed, preflights
+/// status headers (and our own `x-greet-server` and `etag`) exposed, preflights
 /// cached for two hours.
 fn cors_layer(origins: Vec<HeaderValue>) -> CorsLayer {
     let mut exposed = cors::exposed_headers();
     exposed.push(HeaderName::from_static(SERVER_HEADER));
+    // `cache-control` is readable cross-origin anyway; `etag` is not.
+    exposed.push(ETAG);
     CorsLayer::new()
         .allow_origin(AllowOrigin::list(origins))
         .allow_methods([Method::GET, Method::POST])
