@@ -93,10 +93,8 @@ impl<S> ClientTrace<S> {
             side: Side::Client,
         };
         let mut record = CallRecord::start(span, info)?;
-        if !record.span().is_disabled() {
-            if let Some(p) = hooks::propagator() {
-                p.inject(record.span(), &mut req.headers);
-            }
+        if let Some(p) = hooks::propagator() {
+            p.inject(record.span(), &mut req.headers);
         }
         match &mut req.messages {
             RequestMessages::Unary(frame) => record.request_frame(frame),

@@ -101,11 +101,11 @@ pub(crate) struct CallRecord {
 
 impl CallRecord {
     /// Starts the record of a call whose span is `span`, or `None` when
-    /// nobody listens (a disabled span, no observer): the call then runs
+    /// nobody listens (a disabled span, no hooks): the call then runs
     /// untouched.
     pub(crate) fn start(span: Span, info: CallInfo) -> Option<Self> {
         let observer = hooks::observer();
-        if span.is_disabled() && observer.is_none() {
+        if span.is_disabled() && observer.is_none() && hooks::propagator().is_none() {
             return None;
         }
         if let Some(o) = observer {

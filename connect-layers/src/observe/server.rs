@@ -149,9 +149,9 @@ fn start(req: &mut RpcRequest) -> Option<CallRecord> {
     let mut record = CallRecord::start(server_span(req.head.method, &req.head), info)?;
     if !record.span().is_disabled() {
         record_head(record.span(), &req.head);
-        if let Some(p) = hooks::propagator() {
-            p.extract(&req.head.headers, record.span());
-        }
+    }
+    if let Some(p) = hooks::propagator() {
+        p.extract(&req.head.headers, record.span());
     }
     record.set_deadline(req.head.deadline);
     match &mut req.messages {
