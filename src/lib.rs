@@ -11,6 +11,8 @@
 //! | [`layers`] | `connect-layers` | one `tower::Layer` per protocol concern, and the stacks |
 //! | [`server`] | `connect-server` | [`Router`], [`Server`], axum integration |
 //! | [`client`] | `connect-client` | [`Client`], [`ClientConfig`], [`CallOptions`], transports |
+//! | `health` | `connect-health` | the `grpc.health.v1.Health` service (feature `health`) |
+//! | `reflection` | `connect-reflection` | gRPC server reflection, v1 and v1alpha (feature `reflection`) |
 //!
 //! # Feature flags
 //!
@@ -24,6 +26,8 @@
 //! | `client` | yes | [`Client`], generated clients, [`HttpClient`], [`Http2Connection`] |
 //! | `client-tls` | no | TLS for the client transports (`ClientTlsConfig`) |
 //! | `server-tls` | no | TLS for [`Server`] |
+//! | `health` | no | `connectrpc::health`: `HealthService` and its `HealthReporter` (docs/health.md) |
+//! | `reflection` | no | `connectrpc::reflection`: `Reflection`, for grpcurl and `buf curl --reflect` (docs/reflection.md) |
 //!
 //! # Serving a generated service
 //!
@@ -64,10 +68,18 @@ pub use connect_core::{
     Code, Codec, ConnectError, ErrorDetail, Idempotency, MethodDescriptor, Protocol, StreamType,
     metadata, timeout,
 };
+/// The gRPC health checking service (`grpc.health.v1.Health`): see
+/// `docs/health.md`.
+#[cfg(feature = "health")]
+pub use connect_health as health;
 pub use connect_layers as layers;
 pub use connect_layers::handler::{ResponseStream, Streaming};
 pub use connect_layers::rpc::Context;
 pub use connect_layers::stack::{ConnectLayer, GrpcLayer, GrpcWebLayer, StackConfig};
+/// gRPC server reflection (`grpc.reflection.v1` and `v1alpha`): see
+/// `docs/reflection.md`.
+#[cfg(feature = "reflection")]
+pub use connect_reflection as reflection;
 #[cfg(feature = "server")]
 pub use connect_server as server;
 #[cfg(feature = "server")]

@@ -7,9 +7,12 @@
 //! `::buffa_types::google::protobuf`, and anything covered by an
 //! `extern_path` to its configured crate.
 
+use buffa::Message as _;
 use buffa_codegen::context::CodeGenContext;
 use buffa_codegen::generated::descriptor::method_options::IdempotencyLevel;
-use buffa_codegen::generated::descriptor::{FileDescriptorProto, MethodDescriptorProto};
+use buffa_codegen::generated::descriptor::{
+    FileDescriptorProto, FileDescriptorSet, MethodDescriptorProto,
+};
 use buffa_codegen::{CodeGenConfig, GeneratedFile, GeneratedFileKind};
 use proc_macro2::TokenStream;
 
@@ -51,6 +54,7 @@ pub fn services_in_file_of(
 ) -> Result<Vec<ServiceDef>, Error> {
     let package = file.package.clone().unwrap_or_default();
     let package_taken = taken_names(ctx, &package, files);
+    let descriptor_set = (!file.service.is_empty()).then(|| file_descriptor_set(file, files));
     let mut services = Vec::with_capacity(file.service.len());
     for (si, svc) in file.service.iter().enumerate() {
         let name = svc
@@ -77,9 +81,47 @@ pub fn services_in_file_of(
             methods,
             deprecated,
             taken_names,
+            file_descriptor_set: descriptor_set.clone(),
         });
     }
     Ok(services)
+}
+
+/// The serialized `FileDescriptorSet` of `file` and its transitive imports
+/// found in `files`: imports before the files importing them, `file` last,
+/// each once, without `source_code_info` (comments and spans are not needed
+/// to describe or call a service, and would double the size).
+pub fn file_descriptor_set(file: &FileDescriptorProto, files: &[FileDescriptorProto]) -> Vec<u8> {
+    fn visit<'a>(
+        file: &'a FileDescriptorProto,
+        files: &'a [FileDescriptorProto],
+        seen: &mut Vec<&'a str>,
+        out: &mut Vec<FileDescriptorProto>,
+    ) {
+        let name = file.name.as_deref().unwrap_or("");
+        if seen.contains(&name) {
+            return;
+        }
+        seen.push(name);
+        for dependency in &file.dependency {
+            if let Some(dep) = files
+                .iter()
+                .find(|f| f.name.as_deref() == Some(dependency.as_str()))
+            {
+                visit(dep, files, seen, out);
+            }
+        }
+        let mut stripped = file.clone();
+        stripped.source_code_info = Default::default();
+        out.push(stripped);
+    }
+    let mut out = Vec::new();
+    visit(file, files, &mut Vec::new(), &mut out);
+    FileDescriptorSet {
+        file: out,
+        ..Default::default()
+    }
+    .encode_to_vec()
 }
 
 fn method_def(

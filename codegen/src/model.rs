@@ -56,6 +56,15 @@ pub struct ServiceDef {
     /// [`ServiceNames`](crate::names::ServiceNames) for how clashes are
     /// avoided. Empty when unknown.
     pub taken_names: Vec<String>,
+    /// The serialized `google.protobuf.FileDescriptorSet` of the service's
+    /// `.proto` file and every file it imports, directly or not (imports
+    /// first, the service's file last; `source_code_info` left out). When
+    /// present it is generated as
+    /// [`FILE_DESCRIPTOR_SET`](crate::names::FILE_DESCRIPTOR_SET_CONST) in
+    /// the service's module, for server reflection.
+    /// [`descriptor::companion_files`](crate::descriptor::companion_files)
+    /// fills it in.
+    pub file_descriptor_set: Option<Vec<u8>>,
 }
 
 impl ServiceDef {

@@ -334,11 +334,16 @@ pub fn view_reexports(views: &[TokenStream]) -> Vec<(TokenStream, Ident)> {
 /// [`ServiceNames::module`].
 pub const METHODS_CONST: &str = "METHODS";
 
+/// The name of the serialized `FileDescriptorSet` inside
+/// [`ServiceNames::module`] (see
+/// [`ServiceDef::file_descriptor_set`](crate::ServiceDef::file_descriptor_set)).
+pub const FILE_DESCRIPTOR_SET_CONST: &str = "FILE_DESCRIPTOR_SET";
+
 /// The method descriptor constant (`GreetStream` → `GREET_STREAM`), never
-/// equal to [`METHODS_CONST`].
+/// equal to [`METHODS_CONST`] or [`FILE_DESCRIPTOR_SET_CONST`].
 pub fn method_const(method: &str) -> Ident {
     let mut name = shouty_snake_case(method);
-    if name == METHODS_CONST {
+    if name == METHODS_CONST || name == FILE_DESCRIPTOR_SET_CONST {
         name.push('_');
     }
     Ident::new(&name, Span::call_site())

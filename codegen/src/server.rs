@@ -77,6 +77,19 @@ pub fn descriptors(service: &ServiceDef, rt: &TokenStream) -> TokenStream {
                 pub use #path #rename;
             }
         });
+    let file_descriptor_set = service.file_descriptor_set.as_ref().map(|bytes| {
+        let ident = Ident::new(names::FILE_DESCRIPTOR_SET_CONST, Span::call_site());
+        let literal = proc_macro2::Literal::byte_string(bytes);
+        let doc = doc_attrs(&[
+            format!("The `google.protobuf.FileDescriptorSet` of the `.proto` file declaring `{full_name}`"),
+            "and of every file it imports (imports first), serialized: what server".to_string(),
+            "reflection serves (`Reflection::register_file_descriptor_set`).".to_string(),
+        ]);
+        quote! {
+            #doc
+            pub const #ident: &[u8] = #literal;
+        }
+    });
     quote! {
         #name_doc
         #service_deprecated
@@ -92,6 +105,8 @@ pub fn descriptors(service: &ServiceDef, rt: &TokenStream) -> TokenStream {
             #service_deprecated
             #allow_deprecated
             pub const #methods_ident: &[#rt::MethodDescriptor] = &[#(#all),*];
+
+            #file_descriptor_set
         }
     }
 }

@@ -339,3 +339,51 @@ fn every_package_module_is_documented() {
     );
     assert_eq!(doc.matches("///").count(), 4, "{doc}");
 }
+
+#[test]
+fn each_service_module_embeds_its_file_and_imports() {
+    use buffa::Message as _;
+    use buffa_codegen::generated::descriptor::{FileDescriptorSet, SourceCodeInfo};
+
+    let mut files = corpus();
+    files[1].source_code_info = SourceCodeInfo::default().into();
+    let output = generate(&files, &both(), &Config::new()).unwrap();
+    let services = file(&output, "greet.v1.greet.__connect.rs");
+    assert!(
+        services.contains("pub const FILE_DESCRIPTOR_SET: &[u8] = b\""),
+        "{services}"
+    );
+
+    // What the constant holds: the import first, then the service's file,
+    // without source info.
+    let set = crate::descriptor::file_descriptor_set(&files[1], &files);
+    let set = FileDescriptorSet::decode_from_slice(&set).unwrap();
+    let names: Vec<_> = set
+        .file
+        .iter()
+        .map(|f| f.name.as_deref().unwrap())
+        .collect();
+    assert_eq!(names, ["common/v1/common.proto", "greet/v1/greet.proto"]);
+    assert!(
+        set.file
+            .iter()
+            .all(|f| f.source_code_info.as_option().is_none())
+    );
+    assert_eq!(set.file[1].service[0].name.as_deref(), Some("GreetService"));
+
+    // A file without services gets no constant (it has no service module).
+    assert!(!file(&output, "common.v1.common.rs").contains("FILE_DESCRIPTOR_SET"));
+}
+
+#[test]
+fn a_method_named_file_descriptor_set_keeps_its_descriptor_apart() {
+    let mut files = corpus();
+    files[1].service[0].method[0].name = Some("FileDescriptorSet".into());
+    let output = generate(&files, &both(), &Config::new()).unwrap();
+    let services = file(&output, "greet.v1.greet.__connect.rs");
+    assert!(
+        services.contains("pub const FILE_DESCRIPTOR_SET_: "),
+        "{services}"
+    );
+    assert!(services.contains("pub const FILE_DESCRIPTOR_SET: &[u8]"));
+}

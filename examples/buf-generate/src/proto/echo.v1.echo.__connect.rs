@@ -33,6 +33,10 @@ pub mod echo_service {
     );
     /// Every method of the service, in declaration order.
     pub const METHODS: &[::connectrpc::__codegen::MethodDescriptor] = &[ECHO, ECHO_MANY];
+    /// The `google.protobuf.FileDescriptorSet` of the `.proto` file declaring `echo.v1.EchoService`
+    /// and of every file it imports (imports first), serialized: what server
+    /// reflection serves (`Reflection::register_file_descriptor_set`).
+    pub const FILE_DESCRIPTOR_SET: &[u8] = b"\n\xBF\x01\n\x14tally/v1/tally.proto\x12\x08tally.v1\"\x1D\n\x03Add\x12\x16\n\x06amount\x18\x01 \x01(\x03R\x06amount\"8\n\x05Count\x12\x14\n\x05total\x18\x01 \x01(\x03R\x05total\x12\x19\n\x04seen\x18\x02 \x01(\x05B\x05\xAA\x01\x02\x08\x02R\x04seen27\n\x0CTallyService\x12'\n\x03Sum\x12\r.tally.v1.Add\x1A\x0F.tally.v1.Count(\x01b\x08editionsp\xE8\x07\n\xD6\x02\n\x12echo/v1/echo.proto\x12\x07echo.v1\x1A\x14tally/v1/tally.proto\"I\n\x0BEchoRequest\x12\x12\n\x04text\x18\x01 \x01(\tR\x04text\x12\x1B\n\x06repeat\x18\x02 \x01(\rH\0R\x06repeat\x88\x01\x01B\t\n\x07_repeat\"I\n\x0CEchoResponse\x12\x12\n\x04text\x18\x01 \x01(\tR\x04text\x12%\n\x05count\x18\x02 \x01(\x0B2\x0F.tally.v1.CountR\x05count2\x82\x01\n\x0BEchoService\x128\n\x04Echo\x12\x14.echo.v1.EchoRequest\x1A\x15.echo.v1.EchoResponse\"\x03\x90\x02\x01\x129\n\x08EchoMany\x12\x14.echo.v1.EchoRequest\x1A\x15.echo.v1.EchoResponse0\x01b\x06proto3";
 }
 /// EchoService says back what it hears.
 ///

@@ -23,6 +23,10 @@ pub mod tally_service {
     );
     /// Every method of the service, in declaration order.
     pub const METHODS: &[::connectrpc::__codegen::MethodDescriptor] = &[SUM];
+    /// The `google.protobuf.FileDescriptorSet` of the `.proto` file declaring `tally.v1.TallyService`
+    /// and of every file it imports (imports first), serialized: what server
+    /// reflection serves (`Reflection::register_file_descriptor_set`).
+    pub const FILE_DESCRIPTOR_SET: &[u8] = b"\n\xBF\x01\n\x14tally/v1/tally.proto\x12\x08tally.v1\"\x1D\n\x03Add\x12\x16\n\x06amount\x18\x01 \x01(\x03R\x06amount\"8\n\x05Count\x12\x14\n\x05total\x18\x01 \x01(\x03R\x05total\x12\x19\n\x04seen\x18\x02 \x01(\x05B\x05\xAA\x01\x02\x08\x02R\x04seen27\n\x0CTallyService\x12'\n\x03Sum\x12\r.tally.v1.Add\x1A\x0F.tally.v1.Count(\x01b\x08editionsp\xE8\x07";
 }
 /// TallyService adds numbers up.
 ///
