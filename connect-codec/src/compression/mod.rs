@@ -1,6 +1,14 @@
-//! Compression: the [`CompressionProvider`] trait, the built-in gzip and
-//! zstd providers, and the [`CompressionRegistry`] that negotiates between
-//! them.
+//! Compression: the [`CompressionProvider`] trait, the built-in providers
+//! (gzip, zstd, and the opt-in br, deflate and snappy), and the
+//! [`CompressionRegistry`] that negotiates between them.
+//!
+//! | encoding  | provider    | cargo feature       | format                          |
+//! |-----------|-------------|---------------------|---------------------------------|
+//! | `gzip`    | `Gzip`      | `gzip` (default)    | RFC 1952                        |
+//! | `zstd`    | `Zstd`      | `zstd` (default)    | RFC 8878, window ≤ 8 MiB        |
+//! | `br`      | `Brotli`    | `br`                | RFC 7932, window ≤ 16 MiB       |
+//! | `deflate` | `Deflate`   | `deflate`           | zlib (RFC 1950), as HTTP means  |
+//! | `snappy`  | `Snappy`    | `snappy`            | Snappy framing (stream) format  |
 //!
 //! Decompression is always bounded: a provider hands out a reader, and the
 //! registry stops reading one byte past the limit, so a small compressed
@@ -32,12 +40,19 @@
 //! let packed = registry.compress("reverse", b"abc").unwrap();
 //! assert_eq!(&packed[..], b"cba");
 //! assert_eq!(&registry.decompress("reverse", &packed, 1024).unwrap()[..], b"abc");
-//! assert_eq!(registry.accept_encoding(), "gzip,zstd,reverse");
+//! // The built-ins compiled in come first, in order of preference.
+//! assert!(registry.accept_encoding().ends_with("reverse"));
 //! ```
 
+#[cfg(feature = "br")]
+mod brotli;
+#[cfg(feature = "deflate")]
+mod deflate;
 #[cfg(feature = "gzip")]
 mod gzip;
 mod registry;
+#[cfg(feature = "snappy")]
+mod snappy;
 #[cfg(feature = "streaming")]
 pub mod streaming;
 #[cfg(feature = "zstd")]
@@ -48,9 +63,15 @@ use std::io::{self, Read};
 
 use bytes::BytesMut;
 
+#[cfg(feature = "br")]
+pub use self::brotli::Brotli;
+#[cfg(feature = "deflate")]
+pub use self::deflate::Deflate;
 #[cfg(feature = "gzip")]
 pub use self::gzip::Gzip;
 pub use self::registry::CompressionRegistry;
+#[cfg(feature = "snappy")]
+pub use self::snappy::Snappy;
 #[cfg(feature = "zstd")]
 pub use self::zstd::Zstd;
 
@@ -59,6 +80,20 @@ pub use self::zstd::Zstd;
 /// make the decoder allocate up to 2 GiB before any output.
 #[cfg(any(feature = "zstd", feature = "streaming"))]
 pub(crate) const ZSTD_MAX_WINDOW_LOG: u32 = 23;
+
+/// The guide (`docs/compression.md`), whose examples run as doc tests when
+/// every built-in encoding is compiled in (`--all-features`).
+#[cfg(all(
+    doctest,
+    feature = "gzip",
+    feature = "zstd",
+    feature = "br",
+    feature = "deflate",
+    feature = "snappy",
+    feature = "streaming"
+))]
+#[doc = include_str!("../../../docs/compression.md")]
+pub struct CompressionGuide;
 
 /// The name of the no-op encoding.
 pub const IDENTITY: &str = "identity";

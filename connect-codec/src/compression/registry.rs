@@ -10,7 +10,8 @@ use super::{CompressionProvider, IDENTITY};
 
 /// The compression algorithms on offer, in order of preference.
 ///
-/// `new()` holds gzip and zstd when their features are on; add your own with
+/// `new()` holds the built-ins whose features are on (gzip, zstd, br,
+/// deflate, snappy, in that order of preference); add your own with
 /// [`with`](Self::with). Cheap to clone. See the module docs for an example.
 #[derive(Clone, Debug)]
 pub struct CompressionRegistry {
@@ -25,13 +26,21 @@ impl Default for CompressionRegistry {
 }
 
 impl CompressionRegistry {
-    /// The built-in providers (gzip, zstd) that are compiled in.
+    /// The built-in providers that are compiled in, in order of preference:
+    /// gzip, zstd (default features), then br, deflate and snappy (opt-in
+    /// features of the same names).
     pub fn new() -> Self {
         let providers: Vec<Arc<dyn CompressionProvider>> = vec![
             #[cfg(feature = "gzip")]
             Arc::new(super::Gzip::new()),
             #[cfg(feature = "zstd")]
             Arc::new(super::Zstd::new()),
+            #[cfg(feature = "br")]
+            Arc::new(super::Brotli::new()),
+            #[cfg(feature = "deflate")]
+            Arc::new(super::Deflate::new()),
+            #[cfg(feature = "snappy")]
+            Arc::new(super::Snappy::new()),
         ];
         Self::from_providers(providers)
     }
@@ -206,14 +215,14 @@ mod tests {
     #[test]
     fn negotiation_and_unsupported() {
         let reg = CompressionRegistry::new();
-        let accept = [&b"br, zstd;q=0.5"[..], b"gzip"];
+        let accept = [&b"lz4, zstd;q=0.5"[..], b"gzip"];
         let chosen = reg.negotiate(accept.iter().copied());
         #[cfg(feature = "zstd")]
         assert_eq!(chosen, Some("zstd"));
         let _ = chosen;
         assert!(reg.supports("identity"));
-        assert!(!reg.supports("br"));
-        let err = reg.unsupported("br");
+        assert!(!reg.supports("lz4"));
+        let err = reg.unsupported("lz4");
         assert_eq!(err.code(), Code::Unimplemented);
         assert!(err.message().contains("identity"));
         assert_eq!(CompressionRegistry::empty().accept_encoding(), "");
