@@ -60,6 +60,13 @@ crate::macros::define_inner_service_accessors!(ConnectGet);
 /// taken from the query string.
 pub type GetBody<B> = EitherBody<B, Full<Bytes>>;
 
+/// Marks, in the request's extensions, a call that arrived as a Connect
+/// GET: the layers below [`ConnectGet`] see the POST it stands for, and a
+/// handler that wants to know (to set cache headers only on GETs, say)
+/// asks [`Context::http_method`](crate::rpc::Context::http_method).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ReceivedAsGet;
+
 /// The parts of a Connect GET query.
 #[derive(Debug, Default, PartialEq, Eq)]
 pub struct GetQuery {
@@ -175,6 +182,7 @@ where
             Err(e) => return Either::Right(future::ready(Err(e))),
         };
         parts.method = Method::POST;
+        parts.extensions.insert(ReceivedAsGet);
         parts
             .headers
             .insert(header::CONTENT_TYPE, HeaderValue::from_static(codec));

@@ -11,7 +11,7 @@ use std::pin::Pin;
 use bytes::Bytes;
 use connect_core::{Codec, ConnectError, MethodDescriptor, Protocol};
 use futures_core::Stream;
-use http::{Extensions, HeaderMap};
+use http::{Extensions, HeaderMap, Method};
 use tokio::time::Instant;
 
 /// One message on the wire, possibly still compressed.
@@ -196,6 +196,28 @@ impl Context {
     /// The protocol of the call (`None` only for a default context).
     pub fn protocol(&self) -> Option<Protocol> {
         self.protocol
+    }
+
+    /// The HTTP method the call arrived with: `GET` for a Connect GET
+    /// (which the server handles as the POST it stands for), `POST`
+    /// otherwise.
+    ///
+    /// ```
+    /// use connect_layers::get::ReceivedAsGet;
+    /// use connect_layers::rpc::Context;
+    /// use http::Method;
+    ///
+    /// let mut ctx = Context::default();
+    /// assert_eq!(ctx.http_method(), Method::POST);
+    /// ctx.extensions_mut().insert(ReceivedAsGet); // as the GET layer does
+    /// assert_eq!(ctx.http_method(), Method::GET);
+    /// ```
+    pub fn http_method(&self) -> Method {
+        if self.extensions.get::<crate::get::ReceivedAsGet>().is_some() {
+            Method::GET
+        } else {
+            Method::POST
+        }
     }
 
     /// The request headers.

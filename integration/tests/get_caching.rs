@@ -4,7 +4,8 @@
 //! `if-modified-since`) reach the handler, and a small tower middleware in
 //! front of the router can answer a matching `if-none-match` with
 //! `304 Not Modified` — over HTTP/1.1 and h2c, JSON and proto, with and
-//! without response compression.
+//! without response compression. A handler tells a GET from a POST with
+//! `Context::http_method`.
 
 mod support;
 
@@ -61,7 +62,9 @@ impl TestService for Cached {
                 ctx.response_headers_mut().insert(report, v);
             }
         }
+        let method = HeaderValue::from_str(ctx.http_method().as_str()).unwrap();
         let h = ctx.response_headers_mut();
+        h.insert("x-http-method", method);
         h.insert(
             header::CACHE_CONTROL,
             HeaderValue::from_static("public, max-age=60"),
@@ -181,6 +184,7 @@ async fn cache_headers_set_by_the_handler_reach_get_clients() {
         assert_eq!(reply.header("content-type"), Some("application/proto"));
         assert_eq!(decode_unary_response(&reply.body).text, "cached");
         assert_cache_headers(&reply, "cached", &format!("{v:?} proto GET"));
+        assert_eq!(reply.header("x-http-method"), Some("GET"), "{v:?}");
 
         let reply = call(server.addr, v, get(&json_query("cached json")), "").await;
         assert_eq!(reply.status, StatusCode::OK, "{v:?}");
@@ -212,6 +216,7 @@ async fn cache_headers_set_by_the_handler_reach_get_clients() {
         .await;
         assert_eq!(reply.status, StatusCode::OK, "{v:?}");
         assert_cache_headers(&reply, "posted", &format!("{v:?} POST"));
+        assert_eq!(reply.header("x-http-method"), Some("POST"), "{v:?}");
     }
 }
 
