@@ -103,10 +103,14 @@ impl Calls {
     fn start(self: &Arc<Self>) -> InFlight {
         self.in_flight.fetch_add(1, Ordering::AcqRel);
         let served = self.served.fetch_add(1, Ordering::AcqRel) + 1;
-        if served == self.max_requests {
+        let last = served == self.max_requests;
+        if last {
             self.quota_reached.notify_one();
         }
-        InFlight(self.clone())
+        InFlight {
+            calls: self.clone(),
+            last,
+        }
     }
 
     /// When the connection became idle, if it is.
@@ -118,11 +122,21 @@ impl Calls {
 
 /// One call in flight; dropped when its response body ends or is dropped.
 #[derive(Debug)]
-pub(crate) struct InFlight(Arc<Calls>);
+pub(crate) struct InFlight {
+    calls: Arc<Calls>,
+    /// The connection's last call by its request quota.
+    last: bool,
+}
+
+impl InFlight {
+    fn is_last(&self) -> bool {
+        self.last
+    }
+}
 
 impl Drop for InFlight {
     fn drop(&mut self) {
-        let calls = &self.0;
+        let calls = &self.calls;
         let ms = calls.born.elapsed().as_millis() as u64;
         calls.idle_since_ms.store(ms, Ordering::Release);
         calls.in_flight.fetch_sub(1, Ordering::AcqRel);
@@ -146,8 +160,14 @@ where
     type Future = TrackedFuture<S::Future>;
 
     fn call(&self, req: Request<Incoming>) -> Self::Future {
+        let guard = self.calls.as_ref().map(Calls::start);
+        // The last request of an HTTP/1.1 connection's quota says so in its
+        // response (HTTP/2 gets a GOAWAY instead).
+        let last = req.version() <= http::Version::HTTP_11
+            && guard.as_ref().is_some_and(InFlight::is_last);
         TrackedFuture {
-            guard: self.calls.as_ref().map(Calls::start),
+            guard,
+            last,
             fut: self.inner.call(req),
         }
     }
@@ -159,6 +179,7 @@ pin_project! {
         #[pin]
         fut: F,
         guard: Option<InFlight>,
+        last: bool,
     }
 }
 
@@ -170,7 +191,13 @@ where
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.project();
-        let resp = std::task::ready!(this.fut.poll(cx))?;
+        let mut resp = std::task::ready!(this.fut.poll(cx))?;
+        if *this.last {
+            resp.headers_mut().insert(
+                http::header::CONNECTION,
+                http::HeaderValue::from_static("close"),
+            );
+        }
         let guard = this.guard.take();
         Poll::Ready(Ok(resp.map(|body| TrackedBody { body, guard })))
     }

@@ -82,3 +82,98 @@ async fn in_flight_calls_finish_or_fail_unavailable_and_new_ones_are_refused() {
     let refused = client.unary(&UnaryRequest::default()).await.unwrap_err();
     assert_eq!(refused.code(), Code::Unavailable, "{refused}");
 }
+
+/// Many calls of every kind in flight over HTTP/1.1 and HTTP/2 when the
+/// server shuts down: each one is answered, or fails `unavailable`;
+/// none hangs, none fails any other way, none goes missing.
+#[tokio::test]
+async fn every_call_in_flight_at_shutdown_is_accounted_for() {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(
+        Server::new(Arc::new(support::Impl).register(Router::new()))
+            .with_graceful_shutdown(async move {
+                let _ = stopped.await;
+            })
+            .drain_timeout(Duration::from_millis(600))
+            .serve_with_listener(listener),
+    );
+    let base: http::Uri = format!("http://{addr}").parse().unwrap();
+    let h2: HttpClient<ClientBody> = HttpClient::builder().http2_only(true).build();
+    let h1: HttpClient<ClientBody> = HttpClient::builder().build();
+    let clients = [
+        TestServiceClient::new(h2.clone(), ClientConfig::new(base.clone()).grpc()),
+        TestServiceClient::new(h2, ClientConfig::new(base.clone())),
+        TestServiceClient::new(h1.clone(), ClientConfig::new(base.clone())),
+        TestServiceClient::new(h1, ClientConfig::new(base).grpc_web()),
+    ];
+    let mut calls = tokio::task::JoinSet::new();
+    let mut sent = 0;
+    for (c, client) in clients.iter().enumerate() {
+        for i in 0..12u32 {
+            let client = client.clone();
+            // Short calls finish within the drain, long ones outlive it.
+            let delay = if i % 2 == 0 { 50 + 20 * i } else { 3_000 };
+            sent += 1;
+            calls.spawn(async move {
+                let long = delay >= 3_000;
+                let outcome = if i % 3 == 0 {
+                    let stream = client
+                        .server_stream(&ServerStreamRequest {
+                            text: format!("{c}/{i}"),
+                            count: if long { 1000 } else { 3 },
+                            delay_ms: if long { 50 } else { 30 },
+                            ..Default::default()
+                        })
+                        .await;
+                    match stream {
+                        Ok(stream) => {
+                            let items: Vec<_> = stream.collect().await;
+                            match items.into_iter().find_map(Result::err) {
+                                Some(e) => Err(e),
+                                None => Ok(()),
+                            }
+                        }
+                        Err(e) => Err(e),
+                    }
+                } else {
+                    client
+                        .unary(&UnaryRequest {
+                            text: format!("{c}/{i}"),
+                            delay_ms: i64::from(delay),
+                            ..Default::default()
+                        })
+                        .await
+                        .map(drop)
+                };
+                (long, outcome)
+            });
+        }
+    }
+    tokio::time::sleep(Duration::from_millis(150)).await;
+    stop.send(()).unwrap();
+    let (mut answered, mut unavailable) = (0, 0);
+    let all = tokio::time::timeout(Duration::from_secs(10), async {
+        while let Some(joined) = calls.join_next().await {
+            let (long, outcome) = joined.unwrap();
+            match outcome {
+                Ok(()) => answered += 1,
+                Err(e) if e.code() == Code::Unavailable => {
+                    assert!(long, "a short call failed: {e}");
+                    unavailable += 1;
+                }
+                Err(e) => panic!("unexpected failure: {e}"),
+            }
+        }
+    });
+    all.await.expect("a call hung through shutdown");
+    assert_eq!(answered + unavailable, sent);
+    assert!(answered >= sent / 2, "short calls: {answered} of {sent}");
+    assert!(unavailable > 0, "long calls outlived the drain");
+    tokio::time::timeout(Duration::from_secs(5), server)
+        .await
+        .expect("the server stopped")
+        .unwrap()
+        .unwrap();
+}
