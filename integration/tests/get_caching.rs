@@ -332,3 +332,23 @@ async fn a_middleware_answers_matching_etags_with_304() {
         assert_eq!(reply.status, StatusCode::OK, "{v:?}");
     }
 }
+
+#[tokio::test]
+async fn the_rust_client_reads_the_cache_headers_of_its_get() {
+    use connectrpc::client::ClientBody;
+    use connectrpc::{ClientConfig, GetPolicy, HttpClient};
+    use integration_tests::proto::test::v1::TestServiceClient;
+
+    let server = start_with(router()).await;
+    let base = format!("http://{}", server.addr);
+    let config = ClientConfig::new(base.parse().unwrap()).get_policy(GetPolicy::IfNoSideEffects);
+    let http: HttpClient<ClientBody> = HttpClient::builder().build();
+    let client = TestServiceClient::new(http, config);
+    let resp = client.unary(&unary_req("rust")).await.unwrap();
+    assert_eq!(resp.message().text, "rust");
+    let h = resp.headers();
+    assert_eq!(h["x-http-method"], "GET", "the client sent a GET");
+    assert_eq!(h[header::CACHE_CONTROL], "public, max-age=60");
+    assert_eq!(h[header::ETAG], etag_for("rust").as_str());
+    assert_eq!(h[header::LAST_MODIFIED], LAST_MODIFIED);
+}
