@@ -50,6 +50,12 @@ async function serveStatic() {
 /** Starts the API server allowing `origin`; resolves with its base URL. */
 function startApi(origin) {
   const child = spawn(serverBin, ["127.0.0.1:0", origin], { stdio: ["ignore", "pipe", "inherit"] });
+  // Never leave the server behind, however the driver ends.
+  process.on("exit", () => child.kill("SIGKILL"));
+  for (const sig of ["SIGINT", "SIGTERM", "SIGHUP", "SIGPIPE"]) {
+    process.on(sig, () => process.exit(1));
+  }
+  const exited = new Promise((resolve) => child.on("exit", resolve));
   const url = new Promise((resolve, reject) => {
     const lines = createInterface({ input: child.stdout });
     lines.on("line", (line) => {
@@ -60,7 +66,7 @@ function startApi(origin) {
     child.on("exit", (code) => reject(new Error(`greet-web exited with ${code} before listening`)));
     child.on("error", reject);
   });
-  return { child, url };
+  return { child, url, exited };
 }
 
 let passed = 0;
@@ -163,7 +169,9 @@ async function main() {
     }
   } finally {
     if (browser) await browser.close();
+    // Graceful shutdown (the example stops on ctrl-c).
     api.child.kill("SIGINT");
+    await Promise.race([api.exited, new Promise((r) => setTimeout(r, 5000).unref())]);
     allowed.server.close();
     blocked.server.close();
   }
