@@ -434,7 +434,8 @@ impl Connections {
             let conn = self.http2.serve_connection(io, service);
             lifecycle::drive(conn, calls, self.retirement, stopped).await;
         } else {
-            let conn = self.http1.serve_connection(io, service);
+            // Upgrades stay possible (an axum app's WebSocket routes).
+            let conn = self.http1.serve_connection(io, service).with_upgrades();
             lifecycle::drive(conn, calls, self.retirement, stopped).await;
         }
     }
