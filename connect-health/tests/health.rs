@@ -168,7 +168,7 @@ async fn list_refuses_more_than_a_hundred_services() {
 async fn watch_sends_the_status_then_every_change_over_every_protocol() {
     let server = start().await;
     for (name, client) in clients(server.addr) {
-        let service = format!("watched.{}", name.replace('+', "_").replace('-', "_"));
+        let service = format!("watched.{}", name.replace(['+', '-'], "_"));
         let mut stream = client.watch(&request(&service)).await.unwrap();
         // Unknown: SERVICE_UNKNOWN, and the call stays open.
         assert_eq!(
