@@ -112,10 +112,16 @@ fn config(req: &ClientCompatRequest) -> Result<ClientConfig, String> {
     config = match req.compression.as_known() {
         Some(Compression::COMPRESSION_GZIP) => config.send_compression("gzip"),
         Some(Compression::COMPRESSION_ZSTD) => config.send_compression("zstd"),
-        Some(Compression::COMPRESSION_IDENTITY | Compression::COMPRESSION_UNSPECIFIED) | None => {
-            config
+        Some(Compression::COMPRESSION_BR) => config.send_compression("br"),
+        Some(Compression::COMPRESSION_DEFLATE) => config.send_compression("deflate"),
+        Some(Compression::COMPRESSION_SNAPPY) => config.send_compression("snappy"),
+        Some(Compression::COMPRESSION_IDENTITY | Compression::COMPRESSION_UNSPECIFIED) => config,
+        None => {
+            return Err(format!(
+                "compression {:?} is not supported",
+                req.compression
+            ));
         }
-        Some(other) => return Err(format!("compression {other:?} is not supported")),
     };
     if req.use_get_http_method {
         config = config.get_policy(GetPolicy::IfNoSideEffects);
