@@ -12,3 +12,13 @@ pub mod proto {
 pub mod greeter;
 
 pub use greeter::Greeter;
+
+/// `docs/health.md`, whose examples run as doc tests.
+#[cfg(doctest)]
+#[doc = include_str!("../../docs/health.md")]
+pub struct HealthGuide;
+
+/// `docs/reflection.md`, whose examples run as doc tests.
+#[cfg(doctest)]
+#[doc = include_str!("../../docs/reflection.md")]
+pub struct ReflectionGuide;
