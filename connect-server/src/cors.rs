@@ -20,7 +20,16 @@
 //! ```
 //!
 //! Add your own metadata headers to both lists (and `trailer-<name>` for
-//! Connect unary trailers you want a browser to read).
+//! Connect unary trailers you want a browser to read), and `etag` to the
+//! exposed ones if pages read cache validators.
+//!
+//! The recipe is checked in a real browser: `browser/run.sh` calls
+//! `examples/greet/web.rs` from headless Chromium with connect-web over
+//! Connect (JSON, binary, GET) and gRPC-Web from another origin. connect-web
+//! sends `connect-protocol-version` on every Connect POST,
+//! `connect-timeout-ms` or `grpc-timeout` when a call has a timeout, and
+//! `x-grpc-web` and `x-user-agent` on every gRPC-Web call: a preflight that
+//! does not allow them fails the call before it is sent.
 
 use http::HeaderName;
 
