@@ -71,8 +71,10 @@ impl<S> Layer<S> for CatchPanicLayer {
     }
 }
 
-/// A service whose panics fail only the call they happen in (see the
-/// [module docs](self)).
+/// A service whose panics fail only the call they happen in: before the
+/// response, the call is answered `internal` in its protocol's shape; in
+/// the response body, the body ends with an error (an HTTP/2 stream reset,
+/// which clients read as `internal`; HTTP/1.1 closes the connection).
 #[derive(Clone, Debug)]
 pub struct CatchPanic<S> {
     inner: S,
