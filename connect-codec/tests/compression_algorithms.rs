@@ -47,8 +47,8 @@ fn sample(len: usize) -> Vec<u8> {
 }
 
 #[test]
-fn registry_offers_every_compiled_in_encoding_in_order() {
-    let reg = CompressionRegistry::new();
+fn all_offers_every_compiled_in_encoding_in_order() {
+    let reg = CompressionRegistry::all();
     assert_eq!(reg.accept_encoding(), built_in().join(","));
     for name in built_in() {
         assert!(reg.supports(name), "{name}");
@@ -57,8 +57,24 @@ fn registry_offers_every_compiled_in_encoding_in_order() {
 }
 
 #[test]
-fn round_trips_each_encoding() {
+fn the_default_registry_keeps_to_gzip_and_zstd() {
+    // Features are unified across a build: turning `br` on somewhere must
+    // not change what `new()` (every stack's default) offers.
     let reg = CompressionRegistry::new();
+    let defaults: Vec<_> = built_in()
+        .into_iter()
+        .filter(|n| matches!(*n, "gzip" | "zstd"))
+        .collect();
+    assert_eq!(reg.accept_encoding(), defaults.join(","));
+    for name in ["br", "deflate", "snappy"] {
+        assert!(!reg.supports(name), "{name}");
+        assert_eq!(reg.unsupported(name).code(), Code::Unimplemented);
+    }
+}
+
+#[test]
+fn round_trips_each_encoding() {
+    let reg = CompressionRegistry::all();
     for len in [0, 1, 100, 70_000, 1 << 20] {
         let data = sample(len);
         for name in built_in() {
@@ -82,7 +98,7 @@ fn round_trips_each_encoding() {
 
 #[test]
 fn bombs_stop_at_the_limit_with_resource_exhausted() {
-    let reg = CompressionRegistry::new();
+    let reg = CompressionRegistry::all();
     let zeros = vec![0u8; 64 * 1024 * 1024];
     for name in built_in() {
         let bomb = reg.compress(name, &zeros).unwrap();
@@ -103,7 +119,7 @@ fn bombs_stop_at_the_limit_with_resource_exhausted() {
 
 #[test]
 fn garbage_is_invalid_argument() {
-    let reg = CompressionRegistry::new();
+    let reg = CompressionRegistry::all();
     let garbage = b"\xff\xfe this is not compressed data in any format \x00\x01\x02";
     for name in built_in() {
         let err = reg.decompress(name, garbage, 1 << 20).unwrap_err();
@@ -113,7 +129,7 @@ fn garbage_is_invalid_argument() {
 
 #[test]
 fn truncated_streams_are_invalid_argument() {
-    let reg = CompressionRegistry::new();
+    let reg = CompressionRegistry::all();
     let data = sample(200_000);
     for name in built_in() {
         let packed = reg.compress(name, &data).unwrap();
@@ -139,14 +155,14 @@ mod deflate {
 
     #[test]
     fn decodes_the_reference_encoder() {
-        let reg = CompressionRegistry::new();
+        let reg = CompressionRegistry::all();
         let out = reg.decompress("deflate", &unhex(GO_ZLIB), 1000).unwrap();
         assert_eq!(&out[..], MESSAGE);
     }
 
     #[test]
     fn is_zlib_not_raw_deflate() {
-        let reg = CompressionRegistry::new();
+        let reg = CompressionRegistry::all();
         let packed = reg.compress("deflate", MESSAGE).unwrap();
         // CMF 0x78 (DEFLATE, 32 KiB window), and the header checksum holds.
         assert_eq!(packed[0], 0x78);
@@ -159,7 +175,7 @@ mod deflate {
 
     #[test]
     fn a_flipped_byte_fails_the_checksum() {
-        let reg = CompressionRegistry::new();
+        let reg = CompressionRegistry::all();
         let mut packed = reg.compress("deflate", &sample(10_000)).unwrap().to_vec();
         let last = packed.len() - 1;
         packed[last] ^= 0x55;
@@ -177,7 +193,7 @@ mod br {
 
     #[test]
     fn decodes_the_reference_encoder() {
-        let reg = CompressionRegistry::new();
+        let reg = CompressionRegistry::all();
         let out = reg.decompress("br", &unhex(GO_BROTLI), 1000).unwrap();
         assert_eq!(&out[..], MESSAGE);
     }
@@ -186,7 +202,7 @@ mod br {
     fn large_window_streams_are_refused() {
         // The large-window extension's header: 0x11 then a window byte of
         // 30 bits (1 GiB). Standard decoders must refuse it.
-        let reg = CompressionRegistry::new();
+        let reg = CompressionRegistry::all();
         let err = reg
             .decompress("br", &[0x11, 0x1e, 0x00, 0x00], 1000)
             .unwrap_err();
@@ -196,7 +212,7 @@ mod br {
     #[test]
     fn a_tiny_stream_of_a_huge_output_stops_at_the_limit() {
         // 16 MiB of one byte in a few dozen bytes of brotli.
-        let reg = CompressionRegistry::new();
+        let reg = CompressionRegistry::all();
         let bomb = reg.compress("br", &vec![b'x'; 16 << 20]).unwrap();
         assert!(bomb.len() < 1024, "{} bytes", bomb.len());
         let err = reg.decompress("br", &bomb, 64 * 1024).unwrap_err();
@@ -214,14 +230,14 @@ mod snappy {
 
     #[test]
     fn decodes_the_reference_encoder() {
-        let reg = CompressionRegistry::new();
+        let reg = CompressionRegistry::all();
         let out = reg.decompress("snappy", &unhex(GO_SNAPPY), 1000).unwrap();
         assert_eq!(&out[..], MESSAGE);
     }
 
     #[test]
     fn speaks_the_framing_format_not_the_block_format() {
-        let reg = CompressionRegistry::new();
+        let reg = CompressionRegistry::all();
         let packed = reg.compress("snappy", MESSAGE).unwrap();
         assert_eq!(&packed[..10], b"\xff\x06\x00\x00sNaPpY");
         // Go's writer and ours agree on this input chunk by chunk.
@@ -234,7 +250,7 @@ mod snappy {
 
     #[test]
     fn checksums_and_chunk_lengths_are_checked() {
-        let reg = CompressionRegistry::new();
+        let reg = CompressionRegistry::all();
         let mut bad_crc = unhex(GO_SNAPPY);
         bad_crc[15] ^= 1;
         let err = reg.decompress("snappy", &bad_crc, 1000).unwrap_err();
@@ -250,7 +266,7 @@ mod snappy {
     #[test]
     fn the_empty_message_is_the_empty_stream() {
         // Go's writer emits nothing for no input; both directions agree.
-        let reg = CompressionRegistry::new();
+        let reg = CompressionRegistry::all();
         assert!(reg.compress("snappy", b"").unwrap().is_empty());
         assert!(reg.decompress("snappy", b"", 10).unwrap().is_empty());
     }
@@ -269,7 +285,7 @@ mod streaming {
 
     #[tokio::test]
     async fn streaming_and_whole_buffer_interoperate() {
-        let reg = CompressionRegistry::new();
+        let reg = CompressionRegistry::all();
         let data = sample(300_000);
         for name in names() {
             let mut packed = Vec::new();

@@ -2,13 +2,17 @@
 //! (gzip, zstd, and the opt-in br, deflate and snappy), and the
 //! [`CompressionRegistry`] that negotiates between them.
 //!
-//! | encoding  | provider    | cargo feature       | format                          |
-//! |-----------|-------------|---------------------|---------------------------------|
-//! | `gzip`    | `Gzip`      | `gzip` (default)    | RFC 1952                        |
-//! | `zstd`    | `Zstd`      | `zstd` (default)    | RFC 8878, window ≤ 8 MiB        |
-//! | `br`      | `Brotli`    | `br`                | RFC 7932, window ≤ 16 MiB       |
-//! | `deflate` | `Deflate`   | `deflate`           | zlib (RFC 1950), as HTTP means  |
-//! | `snappy`  | `Snappy`    | `snappy`            | Snappy framing (stream) format  |
+//! [`CompressionRegistry::new`], every stack's default, offers gzip and zstd;
+//! [`CompressionRegistry::all`] also the opt-in encodings compiled in. The
+//! guide is `docs/compression.md`.
+//!
+//! | encoding  | provider    | cargo feature    | in `new()` | format                         |
+//! |-----------|-------------|------------------|-----------|--------------------------------|
+//! | `gzip`    | `Gzip`      | `gzip` (default) | yes       | RFC 1952                       |
+//! | `zstd`    | `Zstd`      | `zstd` (default) | yes       | RFC 8878, window ≤ 8 MiB       |
+//! | `br`      | `Brotli`    | `br`             | no        | RFC 7932, window ≤ 16 MiB      |
+//! | `deflate` | `Deflate`   | `deflate`        | no        | zlib (RFC 1950), as HTTP means |
+//! | `snappy`  | `Snappy`    | `snappy`         | no        | Snappy framing (stream) format |
 //!
 //! Decompression is always bounded: a provider hands out a reader, and the
 //! registry stops reading one byte past the limit, so a small compressed

@@ -10,9 +10,15 @@ use super::{CompressionProvider, IDENTITY};
 
 /// The compression algorithms on offer, in order of preference.
 ///
-/// `new()` holds the built-ins whose features are on (gzip, zstd, br,
-/// deflate, snappy, in that order of preference); add your own with
+/// [`new()`](Self::new) (also the `Default`) holds gzip and zstd when their
+/// (default) features are on; [`all()`](Self::all) adds the opt-in br,
+/// deflate and snappy whose features are on. Add your own with
 /// [`with`](Self::with). Cheap to clone. See the module docs for an example.
+///
+/// Why two constructors: cargo unifies features across a build, so a
+/// dependency turning on `br` must not change what an unrelated server or
+/// client advertises. The opt-in encodings are compiled by their feature
+/// and offered only where a registry asks for them.
 #[derive(Clone, Debug)]
 pub struct CompressionRegistry {
     providers: Arc<[Arc<dyn CompressionProvider>]>,
@@ -26,23 +32,46 @@ impl Default for CompressionRegistry {
 }
 
 impl CompressionRegistry {
-    /// The built-in providers that are compiled in, in order of preference:
-    /// gzip, zstd (default features), then br, deflate and snappy (opt-in
-    /// features of the same names).
+    /// The default encodings: gzip and zstd, when their features are on
+    /// (they are by default).
     pub fn new() -> Self {
         let providers: Vec<Arc<dyn CompressionProvider>> = vec![
             #[cfg(feature = "gzip")]
             Arc::new(super::Gzip::new()),
             #[cfg(feature = "zstd")]
             Arc::new(super::Zstd::new()),
-            #[cfg(feature = "br")]
-            Arc::new(super::Brotli::new()),
-            #[cfg(feature = "deflate")]
-            Arc::new(super::Deflate::new()),
-            #[cfg(feature = "snappy")]
-            Arc::new(super::Snappy::new()),
         ];
         Self::from_providers(providers)
+    }
+
+    /// Every built-in encoding compiled in, in order of preference: gzip
+    /// and zstd, then br, deflate and snappy (opt-in features of the same
+    /// names).
+    ///
+    /// ```
+    /// use connect_codec::compression::CompressionRegistry;
+    ///
+    /// let all = CompressionRegistry::all();
+    /// assert!(all.accept_encoding().starts_with(CompressionRegistry::new().accept_encoding()));
+    /// # #[cfg(all(feature = "gzip", feature = "zstd", feature = "br", feature = "deflate", feature = "snappy"))]
+    /// assert_eq!(all.accept_encoding(), "gzip,zstd,br,deflate,snappy");
+    /// ```
+    pub fn all() -> Self {
+        #[allow(unused_mut)]
+        let mut registry = Self::new();
+        #[cfg(feature = "br")]
+        {
+            registry = registry.with(super::Brotli::new());
+        }
+        #[cfg(feature = "deflate")]
+        {
+            registry = registry.with(super::Deflate::new());
+        }
+        #[cfg(feature = "snappy")]
+        {
+            registry = registry.with(super::Snappy::new());
+        }
+        registry
     }
 
     /// A registry with no compression at all (identity only).
