@@ -16,9 +16,10 @@ use tracing::Span;
 /// and how a client call's context reaches the server, without this
 /// library depending on OpenTelemetry.
 ///
-/// Without one, server spans still record the caller's W3C `traceparent`
-/// as fields (`trace_id`, `parent_span_id`, `trace_flags`, `tracestate`);
-/// clients add no header.
+/// Once registered, it is called for every call, whether or not its span
+/// is enabled. Without one, server spans still record the caller's W3C
+/// `traceparent` as fields (`trace_id`, `parent_span_id`, `trace_flags`,
+/// `tracestate`); clients add no header.
 ///
 /// With `tracing-opentelemetry` and `opentelemetry-http`:
 ///
@@ -110,9 +111,8 @@ pub struct CallSummary {
 
 /// Receives every call's start and end, for metrics: call counts, a
 /// latency histogram, an in-flight gauge and message sizes, labelled by
-/// method and code. All the arguments are borrowed or `&'static`: an
-/// implementation that labels with `method.path()` and `code.as_str()`
-/// allocates nothing per call.
+/// method and code. All the arguments are borrowed or `&'static`
+/// (`method.path()`, `code.as_str()`): nothing is allocated to call it.
 ///
 /// See the [module docs](super) for a recipe with the `metrics` crate.
 pub trait Observer: Send + Sync + 'static {
