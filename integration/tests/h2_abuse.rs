@@ -133,8 +133,14 @@ struct Seen {
     closed: bool,
 }
 
-/// Reads frames until the server closes the connection or `limit` passes.
-async fn read_frames(mut rd: OwnedReadHalf, limit: Duration) -> Seen {
+/// Reads frames until the server closes the connection, `limit` passes, or
+/// a second and a half after `done` fires.
+async fn read_frames(
+    rd: OwnedReadHalf,
+    limit: Duration,
+    done: Option<tokio::sync::oneshot::Receiver<()>>,
+) -> Seen {
+    let mut rd = tokio::io::BufReader::new(rd);
     let mut seen = Seen::default();
     let read = async {
         let mut head = [0u8; 9];
@@ -164,7 +170,20 @@ async fn read_frames(mut rd: OwnedReadHalf, limit: Duration) -> Seen {
             }
         }
     };
-    let _ = tokio::time::timeout(limit, read).await;
+    let done = async {
+        match done {
+            Some(done) => {
+                let _ = done.await;
+                tokio::time::sleep(Duration::from_millis(1500)).await;
+            }
+            None => std::future::pending().await,
+        }
+    };
+    tokio::select! {
+        () = read => {}
+        () = tokio::time::sleep(limit) => {}
+        () = done => {}
+    }
     seen
 }
 
@@ -193,10 +212,12 @@ async fn attack(
     let (rd, mut wr) = stream.into_split();
     let mut reader = None;
     let mut rd = Some(rd);
+    let (written, done) = tokio::sync::oneshot::channel();
     if read_during {
         reader = Some(tokio::spawn(read_frames(
             rd.take().unwrap(),
             budget + Duration::from_secs(3),
+            Some(done),
         )));
     }
     let started = Instant::now();
@@ -220,9 +241,10 @@ async fn attack(
         next = batch(batches);
         batches += 1;
     }
+    let _ = written.send(());
     let seen = match reader {
         Some(reader) => reader.await.unwrap(),
-        None => read_frames(rd.take().unwrap(), Duration::from_secs(3)).await,
+        None => read_frames(rd.take().unwrap(), Duration::from_secs(3), None).await,
     };
     Outcome {
         batches: batches.saturating_sub(1),
