@@ -61,6 +61,12 @@ impl Report {
 
         let (start, end) = (&self.start, &self.end);
         let rss_growth_kib = end.rss_kib as i64 - start.rss_kib as i64;
+        // Between the first and the last sample under load: steady growth
+        // there is a leak, whatever the warm-up left behind.
+        let rss_drift_kib = match (self.during.first(), self.during.last()) {
+            (Some(first), Some(last)) => last.rss_kib as i64 - first.rss_kib as i64,
+            _ => 0,
+        };
         let checks = [
             ("no unexpected outcomes", unexpected == 0),
             ("fds back to the start", end.fds <= start.fds),
@@ -76,7 +82,23 @@ impl Report {
                 "rss growth under the limit",
                 rss_growth_kib <= (args.rss_growth_mib * 1024) as i64,
             ),
+            (
+                "rss drift under load under the limit",
+                rss_drift_kib <= (args.rss_drift_mib * 1024) as i64,
+            ),
         ];
+        println!(
+            "rss {} -> {} KiB ({rss_growth_kib:+}, {rss_drift_kib:+} under load), \
+             fds {} -> {}, server tasks {} -> {}, client tasks {} -> {}",
+            start.rss_kib,
+            end.rss_kib,
+            start.fds,
+            end.fds,
+            start.server_tasks,
+            end.server_tasks,
+            start.client_tasks,
+            end.client_tasks,
+        );
         for (name, ok) in checks {
             println!("{} {name}", if ok { "PASS" } else { "FAIL" });
         }
@@ -97,7 +119,7 @@ impl Report {
             "soak": {
                 "secs": args.secs, "concurrency": args.concurrency, "seed": args.seed,
                 "calls": calls, "calls_per_sec": rate.round(), "unexpected": unexpected,
-                "rss_growth_kib": rss_growth_kib,
+                "rss_growth_kib": rss_growth_kib, "rss_drift_kib": rss_drift_kib,
                 "start": sample(start), "end": sample(end),
                 "samples": samples.iter().map(sample).collect::<Vec<_>>(),
                 "outcomes": by_outcome, "pass": pass,
