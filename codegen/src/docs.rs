@@ -130,9 +130,13 @@ pub(crate) fn link(ident: &proc_macro2::Ident, target_prefix: &str) -> String {
 /// - the modules holding a message's nested types (`pub mod outer` for
 ///   `message Outer { message Inner {} }`), on the owned and view side;
 /// - the `__buffa_unknown_fields` field of view structs (hidden on owned
-///   structs).
+///   structs);
+/// - enum values without a proto comment, oneof fields, and oneofs' owned
+///   and view enums and their variants (buffa documents a oneof's owned
+///   enum only from the oneof's comment).
 ///
-/// This gives each such module a doc line and the view field
+/// This gives each such module, field, enum and variant a doc line
+/// (`` `RED` (1).``, ``The `text` field is set.``) and the view field
 /// `#[doc(hidden)]`. Apply it to the content of every buffa-generated file
 /// (owned, view, oneof and package files; it leaves other text alone).
 ///
@@ -169,10 +173,35 @@ pub(crate) fn link(ident: &proc_macro2::Ident, target_prefix: &str) -> String {
 pub fn document_buffa_output(content: &str) -> String {
     let mut out = String::with_capacity(content.len() + 256);
     let mut documented = false;
-    for line in content.lines() {
+    // The enum whose body the lines are in: its indent and kind.
+    let mut in_enum: Option<(usize, EnumKind)> = None;
+    let lines: Vec<&str> = content.lines().collect();
+    for (i, line) in lines.iter().enumerate() {
+        let line = *line;
         let trimmed = line.trim_start();
         let indent = &line[..line.len() - trimmed.len()];
-        if let Some(name) = trimmed
+        if let Some((enum_indent, kind)) = in_enum {
+            if indent.len() == enum_indent && trimmed.starts_with('}') {
+                in_enum = None;
+            } else if indent.len() == enum_indent + 4
+                && !documented
+                && let Some(doc) = kind.variant_doc(trimmed)
+            {
+                out.push_str(&format!("{indent}/// {doc}\n"));
+            }
+        }
+        if let Some((name, kind)) = enum_start(trimmed, &lines[i + 1..]) {
+            if !documented {
+                out.push_str(&format!("{indent}/// {}\n", kind.enum_doc(name)));
+            }
+            in_enum = Some((indent.len(), kind));
+        } else if let Some(field) = oneof_field(trimmed, lines.get(i + 1).copied()) {
+            if !documented {
+                out.push_str(&format!(
+                    "{indent}/// The `{field}` oneof: which of its fields is set, if any.\n"
+                ));
+            }
+        } else if let Some(name) = trimmed
             .strip_prefix("pub mod ")
             .and_then(|rest| rest.strip_suffix(" {"))
         {
@@ -202,4 +231,86 @@ pub fn document_buffa_output(content: &str) -> String {
         }
     }
     out
+}
+
+/// What an enum in buffa's output stands for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum EnumKind {
+    /// A proto `enum`: variants `NAME = 1i32,`.
+    Proto,
+    /// A oneof's enum: variants `Field(Type),`.
+    Oneof,
+    /// A oneof's view enum (`pub enum Choice<'a>`).
+    OneofView,
+}
+
+impl EnumKind {
+    fn enum_doc(self, name: &str) -> String {
+        match self {
+            EnumKind::Proto => format!("The `{name}` enum."),
+            EnumKind::Oneof => format!("The `{name}` oneof: which of its fields is set."),
+            EnumKind::OneofView => format!(
+                "The `{name}` oneof, borrowed from the decoded buffer: which of its fields is set."
+            ),
+        }
+    }
+
+    /// The doc of the variant declared by `line` (`NAME = 1i32,` or
+    /// `FieldName(`), if the line declares one.
+    fn variant_doc(self, line: &str) -> Option<String> {
+        let end = line
+            .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+            .unwrap_or(line.len());
+        let ident = &line[..end];
+        if !ident.starts_with(|c: char| c.is_ascii_alphabetic()) {
+            return None;
+        }
+        let rest = &line[end..];
+        match self {
+            EnumKind::Proto => {
+                let value = rest.strip_prefix(" = ")?;
+                let value = value.trim_end_matches(',').trim_end_matches("i32");
+                Some(format!("`{ident}` ({value})."))
+            }
+            EnumKind::Oneof | EnumKind::OneofView => {
+                rest.starts_with('(').then_some(())?;
+                let field = crate::names::snake_case(ident);
+                Some(format!("The `{field}` field is set."))
+            }
+        }
+    }
+}
+
+/// The name and kind of the enum `line` opens (`pub enum Name {`), the
+/// kind told by its first variant among `rest`.
+fn enum_start<'a>(line: &'a str, rest: &[&str]) -> Option<(&'a str, EnumKind)> {
+    let head = line.strip_prefix("pub enum ")?.strip_suffix(" {")?;
+    let (name, view) = match head.strip_suffix("<'a>") {
+        Some(name) => (name, true),
+        None => (head, false),
+    };
+    let first = rest
+        .iter()
+        .map(|l| l.trim_start())
+        .find(|l| !l.is_empty() && !l.starts_with("///") && !l.starts_with("#["))?;
+    let kind = if view {
+        EnumKind::OneofView
+    } else if first.contains(" = ") {
+        EnumKind::Proto
+    } else {
+        EnumKind::Oneof
+    };
+    Some((name, kind))
+}
+
+/// The name of the oneof whose field `line` declares
+/// (`pub kind: ::core::option::Option<` with the oneof enum's path, which
+/// goes through a `oneof` module, on this line or the next), if it is one.
+fn oneof_field<'a>(line: &'a str, next: Option<&str>) -> Option<&'a str> {
+    let (name, ty) = line.strip_prefix("pub ")?.split_once(": ")?;
+    if !ty.starts_with("::core::option::Option<") || name.contains(' ') {
+        return None;
+    }
+    let in_type = |text: &str| text.contains("oneof::");
+    (in_type(ty) || next.is_some_and(in_type)).then(|| name.trim_start_matches("r#"))
 }

@@ -75,7 +75,7 @@ pub const FILE_DESCRIPTOR_SET: &[u8] = proto::grpc::health::v1::health::FILE_DES
 /// `proto::grpc::health::v1::{HealthCheckRequest, HealthCheckResponse,
 /// HealthClient, HealthServer, ...}`.
 pub mod proto {
-    #![allow(missing_docs, unreachable_pub)]
+    #![allow(unreachable_pub)]
     include!(concat!(env!("OUT_DIR"), "/_connectrpc.rs"));
 }
 

@@ -157,7 +157,7 @@ pub const V1ALPHA_FILE_DESCRIPTOR_SET: &[u8] =
 /// `connectrpc-build`: `proto::grpc::reflection::v1::{ServerReflectionRequest,
 /// ServerReflectionClient, ...}` and the same under `v1alpha`.
 pub mod proto {
-    #![allow(missing_docs, unreachable_pub)]
+    #![allow(unreachable_pub)]
     include!(concat!(env!("OUT_DIR"), "/_connectrpc.rs"));
 }
 

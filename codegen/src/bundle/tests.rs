@@ -387,3 +387,69 @@ fn a_method_named_file_descriptor_set_keeps_its_descriptor_apart() {
     );
     assert!(services.contains("pub const FILE_DESCRIPTOR_SET: &[u8]"));
 }
+
+#[test]
+fn oneof_fields_are_documented() {
+    use buffa_codegen::generated::descriptor::OneofDescriptorProto;
+    use buffa_codegen::generated::descriptor::field_descriptor_proto::{Label, Type};
+
+    let mut files = corpus();
+    files[1].message_type[0].field = vec![FieldDescriptorProto {
+        name: Some("text".into()),
+        number: Some(1),
+        label: Some(Label::LABEL_OPTIONAL),
+        r#type: Some(Type::TYPE_STRING),
+        oneof_index: Some(0),
+        ..Default::default()
+    }];
+    files[1].message_type[0].oneof_decl = vec![OneofDescriptorProto {
+        name: Some("choice".into()),
+        ..Default::default()
+    }];
+    let output = generate(&files, &both(), &Config::new()).unwrap();
+    for name in ["greet.v1.greet.rs", "greet.v1.greet.__view.rs"] {
+        let code = file(&output, name);
+        let lines: Vec<&str> = code.lines().map(str::trim).collect();
+        let at = lines
+            .iter()
+            .position(|l| l.starts_with("pub choice:"))
+            .unwrap_or_else(|| panic!("{name}: {code}"));
+        let doc = lines[..at]
+            .iter()
+            .rev()
+            .find(|l| !l.starts_with("#["))
+            .unwrap();
+        assert_eq!(
+            *doc, "/// The `choice` oneof: which of its fields is set, if any.",
+            "{name}"
+        );
+    }
+    // The oneof's enums and their variants, and a proto enum's values.
+    let squashed = |name: &str| -> String {
+        file(&output, name)
+            .lines()
+            .map(str::trim)
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+    let owned = squashed("greet.v1.greet.__oneof.rs");
+    assert!(
+        owned.contains("/// The `Choice` oneof: which of its fields is set.\npub enum Choice {"),
+        "{owned}"
+    );
+    assert!(
+        owned.contains("/// The `text` field is set.\nText("),
+        "{owned}"
+    );
+    let view = squashed("greet.v1.greet.__view_oneof.rs");
+    assert!(view.contains("/// The `Choice` oneof, borrowed"), "{view}");
+    assert!(
+        view.contains("/// The `text` field is set.\nText("),
+        "{view}"
+    );
+    let common = squashed("common.v1.common.rs");
+    assert!(
+        common.contains("/// `KIND_UNSPECIFIED` (0).\nKIND_UNSPECIFIED = 0i32,"),
+        "{common}"
+    );
+}
