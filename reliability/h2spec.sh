@@ -6,6 +6,8 @@
 # that transport, and fails it again when retried alone (two retries).
 #
 #   bash reliability/h2spec.sh            # installs h2spec 2.2.1 if missing
+#   (go install github.com/summerwind/h2spec/cmd/h2spec@v2.2.1+incompatible;
+#   "@v2.2.1" alone is refused by the module proxy)
 #   H2SPEC=/path/to/h2spec bash reliability/h2spec.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -13,7 +15,7 @@ cd "$(dirname "$0")/.."
 export PATH="$PATH:$(go env GOPATH 2>/dev/null || echo "$HOME/go")/bin"
 H2SPEC=${H2SPEC:-$(command -v h2spec || true)}
 if [ -z "$H2SPEC" ]; then
-    go install github.com/summerwind/h2spec/cmd/h2spec@v2.2.1
+    go install github.com/summerwind/h2spec/cmd/h2spec@v2.2.1+incompatible
     H2SPEC=$(go env GOPATH)/bin/h2spec
 fi
 EXPECTED=${H2SPEC_EXPECTED:-reliability/h2spec-expected.txt}
