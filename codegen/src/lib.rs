@@ -16,7 +16,10 @@
 //!   (`GREET`), the slice `METHODS` and the view types of the methods'
 //!   requests and responses (`greet_service::GreetRequestView`, the
 //!   always-available public path of what a handler receives; see
-//!   [`names::view_reexports`]);
+//!   [`names::view_reexports`]), and, when the front end supplies it
+//!   ([`ServiceDef::file_descriptor_set`]; both `connectrpc-build` and the
+//!   plugin do), `FILE_DESCRIPTOR_SET`: the serialized descriptors of the
+//!   service's file and its imports, for server reflection;
 //! - `trait GreetService`, one method per `rpc` (implement with `async fn`);
 //! - `struct GreetServiceServer<T>`, a `tower::Service` over the runtime's
 //!   protocol-neutral requests that dispatches on the method path;
