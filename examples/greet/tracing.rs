@@ -81,9 +81,13 @@ struct Tally(Arc<Mutex<Tallies>>);
 struct Tallies {
     in_flight: i64,
     max_in_flight: i64,
-    /// (side, method, code) → (calls, total latency, request bytes, response bytes)
-    calls: BTreeMap<(&'static str, &'static str, &'static str), (u64, Duration, u64, u64)>,
+    calls: BTreeMap<Key, Row>,
 }
+
+/// (side, method, code)
+type Key = (&'static str, &'static str, &'static str);
+/// (calls, total latency, request bytes, response bytes)
+type Row = (u64, Duration, u64, u64);
 
 impl Observer for Tally {
     fn call_started(&self, _call: &CallInfo) {
