@@ -201,6 +201,32 @@ mod tests {
         assert_eq!(TraceParent::from_headers(&h), None);
     }
 
+    proptest::proptest! {
+        #[test]
+        fn any_input_parses_or_is_refused(s in "\\PC{0,80}", b in proptest::collection::vec(proptest::num::u8::ANY, 0..80)) {
+            let _ = TraceParent::parse(&s);
+            let _ = TraceParent::parse(&String::from_utf8_lossy(&b));
+        }
+
+        #[test]
+        fn near_misses_are_refused(i in 0usize..55, c in proptest::char::range(' ', '~')) {
+            let mut v: Vec<char> = GOOD.chars().collect();
+            let was = v[i];
+            v[i] = c;
+            let s: String = v.into_iter().collect();
+            let hex_for_hex = was.is_ascii_hexdigit() && (c.is_ascii_digit() || ('a'..='f').contains(&c));
+            if !hex_for_hex && c != was {
+                proptest::prop_assert_eq!(TraceParent::parse(&s), None, "{}", s);
+            }
+        }
+
+        #[test]
+        fn formatting_round_trips(t in 1u128.., p in 1u64.., f: u8) {
+            let tp = TraceParent::new(t, p, f).unwrap();
+            proptest::prop_assert_eq!(TraceParent::parse(&tp.to_string()), Some(tp));
+        }
+    }
+
     #[test]
     fn tracestate_is_bounded_and_printable() {
         let mut h = HeaderMap::new();
