@@ -62,7 +62,7 @@ expected() {
 
 unexpected_total=0
 
-# run <label> <ours|hyper> <h2c|tls> [h2spec args...]
+# run <label> <ours|hyper> <h2c|h2only|tls> [h2spec args...]
 run() {
     local label=$1 which=$2 transport=$3
     shift 3
@@ -115,6 +115,7 @@ run() {
 run "ours h2c" ours h2c
 run "ours TLS" ours tls
 run "ours h2c, a real method (-P)" ours h2c -P "$GREET"
+run "ours h2c, http2_only" ours h2only
 run "bare hyper h2c" hyper h2c
 run "bare hyper TLS" hyper tls
 

@@ -115,6 +115,7 @@ pub struct Server<S> {
     http2: Http2Settings,
     max_connections: usize,
     retirement: Retirement,
+    http2_only: bool,
     #[cfg(feature = "tls")]
     tls: Option<crate::TlsConfig>,
 }
@@ -132,6 +133,7 @@ impl<S> fmt::Debug for Server<S> {
             .field("connection_age_grace", &self.retirement.age_grace)
             .field("max_connection_idle", &self.retirement.max_idle)
             .field("max_requests_per_connection", &self.retirement.max_requests)
+            .field("http2_only", &self.http2_only)
             .finish_non_exhaustive()
     }
 }
@@ -153,6 +155,7 @@ impl<S> Server<S> {
                 max_idle: Some(DEFAULT_MAX_CONNECTION_IDLE),
                 max_requests: None,
             },
+            http2_only: false,
             #[cfg(feature = "tls")]
             tls: None,
         }
@@ -216,6 +219,25 @@ impl<S> Server<S> {
     /// the listener's backlog until one closes.
     pub fn max_connections(mut self, max: usize) -> Self {
         self.max_connections = max.max(1);
+        self
+    }
+
+    /// Serves HTTP/2 only (default `false`: HTTP/1.1 and HTTP/2 on one
+    /// port, told apart by the connection preface). An HTTP/2-only server
+    /// answers anything but the preface with an HTTP/2 protocol error, as
+    /// RFC 9113 asks, instead of reading it as an HTTP/1.1 request; Connect
+    /// and gRPC-Web clients on HTTP/1.1 (browsers without TLS, curl without
+    /// `--http2-prior-knowledge`) cannot call it. Over TLS, ALPN `h2`
+    /// connections are HTTP/2 only either way.
+    ///
+    /// ```
+    /// use connect_server::{Router, Server};
+    ///
+    /// let server = Server::new(Router::new()).http2_only(true);
+    /// # drop(server);
+    /// ```
+    pub fn http2_only(mut self, only: bool) -> Self {
+        self.http2_only = only;
         self
     }
 
@@ -377,6 +399,7 @@ struct Connections {
     http2: http2::Builder<TokioExecutor>,
     first_byte_timeout: Duration,
     retirement: Retirement,
+    http2_only: bool,
 }
 
 impl Connections {
@@ -400,6 +423,7 @@ impl Connections {
             http1,
             http2,
             first_byte_timeout: server.first_byte_timeout,
+            http2_only: server.http2_only,
             retirement: server.retirement,
         }
     }
@@ -431,10 +455,16 @@ impl Connections {
         else {
             return;
         };
+        if self.http2_only && !h2 && detected == Detected::Http1 {
+            // Not the preface on an HTTP/2-only port: a connection error.
+            // Close cleanly (FIN, not a reset with the client's bytes unread).
+            crate::detect::close_gracefully(io).await;
+            return;
+        }
         let io = TokioIo::new(Rewind::new(prefix, io));
         let service = TowerToHyperService::new(CatchPanic::new(service));
         let (service, calls) = lifecycle::track(service, &self.retirement);
-        if h2 || detected == Detected::Http2 {
+        if h2 || self.http2_only || detected == Detected::Http2 {
             let conn = self.http2.serve_connection(io, service);
             lifecycle::drive(conn, calls, self.retirement, stopped).await;
         } else {

@@ -240,3 +240,24 @@ async fn a_stream_past_the_grace_period_ends_unavailable() {
     assert_eq!(err.code(), Code::Unavailable, "{err}");
     assert!(started.elapsed() < Duration::from_secs(2));
 }
+
+#[tokio::test]
+async fn an_http2_only_server_closes_http1_cleanly_and_serves_h2c() {
+    let addr = start(|s| s.http2_only(true)).await;
+    // HTTP/1.1 is not the preface: closed with FIN, no HTTP/1.1 answer.
+    let mut conn = tokio::net::TcpStream::connect(addr).await.unwrap();
+    conn.write_all(UNARY_HTTP1).await.unwrap();
+    let mut got = Vec::new();
+    tokio::time::timeout(Duration::from_secs(3), conn.read_to_end(&mut got))
+        .await
+        .expect("the connection stayed open")
+        .expect("closed with a reset, not a FIN");
+    assert!(
+        got.is_empty(),
+        "answered: {:?}",
+        String::from_utf8_lossy(&got)
+    );
+    // HTTP/2 with prior knowledge is served.
+    let mut h2 = support::connect(addr, Version::H2c).await;
+    assert_eq!(h2.send(unary("hi")).await.status, 200);
+}

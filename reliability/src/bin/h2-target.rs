@@ -4,6 +4,7 @@
 //! ```sh
 //! h2-target ours h2c 8443     # connectrpc::Server + the greet service
 //! h2-target ours tls 8443     # the same over TLS (self-signed, ALPN h2)
+//! h2-target ours h2only 8443  # cleartext, `Server::http2_only(true)`
 //! h2-target hyper h2c 8443    # hyper-util's auto builder, a 200 handler
 //! h2-target hyper tls 8443
 //! ```
@@ -24,7 +25,7 @@ use hyper::body::Incoming;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use hyper_util::server::conn::auto::Builder;
 
-const USAGE: &str = "usage: h2-target <ours|hyper> <h2c|tls> <port>";
+const USAGE: &str = "usage: h2-target <ours|hyper> <h2c|h2only|tls> <port>";
 
 /// A fresh self-signed certificate for 127.0.0.1 and localhost.
 fn self_signed() -> Result<TlsConfig, Box<dyn std::error::Error>> {
@@ -80,7 +81,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         return Err(USAGE.into());
     };
     let tls = match transport.as_str() {
-        "h2c" => None,
+        "h2c" | "h2only" => None,
         "tls" => Some(self_signed()?),
         _ => return Err(USAGE.into()),
     };
@@ -90,7 +91,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     match which.as_str() {
         "ours" => {
             let router = Arc::new(Greeter).register(Router::new());
-            let mut server = Server::new(router);
+            let mut server = Server::new(router).http2_only(transport == "h2only");
             if let Some(tls) = tls {
                 server = server.with_tls(tls);
             }
