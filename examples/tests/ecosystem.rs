@@ -77,12 +77,30 @@ fn tool(name: &str) -> PathBuf {
             .unwrap_or_else(|| PathBuf::from(std::env::var("HOME").unwrap_or_default()).join("go"));
         gopath.join("bin").join(name)
     };
+    if !path.is_file() {
+        install_tools();
+    }
     assert!(
         path.is_file(),
         "{name} is not installed at {}: run `bash peers/install-go-tools.sh`",
         path.display()
     );
     path
+}
+
+/// Runs `peers/install-go-tools.sh` (once per test binary) when a tool is
+/// missing, so `cargo test --workspace` needs no step of its own.
+fn install_tools() {
+    static INSTALLED: std::sync::Once = std::sync::Once::new();
+    INSTALLED.call_once(|| {
+        let script =
+            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../peers/install-go-tools.sh");
+        let status = std::process::Command::new("bash")
+            .arg(&script)
+            .status()
+            .unwrap_or_else(|e| panic!("running {}: {e}", script.display()));
+        assert!(status.success(), "{} failed: {status}", script.display());
+    });
 }
 
 /// Runs `name args..` (at most 60 s) and returns what it did.
