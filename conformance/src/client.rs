@@ -10,6 +10,7 @@ use std::time::Duration;
 use buffa::Message;
 use buffa_types::google::protobuf::Any;
 use connectrpc::client::ClientBody;
+use connectrpc::codec::compression::CompressionRegistry;
 use connectrpc::{CallOptions, ClientConfig, ClientTlsConfig, ConnectError, GetPolicy, HttpClient};
 use futures_util::StreamExt as _;
 use http::{HeaderMap, HeaderName, HeaderValue};
@@ -100,7 +101,8 @@ fn config(req: &ClientCompatRequest) -> Result<ClientConfig, String> {
     let uri = format!("{scheme}://{}:{}", req.host, req.port)
         .parse()
         .map_err(|e| format!("bad server address: {e}"))?;
-    let mut config = ClientConfig::new(uri);
+    // Every compression the suite tests, to send and to accept.
+    let mut config = ClientConfig::new(uri).compressions(CompressionRegistry::all());
     config = match req.protocol.as_known() {
         Some(Protocol::PROTOCOL_GRPC) => config.grpc(),
         Some(Protocol::PROTOCOL_GRPC_WEB) => config.grpc_web(),

@@ -15,6 +15,7 @@ use conformance::proto::connectrpc::conformance::v1::{
     ConformanceServiceExt, ServerCompatRequest, ServerCompatResponse,
 };
 use conformance::service::Conformance;
+use connectrpc::codec::compression::CompressionRegistry;
 use connectrpc::server::TlsConfig;
 use connectrpc::{ConnectLayer, Router, Server};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -43,7 +44,9 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
     let req = ServerCompatRequest::decode(&mut &buf[..])?;
 
     conformance::install_type_registry();
-    let mut layer = ConnectLayer::new();
+    // Every compression the suite tests (the binaries turn on the facade's
+    // br, deflate and snappy features; `new()` alone offers gzip and zstd).
+    let mut layer = ConnectLayer::new().compression(CompressionRegistry::all());
     if req.message_receive_limit > 0 {
         layer = layer.read_max_bytes(usize::try_from(req.message_receive_limit)?);
     }
