@@ -30,19 +30,18 @@
 //! assert_eq!(reporter.status(""), Some(ServingStatus::NOT_SERVING));
 //! ```
 //!
-//! With the standalone server, call [`HealthReporter::shutdown`] in the
-//! future given to `Server::with_graceful_shutdown`, once the shutdown
-//! signal arrived: probes then see `NOT_SERVING` while calls in flight
+//! With the standalone server, have `Server::on_shutdown` call
+//! [`HealthReporter::shutdown`] when the graceful shutdown begins: probes then see `NOT_SERVING` while calls in flight
 //! drain, and open `Watch` streams get `NOT_SERVING` and end.
 //!
 //! ```no_run
 //! # async fn run(router: connect_server::Router, listener: tokio::net::TcpListener) -> std::io::Result<()> {
 //! # let reporter = connect_health::HealthService::new().reporter();
 //! connect_server::Server::new(router)
-//!     .with_graceful_shutdown(async move {
+//!     .with_graceful_shutdown(async {
 //!         let _ = tokio::signal::ctrl_c().await;
-//!         reporter.shutdown();
 //!     })
+//!     .on_shutdown(move || reporter.shutdown())
 //!     .serve_with_listener(listener)
 //!     .await
 //! # }

@@ -24,7 +24,7 @@ struct Running {
 }
 
 /// A server with only the health service, `GREET` SERVING; shutting down
-/// calls `reporter.shutdown()` as the docs show. The drain deadline is
+/// calls `reporter.shutdown()` from `Server::on_shutdown`, as the docs show. The drain deadline is
 /// long (30 s), so a test that finishes fast proves nothing waited for it.
 async fn start() -> Running {
     let health = HealthService::new();
@@ -38,8 +38,8 @@ async fn start() -> Running {
         Server::new(health.register(Router::new()))
             .with_graceful_shutdown(async move {
                 let _ = stopped.await;
-                on_shutdown.shutdown();
             })
+            .on_shutdown(move || on_shutdown.shutdown())
             .serve_with_listener(listener),
     );
     Running {

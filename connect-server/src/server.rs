@@ -109,6 +109,7 @@ pub const DEFAULT_CONNECTION_AGE_GRACE: Duration = Duration::from_secs(30);
 pub struct Server<S> {
     service: S,
     shutdown: Option<Signal>,
+    on_shutdown: Vec<Box<dyn FnOnce() + Send>>,
     drain_timeout: Duration,
     first_byte_timeout: Duration,
     header_read_timeout: Duration,
@@ -124,6 +125,7 @@ impl<S> fmt::Debug for Server<S> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Server")
             .field("graceful_shutdown", &self.shutdown.is_some())
+            .field("on_shutdown_hooks", &self.on_shutdown.len())
             .field("drain_timeout", &self.drain_timeout)
             .field("first_byte_timeout", &self.first_byte_timeout)
             .field("header_read_timeout", &self.header_read_timeout)
@@ -144,6 +146,7 @@ impl<S> Server<S> {
         Server {
             service,
             shutdown: None,
+            on_shutdown: Vec::new(),
             drain_timeout: Duration::from_secs(30),
             first_byte_timeout: DEFAULT_FIRST_BYTE_TIMEOUT,
             header_read_timeout: DEFAULT_HEADER_READ_TIMEOUT,
@@ -165,6 +168,28 @@ impl<S> Server<S> {
     #[cfg(feature = "tls")]
     pub fn with_tls(mut self, tls: crate::TlsConfig) -> Self {
         self.tls = Some(tls);
+        self
+    }
+
+    /// Runs `hook` when a graceful shutdown begins, before the drain: mark
+    /// the server not serving in health checks, say, so load balancers stop
+    /// sending it calls while the ones in flight finish. Hooks run in the
+    /// order they were added.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use std::sync::atomic::{AtomicBool, Ordering};
+    /// use connect_server::{Router, Server};
+    ///
+    /// let serving = Arc::new(AtomicBool::new(true));
+    /// let flag = serving.clone();
+    /// let server = Server::new(Router::new())
+    ///     .with_graceful_shutdown(async { let _ = tokio::signal::ctrl_c().await; })
+    ///     .on_shutdown(move || flag.store(false, Ordering::Release));
+    /// # drop(server);
+    /// ```
+    pub fn on_shutdown(mut self, hook: impl FnOnce() + Send + 'static) -> Self {
+        self.on_shutdown.push(Box::new(hook));
         self
     }
 
@@ -321,6 +346,7 @@ where
         let Server {
             service,
             shutdown,
+            on_shutdown,
             drain_timeout,
             ..
         } = self;
@@ -384,6 +410,9 @@ where
             });
         }
         drop(listener);
+        for hook in on_shutdown {
+            hook();
+        }
         let _ = stop.send(true);
         let drained = async { while connections.join_next().await.is_some() {} };
         let _ = tokio::time::timeout(drain_timeout, drained).await;

@@ -46,12 +46,12 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         listener.local_addr()?
     );
     Server::new(router)
-        .with_graceful_shutdown(async move {
+        .with_graceful_shutdown(async {
             let _ = tokio::signal::ctrl_c().await;
-            // Graceful shutdown begins: health checks now say NOT_SERVING
-            // while the calls in flight finish.
-            reporter.shutdown();
         })
+        // Graceful shutdown begins: health checks now say NOT_SERVING
+        // while the calls in flight finish.
+        .on_shutdown(move || reporter.shutdown())
         .serve_with_listener(listener)
         .await?;
     Ok(())
