@@ -21,6 +21,9 @@
 //! | `gzip` | yes | the gzip compression provider |
 //! | `zstd` | yes | the zstd compression provider |
 //! | `streaming` | yes | async streaming compression adapters |
+//! | `br` | no | the brotli provider, offered by `CompressionRegistry::all()` (docs/compression.md) |
+//! | `deflate` | no | the deflate (zlib) provider, offered by `all()` |
+//! | `snappy` | no | the snappy (framing format) provider, offered by `all()` |
 //! | `server` | yes | [`Router`] and [`Server`] |
 //! | `axum` | no | `Router::into_axum_service` |
 //! | `client` | yes | [`Client`], generated clients, [`HttpClient`], [`Http2Connection`] |
