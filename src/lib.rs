@@ -30,6 +30,7 @@
 //! | `client-tls` | no | TLS for the client transports (`ClientTlsConfig`) |
 //! | `server-tls` | no | TLS for [`Server`] |
 //! | `health` | no | `connectrpc::health`: `HealthService` and its `HealthReporter` (docs/health.md) |
+//! | `tracing` | no | a span per call with the OpenTelemetry RPC attributes, W3C trace context, metrics hooks (`connectrpc::layers::observe`, docs/observability.md); the server records each request's peer address for spans |
 //! | `reflection` | no | `connectrpc::reflection`: `Reflection`, for grpcurl and `buf curl --reflect` (docs/reflection.md) |
 //!
 //! # Serving a generated service

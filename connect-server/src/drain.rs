@@ -61,20 +61,17 @@ pin_project! {
     {
         #[pin]
         inner: Inner<B>,
-        #[pin]
         stall: Stall,
     }
 }
 
-pin_project! {
-    /// The stall limit: armed (from now) whenever the body has no data
-    /// ready, re-armed after each frame; no clock is read while data flows.
-    struct Stall {
-        limit: Option<Duration>,
-        #[pin]
-        sleep: Option<Sleep>,
-        rearm: bool,
-    }
+/// The stall limit: armed (from now) whenever the body has no data ready,
+/// re-armed after each frame; no clock is read while data flows, and the
+/// timer is allocated only the first time the body makes the call wait.
+struct Stall {
+    limit: Option<Duration>,
+    sleep: Option<Pin<Box<Sleep>>>,
+    rearm: bool,
 }
 
 impl Stall {
@@ -87,22 +84,21 @@ impl Stall {
     }
 
     /// Whether the limit ran out while the body had nothing for us.
-    fn expired(self: Pin<&mut Self>, cx: &mut Context<'_>) -> bool {
-        let mut this = self.project();
-        let Some(limit) = *this.limit else {
+    fn expired(&mut self, cx: &mut Context<'_>) -> bool {
+        let Some(limit) = self.limit else {
             return false;
         };
-        if *this.rearm {
-            *this.rearm = false;
+        if self.rearm {
+            self.rearm = false;
             let deadline = tokio::time::Instant::now() + limit;
-            match this.sleep.as_mut().as_pin_mut() {
-                Some(sleep) => sleep.reset(deadline),
-                None => this.sleep.set(Some(tokio::time::sleep_until(deadline))),
+            match self.sleep.as_mut() {
+                Some(sleep) => sleep.as_mut().reset(deadline),
+                None => self.sleep = Some(Box::pin(tokio::time::sleep_until(deadline))),
             }
         }
-        this.sleep
-            .as_pin_mut()
-            .is_some_and(|sleep| sleep.poll(cx).is_ready())
+        self.sleep
+            .as_mut()
+            .is_some_and(|sleep| sleep.as_mut().poll(cx).is_ready())
     }
 }
 
@@ -260,8 +256,9 @@ where
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Self::Data>, Self::Error>>> {
-        let mut this = self.project();
-        let polled = match this.inner.as_mut().project() {
+        let this = self.project();
+        let mut inner = this.inner;
+        let polled = match inner.as_mut().project() {
             InnerProj::Direct { body } => body.poll_frame(cx),
             InnerProj::Http1 { guard } => {
                 let Some(body) = guard.body.as_mut() else {
@@ -284,18 +281,18 @@ where
         };
         match polled {
             Poll::Ready(frame) => {
-                *this.stall.as_mut().project().rearm = true;
+                this.stall.rearm = true;
                 Poll::Ready(frame.map(|f| f.map_err(Into::into)))
             }
-            Poll::Pending if this.stall.as_mut().expired(cx) => {
-                if let InnerProj::Http1 { guard } = this.inner.project() {
+            Poll::Pending if this.stall.expired(cx) => {
+                if let InnerProj::Http1 { guard } = inner.project() {
                     // Not drained: a client this slow does not get the
                     // connection back.
                     guard.ended = true;
                     guard.body = None;
                     guard.state.set(ABANDONED);
                 }
-                Poll::Ready(Some(Err(stalled(*this.stall.project().limit))))
+                Poll::Ready(Some(Err(stalled(this.stall.limit))))
             }
             Poll::Pending => Poll::Pending,
         }

@@ -149,6 +149,9 @@ impl Drop for InFlight {
 pub(crate) struct Tracked<S> {
     inner: S,
     calls: Option<Arc<Calls>>,
+    /// The client's address, for spans (`client.address`).
+    #[cfg(feature = "tracing")]
+    peer: std::net::SocketAddr,
 }
 
 impl<S, B> hyper::service::Service<Request<Incoming>> for Tracked<S>
@@ -160,6 +163,13 @@ where
     type Future = TrackedFuture<S::Future>;
 
     fn call(&self, req: Request<Incoming>) -> Self::Future {
+        #[cfg(feature = "tracing")]
+        let req = {
+            let mut req = req;
+            req.extensions_mut()
+                .insert(connect_layers::observe::PeerAddr(self.peer));
+            req
+        };
         let guard = self.calls.as_ref().map(Calls::start);
         // The last request of an HTTP/1.1 connection's quota says so in its
         // response (HTTP/2 gets a GOAWAY instead).
@@ -240,7 +250,11 @@ impl<B: Body<Data = Bytes>> Body for TrackedBody<B> {
 
 /// Wraps a connection's service for `retirement`; the calls are `None`
 /// when nothing needs them counted.
-pub(crate) fn track<S>(service: S, retirement: &Retirement) -> (Tracked<S>, Option<Arc<Calls>>) {
+pub(crate) fn track<S>(
+    service: S,
+    retirement: &Retirement,
+    #[cfg_attr(not(feature = "tracing"), allow(unused_variables))] peer: std::net::SocketAddr,
+) -> (Tracked<S>, Option<Arc<Calls>>) {
     let calls = retirement
         .tracks_calls()
         .then(|| Arc::new(Calls::new(retirement.max_requests)));
@@ -248,6 +262,8 @@ pub(crate) fn track<S>(service: S, retirement: &Retirement) -> (Tracked<S>, Opti
         Tracked {
             inner: service,
             calls: calls.clone(),
+            #[cfg(feature = "tracing")]
+            peer,
         },
         calls,
     )

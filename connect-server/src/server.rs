@@ -369,7 +369,7 @@ where
             // the connections that ended meanwhile, or their tasks pile up
             // (found by the soak: ~2 KiB per connection, unbounded).
             while connections.try_join_next().is_some() {}
-            let (stream, _peer) = tokio::select! {
+            let (stream, peer) = tokio::select! {
                 accepted = listener.accept() => match accepted {
                     Ok(conn) => conn,
                     // Transient accept errors (EMFILE, aborted handshakes)
@@ -399,14 +399,16 @@ where
                     // ALPN said HTTP/2: anything but the preface is an
                     // HTTP/2 protocol error, not an HTTP/1.1 request.
                     let h2 = tls.get_ref().1.alpn_protocol() == Some(b"h2");
-                    conns.serve(tls, h2, deadline, service, stopped).await;
+                    conns.serve(tls, peer, h2, deadline, service, stopped).await;
                 });
                 continue;
             }
             connections.spawn(async move {
                 let _slot = slot;
                 let deadline = Instant::now() + conns.first_byte_timeout;
-                conns.serve(stream, false, deadline, service, stopped).await;
+                conns
+                    .serve(stream, peer, false, deadline, service, stopped)
+                    .await;
             });
         }
         drop(listener);
@@ -463,6 +465,7 @@ impl Connections {
     async fn serve<I, S, B>(
         &self,
         mut io: I,
+        peer: SocketAddr,
         h2: bool,
         deadline: Instant,
         service: S,
@@ -492,7 +495,7 @@ impl Connections {
         }
         let io = TokioIo::new(Rewind::new(prefix, io));
         let service = TowerToHyperService::new(CatchPanic::new(service));
-        let (service, calls) = lifecycle::track(service, &self.retirement);
+        let (service, calls) = lifecycle::track(service, &self.retirement, peer);
         if h2 || self.http2_only || detected == Detected::Http2 {
             let conn = self.http2.serve_connection(io, service);
             lifecycle::drive(conn, calls, self.retirement, stopped).await;
