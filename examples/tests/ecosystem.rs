@@ -93,8 +93,7 @@ fn tool(name: &str) -> PathBuf {
 fn install_tools() {
     static INSTALLED: std::sync::Once = std::sync::Once::new();
     INSTALLED.call_once(|| {
-        let script =
-            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../peers/install-go-tools.sh");
+        let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../peers/install-go-tools.sh");
         let status = std::process::Command::new("bash")
             .arg(&script)
             .status()
