@@ -166,6 +166,13 @@ where
         #[cfg(feature = "tracing")]
         let req = {
             let mut req = req;
+            if !req.headers().contains_key(http::header::HOST)
+                && let Some(authority) = req.uri().authority().cloned()
+            {
+                // HTTP/2 names the server in `:authority`, not `host`.
+                req.extensions_mut()
+                    .insert(connect_layers::observe::ServerAuthority(authority));
+            }
             req.extensions_mut()
                 .insert(connect_layers::observe::PeerAddr(self.peer));
             req

@@ -204,6 +204,12 @@ async fn unary_calls_are_spans_on_both_sides() {
         let s = capture.one("rpc.server").await;
         assert_method(&s, &config, "Unary");
         assert_eq!(s.field("otel.kind"), "server");
+        // HTTP/2: the server learns its name from `:authority`, and the
+        // client's address from the connection.
+        assert_eq!(s.field("server.address"), "127.0.0.1");
+        assert_eq!(s.field("server.port"), port);
+        assert_eq!(s.field("client.address"), "127.0.0.1");
+        assert!(s.field("client.port").parse::<u16>().is_ok());
         assert_code(&s, &config, Code::Ok);
         assert_eq!(s.field("rpc.request.messages"), "1");
         assert_eq!(s.field("rpc.request.size"), "7");

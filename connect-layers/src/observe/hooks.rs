@@ -131,6 +131,12 @@ pub trait Observer: Send + Sync + 'static {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct PeerAddr(pub SocketAddr);
 
+/// The authority an HTTP/2 request was sent to (its `:authority`), when the
+/// server puts it in the request extensions; server spans record it as
+/// `server.address` and `server.port` when there is no `host` header.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ServerAuthority(pub http::uri::Authority);
+
 /// The error of setting a hook twice.
 #[derive(Debug)]
 pub struct AlreadySet(());

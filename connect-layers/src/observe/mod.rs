@@ -30,7 +30,7 @@
 //! | `rpc.connect_rpc.error_code` | Connect, on error: `not_found`, ... |
 //! | `error.type` | on error: the code |
 //! | `otel.status_code`, `otel.status_message` | `ERROR` and the message: a client on any error; a server on `unknown`, `deadline_exceeded`, `unimplemented`, `internal`, `unavailable`, `data_loss` |
-//! | `server.address`, `server.port` | client: the base URI; server: the `host` header |
+//! | `server.address`, `server.port` | client: the base URI; server: the `host` header (HTTP/2: a [`ServerAuthority`] extension) |
 //! | `client.address`, `client.port` | server: from a [`PeerAddr`] extension |
 //! | `rpc.request.messages`, `rpc.request.size` | request messages and their uncompressed bytes |
 //! | `rpc.response.messages`, `rpc.response.size` | the same for the response |
@@ -113,8 +113,8 @@ mod traceparent;
 
 pub use client::{ClientTrace, ClientTraceFuture, ClientTraceLayer};
 pub use hooks::{
-    AlreadySet, CallInfo, CallSummary, Observer, PeerAddr, Propagator, Side, set_observer,
-    set_propagator,
+    AlreadySet, CallInfo, CallSummary, Observer, PeerAddr, Propagator, ServerAuthority, Side,
+    set_observer, set_propagator,
 };
 pub use server::{ResponseFuture, Trace, TraceLayer};
 pub use traceparent::{TRACEPARENT, TRACESTATE, TraceParent, tracestate};

@@ -12,7 +12,7 @@ use tower_service::Service;
 use tracing::Span;
 use tracing::field::{Empty, display};
 
-use super::hooks::{self, CallInfo, PeerAddr, Side};
+use super::hooks::{self, CallInfo, PeerAddr, ServerAuthority, Side};
 use super::record::{CallRecord, RecordedFrames, protocol_name, rpc_system};
 use super::traceparent::{TraceParent, tracestate};
 use crate::handler::BoxFuture;
@@ -114,8 +114,15 @@ fn split_host(host: &str) -> Option<(&str, Option<u16>)> {
 /// Records what the request head tells about the peers and the caller's
 /// trace context.
 fn record_head(span: &Span, head: &RequestHead) {
-    let host = head.headers.get(http::header::HOST);
-    if let Some((name, port)) = host.and_then(|h| h.to_str().ok()).and_then(split_host) {
+    let host = head
+        .headers
+        .get(http::header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .or_else(|| {
+            let ServerAuthority(authority) = head.extensions.get::<ServerAuthority>()?;
+            Some(authority.as_str())
+        });
+    if let Some((name, port)) = host.and_then(split_host) {
         span.record("server.address", name);
         if let Some(port) = port {
             span.record("server.port", port);
