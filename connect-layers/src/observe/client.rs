@@ -15,7 +15,7 @@ use tower_service::Service;
 use tracing::field::Empty;
 
 use super::hooks::{self, CallInfo, Side};
-use super::record::{CallRecord, protocol_name, rpc_system};
+use super::record::{CallRecord, poll_in_span, protocol_name, rpc_system};
 use crate::client::rpc::{ClientRequest, ClientResponse, ItemStream, ResponseFrames, StreamItem};
 use crate::rpc::{Frame, RequestMessages};
 
@@ -162,14 +162,8 @@ where
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.project();
-        let Some(record) = this.record.as_ref() else {
-            return this.inner.poll(cx);
-        };
-        let out = {
-            let _entered = record.span().enter();
-            ready!(this.inner.poll(cx))
-        };
-        let Some(mut record) = this.record.take() else {
+        let (out, record) = ready!(poll_in_span(this.record, this.inner, cx));
+        let Some(mut record) = record else {
             return Poll::Ready(out);
         };
         Poll::Ready(match out {

@@ -2,10 +2,11 @@
 //! exactly once — when the last response message (or the error) passes,
 //! or when the call is dropped unfinished.
 
+use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::task::{Context, Poll};
+use std::task::{Context, Poll, ready};
 use std::time::Instant;
 
 use connect_core::{Code, ConnectError, Protocol};
@@ -206,6 +207,24 @@ impl CallRecord {
     pub(crate) fn finish_with(&mut self, result: Result<(), &ConnectError>) {
         self.finish(result.err().map(|e| (e.code(), e.message())));
     }
+}
+
+/// Polls a call's future inside its record's span (if it is recorded) and,
+/// once it is ready, hands the record back for the response to carry on or
+/// to finish.
+pub(crate) fn poll_in_span<F: Future>(
+    record: &mut Option<CallRecord>,
+    inner: Pin<&mut F>,
+    cx: &mut Context<'_>,
+) -> Poll<(F::Output, Option<CallRecord>)> {
+    let out = match record {
+        None => ready!(inner.poll(cx)),
+        Some(r) => {
+            let _entered = r.span().enter();
+            ready!(inner.poll(cx))
+        }
+    };
+    Poll::Ready((out, record.take()))
 }
 
 impl Drop for CallRecord {

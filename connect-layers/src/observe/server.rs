@@ -13,7 +13,7 @@ use tracing::Span;
 use tracing::field::{Empty, display};
 
 use super::hooks::{self, CallInfo, PeerAddr, ServerAuthority, Side};
-use super::record::{CallRecord, RecordedFrames, protocol_name, rpc_system};
+use super::record::{CallRecord, RecordedFrames, poll_in_span, protocol_name, rpc_system};
 use super::traceparent::{TraceParent, tracestate};
 use crate::handler::BoxFuture;
 use crate::rpc::{
@@ -257,14 +257,8 @@ where
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.project();
-        let Some(record) = this.record.as_ref() else {
-            return this.inner.poll(cx);
-        };
-        let out = {
-            let _entered = record.span().enter();
-            ready!(this.inner.poll(cx))
-        };
-        let Some(mut record) = this.record.take() else {
+        let (out, record) = ready!(poll_in_span(this.record, this.inner, cx));
+        let Some(mut record) = record else {
             return Poll::Ready(out);
         };
         Poll::Ready(match out {
