@@ -8,7 +8,8 @@
 # Environment: RUNS (default 10000000), MAX_SECS (default 3600),
 # SANITIZER (default address; `none` is 2-4x faster, and then
 # `-malloc_limit_mb` is not enforced, only `-rss_limit_mb`).
-# libFuzzer's output goes to logs/<target>.log; the last "Done" / "stat::"
+# TAG (default none) names a second concurrent run of a target.
+# libFuzzer's output goes to logs/<target>[-TAG].log; the last "Done" / "stat::"
 # lines are the figures.
 set -u
 cd "$(dirname "$0")"
@@ -40,7 +41,7 @@ dir_args=()
 
 status=0
 for target in "$@"; do
-    log="logs/$target.log"
+    log="logs/$target${TAG:+-$TAG}.log"
     echo "== $target: $(date -u +%FT%TZ) runs=$RUNS max_secs=$MAX_SECS sanitizer=$SANITIZER"
     start=$(date +%s)
     # shellcheck disable=SC2046

@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use arbitrary::Arbitrary;
 use bytes::{BufMut, Bytes, BytesMut};
-use connect_codec::compression::CompressionRegistry;
+use connect_codec::compression::{CompressionRegistry, Gzip};
 use connect_core::Code;
 use connectrpc::client::ClientBody;
 use connectrpc::{CallOptions, ClientConfig, ConnectError};
@@ -118,16 +118,19 @@ const CODES: &[&str] = &[
     "internal",
     "unauthenticated",
 ];
-const BOMBS: [usize; 3] = [64 << 10, 1 << 20, 5 << 20];
+/// Bombs below, at and past the client-wide read limit ([`CLIENT_READ_MAX`]).
+const BOMBS: [usize; 3] = [64 << 10, 256 << 10, 1 << 20];
+/// The client-wide read limit. Smaller than the 4 MiB default so a bomb costs
+/// a fraction of a millisecond: the limit is enforced by the same code at any
+/// size, and integration/tests/bombs.rs covers the default.
+const CLIENT_READ_MAX: usize = 256 << 10;
 
 /// Gzip streams of zeros, inflating to each of `BOMBS`.
 fn bombs() -> &'static [Bytes; 3] {
     static B: OnceLock<[Bytes; 3]> = OnceLock::new();
     B.get_or_init(|| {
         BOMBS.map(|n| {
-            CompressionRegistry::new()
-                .compress("gzip", &vec![0u8; n])
-                .unwrap()
+            fixture_gzip(&vec![0u8; n])
         })
     })
 }
@@ -155,8 +158,25 @@ enum Payload {
     Bomb(u8),
 }
 
+/// Fixtures are gzip'd at level 1 (the fuzzer's cost per input is mostly
+/// building them) and at most [`MAX_GZIP_DEPTH`] deep: a gzip inside a gzip
+/// already shows the client decompresses once, and deeper nesting only
+/// burns compression time.
+fn fixture_gzip(data: &[u8]) -> Bytes {
+    static R: OnceLock<CompressionRegistry> = OnceLock::new();
+    R.get_or_init(|| CompressionRegistry::empty().with(Gzip::with_level(1)))
+        .compress("gzip", data)
+        .unwrap()
+}
+
+const MAX_GZIP_DEPTH: usize = 2;
+
 impl Payload {
     fn bytes(&self, json: bool) -> Bytes {
+        self.bytes_at(json, 0)
+    }
+
+    fn bytes_at(&self, json: bool, depth: usize) -> Bytes {
         match self {
             Payload::Raw(b) => Bytes::copy_from_slice(b),
             Payload::Message { text, count } => {
@@ -213,9 +233,8 @@ impl Payload {
                 }
                 Bytes::from(b)
             }
-            Payload::Gzip(inner) => CompressionRegistry::new()
-                .compress("gzip", &inner.bytes(json))
-                .unwrap(),
+            Payload::Gzip(inner) if depth >= MAX_GZIP_DEPTH => inner.bytes_at(json, depth),
+            Payload::Gzip(inner) => fixture_gzip(&inner.bytes_at(json, depth + 1)),
             Payload::Bomb(i) => bombs()[usize::from(*i) % BOMBS.len()].clone(),
         }
     }
@@ -251,7 +270,7 @@ struct Input {
     splits: Vec<u8>,
     trailers: Option<Vec<(Pick, Pick)>>,
     tail: Tail,
-    /// `None`: the default 4 MiB.
+    /// A per-call read limit; `None`: the client-wide [`CLIENT_READ_MAX`].
     read_max: Option<u16>,
     timeout_ms: Option<u16>,
 }
@@ -464,7 +483,8 @@ fuzz_target!(|input: Input| {
             async move { Ok::<_, Infallible>(resp) }
         })
     };
-    let mut config = ClientConfig::new(http::Uri::from_static("http://fuzz.invalid"));
+    let mut config = ClientConfig::new(http::Uri::from_static("http://fuzz.invalid"))
+        .read_max_bytes(CLIENT_READ_MAX);
     config = match input.proto {
         Proto::Connect => config,
         Proto::Grpc => config.grpc(),
