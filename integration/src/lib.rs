@@ -9,99 +9,16 @@ pub mod proto {
     include!(concat!(env!("OUT_DIR"), "/_connectrpc.rs"));
 }
 
+pub mod service;
+
 #[cfg(test)]
 mod tests {
     use std::sync::Arc;
 
-    use connectrpc::{ConnectError, Context, OwnedView, ResponseStream, Router, Streaming};
+    use connectrpc::Router;
 
-    use crate::proto::test::v1::test_service::{
-        EmptyView, ServerStreamRequestView, UnaryRequestView,
-    };
-    use crate::proto::test::v1::{
-        TestService, TestServiceExt, TestServiceServer, UnaryResponse, test_service,
-    };
-    use buffa_types::google::protobuf::Empty;
-
-    struct Impl;
-
-    impl TestService for Impl {
-        async fn unary(
-            &self,
-            ctx: Context,
-            request: OwnedView<UnaryRequestView<'static>>,
-        ) -> Result<(UnaryResponse, Context), ConnectError> {
-            // buffa 0.9.2: `OwnedView` gives the view through `reborrow`.
-            let request = request.reborrow();
-            let response = UnaryResponse {
-                text: request.text.to_string(),
-                payload: request.payload.to_vec(),
-                ..Default::default()
-            };
-            Ok((response, ctx))
-        }
-
-        async fn server_stream(
-            &self,
-            ctx: Context,
-            request: OwnedView<ServerStreamRequestView<'static>>,
-        ) -> Result<(ResponseStream<UnaryResponse>, Context), ConnectError> {
-            let request = request.reborrow();
-            let text = request.text.to_string();
-            let items = (0..i64::from(request.count)).map(move |count| {
-                Ok(UnaryResponse {
-                    text: text.clone(),
-                    count,
-                    ..Default::default()
-                })
-            });
-            let stream: ResponseStream<UnaryResponse> = Box::pin(futures_util::stream::iter(items));
-            Ok((stream, ctx))
-        }
-
-        async fn client_stream(
-            &self,
-            ctx: Context,
-            mut requests: Streaming<UnaryRequestView<'static>>,
-        ) -> Result<(UnaryResponse, Context), ConnectError> {
-            let mut count = 0;
-            while let Some(_request) = requests.message().await? {
-                count += 1;
-            }
-            Ok((
-                UnaryResponse {
-                    count,
-                    ..Default::default()
-                },
-                ctx,
-            ))
-        }
-
-        async fn bidi(
-            &self,
-            ctx: Context,
-            _requests: Streaming<UnaryRequestView<'static>>,
-        ) -> Result<(ResponseStream<UnaryResponse>, Context), ConnectError> {
-            let stream: ResponseStream<UnaryResponse> = Box::pin(futures_util::stream::empty());
-            Ok((stream, ctx))
-        }
-
-        async fn not_gettable(
-            &self,
-            ctx: Context,
-            _request: OwnedView<UnaryRequestView<'static>>,
-        ) -> Result<(UnaryResponse, Context), ConnectError> {
-            Ok((UnaryResponse::default(), ctx))
-        }
-
-        async fn ping(
-            &self,
-            ctx: Context,
-            _request: OwnedView<EmptyView<'static>>,
-        ) -> Result<(Empty, Context), ConnectError> {
-            Ok((Empty::default(), ctx))
-        }
-    }
+    use crate::proto::test::v1::{TestServiceExt, TestServiceServer, test_service};
+    use crate::service::TestImpl as Impl;
 
     #[test]
     fn registers_with_a_router() {

@@ -36,7 +36,6 @@ mod load;
 mod probe;
 mod report;
 mod scenarios;
-mod service;
 
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -190,7 +189,7 @@ fn main() -> ExitCode {
         .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
         .expect("bind 127.0.0.1");
     let addr = listener.local_addr().expect("local addr");
-    let router = Arc::new(service::SoakService).register(Router::new());
+    let router = Arc::new(integration_tests::service::TestImpl).register(Router::new());
     let server = server_rt.spawn(
         Server::new(router)
             .with_graceful_shutdown(async move {
