@@ -48,7 +48,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let tonic = out.join("tonic");
     std::fs::create_dir_all(&tonic)?;
     tonic_prost_build::configure()
-        .build_client(false)
+        .build_client(true)
         .build_transport(false)
         .out_dir(&tonic)
         .compile_fds(fds)?;

@@ -6,6 +6,7 @@
 //! in every framework.
 
 pub mod bare;
+pub mod canned;
 pub mod ours;
 pub mod published;
 pub mod tonic_impl;

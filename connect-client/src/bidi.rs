@@ -17,8 +17,9 @@ use http::HeaderMap;
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 
+use crate::call::streaming;
 use crate::channel::Channel;
-use crate::client::{Client, RequestMessage, ResponseMessage, owned_decoder, streaming};
+use crate::client::{Client, RequestMessage, ResponseMessage, owned_decoder};
 use crate::options::CallOptions;
 use crate::response::ServerStreaming;
 

@@ -8,17 +8,17 @@ use buffa::Message;
 use buffa::view::{MessageView, OwnedView};
 use bytes::Bytes;
 use connect_codec::codec;
-use connect_core::{Code, Codec, ConnectError, MethodDescriptor, Protocol, StreamType};
+use connect_core::{Codec, ConnectError, MethodDescriptor, Protocol, StreamType};
+use connect_layers::client::ClientRequest;
 use connect_layers::client::stack::{ClientStack, client_stack};
-use connect_layers::client::{ClientRequest, ClientResponse, ResponseFrames};
 use connect_layers::rpc::{Frame, RequestMessages};
 use futures_core::Stream;
 use futures_util::StreamExt as _;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
-use tower_service::Service;
 
 use crate::bidi::BidiStream;
+use crate::call::{Call, SendCall, single, streaming};
 use crate::channel::Channel;
 use crate::config::ClientConfig;
 use crate::options::CallOptions;
@@ -128,50 +128,21 @@ impl<T: Channel> Client<T> {
     }
 
     /// Sends a prepared request down the stack (readiness first).
-    pub(crate) fn send(
-        &self,
-        req: ClientRequest,
-    ) -> impl Future<Output = Result<ClientResponse, ConnectError>> + Send + 'static {
-        let mut stack = self.stack.clone();
-        async move {
-            std::future::poll_fn(|cx| stack.poll_ready(cx)).await?;
-            stack.call(req).await
-        }
+    pub(crate) fn send(&self, req: ClientRequest) -> SendCall<ClientStack<T>> {
+        SendCall::new(self.stack.clone(), req)
     }
 
-    fn unary_frames(
+    /// Sends `messages` (or fails with their encoding error) to a method
+    /// that answers once.
+    fn send_messages(
         &self,
         method: &'static MethodDescriptor,
         messages: Result<RequestMessages, ConnectError>,
         options: CallOptions,
-    ) -> impl Future<Output = Result<Response<Bytes>, ConnectError>> + Send + 'static {
-        let call = messages.map(|m| self.send(self.request(method, options, m)));
-        async move {
-            let resp = call?.await?;
-            match resp.messages {
-                ResponseFrames::Unary { frame, trailers } => {
-                    Ok(Response::new(resp.headers, frame.into_payload(), trailers))
-                }
-                ResponseFrames::Stream(_) => Err(ConnectError::internal(
-                    "a single-response call received a stream",
-                )),
-            }
-        }
-    }
-
-    fn decode_response<M>(
-        codec: Codec,
-        resp: Response<Bytes>,
-        decode: DecodeFn<M>,
-    ) -> Result<Response<M>, ConnectError> {
-        let (headers, body, trailers) = resp.into_parts();
-        match decode(codec, body) {
-            Ok(m) => Ok(Response::new(headers, m, trailers)),
-            Err(mut e) => {
-                *e.headers_mut() = headers;
-                *e.trailers_mut() = trailers;
-                Err(e)
-            }
+    ) -> SendCall<ClientStack<T>> {
+        match messages {
+            Ok(m) => self.send(self.request(method, options, m)),
+            Err(e) => SendCall::failed(e),
         }
     }
 
@@ -218,9 +189,8 @@ impl<T: Channel> Client<T> {
         let messages = self
             .encode(self.enveloped(method), request)
             .map(RequestMessages::Unary);
-        let codec = self.config.codec();
-        let call = self.unary_frames(method, messages, options);
-        async move { Self::decode_response(codec, call.await?, decode) }
+        let send = self.send_messages(method, messages, options);
+        Call::new(send, self.config.codec(), decode, single)
     }
 
     /// Calls a client-streaming method with the messages of `requests`
@@ -237,9 +207,8 @@ impl<T: Channel> Client<T> {
         S: Stream<Item = Req> + Send + 'static,
     {
         let frames = self.frame_stream(requests);
-        let codec = self.config.codec();
-        let call = self.unary_frames(method, Ok(RequestMessages::Stream(frames)), options);
-        async move { Self::decode_response(codec, call.await?, decode_owned::<Resp>) }
+        let send = self.send(self.request(method, options, RequestMessages::Stream(frames)));
+        Call::new(send, self.config.codec(), decode_owned::<Resp>, single)
     }
 
     /// Encodes each message of `requests` into an envelope frame.
@@ -270,11 +239,9 @@ impl<T: Channel> Client<T> {
         Req: RequestMessage,
         Resp: ResponseMessage,
     {
-        let codec = self.config.codec();
-        let call = self
-            .encode(true, request)
-            .map(|f| self.send(self.request(method, options, RequestMessages::Unary(f))));
-        async move { streaming(codec, call?.await?, decode_owned::<Resp>) }
+        let messages = self.encode(true, request).map(RequestMessages::Unary);
+        let send = self.send_messages(method, messages, options);
+        Call::new(send, self.config.codec(), decode_owned::<Resp>, streaming)
     }
 
     /// Opens a bidirectional call: send with the returned stream's sender
@@ -302,23 +269,6 @@ impl<T: Channel> Client<T> {
         frames: connect_layers::FrameStream,
     ) -> ClientRequest {
         self.request(method, options, RequestMessages::Stream(frames))
-    }
-}
-
-/// A streamed answer from a stack response.
-pub(crate) fn streaming<M>(
-    codec: Codec,
-    resp: ClientResponse,
-    decode: DecodeFn<M>,
-) -> Result<ServerStreaming<M>, ConnectError> {
-    match resp.messages {
-        ResponseFrames::Stream(items) => {
-            Ok(ServerStreaming::new(resp.headers, items, codec, decode))
-        }
-        ResponseFrames::Unary { .. } => Err(ConnectError::new(
-            Code::Internal,
-            "a streaming call received a single response",
-        )),
     }
 }
 

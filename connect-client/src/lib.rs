@@ -18,6 +18,7 @@
 //! ```
 
 pub mod bidi;
+mod call;
 pub mod channel;
 pub mod client;
 pub mod config;

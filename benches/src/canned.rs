@@ -1,0 +1,153 @@
+//! An in-memory HTTP channel for client benchmarks: every framework's
+//! generated client runs over the same tower service, which reads the
+//! request body to the end (as a transport would) and answers with a
+//! prebuilt response. No server, no socket: what is timed is the client.
+
+use std::convert::Infallible;
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use buffa::Message as _;
+use bytes::{BufMut, Bytes, BytesMut};
+use http::{HeaderMap, HeaderValue, Request, Response, header};
+use http_body::{Body, Frame};
+use http_body_util::BodyExt as _;
+
+use crate::ours_proto::bench::v1::EchoResponse;
+
+/// The response every call gets: one data frame, then (for gRPC) trailers.
+#[derive(Clone, Debug)]
+pub struct CannedChannel {
+    content_type: HeaderValue,
+    body: Bytes,
+    trailers: Option<HeaderMap>,
+}
+
+/// The reply the canned answers carry.
+pub const REPLY: &str = "hello";
+
+fn reply() -> Bytes {
+    EchoResponse {
+        message: REPLY.into(),
+        ..Default::default()
+    }
+    .encode_to_bytes()
+}
+
+fn envelopes(count: usize, flags: u8, payload: &[u8], out: &mut BytesMut) {
+    for _ in 0..count {
+        out.put_u8(flags);
+        out.put_u32(payload.len() as u32);
+        out.put_slice(payload);
+    }
+}
+
+fn grpc_ok() -> HeaderMap {
+    let mut t = HeaderMap::new();
+    t.insert("grpc-status", HeaderValue::from_static("0"));
+    t
+}
+
+impl CannedChannel {
+    /// A Connect unary answer: `application/proto`, the bare message.
+    pub fn connect_unary() -> Self {
+        CannedChannel {
+            content_type: HeaderValue::from_static("application/proto"),
+            body: reply(),
+            trailers: None,
+        }
+    }
+
+    /// A gRPC unary answer: one envelope, then `grpc-status: 0`.
+    pub fn grpc_unary() -> Self {
+        Self::grpc_stream(1)
+    }
+
+    /// A Connect server stream of `count` messages and its end-of-stream.
+    pub fn connect_stream(count: usize) -> Self {
+        let mut body = BytesMut::new();
+        envelopes(count, 0, &reply(), &mut body);
+        envelopes(1, 0x02, b"{}", &mut body);
+        CannedChannel {
+            content_type: HeaderValue::from_static("application/connect+proto"),
+            body: body.freeze(),
+            trailers: None,
+        }
+    }
+
+    /// A gRPC server stream of `count` messages, then `grpc-status: 0`.
+    pub fn grpc_stream(count: usize) -> Self {
+        let mut body = BytesMut::new();
+        envelopes(count, 0, &reply(), &mut body);
+        CannedChannel {
+            content_type: HeaderValue::from_static("application/grpc"),
+            body: body.freeze(),
+            trailers: Some(grpc_ok()),
+        }
+    }
+
+    fn response(&self) -> Response<CannedBody> {
+        let mut resp = Response::new(CannedBody {
+            data: Some(self.body.clone()),
+            trailers: self.trailers.clone(),
+        });
+        resp.headers_mut()
+            .insert(header::CONTENT_TYPE, self.content_type.clone());
+        resp
+    }
+}
+
+impl<B> tower_service::Service<Request<B>> for CannedChannel
+where
+    B: Body + Send + 'static,
+    B::Data: Send,
+{
+    type Response = Response<CannedBody>;
+    type Error = Infallible;
+    type Future = Pin<Box<dyn Future<Output = Result<Response<CannedBody>, Infallible>> + Send>>;
+
+    fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, req: Request<B>) -> Self::Future {
+        let resp = self.response();
+        Box::pin(async move {
+            let mut body = std::pin::pin!(req.into_body());
+            // Read (and drop) the request to its end, as a transport would;
+            // a failing request body just ends the read.
+            while let Some(Ok(frame)) = body.frame().await {
+                drop(frame);
+            }
+            Ok(resp)
+        })
+    }
+}
+
+/// One data frame, then the trailers if any.
+#[derive(Debug)]
+pub struct CannedBody {
+    data: Option<Bytes>,
+    trailers: Option<HeaderMap>,
+}
+
+impl Body for CannedBody {
+    type Data = Bytes;
+    type Error = Infallible;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        _: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, Infallible>>> {
+        let frame = match self.data.take() {
+            Some(d) => Some(Ok(Frame::data(d))),
+            None => self.trailers.take().map(|t| Ok(Frame::trailers(t))),
+        };
+        Poll::Ready(frame)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.data.is_none() && self.trailers.is_none()
+    }
+}
