@@ -340,6 +340,53 @@ fn criterion_median_ns(dir: &Path, group: &str, id: &str) -> Option<f64> {
     json["median"]["point_estimate"].as_f64()
 }
 
+/// Prints one markdown table of criterion medians, one row per framework
+/// and protocol of each group, with ours ÷ theirs in throughput.
+fn criterion_table(dir: &Path, groups: &[&str], bench: &str) {
+    println!("| workload | framework-protocol | µs/call | calls/s | ours ÷ theirs (throughput) |");
+    println!("| --- | --- | ---: | ---: | ---: |");
+    let ids = [
+        "ours-connect",
+        "connectrpc09-connect",
+        "ours-grpc",
+        "connectrpc09-grpc",
+        "tonic-grpc",
+        "bare-grpc",
+    ];
+    let mut any = false;
+    for group in groups {
+        let times: BTreeMap<&str, f64> = ids
+            .iter()
+            .filter_map(|id| Some((*id, criterion_median_ns(dir, group, id)?)))
+            .collect();
+        for id in ids {
+            let Some(ns) = times.get(id) else { continue };
+            any = true;
+            let ours = if id.starts_with("ours") {
+                None
+            } else if id.starts_with("bare") || id.ends_with("connect") {
+                // The floor is compared with ours over Connect, as over
+                // loopback.
+                times.get("ours-connect")
+            } else {
+                times.get("ours-grpc")
+            };
+            let ratio = ours.map(|o| format!("{:.2}×", ns / o)).unwrap_or_default();
+            println!(
+                "| {group} | {id} | {:.2} | {:.0} | {ratio} |",
+                ns / 1000.0,
+                1e9 / ns
+            );
+        }
+    }
+    if !any {
+        println!(
+            "(no criterion results under {}; run `cargo bench -p benches --bench {bench}` first)",
+            dir.display()
+        );
+    }
+}
+
 fn main() {
     let args = parse_args();
     let cores = std::thread::available_parallelism()
@@ -353,51 +400,19 @@ fn main() {
     println!(
         "`bare-grpc` is the floor: the same harness around a service that answers with the request body and does no RPC work (its ratio is against ours-connect).\n"
     );
-    println!("| workload | framework-protocol | µs/call | calls/s | ours ÷ theirs (throughput) |");
-    println!("| --- | --- | ---: | ---: | ---: |");
-    let ids = [
-        "ours-connect",
-        "connectrpc09-connect",
-        "ours-grpc",
-        "connectrpc09-grpc",
-        "tonic-grpc",
-        "bare-grpc",
-    ];
-    let mut any = false;
-    for w in Workload::ALL {
-        let times: BTreeMap<&str, f64> = ids
-            .iter()
-            .filter_map(|id| Some((*id, criterion_median_ns(&args.criterion_dir, w.name(), id)?)))
-            .collect();
-        for id in ids {
-            let Some(ns) = times.get(id) else { continue };
-            any = true;
-            let ours = if id.starts_with("ours") {
-                None
-            } else if id.starts_with("bare") {
-                // The floor is compared with ours over Connect, as over
-                // loopback.
-                times.get("ours-connect")
-            } else if id.ends_with("connect") {
-                times.get("ours-connect")
-            } else {
-                times.get("ours-grpc")
-            };
-            let ratio = ours.map(|o| format!("{:.2}×", ns / o)).unwrap_or_default();
-            println!(
-                "| {} | {id} | {:.2} | {:.0} | {ratio} |",
-                w.name(),
-                ns / 1000.0,
-                1e9 / ns
-            );
-        }
-    }
-    if !any {
-        println!(
-            "(no criterion results under {}; run `cargo bench -p benches --bench inprocess` first)",
-            args.criterion_dir.display()
-        );
-    }
+    let groups: Vec<&str> = Workload::ALL.iter().map(|w| w.name()).collect();
+    criterion_table(&args.criterion_dir, &groups, "inprocess");
+    println!(
+        "\n## Client, in process (criterion median per call; each generated client over the same in-memory channel)\n"
+    );
+    println!(
+        "`bare-grpc` is the floor: the channel called with a prebuilt request, its answer read (its ratio is against ours-connect).\n"
+    );
+    criterion_table(
+        &args.criterion_dir,
+        &["client_unary_echo", "client_server_stream10"],
+        "client",
+    );
 
     if !args.loopback {
         return;
