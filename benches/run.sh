@@ -9,6 +9,6 @@ target="${CARGO_TARGET_DIR:-target}"
 cargo bench -p benches --bench inprocess >&2   # criterion output to stderr; stdout is the table
 cargo bench -p benches --bench client >&2
 cargo build --release -p benches --bin bench-server --bin bench-driver >&2
-echo "# connectrpc server benchmarks, $(date -u +%Y-%m-%d), $(nproc) cores, $(git rev-parse --short HEAD)"
+echo "# connectrpc benchmarks, $(date -u +%Y-%m-%d), $(nproc) cores, $(git rev-parse --short HEAD)"
 echo
 "$target/release/bench-driver" --criterion-dir "$target/criterion" "$@"
