@@ -59,4 +59,48 @@ mod tests {
         assert_eq!(test_service::BIDI.stream_type(), StreamType::BidiStream);
         assert_eq!(test_service::PING.path(), "/test.v1.TestService/Ping");
     }
+
+    /// The generated server boxes each call's handler future: a helper
+    /// that keeps a second copy of the user's future (an `async fn`
+    /// holding its argument while awaiting the wrapper around it) made
+    /// that box outgrow the allocator's small sizes. The whole unary call
+    /// may add the request and a little to the user's future, no more.
+    #[test]
+    fn a_unary_call_stores_the_handlers_future_once() {
+        use connectrpc::layers::rpc::{Frame, RequestHead, RequestMessages, RpcRequest};
+        use connectrpc::{Codec, Context, OwnedView, Protocol};
+
+        use crate::proto::test::v1::UnaryResponse;
+        use crate::proto::test::v1::test_service::UnaryRequestView;
+
+        let req = RpcRequest {
+            head: RequestHead {
+                method: &test_service::UNARY,
+                protocol: Protocol::Connect,
+                codec: Codec::Proto,
+                headers: Default::default(),
+                extensions: Default::default(),
+                deadline: None,
+            },
+            messages: RequestMessages::Unary(Frame::default()),
+        };
+        // A handler whose future is large (it holds a 2 KiB buffer across
+        // an await), so a second copy would show.
+        let handler = |ctx: Context, _msg: OwnedView<UnaryRequestView<'static>>| async move {
+            let buf = [0u8; 2048];
+            std::future::ready(()).await;
+            std::hint::black_box(&buf);
+            Ok((UnaryResponse::default(), ctx))
+        };
+        let user = std::mem::size_of_val(&handler(
+            Context::default(),
+            OwnedView::decode(bytes::Bytes::new()).unwrap(),
+        ));
+        let call = std::mem::size_of_val(&connectrpc::layers::handler::unary(req, handler));
+        let request = std::mem::size_of::<RpcRequest>();
+        assert!(
+            call <= user + request + 256,
+            "a unary call's future is {call} bytes for a {user}-byte handler future"
+        );
+    }
 }
