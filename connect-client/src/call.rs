@@ -10,7 +10,7 @@ use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll, ready};
 
-use connect_core::{Code, Codec, ConnectError};
+use connect_core::{Codec, ConnectError};
 use connect_layers::client::{ClientRequest, ClientResponse, ResponseFrames};
 use pin_project_lite::pin_project;
 use tower_service::Service;
@@ -187,15 +187,12 @@ pub(crate) fn streaming<M>(
     resp: ClientResponse,
     decode: DecodeFn<M>,
 ) -> Result<ServerStreaming<M>, ConnectError> {
-    match resp.messages {
-        ResponseFrames::Stream(items) => {
-            Ok(ServerStreaming::new(resp.headers, items, codec, decode))
-        }
-        ResponseFrames::Unary { .. } => Err(ConnectError::new(
-            Code::Internal,
+    let ResponseFrames::Stream(items) = resp.messages else {
+        return Err(ConnectError::internal(
             "a streaming call received a single response",
-        )),
-    }
+        ));
+    };
+    Ok(ServerStreaming::new(resp.headers, items, codec, decode))
 }
 
 #[cfg(test)]
