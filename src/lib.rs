@@ -79,7 +79,7 @@ pub use connect_health as health;
 pub use connect_layers as layers;
 pub use connect_layers::handler::{ResponseStream, Streaming};
 pub use connect_layers::rpc::Context;
-pub use connect_layers::stack::{ConnectLayer, GrpcLayer, GrpcWebLayer, StackConfig};
+pub use connect_layers::stack::server::{ConnectLayer, GrpcLayer, GrpcWebLayer, StackConfig};
 /// gRPC server reflection (`grpc.reflection.v1` and `v1alpha`): see
 /// `docs/reflection.md`.
 #[cfg(feature = "reflection")]

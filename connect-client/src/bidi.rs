@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::task::{Context, Poll};
 
 use connect_core::{Codec, ConnectError, MethodDescriptor};
-use connect_layers::client::ClientResponse;
+use connect_layers::ClientResponse;
 use connect_layers::rpc::Frame;
 use futures_core::Stream;
 use futures_util::task::AtomicWaker;

@@ -11,7 +11,7 @@ use std::pin::Pin;
 use std::task::{Context, Poll, ready};
 
 use connect_core::{Codec, ConnectError};
-use connect_layers::client::{ClientRequest, ClientResponse, ResponseFrames};
+use connect_layers::{ClientRequest, ClientResponse, ResponseFrames};
 use pin_project_lite::pin_project;
 use tower_service::Service;
 

@@ -1,7 +1,7 @@
 //! [`Channel`]: what a client can run over.
 
 use bytes::Bytes;
-use connect_layers::client::ClientBody;
+use connect_layers::ClientBody;
 use http_body::Body;
 use tower_service::Service;
 

@@ -4,9 +4,9 @@ use std::time::Duration;
 
 use connect_codec::compression::CompressionRegistry;
 use connect_core::{Codec, Protocol};
-use connect_layers::client::CallSettings;
-use connect_layers::client::get::GetPolicy;
-use connect_layers::client::stack::ClientStackConfig;
+use connect_layers::CallSettings;
+use connect_layers::get::client::GetPolicy;
+use connect_layers::stack::client::ClientStackConfig;
 use http::{HeaderMap, HeaderName, HeaderValue, Uri};
 
 use crate::options::CallOptions;

@@ -30,8 +30,8 @@ pub use bidi::{BidiReceiver, BidiSender, BidiStream};
 pub use channel::Channel;
 pub use client::Client;
 pub use config::ClientConfig;
-pub use connect_layers::client::ClientBody;
-pub use connect_layers::client::get::GetPolicy;
+pub use connect_layers::ClientBody;
+pub use connect_layers::get::client::GetPolicy;
 pub use options::CallOptions;
 pub use response::{Response, ServerStreaming};
 #[cfg(feature = "tls")]

@@ -8,8 +8,8 @@ use std::task::{Context, Poll};
 
 use bytes::Bytes;
 use connect_core::{Codec, ConnectError};
-use connect_layers::client::StreamItem;
-use connect_layers::client::rpc::ItemStream;
+use connect_layers::StreamItem;
+use connect_layers::rpc::ItemStream;
 use futures_core::Stream;
 use http::HeaderMap;
 

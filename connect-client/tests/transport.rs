@@ -9,7 +9,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use connect_client::transport::{Http2Connection, HttpClient};
 use connect_core::{Code, ConnectError};
-use connect_layers::client::ClientBody;
+use connect_layers::ClientBody;
 use http_body_util::{Full, StreamBody};
 use hyper::body::Frame;
 use tower_service::Service;

@@ -7,7 +7,7 @@ use std::task::{Context, Poll};
 use http::Response;
 use pin_project_lite::pin_project;
 
-use crate::body::ResponseBody;
+use crate::body::server::ResponseBody;
 
 pin_project! {
     /// Either the inner service's future or a response decided up front.

@@ -24,8 +24,7 @@ use crate::rpc::{
     Context, Frame, FrameStream, RequestMessages, ResponseMessages, RpcRequest, RpcResponse,
 };
 
-/// A boxed, sendable future, as returned by generated services.
-pub type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send>>;
+pub use crate::BoxFuture;
 
 /// A stream of response messages returned by a streaming handler. An `Err`
 /// item ends the call with that error.

@@ -15,9 +15,9 @@ use bytes::{BufMut, Bytes, BytesMut};
 use connect_core::{
     Code, Codec, ConnectError, Idempotency, MethodDescriptor, Protocol, StreamType,
 };
-use connect_layers::client::stack::{ClientStackConfig, client_stack};
-use connect_layers::client::{CallSettings, ClientBody, ClientRequest, ResponseFrames, StreamItem};
 use connect_layers::rpc::{Frame, RequestMessages};
+use connect_layers::stack::client::{ClientStackConfig, client_stack};
+use connect_layers::{CallSettings, ClientBody, ClientRequest, ResponseFrames, StreamItem};
 use futures_util::{Stream, StreamExt as _};
 use http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
 use http_body_util::StreamBody;
@@ -677,7 +677,7 @@ fn body_failures_say_what_broke() {
             Some(&self.0)
         }
     }
-    let e = connect_layers::client::framing::body_error(Outer(std::io::Error::other(
+    let e = connect_layers::framing::client::body_error(Outer(std::io::Error::other(
         "unexpected EOF during chunk size line",
     )));
     assert_eq!(e.code(), Code::Unavailable);
@@ -687,9 +687,9 @@ fn body_failures_say_what_broke() {
          unexpected EOF during chunk size line"
     );
     // A malformed body reported by a decoding layer is the server's fault.
-    let e = connect_layers::client::framing::body_error(ConnectError::invalid_argument("bad"));
+    let e = connect_layers::framing::client::body_error(ConnectError::invalid_argument("bad"));
     assert_eq!(e.code(), Code::Internal);
     // Other codes from the channel's own layers pass through.
-    let e = connect_layers::client::framing::body_error(ConnectError::new(Code::Aborted, "stop"));
+    let e = connect_layers::framing::client::body_error(ConnectError::new(Code::Aborted, "stop"));
     assert_eq!(e.code(), Code::Aborted);
 }

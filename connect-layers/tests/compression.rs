@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
 use connect_core::{Code, ConnectError};
-use connect_layers::compression::CompressionLayer;
+use connect_layers::compression::server::CompressionLayer;
 use connect_layers::rpc::{Frame, RpcRequest, RpcResponse};
 use support::*;
 use tower::{Layer, ServiceExt, service_fn};

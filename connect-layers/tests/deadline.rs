@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use connect_core::{Code, ConnectError};
-use connect_layers::deadline::DeadlineLayer;
+use connect_layers::deadline::server::DeadlineLayer;
 use connect_layers::rpc::{Frame, ResponseMessages, RpcRequest, RpcResponse};
 use futures_util::StreamExt as _;
 use support::*;

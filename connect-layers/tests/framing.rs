@@ -5,7 +5,7 @@ mod support;
 
 use bytes::{BufMut, Bytes, BytesMut};
 use connect_core::{Code, Codec, ConnectError, MethodDescriptor, Protocol};
-use connect_layers::framing::FramingLayer;
+use connect_layers::framing::server::FramingLayer;
 use connect_layers::protocol::{Call, Negotiated};
 use connect_layers::rpc::{Frame, RequestMessages, ResponseMessages, RpcRequest, RpcResponse};
 use futures_util::StreamExt as _;

@@ -4,9 +4,9 @@ mod support;
 
 use bytes::Bytes;
 use connect_core::{Code, ConnectError};
-use connect_layers::error_map::ErrorMapLayer;
-use connect_layers::get::{ConnectGetLayer, GetBody};
-use connect_layers::negotiate::NegotiateLayer;
+use connect_layers::errors::server::ErrorMapLayer;
+use connect_layers::get::server::{ConnectGetLayer, GetBody};
+use connect_layers::negotiate::server::NegotiateLayer;
 use connect_layers::protocol::{Call, MethodRoute};
 use http::{Request, Response, StatusCode};
 use http_body_util::{BodyExt, Full};
@@ -17,7 +17,7 @@ type Body = GetBody<Full<Bytes>>;
 
 /// A stack of negotiate + error map + GET around a service that echoes
 /// what it was given (content type and body) or fails.
-async fn run(req: Request<Full<Bytes>>) -> Response<connect_layers::body::ResponseBody> {
+async fn run(req: Request<Full<Bytes>>) -> Response<connect_layers::body::server::ResponseBody> {
     let svc = ServiceBuilder::new()
         .layer(NegotiateLayer::new())
         .layer(ErrorMapLayer::new())
@@ -31,7 +31,7 @@ async fn run(req: Request<Full<Bytes>>) -> Response<connect_layers::body::Respon
             if &body[..] == b"fail" {
                 return Err(ConnectError::new(Code::Aborted, "told to"));
             }
-            let mut resp = Response::new(connect_layers::body::ResponseBody::full(body));
+            let mut resp = Response::new(connect_layers::body::server::ResponseBody::full(body));
             resp.headers_mut().insert("x-ct", ct);
             if let Some(ce) = ce {
                 resp.headers_mut().insert("x-ce", ce);

@@ -3,8 +3,8 @@
 //! the Connect GET query never panic, and well-formed values are read back.
 
 use connect_core::{Code, Codec};
-use connect_layers::get::parse_get_query;
-use connect_layers::negotiate::parse_connect_content_type;
+use connect_layers::get::server::parse_get_query;
+use connect_layers::negotiate::server::parse_connect_content_type;
 use proptest::prelude::*;
 
 /// Mixes the ASCII case of `s` as `mask` says.

@@ -21,7 +21,7 @@ static ECHO: [MethodDescriptor; 1] = [MethodDescriptor::new(
 
 fn app() -> impl tower::Service<
     Request<Full<Bytes>>,
-    Response = http::Response<connect_layers::body::ResponseBody>,
+    Response = http::Response<connect_layers::body::server::ResponseBody>,
     Error = std::convert::Infallible,
 > + Clone {
     let echo = tower::service_fn(|req: RpcRequest| async move {

@@ -10,8 +10,8 @@ use connect_core::metadata::{decode_binary_value, encode_binary_value};
 use connect_core::timeout::{
     format_connect_timeout, format_grpc_timeout, parse_connect_timeout, parse_grpc_timeout,
 };
-use connect_layers::get::parse_get_query;
-use connect_layers::negotiate::parse_connect_content_type;
+use connect_layers::get::server::parse_get_query;
+use connect_layers::negotiate::server::parse_connect_content_type;
 use libfuzzer_sys::fuzz_target;
 
 fn timeouts(data: &[u8]) {

@@ -15,7 +15,7 @@ use std::sync::Arc;
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use buffa_types::google::protobuf::Empty;
-use connectrpc::layers::body::ResponseBody;
+use connectrpc::layers::body::server::ResponseBody;
 use connectrpc::{ConnectError, Context, OwnedView, ResponseStream, Router, Streaming};
 use http::{HeaderMap, HeaderValue, Method, Request, Response, StatusCode, header};
 use integration_tests::proto::test::v1::test_service::{

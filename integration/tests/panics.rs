@@ -83,7 +83,7 @@ impl<S> tower::Service<http::Request<hyper::body::Incoming>> for Buggy<S>
 where
     S: tower::Service<
             http::Request<hyper::body::Incoming>,
-            Response = http::Response<connectrpc::layers::body::ResponseBody>,
+            Response = http::Response<connectrpc::layers::body::server::ResponseBody>,
             Error = std::convert::Infallible,
         >,
     S::Future: Send + 'static,
@@ -123,7 +123,7 @@ where
 }
 
 struct BuggyBody {
-    inner: connectrpc::layers::body::ResponseBody,
+    inner: connectrpc::layers::body::server::ResponseBody,
     panic: bool,
 }
 

@@ -33,7 +33,7 @@
 //! ```no_run
 //! # async fn run() -> Result<(), connect_core::ConnectError> {
 //! use connect_client::transport::HttpClient;
-//! use connect_layers::client::ClientBody;
+//! use connect_layers::ClientBody;
 //! use tower_service::Service;
 //!
 //! let mut client = HttpClient::plaintext();
@@ -48,7 +48,7 @@
 //! # }
 //! ```
 
-use connect_layers::client::ClientBody;
+use connect_layers::ClientBody;
 
 mod client;
 mod connector;

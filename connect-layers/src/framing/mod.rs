@@ -1,163 +1,157 @@
-//! Framing: an HTTP body becomes the call's message [`Frame`](crate::rpc::Frame)s, and the
-//! response's frames become the protocol's HTTP body.
+//! Framing: the call's message [`Frame`](crate::rpc::Frame)s to and from
+//! the protocol's HTTP body — a bare body (Connect unary) or 5-byte
+//! envelopes, and the protocol's end of the call (Connect's end-stream
+//! message, gRPC's HTTP trailers, gRPC-Web's trailer frame).
 //!
-//! - Unary and server-streaming requests are read whole (bounded by the
-//!   receive limit) into exactly one frame: the unary fast path, one buffer
-//!   in and one out.
-//! - Client- and bidi-streaming requests become a stream of frames decoded
-//!   envelope by envelope as the body arrives.
-//! - Envelope lengths over the limit are refused before any buffering.
+//! - [`server`]: request bodies become frames (read whole for unary and
+//!   server-streaming calls, decoded envelope by envelope otherwise);
+//!   response frames become the body;
+//! - [`client`]: request frames become the body; the response body becomes
+//!   frames and trailers.
 //!
-//! ```
-//! # #[tokio::main(flavor = "current_thread")]
-//! # async fn main() {
-//! use bytes::Bytes;
-//! use connect_core::{Code, Codec, ConnectError, Idempotency, MethodDescriptor, Protocol, StreamType};
-//! use connect_layers::framing::FramingLayer;
-//! use connect_layers::protocol::{Call, Negotiated};
-//! use connect_layers::rpc::*;
-//! use http_body_util::{BodyExt, Full};
-//! use tower::{ServiceBuilder, ServiceExt};
-//!
-//! static M: MethodDescriptor =
-//!     MethodDescriptor::new("a.v1.S", "M", "/a.v1.S/M", StreamType::Unary, Idempotency::Unknown);
-//!
-//! let echo = ServiceBuilder::new()
-//!     .layer(FramingLayer::new().read_max_bytes(16))
-//!     .service_fn(|req: RpcRequest| async move {
-//!         let RequestMessages::Unary(frame) = req.messages else { unreachable!() };
-//!         Ok::<_, ConnectError>(RpcResponse {
-//!             messages: ResponseMessages::Unary(frame),
-//!             ..Default::default()
-//!         })
-//!     });
-//! let request = |body: &'static [u8]| {
-//!     let req = http::Request::post("/a.v1.S/M").body(Full::new(Bytes::from_static(body))).unwrap();
-//!     let n = Negotiated {
-//!         method: &M, protocol: Protocol::Connect, codec: Codec::Proto, enveloped: false, implicit_codec: false,
-//!     };
-//!     Call::new(n, req)
-//! };
-//! let resp = echo.clone().oneshot(request(b"hello")).await.unwrap();
-//! assert_eq!(&resp.into_body().collect().await.unwrap().to_bytes()[..], b"hello");
-//! let err = echo.oneshot(request(b"seventeen bytes!!")).await.unwrap_err();
-//! assert_eq!(err.code(), Code::ResourceExhausted);
-//! # }
-//! ```
+//! Shared by both: envelopes are written by
+//! [`Frame::into_envelope`](crate::rpc::Frame::into_envelope) and read by
+//! `connect_codec::envelope`; whole bodies are collected by one bounded
+//! accumulator; the receive limit defaults to [`DEFAULT_READ_MAX_BYTES`];
+//! a Connect unary answer's trailers travel as `trailer-` headers
+//! ([`copy_metadata`] writes them, [`take_trailer_headers`] reads them).
 
-mod body;
-mod future;
+pub mod client;
+pub mod server;
 
-use std::task::{Context, Poll};
+use bytes::{Buf, Bytes, BytesMut};
+use connect_core::metadata;
+use http::{HeaderMap, HeaderName};
 
-use connect_core::ConnectError;
-use tower_layer::Layer;
-use tower_service::Service;
+pub use crate::rpc::DEFAULT_READ_MAX_BYTES;
 
-pub use self::body::FrameDecoder;
-pub use self::future::ResponseFuture;
-use crate::protocol::Call;
-use crate::rpc::{RequestHead, RequestMessages, RpcRequest, RpcResponse};
-
-/// The default receive limit: 4 MiB, the gRPC convention.
-pub const DEFAULT_READ_MAX_BYTES: usize = 4 * 1024 * 1024;
-
-/// Layer applying [`Framing`].
-#[derive(Clone, Copy, Debug)]
-#[must_use]
-pub struct FramingLayer {
-    read_max_bytes: usize,
+/// Accumulates a whole body without copying when it arrives in one chunk.
+#[derive(Debug, Default)]
+pub(crate) struct Collected {
+    first: Option<Bytes>,
+    rest: Option<BytesMut>,
+    len: usize,
 }
 
-impl Default for FramingLayer {
-    fn default() -> Self {
-        FramingLayer::new()
-    }
-}
-
-impl FramingLayer {
-    /// Framing with the default receive limit.
-    pub const fn new() -> Self {
-        FramingLayer {
-            read_max_bytes: DEFAULT_READ_MAX_BYTES,
+impl Collected {
+    /// Adds a chunk; `false` if the total passed `limit`.
+    pub(crate) fn push(&mut self, mut chunk: impl Buf, limit: usize) -> bool {
+        let n = chunk.remaining();
+        self.len = self.len.saturating_add(n);
+        if self.len > limit {
+            return false;
         }
+        if n == 0 {
+            return true;
+        }
+        match (&mut self.first, &mut self.rest) {
+            (None, _) => self.first = Some(chunk.copy_to_bytes(n)),
+            (Some(first), None) => {
+                let mut buf = BytesMut::with_capacity(self.len);
+                buf.extend_from_slice(first);
+                buf.extend_from_slice(&chunk.copy_to_bytes(n));
+                self.rest = Some(buf);
+            }
+            (Some(_), Some(buf)) => buf.extend_from_slice(&chunk.copy_to_bytes(n)),
+        }
+        true
     }
 
-    /// Sets the largest message (after decompression) a request may carry.
-    pub const fn read_max_bytes(mut self, limit: usize) -> Self {
-        self.read_max_bytes = limit;
-        self
+    /// The whole body, leaving this empty (no copy when it came in one
+    /// chunk).
+    pub(crate) fn take(&mut self) -> Bytes {
+        std::mem::take(self).into_bytes()
     }
-}
 
-impl<S> Layer<S> for FramingLayer {
-    type Service = Framing<S>;
-
-    fn layer(&self, inner: S) -> Self::Service {
-        Framing {
-            inner,
-            read_max_bytes: self.read_max_bytes,
+    /// The whole body (no copy when it came in one chunk).
+    pub(crate) fn into_bytes(self) -> Bytes {
+        match (self.first, self.rest) {
+            (_, Some(buf)) => buf.freeze(),
+            (Some(first), None) => first,
+            (None, None) => Bytes::new(),
         }
     }
 }
 
-/// Turns HTTP requests into [`RpcRequest`]s and [`RpcResponse`]s back into
-/// HTTP responses. See the module docs.
-#[derive(Clone, Debug)]
-pub struct Framing<S> {
-    inner: S,
-    read_max_bytes: usize,
-}
+/// The `trailer-` prefix Connect unary answers carry trailers under.
+const TRAILER_PREFIX: &str = "trailer-";
 
-crate::macros::define_inner_service_accessors!(Framing);
-
-impl<S> Framing<S> {
-    /// Sets the largest message a request may carry.
-    pub fn read_max_bytes(mut self, limit: usize) -> Self {
-        self.read_max_bytes = limit;
-        self
-    }
-}
-
-impl<S, B> Service<Call<B>> for Framing<S>
-where
-    S: Service<RpcRequest, Response = RpcResponse, Error = ConnectError> + Clone,
-    B: http_body::Body + Send + 'static,
-    B::Data: Send,
-    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
-{
-    type Response = http::Response<crate::body::ResponseBody>;
-    type Error = ConnectError;
-    type Future = ResponseFuture<S, B>;
-
-    #[inline]
-    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
-        self.inner.poll_ready(cx)
-    }
-
-    fn call(&mut self, call: Call<B>) -> Self::Future {
-        let n = call.negotiated;
-        let (parts, body) = call.request.into_parts();
-        let head = RequestHead {
-            method: n.method,
-            protocol: n.protocol,
-            codec: n.codec,
-            headers: parts.headers,
-            extensions: parts.extensions,
-            deadline: None,
-        };
-        if n.method.stream_type().client_streams() {
-            let frames = FrameDecoder::new(body, self.read_max_bytes);
-            let req = RpcRequest {
-                head,
-                messages: RequestMessages::Stream(Box::pin(frames)),
-            };
-            ResponseFuture::called(self.inner.call(req), n)
+/// Copies `src`'s entries into `dst` as metadata: protocol headers are
+/// left out; with `trailer_prefix`, each name gains Connect's `trailer-`
+/// prefix (a unary answer's trailers travel as headers). The reverse of
+/// [`take_trailer_headers`].
+pub fn copy_metadata(dst: &mut HeaderMap, src: &HeaderMap, trailer_prefix: bool) {
+    for (name, value) in src {
+        if metadata::is_protocol_header(name.as_str()) {
+            continue;
+        }
+        if trailer_prefix {
+            let prefixed = format!("{TRAILER_PREFIX}{}", name.as_str());
+            if let Ok(n) = HeaderName::try_from(prefixed) {
+                dst.append(n, value.clone());
+            }
         } else {
-            // Take the readied service; leave a fresh clone behind.
-            let clone = self.inner.clone();
-            let svc = std::mem::replace(&mut self.inner, clone);
-            ResponseFuture::collect(svc, head, body, n, self.read_max_bytes)
+            dst.append(name.clone(), value.clone());
         }
+    }
+}
+
+/// Moves `trailer-` headers into their own map, prefix stripped.
+pub fn take_trailer_headers(headers: &mut HeaderMap) -> HeaderMap {
+    let mut trailers = HeaderMap::new();
+    let names: Vec<_> = headers
+        .keys()
+        .filter(|k| k.as_str().starts_with(TRAILER_PREFIX))
+        .cloned()
+        .collect();
+    for name in names {
+        if let Ok(stripped) =
+            http::HeaderName::from_bytes(&name.as_str().as_bytes()[TRAILER_PREFIX.len()..])
+        {
+            for v in headers.get_all(&name) {
+                trailers.append(stripped.clone(), v.clone());
+            }
+        }
+        headers.remove(&name);
+    }
+    trailers
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn collects_without_copying_one_chunk_and_stops_at_the_limit() {
+        let one = Bytes::from_static(b"hello");
+        let mut c = Collected::default();
+        assert!(c.push(one.clone(), 5));
+        let got = c.take();
+        assert_eq!(got.as_ptr(), one.as_ptr(), "one chunk is not copied");
+        let mut c = Collected::default();
+        assert!(c.push(Bytes::from_static(b"ab"), 4));
+        assert!(c.push(Bytes::from_static(b"cd"), 4));
+        assert!(!c.push(Bytes::from_static(b"e"), 4));
+        let mut c = Collected::default();
+        assert!(c.push(Bytes::from_static(b"ab"), 4));
+        assert!(c.push(Bytes::from_static(b""), 4));
+        assert!(c.push(Bytes::from_static(b"cd"), 4));
+        assert_eq!(&c.into_bytes()[..], b"abcd");
+    }
+
+    #[test]
+    fn trailers_written_by_the_server_are_read_back_by_the_client() {
+        let mut trailers = HeaderMap::new();
+        trailers.insert("x-count", "3".parse().unwrap());
+        trailers.insert("grpc-status", "0".parse().unwrap()); // protocol, not metadata
+        let mut headers = HeaderMap::new();
+        headers.insert("x-head", "1".parse().unwrap());
+        copy_metadata(&mut headers, &trailers, true);
+        assert_eq!(headers["trailer-x-count"], "3");
+        assert!(!headers.contains_key("trailer-grpc-status"));
+        let read = take_trailer_headers(&mut headers);
+        assert_eq!(read["x-count"], "3");
+        assert_eq!(read.len(), 1);
+        assert_eq!(headers.len(), 1, "the prefixed entries leave the headers");
     }
 }

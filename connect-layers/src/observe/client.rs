@@ -16,7 +16,7 @@ use tracing::field::Empty;
 
 use super::hooks::{self, CallInfo, Side};
 use super::record::{CallRecord, poll_in_span, protocol_name, rpc_system};
-use crate::client::rpc::{ClientRequest, ClientResponse, ItemStream, ResponseFrames, StreamItem};
+use crate::rpc::client::{ClientRequest, ClientResponse, ItemStream, ResponseFrames, StreamItem};
 use crate::rpc::{Frame, RequestMessages};
 
 /// Layer applying [`ClientTrace`]; the client stack puts it outermost when

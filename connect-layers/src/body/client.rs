@@ -1,0 +1,137 @@
+//! [`ClientBody`]: the request body a client stack hands its channel.
+
+use std::fmt;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use bytes::Bytes;
+use connect_core::ConnectError;
+use futures_core::Stream;
+use http_body::{Body, Frame, SizeHint};
+
+/// A boxed stream of body chunks.
+pub type ChunkStream = Pin<Box<dyn Stream<Item = Result<Bytes, ConnectError>> + Send>>;
+
+/// A client request body: empty (GET), one buffer (unary calls), or a
+/// stream of chunks (client and bidi streams).
+///
+/// ```
+/// use connect_layers::ClientBody;
+/// use http_body::Body as _;
+///
+/// let body = ClientBody::full("hi".into());
+/// assert_eq!(body.size_hint().exact(), Some(2));
+/// assert_eq!(body.as_full().as_deref(), Some(&b"hi"[..]));
+/// ```
+pub struct ClientBody {
+    kind: Kind,
+}
+
+enum Kind {
+    Full(Option<Bytes>),
+    Stream(ChunkStream),
+}
+
+impl ClientBody {
+    /// An empty body.
+    pub fn empty() -> Self {
+        ClientBody {
+            kind: Kind::Full(None),
+        }
+    }
+
+    /// A body of one buffer.
+    pub fn full(bytes: Bytes) -> Self {
+        ClientBody {
+            kind: Kind::Full((!bytes.is_empty()).then_some(bytes)),
+        }
+    }
+
+    /// A body streaming `chunks`; an error aborts the request.
+    pub fn stream(chunks: ChunkStream) -> Self {
+        ClientBody {
+            kind: Kind::Stream(chunks),
+        }
+    }
+
+    /// The whole body, if it is one buffer (an empty body is an empty
+    /// buffer); `None` for a stream.
+    pub fn as_full(&self) -> Option<Bytes> {
+        match &self.kind {
+            Kind::Full(b) => Some(b.clone().unwrap_or_default()),
+            Kind::Stream(_) => None,
+        }
+    }
+
+    /// Whether the body streams.
+    pub fn is_stream(&self) -> bool {
+        matches!(self.kind, Kind::Stream(_))
+    }
+
+    /// The body with each chunk mapped by `f` (the whole buffer, for a
+    /// one-buffer body).
+    pub fn map_chunks<F>(self, mut f: F) -> Self
+    where
+        F: FnMut(Bytes) -> Bytes + Send + 'static,
+    {
+        match self.kind {
+            Kind::Full(b) => ClientBody::full(b.map(f).unwrap_or_default()),
+            Kind::Stream(s) => {
+                use futures_util::StreamExt as _;
+                ClientBody::stream(Box::pin(s.map(move |c| c.map(&mut f))))
+            }
+        }
+    }
+}
+
+impl Default for ClientBody {
+    fn default() -> Self {
+        ClientBody::empty()
+    }
+}
+
+impl fmt::Debug for ClientBody {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.kind {
+            Kind::Full(b) => f
+                .debug_tuple("ClientBody::Full")
+                .field(&b.as_ref().map_or(0, Bytes::len))
+                .finish(),
+            Kind::Stream(_) => f.write_str("ClientBody::Stream(..)"),
+        }
+    }
+}
+
+impl Body for ClientBody {
+    type Data = Bytes;
+    type Error = ConnectError;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, ConnectError>>> {
+        match &mut self.kind {
+            Kind::Full(b) => Poll::Ready(b.take().map(|b| Ok(Frame::data(b)))),
+            Kind::Stream(s) => loop {
+                return match s.as_mut().poll_next(cx) {
+                    Poll::Ready(Some(Ok(c))) if c.is_empty() => continue,
+                    Poll::Ready(Some(Ok(c))) => Poll::Ready(Some(Ok(Frame::data(c)))),
+                    Poll::Ready(Some(Err(e))) => Poll::Ready(Some(Err(e))),
+                    Poll::Ready(None) => Poll::Ready(None),
+                    Poll::Pending => Poll::Pending,
+                };
+            },
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        matches!(self.kind, Kind::Full(None))
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        match &self.kind {
+            Kind::Full(b) => SizeHint::with_exact(b.as_ref().map_or(0, |b| b.len() as u64)),
+            Kind::Stream(_) => SizeHint::default(),
+        }
+    }
+}

@@ -1,0 +1,357 @@
+//! Client error mapping at the HTTP level: responses that are not RPC
+//! responses (a proxy's 502, an HTML 404, a wrong content type) and Connect
+//! unary errors (a JSON body with a non-200 status) become
+//! [`ConnectError`]s, and so do the channel's own failures.
+//!
+//! Errors inside a successful response (the Connect end-stream message,
+//! gRPC trailers and trailers-only headers, the gRPC-Web trailer frame)
+//! are framing's, since they arrive with the body.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use bytes::Bytes;
+use connect_codec::compression::{CompressionRegistry, IDENTITY};
+use connect_codec::error_json;
+use connect_core::error::{chain, chain_text};
+use connect_core::{Code, Codec, ConnectError, Protocol, StreamType, metadata};
+use http::{HeaderMap, StatusCode};
+use http_body::Body;
+use pin_project_lite::pin_project;
+use tower_layer::Layer;
+use tower_service::Service;
+
+use crate::framing::client::read_bounded;
+use crate::framing::take_trailer_headers;
+use crate::protocol::MethodRoute;
+use crate::protocol::content_type::{self, Family};
+use crate::{BoxError, BoxFuture};
+
+/// How much of a Connect error body is read.
+const ERROR_BODY_MAX: usize = 1024 * 1024;
+
+/// Layer applying [`ErrorMap`].
+#[derive(Clone, Debug)]
+#[must_use]
+pub struct ErrorMapLayer {
+    config: Arc<Config>,
+}
+
+#[derive(Debug)]
+struct Config {
+    protocol: Protocol,
+    codec: Codec,
+    web_text: bool,
+    registry: CompressionRegistry,
+}
+
+impl ErrorMapLayer {
+    /// Error mapping for `protocol` and `codec` (`web_text`: gRPC-Web's
+    /// text mode); `registry` decompresses compressed Connect error bodies.
+    pub fn new(
+        protocol: Protocol,
+        codec: Codec,
+        web_text: bool,
+        registry: CompressionRegistry,
+    ) -> Self {
+        ErrorMapLayer {
+            config: Arc::new(Config {
+                protocol,
+                codec,
+                web_text,
+                registry,
+            }),
+        }
+    }
+}
+
+impl<S> Layer<S> for ErrorMapLayer {
+    type Service = ErrorMap<S>;
+
+    fn layer(&self, inner: S) -> ErrorMap<S> {
+        ErrorMap {
+            inner,
+            config: Arc::clone(&self.config),
+        }
+    }
+}
+
+/// Maps non-RPC responses and channel failures to [`ConnectError`]s.
+#[derive(Clone, Debug)]
+pub struct ErrorMap<S> {
+    inner: S,
+    config: Arc<Config>,
+}
+
+impl<S, B, R> Service<http::Request<B>> for ErrorMap<S>
+where
+    S: Service<http::Request<B>, Response = http::Response<R>>,
+    S::Error: Into<BoxError>,
+    R: Body<Data = Bytes> + Send + 'static,
+    R::Error: Into<BoxError>,
+{
+    type Response = http::Response<R>;
+    type Error = ConnectError;
+    type Future = ResponseFuture<S::Future>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), ConnectError>> {
+        self.inner.poll_ready(cx).map_err(transport_error)
+    }
+
+    fn call(&mut self, req: http::Request<B>) -> Self::Future {
+        let stream_type = req
+            .extensions()
+            .get::<MethodRoute>()
+            .map_or(StreamType::Unary, |m| m.0.stream_type());
+        ResponseFuture {
+            inner: self.inner.call(req),
+            config: Arc::clone(&self.config),
+            stream_type,
+            reading: None,
+        }
+    }
+}
+
+pin_project! {
+    /// The response future of [`ErrorMap`]: the channel's answer, checked.
+    /// Only a Connect unary error body is read (boxed: the error path).
+    pub struct ResponseFuture<F> {
+        #[pin]
+        inner: F,
+        config: Arc<Config>,
+        stream_type: StreamType,
+        reading: Option<BoxFuture<ConnectError>>,
+    }
+}
+
+impl<F> std::fmt::Debug for ResponseFuture<F> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ResponseFuture")
+            .field("stream_type", &self.stream_type)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<F, R, E> Future for ResponseFuture<F>
+where
+    F: Future<Output = Result<http::Response<R>, E>>,
+    E: Into<BoxError>,
+    R: Body<Data = Bytes> + Send + 'static,
+    R::Error: Into<BoxError>,
+{
+    type Output = Result<http::Response<R>, ConnectError>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.project();
+        if let Some(reading) = this.reading {
+            return reading.as_mut().poll(cx).map(Err);
+        }
+        let resp = std::task::ready!(this.inner.poll(cx)).map_err(transport_error)?;
+        let config = &**this.config;
+        let unary_connect =
+            config.protocol == Protocol::Connect && *this.stream_type == StreamType::Unary;
+        if resp.status() != StatusCode::OK {
+            let (parts, body) = resp.into_parts();
+            if !unary_connect {
+                let mut err = http_status_error(parts.status);
+                *err.headers_mut() = parts.headers;
+                return Poll::Ready(Err(err));
+            }
+            let config = Arc::clone(this.config);
+            let mut reading: BoxFuture<ConnectError> = Box::pin(async move {
+                let mut err =
+                    connect_unary_error(&config, parts.status, &parts.headers, body).await;
+                let mut headers = parts.headers;
+                *err.trailers_mut() = take_trailer_headers(&mut headers);
+                *err.headers_mut() = headers;
+                err
+            });
+            let polled = reading.as_mut().poll(cx);
+            *this.reading = Some(reading);
+            return polled.map(Err);
+        }
+        if let Err(mut err) = check_content_type(config, unary_connect, resp.headers()) {
+            *err.headers_mut() = resp.headers().clone();
+            return Poll::Ready(Err(err));
+        }
+        Poll::Ready(Ok(resp))
+    }
+}
+
+/// The error for a channel failure: a [`ConnectError`] found in the error
+/// chain as it is, a timeout as `deadline_exceeded`, anything else
+/// `unavailable`.
+pub fn transport_error(e: impl Into<BoxError>) -> ConnectError {
+    let e = e.into();
+    if let Some(found) = ConnectError::find_in(&*e) {
+        return found.clone();
+    }
+    let timed_out = chain(&*e)
+        .filter_map(|s| s.downcast_ref::<std::io::Error>())
+        .any(|io| io.kind() == std::io::ErrorKind::TimedOut);
+    let code = if timed_out {
+        Code::DeadlineExceeded
+    } else {
+        Code::Unavailable
+    };
+    ConnectError::new(code, chain_text(&*e))
+}
+
+/// The error a client infers from an HTTP status alone.
+pub fn http_status_error(status: StatusCode) -> ConnectError {
+    ConnectError::new(
+        Code::from_http_status(status),
+        format!("HTTP status {status}"),
+    )
+}
+
+async fn connect_unary_error<R>(
+    config: &Config,
+    status: StatusCode,
+    headers: &HeaderMap,
+    body: R,
+) -> ConnectError
+where
+    R: Body<Data = Bytes>,
+    R::Error: Into<BoxError>,
+{
+    let fallback = Code::from_http_status(status);
+    let is_json = metadata::find(headers, &http::header::CONTENT_TYPE)
+        .and_then(|v| content_type::parse(v.as_bytes()))
+        .is_some_and(|ct| ct.family == Family::ConnectUnary && ct.codec_name == "json");
+    if !is_json {
+        return http_status_error(status);
+    }
+    let Ok(mut data) = read_bounded(body, ERROR_BODY_MAX).await else {
+        return http_status_error(status);
+    };
+    if let Some(name) = metadata::find(headers, &http::header::CONTENT_ENCODING)
+        .and_then(|v| v.to_str().ok())
+        .filter(|n| *n != IDENTITY && !data.is_empty())
+    {
+        match config.registry.decompress(name, &data, ERROR_BODY_MAX) {
+            Ok(d) => data = d,
+            Err(_) => return http_status_error(status),
+        }
+    }
+    error_json::decode_error(&data, fallback).unwrap_or_else(|| http_status_error(status))
+}
+
+/// Checks the answer's content type against the call's: the same family
+/// and codec, read with the one table
+/// ([`content_type::parse`](crate::protocol::content_type::parse)). A
+/// codec mismatch within the family is `internal`; anything else — no RPC
+/// answer at all, a proxy's HTML page — is `unknown`.
+fn check_content_type(
+    config: &Config,
+    unary_connect: bool,
+    headers: &HeaderMap,
+) -> Result<(), ConnectError> {
+    let ct = metadata::find(headers, &http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    let want = config.codec.name();
+    let stream_type = if unary_connect {
+        StreamType::Unary
+    } else {
+        StreamType::BidiStream
+    };
+    let family = Family::of(config.protocol, stream_type, config.web_text);
+    let mismatch = || {
+        ConnectError::internal(format!(
+            "response content type {ct:?} does not match the request's codec {want:?}"
+        ))
+    };
+    match content_type::parse(ct.as_bytes()) {
+        Some(got) if got.family == family && got.well_formed => {
+            let codec = if got.implicit_codec {
+                "proto"
+            } else {
+                got.codec_name
+            };
+            if codec.eq_ignore_ascii_case(want) {
+                Ok(())
+            } else if unary_connect || !codec.contains('/') {
+                Err(mismatch())
+            } else {
+                Err(unexpected(ct))
+            }
+        }
+        // Connect unary: any other `application/…` answer names a codec.
+        Some(_) if unary_connect => Err(mismatch()),
+        // gRPC trailers-only responses may carry no content type.
+        None if family.enveloped()
+            && config.protocol != Protocol::Connect
+            && ct.is_empty()
+            && headers.contains_key("grpc-status") =>
+        {
+            Ok(())
+        }
+        _ => Err(unexpected(ct)),
+    }
+}
+
+fn unexpected(ct: &str) -> ConnectError {
+    ConnectError::new(
+        Code::Unknown,
+        format!("response has unexpected content type {ct:?}"),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(protocol: Protocol) -> Config {
+        Config {
+            protocol,
+            codec: Codec::Proto,
+            web_text: false,
+            registry: CompressionRegistry::new(),
+        }
+    }
+
+    fn headers(ct: &str) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        h.insert("content-type", ct.parse().unwrap());
+        h
+    }
+
+    #[test]
+    fn content_type_validation() {
+        let c = config(Protocol::Connect);
+        assert!(check_content_type(&c, true, &headers("application/proto")).is_ok());
+        let wrong_codec = check_content_type(&c, true, &headers("application/json")).unwrap_err();
+        assert_eq!(wrong_codec.code(), Code::Internal);
+        let not_rpc = check_content_type(&c, true, &headers("image/jpeg")).unwrap_err();
+        assert_eq!(not_rpc.code(), Code::Unknown);
+        assert!(check_content_type(&c, false, &headers("application/connect+proto")).is_ok());
+        let g = config(Protocol::Grpc);
+        assert!(check_content_type(&g, false, &headers("application/grpc")).is_ok());
+        assert!(check_content_type(&g, false, &headers("application/grpc+proto")).is_ok());
+        assert_eq!(
+            check_content_type(&g, false, &headers("application/grpc+json"))
+                .unwrap_err()
+                .code(),
+            Code::Internal
+        );
+        assert_eq!(
+            check_content_type(&g, false, &headers("text/html"))
+                .unwrap_err()
+                .code(),
+            Code::Unknown
+        );
+        let w = config(Protocol::GrpcWeb);
+        assert!(check_content_type(&w, false, &headers("application/grpc-web+proto")).is_ok());
+    }
+
+    #[test]
+    fn channel_failures_are_unavailable_unless_typed() {
+        let e = transport_error("connection refused");
+        assert_eq!(e.code(), Code::Unavailable);
+        let e = transport_error(ConnectError::new(Code::Aborted, "x"));
+        assert_eq!(e.code(), Code::Aborted);
+    }
+}

@@ -1,0 +1,257 @@
+//! [`ResponseFuture`]: the response of one call, read whole when the method
+//! answers once.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll, ready};
+
+use bytes::Bytes;
+use connect_codec::compression::IDENTITY;
+use connect_core::{ConnectError, MethodDescriptor, Protocol, StreamType, metadata};
+use http::HeaderMap;
+use http_body::Body;
+use pin_project_lite::pin_project;
+
+use super::FramingConfig;
+use super::reader::{EnvelopeReader, ItemReader, body_error, too_large};
+use crate::BoxError;
+use crate::framing::Collected;
+use crate::framing::take_trailer_headers;
+use crate::rpc::Frame;
+use crate::rpc::client::{ClientResponse, ResponseFrames, StreamItem};
+
+pin_project! {
+    /// The response future of [`Framing`](super::Framing): waits for the
+    /// answer's head, then reads a single-response body whole (Connect
+    /// unary: the bare body; otherwise exactly one envelope and the
+    /// trailers) or hands a streamed body up as items.
+    pub struct ResponseFuture<F, R> {
+        #[pin]
+        state: State<F, R>,
+    }
+}
+
+pin_project! {
+    #[project = Proj]
+    enum State<F, R> {
+        /// Failed before sending.
+        Failed { error: Option<ConnectError> },
+        /// Waiting for the response head.
+        Calling {
+            #[pin]
+            fut: F,
+            config: Arc<FramingConfig>,
+            method: &'static MethodDescriptor,
+            read_max: usize,
+        },
+        /// Reading a Connect unary body.
+        Bare {
+            #[pin]
+            body: R,
+            collect: Collected,
+            headers: HeaderMap,
+            trailers: HeaderMap,
+            compressed: bool,
+            read_max: usize,
+        },
+        /// Reading the one envelope of a single-response call, and its end.
+        Single {
+            #[pin]
+            reader: EnvelopeReader<R>,
+            headers: HeaderMap,
+            message: Option<Frame>,
+        },
+        /// Finished.
+        Done,
+    }
+}
+
+impl<F, R> ResponseFuture<F, R> {
+    pub(super) fn new(
+        fut: F,
+        config: Arc<FramingConfig>,
+        method: &'static MethodDescriptor,
+        read_max: usize,
+    ) -> Self {
+        ResponseFuture {
+            state: State::Calling {
+                fut,
+                config,
+                method,
+                read_max,
+            },
+        }
+    }
+
+    pub(super) fn failed(error: ConnectError) -> Self {
+        ResponseFuture {
+            state: State::Failed { error: Some(error) },
+        }
+    }
+}
+
+impl<F, R> std::fmt::Debug for ResponseFuture<F, R> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ResponseFuture")
+    }
+}
+
+fn finished() -> ConnectError {
+    ConnectError::internal("response future polled after completion")
+}
+
+impl<F, R> Future for ResponseFuture<F, R>
+where
+    F: Future<Output = Result<http::Response<R>, ConnectError>>,
+    R: Body<Data = Bytes> + Send + 'static,
+    R::Error: Into<BoxError>,
+{
+    type Output = Result<ClientResponse, ConnectError>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let mut state = self.project().state;
+        loop {
+            let next = match state.as_mut().project() {
+                Proj::Failed { error } => {
+                    let e = error.take().unwrap_or_else(finished);
+                    state.set(State::Done);
+                    return Poll::Ready(Err(e));
+                }
+                Proj::Done => return Poll::Ready(Err(finished())),
+                Proj::Calling {
+                    fut,
+                    config,
+                    method,
+                    read_max,
+                } => {
+                    let resp = match ready!(fut.poll(cx)) {
+                        Ok(resp) => resp,
+                        Err(e) => {
+                            state.set(State::Done);
+                            return Poll::Ready(Err(e));
+                        }
+                    };
+                    let (parts, body) = resp.into_parts();
+                    let mut headers = parts.headers;
+                    let (config, method, read_max) = (Arc::clone(config), *method, *read_max);
+                    if config.protocol == Protocol::Connect
+                        && method.stream_type() == StreamType::Unary
+                    {
+                        let trailers = take_trailer_headers(&mut headers);
+                        let compressed = metadata::find(&headers, &http::header::CONTENT_ENCODING)
+                            .is_some_and(|v| v.as_bytes() != IDENTITY.as_bytes());
+                        State::Bare {
+                            body,
+                            collect: Collected::default(),
+                            headers,
+                            trailers,
+                            compressed,
+                            read_max,
+                        }
+                    } else if method.stream_type().server_streams() {
+                        let items = ItemReader {
+                            reader: EnvelopeReader::new(body, read_max, config),
+                            headers: headers.clone(),
+                        };
+                        state.set(State::Done);
+                        return Poll::Ready(Ok(ClientResponse {
+                            headers,
+                            messages: ResponseFrames::Stream(Box::pin(items)),
+                        }));
+                    } else {
+                        State::Single {
+                            reader: EnvelopeReader::new(body, read_max, config),
+                            headers,
+                            message: None,
+                        }
+                    }
+                }
+                Proj::Bare {
+                    mut body,
+                    collect,
+                    headers,
+                    trailers,
+                    compressed,
+                    read_max,
+                } => {
+                    let done = loop {
+                        match ready!(body.as_mut().poll_frame(cx)) {
+                            Some(Ok(frame)) => {
+                                if let Ok(data) = frame.into_data()
+                                    && !collect.push(data, *read_max)
+                                {
+                                    break Err(too_large(*read_max));
+                                }
+                            }
+                            Some(Err(e)) => break Err(body_error(e)),
+                            None => break Ok(collect.take()),
+                        }
+                    };
+                    let result = done.map(|data| ClientResponse {
+                        headers: std::mem::take(headers),
+                        messages: ResponseFrames::Unary {
+                            frame: Frame {
+                                compressed: *compressed && !data.is_empty(),
+                                data,
+                                prefixed: false,
+                            },
+                            trailers: std::mem::take(trailers),
+                        },
+                    });
+                    state.set(State::Done);
+                    return Poll::Ready(result);
+                }
+                Proj::Single {
+                    mut reader,
+                    headers,
+                    message,
+                } => {
+                    let result = loop {
+                        match ready!(reader.as_mut().poll_item(cx, headers)) {
+                            Some(Ok(StreamItem::Message(f))) => {
+                                if message.replace(f).is_some() {
+                                    // A second message is already a
+                                    // violation: don't wait for the rest.
+                                    break cardinality(2, headers, HeaderMap::new());
+                                }
+                            }
+                            Some(Ok(StreamItem::Trailers(trailers))) => match message.take() {
+                                Some(frame) => {
+                                    break Ok(ClientResponse {
+                                        headers: std::mem::take(headers),
+                                        messages: ResponseFrames::Unary { frame, trailers },
+                                    });
+                                }
+                                None => break cardinality(0, headers, trailers),
+                            },
+                            Some(Err(mut e)) => {
+                                *e.headers_mut() = std::mem::take(headers);
+                                break Err(e);
+                            }
+                            None => break cardinality(0, headers, HeaderMap::new()),
+                        }
+                    };
+                    state.set(State::Done);
+                    return Poll::Ready(result);
+                }
+            };
+            state.set(next);
+        }
+    }
+}
+
+/// The error for a single-response call that got `n` messages (0, or 2
+/// for "more than one").
+fn cardinality(
+    n: usize,
+    headers: &mut HeaderMap,
+    trailers: HeaderMap,
+) -> Result<ClientResponse, ConnectError> {
+    let n = if n > 1 { "more than one" } else { "0" };
+    let mut e =
+        ConnectError::unimplemented(format!("response has {n} messages; expected exactly one"));
+    *e.headers_mut() = std::mem::take(headers);
+    *e.trailers_mut() = trailers;
+    Err(e)
+}

@@ -1,0 +1,199 @@
+//! Client framing: request frames → HTTP body, HTTP response body →
+//! frames and trailers.
+//!
+//! Connect unary calls send the message as the bare body and read trailers
+//! from `trailer-` headers; every other call sends 5-byte envelopes. The
+//! response body is decoded envelope by envelope, each length checked
+//! against the read limit before its payload is buffered, and ends the way
+//! the protocol ends a call: the Connect end-stream message, gRPC HTTP
+//! trailers (or trailers-only headers), or the gRPC-Web trailer frame.
+//!
+//! A single-response call is read whole inside [`ResponseFuture`] (no
+//! allocation beyond the body's own); a streamed response becomes one boxed
+//! stream of [`StreamItem`](super::StreamItem)s.
+
+mod future;
+mod reader;
+
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use bytes::Bytes;
+use connect_codec::compression::CompressionRegistry;
+use connect_core::{ConnectError, Protocol, StreamType};
+use futures_util::StreamExt as _;
+use http::uri::{Authority, PathAndQuery, Scheme};
+use http::{Method, Uri};
+use http_body::Body;
+use tower_layer::Layer;
+use tower_service::Service;
+
+use crate::protocol::MethodRoute;
+use crate::rpc::{ClientRequest, ClientResponse};
+use crate::rpc::{Frame, RequestMessages};
+use crate::{BoxError, ClientBody};
+
+pub use self::future::ResponseFuture;
+pub use self::reader::{body_error, read_bounded};
+
+/// Layer applying [`Framing`].
+#[derive(Clone, Debug)]
+#[must_use]
+pub struct FramingLayer {
+    config: Arc<FramingConfig>,
+}
+
+#[derive(Debug)]
+struct FramingConfig {
+    protocol: Protocol,
+    scheme: Option<Scheme>,
+    authority: Option<Authority>,
+    /// A path prefix before the method's path (`/api` of
+    /// `https://host/api`), without its trailing slash; often empty.
+    prefix: String,
+    registry: CompressionRegistry,
+}
+
+impl FramingLayer {
+    /// Framing for `protocol`, sending to `base_uri` (scheme, authority
+    /// and an optional path prefix; the method's path is appended).
+    /// `registry` decompresses compressed end-of-stream messages.
+    pub fn new(protocol: Protocol, base_uri: &Uri, registry: CompressionRegistry) -> Self {
+        FramingLayer {
+            config: Arc::new(FramingConfig {
+                protocol,
+                scheme: base_uri.scheme().cloned(),
+                authority: base_uri.authority().cloned(),
+                prefix: base_uri.path().trim_end_matches('/').to_owned(),
+                registry,
+            }),
+        }
+    }
+}
+
+impl<S> Layer<S> for FramingLayer {
+    type Service = Framing<S>;
+
+    fn layer(&self, inner: S) -> Framing<S> {
+        Framing {
+            inner,
+            config: Arc::clone(&self.config),
+        }
+    }
+}
+
+/// Turns [`ClientRequest`]s into HTTP requests, and HTTP responses into
+/// [`ClientResponse`]s.
+#[derive(Clone, Debug)]
+pub struct Framing<S> {
+    inner: S,
+    config: Arc<FramingConfig>,
+}
+
+impl<S, R> Service<ClientRequest> for Framing<S>
+where
+    S: Service<http::Request<ClientBody>, Response = http::Response<R>, Error = ConnectError>,
+    R: Body<Data = Bytes> + Send + 'static,
+    R::Error: Into<BoxError>,
+{
+    type Response = ClientResponse;
+    type Error = ConnectError;
+    type Future = ResponseFuture<S::Future, R>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), ConnectError>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, req: ClientRequest) -> Self::Future {
+        let method = req.method;
+        let read_max = req.settings.read_max_bytes;
+        match build_request(&self.config, req) {
+            Ok(http) => ResponseFuture::new(
+                self.inner.call(http),
+                Arc::clone(&self.config),
+                method,
+                read_max,
+            ),
+            Err(e) => ResponseFuture::failed(e),
+        }
+    }
+}
+
+fn request_uri(config: &FramingConfig, path: &'static str) -> Result<Uri, ConnectError> {
+    let path_and_query = if config.prefix.is_empty() {
+        PathAndQuery::from_static(path)
+    } else {
+        PathAndQuery::try_from(format!("{}{path}", config.prefix))
+            .map_err(|e| ConnectError::internal(format!("invalid request path: {e}")))?
+    };
+    let mut parts = http::uri::Parts::default();
+    parts.scheme = config.scheme.clone();
+    parts.authority = config.authority.clone();
+    parts.path_and_query = Some(path_and_query);
+    Uri::from_parts(parts).map_err(|e| ConnectError::internal(format!("invalid request URI: {e}")))
+}
+
+fn build_request(
+    config: &FramingConfig,
+    req: ClientRequest,
+) -> Result<http::Request<ClientBody>, ConnectError> {
+    let uri = request_uri(config, req.method.path())?;
+    let bare =
+        config.protocol == Protocol::Connect && req.method.stream_type() == StreamType::Unary;
+    let limit = req.settings.send_max_bytes;
+    let body = match req.messages {
+        RequestMessages::Unary(frame) => {
+            check_send_limit(&frame, limit)?;
+            if bare {
+                ClientBody::full(frame.into_payload())
+            } else {
+                ClientBody::full(frame.into_envelope(0))
+            }
+        }
+        RequestMessages::Stream(frames) => ClientBody::stream(Box::pin(frames.map(move |f| {
+            let f = f?;
+            check_send_limit(&f, limit)?;
+            Ok(f.into_envelope(0))
+        }))),
+    };
+    let mut http = http::Request::new(body);
+    *http.method_mut() = Method::POST;
+    *http.uri_mut() = uri;
+    *http.headers_mut() = req.headers;
+    *http.extensions_mut() = req.extensions;
+    http.extensions_mut().insert(MethodRoute(req.method));
+    Ok(http)
+}
+
+fn check_send_limit(frame: &Frame, limit: usize) -> Result<(), ConnectError> {
+    let len = frame.payload().len();
+    if len > limit {
+        return Err(ConnectError::resource_exhausted(format!(
+            "request message size {len} exceeds the send limit {limit}"
+        )));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod uri_tests {
+    use super::*;
+
+    #[test]
+    fn request_uris_keep_the_base_prefix() {
+        let config = |base: &'static str| FramingConfig {
+            protocol: Protocol::Connect,
+            scheme: Uri::from_static(base).scheme().cloned(),
+            authority: Uri::from_static(base).authority().cloned(),
+            prefix: Uri::from_static(base)
+                .path()
+                .trim_end_matches('/')
+                .to_owned(),
+            registry: CompressionRegistry::empty(),
+        };
+        let uri = request_uri(&config("http://h:1"), "/a.S/M").unwrap();
+        assert_eq!(uri, "http://h:1/a.S/M");
+        let uri = request_uri(&config("https://h/api/"), "/a.S/M").unwrap();
+        assert_eq!(uri, "https://h/api/a.S/M");
+    }
+}
