@@ -124,10 +124,20 @@ fn compressed(data: Bytes) -> Frame {
     }
 }
 
+/// A name, the frame received, the encoding named, the read limit, and
+/// what both halves must make of it.
+type Case<'a> = (
+    &'a str,
+    Frame,
+    Option<&'a str>,
+    usize,
+    Result<&'a [u8], Code>,
+);
+
 #[tokio::test]
 async fn compression_halves_agree() {
     let big = vec![b'x'; 1000];
-    let cases: Vec<(&str, Frame, Option<&str>, usize, Result<&[u8], Code>)> = vec![
+    let cases: Vec<Case<'_>> = vec![
         (
             "plain",
             Frame::new(Bytes::from_static(b"hi")),

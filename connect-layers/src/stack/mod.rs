@@ -1,12 +1,11 @@
 //! The protocol stacks: the concerns' layers composed, in one readable
 //! order per side.
 //!
-//! - [`server`]: [`ConnectLayer`](server::ConnectLayer),
-//!   [`GrpcLayer`](server::GrpcLayer) and
-//!   [`GrpcWebLayer`](server::GrpcWebLayer), each turning a typed service
-//!   (a `Service<RpcRequest>`) into a `Service<http::Request<B>>`;
-//! - [`client`]: [`ClientStack`](client::ClientStack), the client halves
-//!   composed over a channel (any `Service<http::Request<ClientBody>>`).
+//! - [`server`]: `ConnectLayer`, `GrpcLayer` and `GrpcWebLayer`, each
+//!   turning a typed service (a `Service<RpcRequest>`) into a
+//!   `Service<http::Request<B>>`;
+//! - [`client`]: `ClientStack`, the client halves composed over a channel
+//!   (any `Service<http::Request<ClientBody>>`).
 //!
 //! ```text
 //!  server (outermost first)          client (outermost first)

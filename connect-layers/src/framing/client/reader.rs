@@ -40,10 +40,10 @@ where
     let mut body = std::pin::pin!(body);
     let mut collect = Collected::default();
     while let Some(frame) = body.frame().await {
-        if let Ok(data) = frame.map_err(body_error)?.into_data() {
-            if !collect.push(data, limit) {
-                return Err(too_large(limit));
-            }
+        if let Ok(data) = frame.map_err(body_error)?.into_data()
+            && !collect.push(data, limit)
+        {
+            return Err(too_large(limit));
         }
     }
     Ok(collect.into_bytes())
