@@ -71,7 +71,7 @@ where
     Box::pin(slot.expect("not taken"))
 }
 
-/// The innermost service of a [`Router`]'s stack: hands each
+/// The innermost service of a [`Router`](super::Router)'s stack: hands each
 /// [`RpcRequest`] to the service registered for its method.
 #[derive(Clone)]
 pub struct Dispatch {

@@ -10,7 +10,7 @@
 //!
 //! A single-response call is read whole inside [`ResponseFuture`] (no
 //! allocation beyond the body's own); a streamed response becomes one boxed
-//! stream of [`StreamItem`](super::StreamItem)s.
+//! stream of [`StreamItem`](crate::rpc::StreamItem)s.
 
 mod future;
 mod reader;
