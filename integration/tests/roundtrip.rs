@@ -90,7 +90,7 @@ async fn every_stream_kind_round_trips_on_every_protocol() {
 
         // The same answer as a zero-copy view over the response bytes.
         let view = client
-            .unary_view(&unary_req("view"), CallOptions::new())
+            .unary_view_with_options(&unary_req("view"), CallOptions::new())
             .await
             .unwrap();
         assert_eq!(view.message().reborrow().text, "view", "{name}");
