@@ -102,6 +102,35 @@ pub use connect_server as server;
 #[cfg(feature = "server")]
 pub use connect_server::{ConnectRpcService, Limits, Router, Server};
 
+/// Includes the code `connectrpc-build` generated into `OUT_DIR`: with no
+/// argument the file `_connectrpc.rs` (what `Config::include_file` names in
+/// the usual `build.rs`), or the file named. The original `connectrpc`
+/// crate's macro of the same name, for the same `build.rs`:
+///
+/// ```ignore
+/// // build.rs
+/// connectrpc_build::Config::new()
+///     .files(&["proto/greet.proto"])
+///     .includes(&["proto/"])
+///     .include_file("_connectrpc.rs")
+///     .compile()
+///     .unwrap();
+///
+/// // lib.rs
+/// pub mod proto {
+///     connectrpc::include_generated!();
+/// }
+/// ```
+#[macro_export]
+macro_rules! include_generated {
+    () => {
+        include!(concat!(env!("OUT_DIR"), "/_connectrpc.rs"));
+    };
+    ($file:literal) => {
+        include!(concat!(env!("OUT_DIR"), "/", $file));
+    };
+}
+
 /// What generated code names. Not a public API: it changes with the code
 /// generator.
 #[doc(hidden)]

@@ -158,7 +158,7 @@ impl<T: Channel> Client<T> {
         method: &'static MethodDescriptor,
         request: &Req,
         options: CallOptions,
-    ) -> impl Future<Output = Result<Response<Resp>, ConnectError>> + Send + 'static
+    ) -> impl Future<Output = Result<Response<Resp>, ConnectError>> + Send + 'static + use<T, Req, Resp>
     where
         Req: RequestMessage,
         Resp: ResponseMessage,
@@ -173,7 +173,10 @@ impl<T: Channel> Client<T> {
         method: &'static MethodDescriptor,
         request: &Req,
         options: CallOptions,
-    ) -> impl Future<Output = Result<Response<OwnedView<V>>, ConnectError>> + Send + 'static
+    ) -> impl Future<Output = Result<Response<OwnedView<V>>, ConnectError>>
+    + Send
+    + 'static
+    + use<T, Req, V>
     where
         Req: RequestMessage,
         V: MessageView<'static> + Send + 'static,
@@ -188,7 +191,7 @@ impl<T: Channel> Client<T> {
         request: &Req,
         options: CallOptions,
         decode: DecodeFn<M>,
-    ) -> impl Future<Output = Result<Response<M>, ConnectError>> + Send + 'static
+    ) -> impl Future<Output = Result<Response<M>, ConnectError>> + Send + 'static + use<T, Req, M>
     where
         M: Send + 'static,
     {
@@ -206,7 +209,7 @@ impl<T: Channel> Client<T> {
         method: &'static MethodDescriptor,
         requests: S,
         options: CallOptions,
-    ) -> impl Future<Output = Result<Response<Resp>, ConnectError>> + Send + 'static
+    ) -> impl Future<Output = Result<Response<Resp>, ConnectError>> + Send + 'static + use<T, Req, Resp, S>
     where
         Req: RequestMessage,
         Resp: ResponseMessage,
@@ -240,7 +243,10 @@ impl<T: Channel> Client<T> {
         method: &'static MethodDescriptor,
         request: &Req,
         options: CallOptions,
-    ) -> impl Future<Output = Result<ServerStreaming<Resp>, ConnectError>> + Send + 'static
+    ) -> impl Future<Output = Result<ServerStreaming<Resp>, ConnectError>>
+    + Send
+    + 'static
+    + use<T, Req, Resp>
     where
         Req: RequestMessage,
         Resp: ResponseMessage,
@@ -259,7 +265,10 @@ impl<T: Channel> Client<T> {
         &self,
         method: &'static MethodDescriptor,
         options: CallOptions,
-    ) -> impl Future<Output = Result<BidiStream<Req, Resp>, ConnectError>> + Send + 'static
+    ) -> impl Future<Output = Result<BidiStream<Req, Resp>, ConnectError>>
+    + Send
+    + 'static
+    + use<T, Req, Resp>
     where
         Req: RequestMessage + Send + 'static,
         Resp: ResponseMessage,
