@@ -23,6 +23,12 @@ pub mod proto {
 use proto::greet::v1::greet_service::GreetRequestView;
 use proto::greet::v1::{GreetResponse, GreetService};
 
+/// The client guide (`docs/client.md`), whose examples compile against this
+/// crate's greet service as doc tests.
+#[cfg(doctest)]
+#[doc = include_str!("../../docs/client.md")]
+pub struct ClientGuide;
+
 /// The README's `MyGreetService`: greets by name.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct MyGreetService;
