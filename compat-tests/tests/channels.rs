@@ -71,7 +71,7 @@ async fn grpc_over_http1_says_it_needs_http2_and_how() {
     let client =
         GreetServiceClient::new(HttpClient::plaintext(), ClientConfig::new(uri(addr)).grpc());
     let err = client.greet(request("h1")).await.unwrap_err();
-    assert_eq!(err.code(), Code::Unimplemented, "{err}");
+    assert_eq!(err.code(), Code::Unknown, "{err}");
     assert!(err.message().contains("gRPC needs HTTP/2"), "{err}");
     assert!(
         err.message().contains("HttpClient::plaintext_http2_only()"),

@@ -152,7 +152,7 @@ where
         if resp.status() != StatusCode::OK {
             let (parts, body) = resp.into_parts();
             if !unary_connect {
-                let mut err = status_error(config.protocol, parts.status);
+                let mut err = status_error(config.protocol, parts.status, parts.version);
                 *err.headers_mut() = parts.headers;
                 return Poll::Ready(Err(err));
             }
@@ -215,18 +215,24 @@ pub fn http_status_error(status: StatusCode) -> ConnectError {
 }
 
 /// The error for a non-200 answer to a `protocol` call outside Connect
-/// unary: [`http_status_error`], except that a gRPC call answered `505
-/// HTTP Version Not Supported` (a server refusing gRPC over HTTP/1.1) says
-/// what is wrong and how to fix it, as `unimplemented`.
-fn status_error(protocol: Protocol, status: StatusCode) -> ConnectError {
-    if protocol == Protocol::Grpc && status == StatusCode::HTTP_VERSION_NOT_SUPPORTED {
+/// unary: [`http_status_error`] (the code always follows the status), except
+/// that a gRPC call answered `505 HTTP Version Not Supported` over HTTP/1.x
+/// (a server refusing gRPC over HTTP/1.1) says what is wrong and how to fix
+/// it.
+fn status_error(protocol: Protocol, status: StatusCode, version: http::Version) -> ConnectError {
+    let over_http1 = matches!(
+        version,
+        http::Version::HTTP_09 | http::Version::HTTP_10 | http::Version::HTTP_11
+    );
+    if protocol == Protocol::Grpc && status == StatusCode::HTTP_VERSION_NOT_SUPPORTED && over_http1
+    {
         return ConnectError::new(
-            Code::Unimplemented,
-            "gRPC needs HTTP/2, but the channel sent the call over HTTP/1.1 (the server \
-             answered HTTP status 505): use an HTTP/2 channel, such as \
-             HttpClient::plaintext_http2_only() (h2c) or Http2Connection::connect for \
-             http:// URIs, or TLS with ALPN h2 (HttpClient::with_tls) for https://; or use \
-             the Connect or gRPC-Web protocol, which work over HTTP/1.1",
+            Code::from_http_status(status),
+            "HTTP status 505: gRPC needs HTTP/2, but the channel sent the call over \
+             HTTP/1.1. Use an HTTP/2 channel: HttpClient::plaintext_http2_only() (h2c) or \
+             Http2Connection::connect for http:// URIs, TLS with ALPN h2 \
+             (HttpClient::with_tls) for https://; or use the Connect or gRPC-Web protocol, \
+             which work over HTTP/1.1",
         );
     }
     http_status_error(status)
@@ -423,13 +429,23 @@ mod tests {
 
     #[test]
     fn grpc_over_http1_says_how_to_get_http2() {
-        let e = status_error(Protocol::Grpc, StatusCode::HTTP_VERSION_NOT_SUPPORTED);
-        assert_eq!(e.code(), Code::Unimplemented);
+        let h1 = http::Version::HTTP_11;
+        let e = status_error(Protocol::Grpc, StatusCode::HTTP_VERSION_NOT_SUPPORTED, h1);
+        // The code still follows the status; the message explains.
+        assert_eq!(e.code(), Code::Unknown);
         assert!(e.message().contains("gRPC needs HTTP/2"), "{}", e.message());
         assert!(e.message().contains("HttpClient::plaintext_http2_only()"));
-        let e = status_error(Protocol::GrpcWeb, StatusCode::HTTP_VERSION_NOT_SUPPORTED);
-        assert_eq!(e.message(), "HTTP status 505 HTTP Version Not Supported");
-        let e = status_error(Protocol::Grpc, StatusCode::BAD_GATEWAY);
+        let plain = "HTTP status 505 HTTP Version Not Supported";
+        let e = status_error(
+            Protocol::GrpcWeb,
+            StatusCode::HTTP_VERSION_NOT_SUPPORTED,
+            h1,
+        );
+        assert_eq!(e.message(), plain);
+        let h2 = http::Version::HTTP_2;
+        let e = status_error(Protocol::Grpc, StatusCode::HTTP_VERSION_NOT_SUPPORTED, h2);
+        assert_eq!(e.message(), plain);
+        let e = status_error(Protocol::Grpc, StatusCode::BAD_GATEWAY, h1);
         assert_eq!(e.code(), Code::Unavailable);
     }
 }
