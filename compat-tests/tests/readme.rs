@@ -246,8 +246,17 @@ async fn custom_compression_end_to_end() -> Result<(), BoxError> {
     Ok(())
 }
 
-// "Feature Flags": the TLS constructors the table names, compiled (not run:
-// they need certificates and a TLS server).
+// "Standalone server" with an address, and "Feature Flags": the TLS
+// constructors the table names; compiled, not run (a fixed port, and TLS
+// needs certificates).
+#[allow(dead_code)]
+async fn serve_on_a_fixed_port(router: connectrpc::Router) -> Result<(), BoxError> {
+    use connectrpc::Server;
+
+    Server::new(router).serve("127.0.0.1:8080".parse()?).await?;
+    Ok(())
+}
+
 #[allow(dead_code)]
 async fn tls_forms(
     uri: http::Uri,
