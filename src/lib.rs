@@ -9,7 +9,7 @@
 //! | (root) | `connect-core` | [`Code`], [`ConnectError`], [`MethodDescriptor`], timeouts, metadata |
 //! | [`codec`] | `connect-codec` | proto/JSON codecs, envelopes, compression registry |
 //! | [`layers`] | `connect-layers` | one `tower::Layer` per protocol concern, and the stacks |
-//! | [`server`] | `connect-server` | [`Router`], [`Server`], axum integration |
+//! | [`server`] | `connect-server` | [`Router`], [`ConnectRpcService`], [`Server`], axum integration |
 //! | [`client`] | `connect-client` | [`Client`], [`ClientConfig`], [`CallOptions`], transports |
 //! | `health` | `connect-health` | the `grpc.health.v1.Health` service (feature `health`) |
 //! | `reflection` | `connect-reflection` | gRPC server reflection, v1 and v1alpha (feature `reflection`) |
@@ -43,6 +43,18 @@
 //! Server::new(router).serve("127.0.0.1:8080".parse()?).await?;
 //! ```
 //!
+//! # Coming from the original `connectrpc` crate
+//!
+//! The forms its README documents compile here unchanged (the
+//! `compat-tests` crate compiles and runs them): [`ConnectRpcService`] with
+//! [`Limits`], generated client methods taking the request by value or by
+//! reference, `CallOptions::with_timeout` and its siblings,
+//! `ClientConfig::default_header("name", "value")` with strings,
+//! [`CompressionProvider`] in its `compress` / `decompressor` form registered
+//! with `CompressionRegistry::default().register(…)`, and
+//! `Http2Connection::connect_tls`. `docs/client.md` maps the client's
+//! names to tonic's and the original crate's.
+//!
 //! # Names in generated code
 //!
 //! A handler of the generated service trait receives
@@ -67,6 +79,7 @@ pub use connect_client::{
     Response, ServerStreaming,
 };
 pub use connect_codec as codec;
+pub use connect_codec::compression::{CompressionProvider, CompressionRegistry};
 pub use connect_codec::details::{ErrorDetailExt, ErrorDetailsExt};
 pub use connect_core::{
     Code, Codec, ConnectError, ErrorDetail, Idempotency, MethodDescriptor, Protocol, StreamType,
@@ -87,7 +100,36 @@ pub use connect_reflection as reflection;
 #[cfg(feature = "server")]
 pub use connect_server as server;
 #[cfg(feature = "server")]
-pub use connect_server::{Router, Server};
+pub use connect_server::{ConnectRpcService, Limits, Router, Server};
+
+/// Includes the code `connectrpc-build` generated into `OUT_DIR`: with no
+/// argument the file `_connectrpc.rs` (what `Config::include_file` names in
+/// the usual `build.rs`), or the file named. The original `connectrpc`
+/// crate's macro of the same name, for the same `build.rs`:
+///
+/// ```ignore
+/// // build.rs
+/// connectrpc_build::Config::new()
+///     .files(&["proto/greet.proto"])
+///     .includes(&["proto/"])
+///     .include_file("_connectrpc.rs")
+///     .compile()
+///     .unwrap();
+///
+/// // lib.rs
+/// pub mod proto {
+///     connectrpc::include_generated!();
+/// }
+/// ```
+#[macro_export]
+macro_rules! include_generated {
+    () => {
+        include!(concat!(env!("OUT_DIR"), "/_connectrpc.rs"));
+    };
+    ($file:literal) => {
+        include!(concat!(env!("OUT_DIR"), "/", $file));
+    };
+}
 
 /// What generated code names. Not a public API: it changes with the code
 /// generator.

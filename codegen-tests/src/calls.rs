@@ -99,7 +99,7 @@ pub async fn keywords(base: &str, json: bool) -> Result<(), ConnectError> {
     let out = bidi(client.r#type().await?, std::slice::from_ref(&k)).await?;
     assert_eq!(out[0].r#type, "t+type", "type");
     let view = client
-        .async_view(&k, Default::default())
+        .async_view_with_options(&k, Default::default())
         .await?
         .into_message();
     assert_eq!(view.reborrow().r#type, "t+async", "async_view");

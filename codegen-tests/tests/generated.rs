@@ -53,9 +53,10 @@ fn deprecated_items_are_marked() {
         "pub struct OldServiceClient<T>",
         "fn before(",
         "fn before_many(",
-        "pub async fn before(",
-        "pub async fn before_with_options(",
-        "pub async fn before_view(",
+        "pub fn before(",
+        "pub fn before_with_options(",
+        "pub fn before_view(",
+        "pub fn before_view_with_options(",
         "pub async fn before_many(",
     ] {
         assert_has(&code, &format!("#[deprecated] {item}"));

@@ -28,7 +28,10 @@ pub fn client(service: &ServiceDef, rt: &TokenStream) -> TokenStream {
             "",
             "Each `rpc` has two methods: the plain one calls with the call options of",
             "the client's config, the `_with_options` one takes `CallOptions` that win",
-            "over the config for that call.",
+            "over the config for that call (unary ones also have a `_view` pair that",
+            "answers with a zero-copy view). A request is passed by value or by",
+            "reference; either way it is encoded before the call is sent, and the",
+            "returned future borrows neither it nor the client.",
         ],
     );
     let method_names: Vec<(&str, bool)> = service
@@ -139,60 +142,91 @@ fn client_methods(
                 (quote!(server_stream), quote!(#rt::ServerStreaming<#resp>))
             };
             let ret = ok(out);
-            let view = names.view.as_ref().map(|view| {
-                let out_view = &method.output_view;
-                let view_ty = quote!(#rt::OwnedView<#out_view<'static>>);
-                let ret = ok(quote!(#rt::Response<#view_ty>));
-                let docs = doc_with(
-                    &method.comments,
-                    &[
-                        kind.summary(),
-                        "",
-                        &format!(
-                            "Like {}, answering with a zero-copy view over the response \
-                             bytes instead of an owned message.",
-                            link(with_options, "Self::")
-                        ),
-                    ],
-                );
-                let allow = allow_self_convention(view);
-                quote! {
-                    #docs
-                    #deprecated
-                    #allow
-                    pub async fn #view(
-                        &self,
-                        request: &#req,
-                        options: #rt::CallOptions,
-                    ) -> #ret {
-                        self.inner
-                            .unary_view::<#req, #out_view<'static>>(#descriptor, request, options)
-                            .await
-                    }
-                }
-            });
-            quote! {
-                #view
+            let borrow = quote!(impl ::core::borrow::Borrow<#req>);
+            let fut = |out: TokenStream| quote!(impl #rt::Future<Output = #out> + ::core::marker::Send + 'static);
+            let view = names
+                .view
+                .as_ref()
+                .zip(names.view_with_options.as_ref())
+                .map(|(view, view_with)| {
+                    let out_view = &method.output_view;
+                    let view_ty = quote!(#rt::OwnedView<#out_view<'static>>);
+                    let ret = fut(ok(quote!(#rt::Response<#view_ty>)));
+                    let like = |what: &Ident| {
+                        doc_with(
+                            &method.comments,
+                            &[
+                                kind.summary(),
+                                "",
+                                &format!(
+                                    "Like {}, answering with a zero-copy view over the \
+                                     response bytes instead of an owned message.",
+                                    link(what, "Self::")
+                                ),
+                            ],
+                        )
+                    };
+                    let docs = like(plain);
+                    let with_docs = like(with_options);
+                    let allow = allow_self_convention(view);
+                    let allow_with = allow_self_convention(view_with);
+                    quote! {
+                        #docs
+                        #deprecated
+                        #allow
+                        pub fn #view(&self, request: #borrow) -> #ret {
+                            self.inner.unary_view::<#req, #out_view<'static>>(
+                                #descriptor,
+                                ::core::borrow::Borrow::borrow(&request),
+                                #default_options,
+                            )
+                        }
 
+                        #with_docs
+                        #deprecated
+                        #allow_with
+                        pub fn #view_with(
+                            &self,
+                            request: #borrow,
+                            options: #rt::CallOptions,
+                        ) -> #ret {
+                            self.inner.unary_view::<#req, #out_view<'static>>(
+                                #descriptor,
+                                ::core::borrow::Borrow::borrow(&request),
+                                options,
+                            )
+                        }
+                    }
+                });
+            let ret = fut(ret);
+            quote! {
                 #plain_docs
                 #deprecated
                 #allow_plain
-                pub async fn #plain(&self, request: &#req) -> #ret {
-                    self.inner
-                        .#call::<#req, #resp>(#descriptor, request, #default_options)
-                        .await
+                pub fn #plain(&self, request: #borrow) -> #ret {
+                    self.inner.#call::<#req, #resp>(
+                        #descriptor,
+                        ::core::borrow::Borrow::borrow(&request),
+                        #default_options,
+                    )
                 }
 
                 #with_options_docs
                 #deprecated
                 #allow_with
-                pub async fn #with_options(
+                pub fn #with_options(
                     &self,
-                    request: &#req,
+                    request: #borrow,
                     options: #rt::CallOptions,
                 ) -> #ret {
-                    self.inner.#call::<#req, #resp>(#descriptor, request, options).await
+                    self.inner.#call::<#req, #resp>(
+                        #descriptor,
+                        ::core::borrow::Borrow::borrow(&request),
+                        options,
+                    )
                 }
+
+                #view
             }
         }
         StreamKind::ClientStream => {

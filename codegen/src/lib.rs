@@ -25,9 +25,12 @@
 //!   protocol-neutral requests that dispatches on the method path;
 //! - `trait GreetServiceExt`, so `Arc::new(imp).register(router)` works;
 //! - `struct GreetServiceClient<T>`, a typed client over any runtime
-//!   `Channel` `T`, with `async fn greet(&self, request: &GreetRequest)`
-//!   (call options from the client's config) and `greet_with_options`
-//!   (call options per call) for each `rpc`.
+//!   `Channel` `T`, with `fn greet(&self, request: impl Borrow<GreetRequest>)`
+//!   (the request by value or by reference; call options from the client's
+//!   config; returns a `Send + 'static` future) and `greet_with_options`
+//!   (call options per call) for each `rpc`, and for unary ones
+//!   `greet_view` and `greet_view_with_options` answering with zero-copy
+//!   views.
 //!
 //! [`Options::server`] and [`Options::client`] turn either side off (the
 //! descriptors are always generated). Generated code names only
@@ -71,7 +74,7 @@
 //! let code = generate_file(&services, &Options::default())?;
 //! assert!(code.contains("pub trait GreetService"));
 //! assert!(code.contains("pub struct GreetServiceClient<T>"));
-//! assert!(code.contains("pub async fn greet_with_options("));
+//! assert!(code.contains("pub fn greet_with_options("));
 //! assert!(code.contains("\"/greet.v1.GreetService/Greet\""));
 //!
 //! // Only the client (and the descriptors it calls with).

@@ -94,11 +94,14 @@ pub struct ClientMethodNames {
     pub with_options: Ident,
     /// `greet_view`, for unary methods only.
     pub view: Option<Ident>,
+    /// `greet_view_with_options`, for unary methods only.
+    pub view_with_options: Option<Ident>,
 }
 
 /// The client method names for `methods` (proto names, in declaration
 /// order, each with whether it is unary): [`method_fn`],
-/// `<that>_with_options` and, for unary methods, `<that>_view`, except that a name
+/// `<that>_with_options` and, for unary methods, `<that>_view` and
+/// `<that>_view_with_options`, except that a name
 /// taken by [`CLIENT_RESERVED`] or an earlier method gets `_` appended
 /// until it is free (`New` → `new_` and `new_with_options`; `Greet` then
 /// `GreetWithOptions` → `greet_with_options_` and
@@ -116,7 +119,12 @@ pub struct ClientMethodNames {
 /// assert_eq!(shown[1], ("r#type".into(), "type_with_options".into()));
 /// assert_eq!(shown[2], ("new_".into(), "new_with_options".into()));
 /// assert_eq!(names[0].view.as_ref().unwrap().to_string(), "greet_view");
+/// assert_eq!(
+///     names[0].view_with_options.as_ref().unwrap().to_string(),
+///     "greet_view_with_options"
+/// );
 /// assert!(names[1].view.is_none());
+/// assert!(names[1].view_with_options.is_none());
 /// ```
 pub fn client_methods(methods: &[(&str, bool)]) -> Vec<ClientMethodNames> {
     let mut taken: Vec<String> = CLIENT_RESERVED.iter().map(|s| s.to_string()).collect();
@@ -136,10 +144,13 @@ pub fn client_methods(methods: &[(&str, bool)]) -> Vec<ClientMethodNames> {
             let plain = free(base.clone());
             let with_options = free(format!("{}_with_options", base.trim_end_matches('_')));
             let view = unary.then(|| free(format!("{}_view", base.trim_end_matches('_'))));
+            let view_with_options =
+                unary.then(|| free(format!("{}_view_with_options", base.trim_end_matches('_'))));
             ClientMethodNames {
                 plain,
                 with_options,
                 view,
+                view_with_options,
             }
         })
         .collect()

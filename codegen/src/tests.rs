@@ -252,32 +252,32 @@ fn client_unary_and_server_stream_methods() {
     assert!(
         has(
             &code,
-            "/// Greet says hello. /// /// Unary: one request, one response. /// /// Calls with the call options of the client's config; /// [`greet_with_options`](Self::greet_with_options) overrides them for one call. pub async fn greet( &self, request: &GreetRequest, ) -> ::core::result::Result< ::connectrpc::__codegen::Response<GreetResponse>, ::connectrpc::__codegen::ConnectError, > { self.inner .unary::<GreetRequest, GreetResponse>( &greet_service::GREET, request, ::connectrpc::__codegen::CallOptions::default(), ) .await }"
+            "/// Greet says hello. /// /// Unary: one request, one response. /// /// Calls with the call options of the client's config; /// [`greet_with_options`](Self::greet_with_options) overrides them for one call. pub fn greet( &self, request: impl ::core::borrow::Borrow<GreetRequest>, ) -> impl ::connectrpc::__codegen::Future<Output = ::core::result::Result< ::connectrpc::__codegen::Response<GreetResponse>, ::connectrpc::__codegen::ConnectError, >> + ::core::marker::Send + 'static { self.inner .unary::<GreetRequest, GreetResponse>( &greet_service::GREET, ::core::borrow::Borrow::borrow(&request), ::connectrpc::__codegen::CallOptions::default(), ) }"
         ),
         "{code}"
     );
     assert!(
         has(
             &code,
-            "/// Like [`greet`](Self::greet), with `options` winning over the client's config. pub async fn greet_with_options( &self, request: &GreetRequest, options: ::connectrpc::__codegen::CallOptions, ) -> ::core::result::Result< ::connectrpc::__codegen::Response<GreetResponse>, ::connectrpc::__codegen::ConnectError, > { self.inner.unary::<GreetRequest, GreetResponse>(&greet_service::GREET, request, options).await }"
+            "/// Like [`greet`](Self::greet), with `options` winning over the client's config. pub fn greet_with_options( &self, request: impl ::core::borrow::Borrow<GreetRequest>, options: ::connectrpc::__codegen::CallOptions, ) -> impl ::connectrpc::__codegen::Future<Output = ::core::result::Result< ::connectrpc::__codegen::Response<GreetResponse>, ::connectrpc::__codegen::ConnectError, >> + ::core::marker::Send + 'static { self.inner.unary::<GreetRequest, GreetResponse>(&greet_service::GREET, ::core::borrow::Borrow::borrow(&request), options) }"
         ),
         "{code}"
     );
     assert!(has(
         &code,
-        "pub async fn greet_stream( &self, request: &GreetStreamRequest, ) -> ::core::result::Result< ::connectrpc::__codegen::ServerStreaming<GreetResponse>, ::connectrpc::__codegen::ConnectError, >"
+        "pub fn greet_stream( &self, request: impl ::core::borrow::Borrow<GreetStreamRequest>, ) -> impl ::connectrpc::__codegen::Future<Output = ::core::result::Result< ::connectrpc::__codegen::ServerStreaming<GreetResponse>, ::connectrpc::__codegen::ConnectError, >> + ::core::marker::Send + 'static"
     ));
     assert!(has(
         &code,
-        ".server_stream::<GreetStreamRequest, GreetResponse>( &greet_service::GREET_STREAM, request, ::connectrpc::__codegen::CallOptions::default(), )"
+        ".server_stream::<GreetStreamRequest, GreetResponse>( &greet_service::GREET_STREAM, ::core::borrow::Borrow::borrow(&request), ::connectrpc::__codegen::CallOptions::default(), )"
     ));
     assert!(has(
         &code,
-        "pub async fn greet_stream_with_options( &self, request: &GreetStreamRequest, options: ::connectrpc::__codegen::CallOptions, ) -> ::core::result::Result< ::connectrpc::__codegen::ServerStreaming<GreetResponse>"
+        "pub fn greet_stream_with_options( &self, request: impl ::core::borrow::Borrow<GreetStreamRequest>, options: ::connectrpc::__codegen::CallOptions, ) -> impl ::connectrpc::__codegen::Future<Output = ::core::result::Result< ::connectrpc::__codegen::ServerStreaming<GreetResponse>"
     ));
     assert!(has(
         &code,
-        ".server_stream::<GreetStreamRequest, GreetResponse>(&greet_service::GREET_STREAM, request, options)"
+        ".server_stream::<GreetStreamRequest, GreetResponse>(&greet_service::GREET_STREAM, ::core::borrow::Borrow::borrow(&request), options)"
     ));
 }
 
@@ -411,9 +411,10 @@ fn generated_file_parses() {
             "new",
             "from_client",
             "client",
-            "greet_view",
             "greet",
             "greet_with_options",
+            "greet_view",
+            "greet_view_with_options",
             "greet_stream",
             "greet_stream_with_options",
             "greet_many",
@@ -457,26 +458,28 @@ fn keyword_and_clashing_method_names() {
     // with its own methods or between rpcs.
     assert!(has(
         &code,
-        "pub async fn r#type( &self, request: &GreetRequest, )"
+        "pub fn r#type( &self, request: impl ::core::borrow::Borrow<GreetRequest>, )"
     ));
-    assert!(has(&code, "pub async fn type_with_options( &self,"));
+    assert!(has(&code, "pub fn type_with_options( &self,"));
     assert!(has(&code, "[`type_with_options`](Self::type_with_options)"));
     assert!(has(&code, "Like `type`, with"));
     assert!(has(
         &code,
-        "pub async fn self_( &self, request: &GreetStreamRequest, )"
+        "pub fn self_( &self, request: impl ::core::borrow::Borrow<GreetStreamRequest>, )"
     ));
-    assert!(has(&code, "pub async fn self_with_options( &self,"));
+    assert!(has(&code, "pub fn self_with_options( &self,"));
     assert!(has(&code, "pub async fn new_<S>( &self, requests: S, )"));
     assert!(has(&code, "pub async fn new_with_options<S>("));
     assert!(has(&code, "&kw::NEW"));
     assert!(has(&code, "pub async fn clone_( &self, )"));
     assert!(has(&code, "pub async fn clone_with_options( &self,"));
-    assert!(has(&code, "pub async fn fetch_with_options( &self,"));
-    assert!(has(&code, "pub async fn fetch_with_options_( &self,"));
+    assert!(has(&code, "pub fn fetch_with_options( &self,"));
+    assert!(has(&code, "pub fn fetch_with_options_( &self,"));
+    assert!(has(&code, "pub fn fetch_with_options_with_options( &self,"));
+    assert!(has(&code, "pub fn fetch_view_with_options( &self,"));
     assert!(has(
         &code,
-        "pub async fn fetch_with_options_with_options( &self,"
+        "pub fn fetch_with_options_view_with_options( &self,"
     ));
     assert!(has(&code, "&kw::FETCH_WITH_OPTIONS,"));
     assert!(has(
@@ -506,7 +509,10 @@ fn type_parameters_do_not_shadow_messages() {
     ));
     assert!(has(&code, ".client_stream::<self::S, self::T, S>("));
     assert!(has(&code, "::connectrpc::__codegen::Response<self::T>"));
-    assert!(has(&code, "request: &super::other::T"));
+    assert!(has(
+        &code,
+        "request: impl ::core::borrow::Borrow<super::other::T>"
+    ));
 }
 
 #[test]
@@ -561,9 +567,10 @@ fn deprecated_service_and_methods() {
     let code = generate_file(&[svc.clone()], &Options::default()).unwrap();
     // The method's trait method, client methods and descriptor.
     assert!(has(&code, "#[deprecated] fn greet("), "{code}");
-    assert!(has(&code, "#[deprecated] pub async fn greet("));
-    assert!(has(&code, "#[deprecated] pub async fn greet_with_options("));
-    assert!(has(&code, "#[deprecated] pub async fn greet_view("));
+    assert!(has(&code, "#[deprecated] pub fn greet("));
+    assert!(has(&code, "#[deprecated] pub fn greet_with_options("));
+    assert!(has(&code, "#[deprecated] pub fn greet_view("));
+    assert!(has(&code, "#[deprecated] pub fn greet_view_with_options("));
     assert!(has(&code, "#[deprecated] pub const GREET:"));
     assert!(!has(&code, "#[deprecated] fn greet_stream("));
     assert!(!has(&code, "#[deprecated] pub struct"));

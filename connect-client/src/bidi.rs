@@ -1,6 +1,7 @@
 //! Bidirectional calls: a [`BidiSender`] and a [`BidiReceiver`], usable
 //! together or split across tasks; either can cancel the call.
 
+use std::borrow::Borrow;
 use std::fmt;
 use std::marker::PhantomData;
 use std::pin::Pin;
@@ -112,8 +113,9 @@ impl<Req: RequestMessage + Send + 'static, Resp: ResponseMessage> BidiStream<Req
 }
 
 impl<Req: RequestMessage, Resp: ResponseMessage> BidiStream<Req, Resp> {
-    /// Sends one message (waits while the send buffer is full).
-    pub async fn send(&mut self, message: &Req) -> Result<(), ConnectError> {
+    /// Sends one message, given by value or by reference (waits while the
+    /// send buffer is full).
+    pub async fn send(&mut self, message: impl Borrow<Req>) -> Result<(), ConnectError> {
         self.sender.send(message).await
     }
 
@@ -168,8 +170,8 @@ impl<Req> fmt::Debug for BidiSender<Req> {
 impl<Req: RequestMessage> BidiSender<Req> {
     /// Sends one message. Fails with `canceled` after a cancel, and with
     /// `aborted` once the call has ended — read the receiver for its
-    /// status.
-    pub async fn send(&mut self, message: &Req) -> Result<(), ConnectError> {
+    /// status. The message is given by value or by reference.
+    pub async fn send(&mut self, message: impl Borrow<Req>) -> Result<(), ConnectError> {
         if self.cancel.is_cancelled() {
             return Err(canceled());
         }
@@ -179,7 +181,7 @@ impl<Req: RequestMessage> BidiSender<Req> {
             ));
         };
         let frame = Frame {
-            data: connect_codec::codec::encode_prefixed(self.codec, message)?,
+            data: connect_codec::codec::encode_prefixed(self.codec, message.borrow())?,
             compressed: false,
             prefixed: true,
         };

@@ -15,6 +15,29 @@ pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 /// tower layers qualify; so does your own.
 ///
 /// It is implemented for every such service; there is nothing to implement.
+///
+/// Naming a channel's type — to box it, or to hold one behind
+/// `tower::buffer::Buffer` or `tower::balance` — needs three names, all at
+/// this crate's root (`connectrpc::client::…`): [`ClientBody`] (what a
+/// channel takes), [`ResponseBody`](crate::ResponseBody) (what the built-in
+/// transports answer with) and [`BoxError`]:
+///
+/// ```
+/// use connect_client::{BoxError, ClientBody, HttpClient, ResponseBody};
+/// use tower::ServiceExt as _;
+/// use tower::util::BoxCloneService;
+///
+/// /// Any channel, boxed: what a struct field or a function signature names.
+/// type BoxChannel = BoxCloneService<
+///     http::Request<ClientBody>,
+///     http::Response<ResponseBody>,
+///     BoxError,
+/// >;
+///
+/// let channel: BoxChannel = BoxCloneService::new(HttpClient::plaintext().map_err(BoxError::from));
+/// # fn is_channel<T: connect_client::Channel>(_: &T) {}
+/// # is_channel(&channel);
+/// ```
 pub trait Channel:
     Service<
         http::Request<ClientBody>,

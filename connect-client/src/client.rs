@@ -111,25 +111,34 @@ impl<T: Channel> Client<T> {
         }
     }
 
+    /// The request of one call, or the error of an invalid header in the
+    /// config or `options`.
     fn request(
         &self,
         method: &'static MethodDescriptor,
         options: CallOptions,
         messages: RequestMessages,
-    ) -> ClientRequest {
-        let (settings, headers, extensions) = self.config.resolve(options);
-        ClientRequest {
+    ) -> Result<ClientRequest, ConnectError> {
+        let (settings, headers, extensions) = self.config.resolve(options)?;
+        Ok(ClientRequest {
             method,
             headers,
             extensions,
             settings,
             messages,
-        }
+        })
     }
 
-    /// Sends a prepared request down the stack (readiness first).
-    pub(crate) fn send(&self, req: ClientRequest) -> SendCall<ClientStack<T>> {
-        SendCall::new(self.stack.clone(), req)
+    /// Sends a prepared request down the stack (readiness first), or fails
+    /// with the error that kept it from being prepared.
+    pub(crate) fn send(
+        &self,
+        req: Result<ClientRequest, ConnectError>,
+    ) -> SendCall<ClientStack<T>> {
+        match req {
+            Ok(req) => SendCall::new(self.stack.clone(), req),
+            Err(e) => SendCall::failed(e),
+        }
     }
 
     /// Sends `messages` (or fails with their encoding error) to a method
@@ -140,10 +149,7 @@ impl<T: Channel> Client<T> {
         messages: Result<RequestMessages, ConnectError>,
         options: CallOptions,
     ) -> SendCall<ClientStack<T>> {
-        match messages {
-            Ok(m) => self.send(self.request(method, options, m)),
-            Err(e) => SendCall::failed(e),
-        }
+        self.send(messages.and_then(|m| self.request(method, options, m)))
     }
 
     /// Calls a unary method and decodes the answer as an owned message.
@@ -152,7 +158,7 @@ impl<T: Channel> Client<T> {
         method: &'static MethodDescriptor,
         request: &Req,
         options: CallOptions,
-    ) -> impl Future<Output = Result<Response<Resp>, ConnectError>> + Send + 'static
+    ) -> impl Future<Output = Result<Response<Resp>, ConnectError>> + Send + 'static + use<T, Req, Resp>
     where
         Req: RequestMessage,
         Resp: ResponseMessage,
@@ -167,7 +173,10 @@ impl<T: Channel> Client<T> {
         method: &'static MethodDescriptor,
         request: &Req,
         options: CallOptions,
-    ) -> impl Future<Output = Result<Response<OwnedView<V>>, ConnectError>> + Send + 'static
+    ) -> impl Future<Output = Result<Response<OwnedView<V>>, ConnectError>>
+    + Send
+    + 'static
+    + use<T, Req, V>
     where
         Req: RequestMessage,
         V: MessageView<'static> + Send + 'static,
@@ -182,7 +191,7 @@ impl<T: Channel> Client<T> {
         request: &Req,
         options: CallOptions,
         decode: DecodeFn<M>,
-    ) -> impl Future<Output = Result<Response<M>, ConnectError>> + Send + 'static
+    ) -> impl Future<Output = Result<Response<M>, ConnectError>> + Send + 'static + use<T, Req, M>
     where
         M: Send + 'static,
     {
@@ -200,7 +209,7 @@ impl<T: Channel> Client<T> {
         method: &'static MethodDescriptor,
         requests: S,
         options: CallOptions,
-    ) -> impl Future<Output = Result<Response<Resp>, ConnectError>> + Send + 'static
+    ) -> impl Future<Output = Result<Response<Resp>, ConnectError>> + Send + 'static + use<T, Req, Resp, S>
     where
         Req: RequestMessage,
         Resp: ResponseMessage,
@@ -234,7 +243,10 @@ impl<T: Channel> Client<T> {
         method: &'static MethodDescriptor,
         request: &Req,
         options: CallOptions,
-    ) -> impl Future<Output = Result<ServerStreaming<Resp>, ConnectError>> + Send + 'static
+    ) -> impl Future<Output = Result<ServerStreaming<Resp>, ConnectError>>
+    + Send
+    + 'static
+    + use<T, Req, Resp>
     where
         Req: RequestMessage,
         Resp: ResponseMessage,
@@ -253,7 +265,10 @@ impl<T: Channel> Client<T> {
         &self,
         method: &'static MethodDescriptor,
         options: CallOptions,
-    ) -> impl Future<Output = Result<BidiStream<Req, Resp>, ConnectError>> + Send + 'static
+    ) -> impl Future<Output = Result<BidiStream<Req, Resp>, ConnectError>>
+    + Send
+    + 'static
+    + use<T, Req, Resp>
     where
         Req: RequestMessage + Send + 'static,
         Resp: ResponseMessage,
@@ -267,7 +282,7 @@ impl<T: Channel> Client<T> {
         method: &'static MethodDescriptor,
         options: CallOptions,
         frames: connect_layers::FrameStream,
-    ) -> ClientRequest {
+    ) -> Result<ClientRequest, ConnectError> {
         self.request(method, options, RequestMessages::Stream(frames))
     }
 }

@@ -1,15 +1,16 @@
 //! [`ClientConfig`]: what every call of a client shares.
 
+use std::fmt;
 use std::time::Duration;
 
 use connect_codec::compression::CompressionRegistry;
-use connect_core::{Codec, Protocol};
+use connect_core::{Codec, ConnectError, Protocol};
 use connect_layers::CallSettings;
 use connect_layers::get::client::GetPolicy;
 use connect_layers::stack::client::ClientStackConfig;
 use http::{HeaderMap, HeaderName, HeaderValue, Uri};
 
-use crate::options::CallOptions;
+use crate::options::{CallOptions, parse_header};
 
 /// A client's configuration: where the server is, how to talk to it, and
 /// the defaults every call starts from ([`CallOptions`] override them per
@@ -24,14 +25,32 @@ use crate::options::CallOptions;
 ///     .json()
 ///     .send_compression("gzip")
 ///     .default_timeout(Duration::from_secs(5))
-///     .default_header("x-api-key".parse().unwrap(), "secret".parse().unwrap());
+///     .default_header("x-api-key", "secret");
 /// assert_eq!(config.protocol(), connect_core::Protocol::Grpc);
+/// ```
+///
+/// Header names and values are anything that converts to `HeaderName` and
+/// `HeaderValue`: strings, or the typed values themselves. An invalid one
+/// does not panic and is not dropped: it is kept, reported by
+/// [`header_error`](Self::header_error), and every call fails with it
+/// (`invalid_argument`), so a missing `authorization` header cannot go
+/// unnoticed.
+///
+/// ```
+/// use connect_client::ClientConfig;
+///
+/// let config = ClientConfig::new("http://127.0.0.1:8080".parse().unwrap())
+///     .default_header("authorization", "Bearer a\nb");
+/// let err = config.header_error().unwrap();
+/// assert_eq!(err.code(), connect_core::Code::InvalidArgument);
+/// assert!(err.message().contains("authorization"));
 /// ```
 #[derive(Clone, Debug)]
 pub struct ClientConfig {
     pub(crate) stack: ClientStackConfig,
     pub(crate) settings: CallSettings,
     pub(crate) headers: HeaderMap,
+    header_error: Option<ConnectError>,
 }
 
 impl ClientConfig {
@@ -42,6 +61,7 @@ impl ClientConfig {
             stack: ClientStackConfig::new(base_uri),
             settings: CallSettings::default(),
             headers: HeaderMap::new(),
+            header_error: None,
         }
     }
 
@@ -143,10 +163,52 @@ impl ClientConfig {
         self
     }
 
-    /// A header sent with every call (appended to any earlier value).
-    pub fn default_header(mut self, name: HeaderName, value: HeaderValue) -> Self {
-        self.headers.append(name, value);
+    /// The timeout of calls that set none: [`default_timeout`](Self::default_timeout)
+    /// by the original `connectrpc` crate's newer name.
+    pub fn with_default_timeout(self, timeout: Duration) -> Self {
+        self.default_timeout(timeout)
+    }
+
+    /// A header sent with every call (appended to any earlier value). The
+    /// name and value are anything convertible to `HeaderName` and
+    /// `HeaderValue` (`&str`, `String`, the typed values...); an invalid
+    /// one makes every call fail (see [`header_error`](Self::header_error)).
+    pub fn default_header<N, V>(mut self, name: N, value: V) -> Self
+    where
+        N: TryInto<HeaderName>,
+        N::Error: fmt::Display,
+        V: TryInto<HeaderValue>,
+        V::Error: fmt::Display,
+    {
+        match parse_header(name, value) {
+            Ok((name, value)) => {
+                self.headers.append(name, value);
+            }
+            Err(e) => {
+                if self.header_error.is_none() {
+                    self.header_error = Some(e);
+                }
+            }
+        }
         self
+    }
+
+    /// [`default_header`](Self::default_header) by the original
+    /// `connectrpc` crate's newer name.
+    pub fn with_default_header<N, V>(self, name: N, value: V) -> Self
+    where
+        N: TryInto<HeaderName>,
+        N::Error: fmt::Display,
+        V: TryInto<HeaderValue>,
+        V::Error: fmt::Display,
+    {
+        self.default_header(name, value)
+    }
+
+    /// The first default header that was not valid, as the
+    /// `invalid_argument` error every call fails with while it is set.
+    pub fn header_error(&self) -> Option<&ConnectError> {
+        self.header_error.as_ref()
     }
 
     /// When unary calls to `NO_SIDE_EFFECTS` methods use Connect GET.
@@ -163,11 +225,14 @@ impl ClientConfig {
     }
 
     /// The settings and headers of one call: the defaults, with `options`
-    /// applied over them.
+    /// applied over them; or the error of an invalid header in either.
     pub(crate) fn resolve(
         &self,
         options: CallOptions,
-    ) -> (CallSettings, HeaderMap, http::Extensions) {
+    ) -> Result<(CallSettings, HeaderMap, http::Extensions), ConnectError> {
+        if let Some(e) = self.header_error.as_ref().or(options.header_error.as_ref()) {
+            return Err(e.clone());
+        }
         let mut settings = self.settings.clone();
         if let Some(t) = options.timeout {
             settings.timeout = Some(t);
@@ -195,7 +260,7 @@ impl ClientConfig {
             }
             merged
         };
-        (settings, headers, options.extensions)
+        Ok((settings, headers, options.extensions))
     }
 }
 
@@ -224,15 +289,44 @@ mod tests {
                 HeaderValue::from_static("2"),
             )
             .read_max_bytes(10);
-        let (s, h, _) = config.resolve(options);
+        let (s, h, _) = config.resolve(options).unwrap();
         assert_eq!(s.timeout, Some(Duration::from_secs(1)));
         assert_eq!(s.send_compression, None);
         assert_eq!(s.read_max_bytes, 10);
         assert_eq!(h.get_all("x-a").iter().collect::<Vec<_>>(), ["2"]);
         assert_eq!(h["x-b"], "1");
-        let (s, h, _) = config.resolve(CallOptions::default());
+        let (s, h, _) = config.resolve(CallOptions::default()).unwrap();
         assert_eq!(s.timeout, Some(Duration::from_secs(9)));
         assert_eq!(s.send_compression, Some("gzip"));
         assert_eq!(h.len(), 2);
+    }
+
+    #[test]
+    fn string_headers_are_checked_and_invalid_ones_fail_calls() {
+        let config = ClientConfig::new(Uri::from_static("http://h"))
+            .with_default_timeout(Duration::from_secs(3))
+            .default_header("authorization", "Bearer x")
+            .with_default_header(String::from("x-n"), String::from("1"));
+        assert!(config.header_error().is_none());
+        let (s, h, _) = config.resolve(CallOptions::new()).unwrap();
+        assert_eq!(s.timeout, Some(Duration::from_secs(3)));
+        assert_eq!(h["authorization"], "Bearer x");
+        assert_eq!(h["x-n"], "1");
+
+        let options = CallOptions::new().with_header("x-a", "\u{7f}");
+        let err = config.resolve(options).unwrap_err();
+        assert_eq!(err.code(), connect_core::Code::InvalidArgument);
+        assert!(err.message().contains("x-a"), "{}", err.message());
+
+        let bad = config.clone().default_header("no spaces", "v");
+        let err = bad.resolve(CallOptions::new()).unwrap_err();
+        assert!(
+            err.message().contains("invalid header name"),
+            "{}",
+            err.message()
+        );
+        // The first error is kept.
+        let worse = bad.default_header("x-ok", "a\rb");
+        assert!(worse.header_error().unwrap().message().contains("name"));
     }
 }

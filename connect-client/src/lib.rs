@@ -12,7 +12,7 @@
 //! let channel = HttpClient::plaintext();
 //! let config = ClientConfig::new("http://127.0.0.1:8080".parse()?).grpc_web();
 //! // let client = GreetServiceClient::new(channel, config);
-//! // let reply = client.greet(&GreetRequest { name: "you".into(), ..Default::default() }).await?;
+//! // let reply = client.greet(GreetRequest { name: "you".into(), ..Default::default() }).await?;
 //! # let _ = (channel, config);
 //! # Ok(()) }
 //! ```
@@ -27,7 +27,7 @@ pub mod response;
 pub mod transport;
 
 pub use bidi::{BidiReceiver, BidiSender, BidiStream};
-pub use channel::Channel;
+pub use channel::{BoxError, Channel};
 pub use client::Client;
 pub use config::ClientConfig;
 pub use connect_layers::ClientBody;
@@ -36,4 +36,4 @@ pub use options::CallOptions;
 pub use response::{Response, ServerStreaming};
 #[cfg(feature = "tls")]
 pub use transport::{ClientTlsConfig, TlsError};
-pub use transport::{Http2Connection, HttpClient};
+pub use transport::{Http2Connection, HttpClient, ResponseBody};

@@ -1,7 +1,9 @@
 //! [`CallOptions`]: per-call settings that win over the client's.
 
+use std::fmt;
 use std::time::Duration;
 
+use connect_core::ConnectError;
 use http::{Extensions, HeaderMap, HeaderName, HeaderValue};
 
 /// Options for one call. Whatever is set here wins over the
@@ -19,6 +21,26 @@ use http::{Extensions, HeaderMap, HeaderName, HeaderValue};
 ///     .read_max_bytes(1 << 20);
 /// # drop(options);
 /// ```
+///
+/// The `with_`-prefixed forms are the original `connectrpc` crate's names
+/// for the same settings, and take header names and values as strings:
+///
+/// ```
+/// use std::time::Duration;
+/// use connect_client::CallOptions;
+///
+/// let options = CallOptions::default()
+///     .with_timeout(Duration::from_secs(5))
+///     .with_header("authorization", "Bearer secret")
+///     .with_max_message_size(1 << 20)
+///     .with_compression("gzip");
+/// assert!(options.header_error().is_none());
+///
+/// // An invalid header is kept as an error, and the call fails with it
+/// // (`invalid_argument`) instead of sending a request without the header.
+/// let bad = CallOptions::default().with_header("bad header", "x");
+/// assert_eq!(bad.header_error().unwrap().code(), connect_core::Code::InvalidArgument);
+/// ```
 #[derive(Clone, Debug, Default)]
 pub struct CallOptions {
     pub(crate) timeout: Option<Duration>,
@@ -27,6 +49,7 @@ pub struct CallOptions {
     pub(crate) read_max_bytes: Option<usize>,
     pub(crate) send_max_bytes: Option<usize>,
     pub(crate) extensions: Extensions,
+    pub(crate) header_error: Option<ConnectError>,
 }
 
 impl CallOptions {
@@ -76,8 +99,79 @@ impl CallOptions {
         self
     }
 
+    /// The call's timeout: [`timeout`](Self::timeout) by the original
+    /// `connectrpc` crate's name.
+    pub fn with_timeout(self, timeout: Duration) -> Self {
+        self.timeout(timeout)
+    }
+
+    /// Adds a request header given as anything that converts to a header
+    /// name and value (`&str`, `String`, `HeaderName`, `HeaderValue`...).
+    /// A name or value that is not valid in HTTP is not dropped: the call
+    /// fails with `invalid_argument` naming it (see
+    /// [`header_error`](Self::header_error)).
+    pub fn with_header<N, V>(mut self, name: N, value: V) -> Self
+    where
+        N: TryInto<HeaderName>,
+        N::Error: fmt::Display,
+        V: TryInto<HeaderValue>,
+        V::Error: fmt::Display,
+    {
+        match parse_header(name, value) {
+            Ok((name, value)) => {
+                self.headers.append(name, value);
+            }
+            Err(e) => {
+                if self.header_error.is_none() {
+                    self.header_error = Some(e);
+                }
+            }
+        }
+        self
+    }
+
+    /// The largest response message this call accepts:
+    /// [`read_max_bytes`](Self::read_max_bytes) by the original crate's
+    /// name.
+    pub fn with_max_message_size(self, bytes: usize) -> Self {
+        self.read_max_bytes(bytes)
+    }
+
+    /// Compresses this call's request messages with `encoding`:
+    /// [`compression`](Self::compression) by the original crate's name.
+    pub fn with_compression(self, encoding: &'static str) -> Self {
+        self.compression(encoding)
+    }
+
+    /// The first header given to [`with_header`](Self::with_header) that
+    /// was not valid, as the error a call with these options fails with.
+    pub fn header_error(&self) -> Option<&ConnectError> {
+        self.header_error.as_ref()
+    }
+
     /// Extensions carried on the HTTP request, for the channel's layers.
     pub fn extensions_mut(&mut self) -> &mut Extensions {
         &mut self.extensions
     }
+}
+
+/// A header name and value from anything convertible, or the
+/// `invalid_argument` error saying which part is not valid.
+pub(crate) fn parse_header<N, V>(
+    name: N,
+    value: V,
+) -> Result<(HeaderName, HeaderValue), ConnectError>
+where
+    N: TryInto<HeaderName>,
+    N::Error: fmt::Display,
+    V: TryInto<HeaderValue>,
+    V::Error: fmt::Display,
+{
+    let name = name
+        .try_into()
+        .map_err(|e| ConnectError::invalid_argument(format!("invalid header name: {e}")))?;
+    let value = value.try_into().map_err(|e| {
+        ConnectError::invalid_argument(format!("invalid value for header {name}: {e}"))
+    })?;
+    Ok((name, value))
 }

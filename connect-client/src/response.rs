@@ -56,6 +56,53 @@ impl<M> Response<M> {
     pub fn into_parts(self) -> (HeaderMap, M, HeaderMap) {
         (self.headers, self.message, self.trailers)
     }
+
+    /// The response message, taken: [`into_message`](Self::into_message)
+    /// by tonic's name.
+    ///
+    /// ```
+    /// use connect_client::Response;
+    /// use http::HeaderMap;
+    ///
+    /// let mut response = Response::new(HeaderMap::new(), 7u32, HeaderMap::new());
+    /// *response.get_mut() += 1;
+    /// assert_eq!(*response.get_ref(), 8);
+    /// assert_eq!(*response, 8); // derefs to the message
+    /// assert_eq!(response.into_inner(), 8);
+    /// ```
+    pub fn into_inner(self) -> M {
+        self.message
+    }
+
+    /// The response message: [`message`](Self::message) by tonic's name.
+    pub fn get_ref(&self) -> &M {
+        &self.message
+    }
+
+    /// The response message, to edit in place.
+    pub fn get_mut(&mut self) -> &mut M {
+        &mut self.message
+    }
+
+    /// The response headers, to edit in place.
+    pub fn headers_mut(&mut self) -> &mut HeaderMap {
+        &mut self.headers
+    }
+
+    /// The response trailers, to edit in place.
+    pub fn trailers_mut(&mut self) -> &mut HeaderMap {
+        &mut self.trailers
+    }
+}
+
+/// A response reads as its message: `response.greeting` is
+/// `response.message().greeting`.
+impl<M> std::ops::Deref for Response<M> {
+    type Target = M;
+
+    fn deref(&self) -> &M {
+        &self.message
+    }
 }
 
 /// Decodes one response message.

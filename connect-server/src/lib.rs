@@ -33,6 +33,7 @@ mod detect;
 mod drain;
 mod lifecycle;
 mod router;
+mod rpc_service;
 mod server;
 pub mod shed;
 mod stack_call;
@@ -42,6 +43,7 @@ mod tls;
 pub use catch_panic::{CatchPanic, CatchPanicFuture, CatchPanicLayer, PanicSafeBody};
 pub use drain::DrainOnDrop;
 pub use router::{DEFAULT_REQUEST_BODY_TIMEOUT, Dispatch, ResponseFuture, Router, detect_protocol};
+pub use rpc_service::{ConnectRpcService, DEFAULT_MAX_MESSAGE_SIZE, Limits};
 pub use server::{
     DEFAULT_CONNECTION_AGE_GRACE, DEFAULT_FIRST_BYTE_TIMEOUT, DEFAULT_HEADER_READ_TIMEOUT,
     DEFAULT_MAX_CONNECTION_IDLE, DEFAULT_MAX_CONNECTIONS, Http2Settings, Server,

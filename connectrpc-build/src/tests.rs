@@ -110,7 +110,7 @@ fn client_types_resolve_like_server_types() {
     let flat: String = code.chars().filter(|c| !c.is_whitespace()).collect();
     let flat = flat.replace(",>", ">").replace(",)", ")");
     assert!(flat.contains(
-        "pubasyncfngreet(&self,request:&GreetRequest)->::core::result::Result<::connectrpc::__codegen::Response<GreetResponse>"
+        "pubfngreet(&self,request:impl::core::borrow::Borrow<GreetRequest>)->impl::connectrpc::__codegen::Future<Output=::core::result::Result<::connectrpc::__codegen::Response<GreetResponse>"
     ));
     assert!(
         flat.contains(".bidi_stream::<GreetRequest,GreetResponse>(&greet_service::CHAT,options)")
@@ -119,7 +119,7 @@ fn client_types_resolve_like_server_types() {
         ".unary::<::buffa_types::google::protobuf::Empty,::buffa_types::google::protobuf::Empty>("
     ));
     assert!(flat.contains(
-        "request:&super::super::common::v1::Shared,options:::connectrpc::__codegen::CallOptions"
+        "request:impl::core::borrow::Borrow<super::super::common::v1::Shared>,options:::connectrpc::__codegen::CallOptions"
     ));
     assert!(
         flat.contains(

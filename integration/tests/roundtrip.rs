@@ -90,7 +90,7 @@ async fn every_stream_kind_round_trips_on_every_protocol() {
 
         // The same answer as a zero-copy view over the response bytes.
         let view = client
-            .unary_view(&unary_req("view"), CallOptions::new())
+            .unary_view_with_options(&unary_req("view"), CallOptions::new())
             .await
             .unwrap();
         assert_eq!(view.message().reborrow().text, "view", "{name}");
@@ -135,9 +135,9 @@ async fn every_stream_kind_round_trips_on_every_protocol() {
             }
             bidi.close_send();
         } else {
-            for text in ["x", "y"] {
-                bidi.send(&unary_req(text)).await.unwrap();
-            }
+            // Messages go by reference or by value.
+            bidi.send(&unary_req("x")).await.unwrap();
+            bidi.send(unary_req("y")).await.unwrap();
             bidi.close_send();
             for text in ["X", "Y"] {
                 assert_eq!(bidi.message().await.unwrap().unwrap().text, text, "{name}");

@@ -248,7 +248,11 @@ fn extern_messages_give_services_only() {
         ]
     );
     let services = &out["greet.v1.greet.__connect.rs"];
-    assert!(services.contains("request: &crate::proto::greet::v1::GreetRequest"));
+    assert!(
+        services.contains(
+            "request: impl ::core::borrow::Borrow<crate::proto::greet::v1::GreetRequest>"
+        )
+    );
     assert!(services.contains("crate::proto::common::v1::shared::Nested"));
     // Well-known types stay in buffa-types.
     assert!(services.contains("::buffa_types::google::protobuf::Empty"));

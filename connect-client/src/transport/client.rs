@@ -88,11 +88,30 @@ impl HttpClient {
     }
 
     /// A plaintext client with the default settings: HTTP/1.1 (plain TCP
-    /// cannot negotiate HTTP/2; for h2c use
-    /// [`builder().http2_only(true)`](HttpClientBuilder::http2_only)).
+    /// cannot negotiate HTTP/2). Fine for Connect and gRPC-Web; gRPC needs
+    /// HTTP/2, so for gRPC use [`plaintext_http2_only`](Self::plaintext_http2_only).
     /// `https` URIs are refused.
     pub fn plaintext() -> Self {
         HttpClientBuilder::default().build()
+    }
+
+    /// A plaintext client speaking only HTTP/2 with prior knowledge (h2c):
+    /// what gRPC without TLS needs, and what any server of this crate
+    /// accepts on its one port. The same as
+    /// [`builder().http2_only(true).build()`](HttpClientBuilder::http2_only).
+    ///
+    /// ```no_run
+    /// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+    /// use connect_client::{ClientConfig, HttpClient};
+    ///
+    /// let channel = HttpClient::plaintext_http2_only();
+    /// let config = ClientConfig::new("http://127.0.0.1:50051".parse()?).grpc();
+    /// // let client = GreetServiceClient::new(channel, config);
+    /// # let _ = (channel, config);
+    /// # Ok(()) }
+    /// ```
+    pub fn plaintext_http2_only() -> Self {
+        HttpClientBuilder::default().http2_only(true).build()
     }
 
     /// A client for `http` and `https` URIs: over TLS it offers ALPN `h2`

@@ -14,8 +14,9 @@ fn io_kind(err: &(dyn Error + 'static)) -> Option<io::ErrorKind> {
 }
 
 /// A failure to send a request or receive its response: a `ConnectError`
-/// in the chain (from the connector or the request body) as is, an HTTP/2
-/// stream reset by its reason, anything else `unavailable`.
+/// in the chain (from the connector or the request body) as is, a timeout
+/// (hyper's, or an I/O `TimedOut`) `deadline_exceeded`, an HTTP/2 stream
+/// reset by its reason, anything else `unavailable`.
 pub(crate) fn transport(err: &(dyn Error + 'static)) -> ConnectError {
     classify("transport error", err)
 }
@@ -28,6 +29,12 @@ pub(crate) fn body(err: &(dyn Error + 'static)) -> ConnectError {
 fn classify(context: &str, err: &(dyn Error + 'static)) -> ConnectError {
     if let Some(found) = ConnectError::find_in(err) {
         return found.clone();
+    }
+    if is_timeout(err) {
+        return ConnectError::new(
+            Code::DeadlineExceeded,
+            format!("{context}: {}", chain_text(err)),
+        );
     }
     match h2_reset_code(err) {
         Some(code) => ConnectError::new(code, format!("{context}: {}", chain_text(err))),
@@ -60,12 +67,29 @@ fn h2_reset_code(err: &(dyn Error + 'static)) -> Option<Code> {
     None
 }
 
-/// A failure to open a TCP connection to `authority`: `unavailable`,
-/// saying whether it was refused or timed out.
+/// Whether `err`'s chain holds a timeout: hyper's (`is_timeout`) or an
+/// I/O error of kind `TimedOut`.
+fn is_timeout(err: &(dyn Error + 'static)) -> bool {
+    chain(err).any(|e| {
+        e.downcast_ref::<hyper::Error>()
+            .is_some_and(hyper::Error::is_timeout)
+            || e.downcast_ref::<io::Error>()
+                .is_some_and(|io| io.kind() == io::ErrorKind::TimedOut)
+    })
+}
+
+/// A failure to open a TCP connection to `authority`: `unavailable`
+/// saying whether it was refused, or `deadline_exceeded` when the connect
+/// timed out (like every timeout, so retry policies see it as one).
 pub(crate) fn tcp_connect(authority: &str, err: &(dyn Error + 'static)) -> ConnectError {
     let what = match io_kind(err) {
         Some(io::ErrorKind::ConnectionRefused) => "connection refused",
-        Some(io::ErrorKind::TimedOut) => "connect timeout",
+        Some(io::ErrorKind::TimedOut) => {
+            return ConnectError::new(
+                Code::DeadlineExceeded,
+                format!("connect timeout: {authority}: {}", chain_text(err)),
+            );
+        }
         _ => "connection failed",
     };
     unavailable(&format!("{what}: {authority}"), err)
@@ -120,6 +144,21 @@ mod tests {
             e.message(),
             "connection refused: 127.0.0.1:1: tcp connect error: refused"
         );
+    }
+
+    #[test]
+    fn timeouts_are_deadline_exceeded() {
+        let err = Outer(io::Error::new(io::ErrorKind::TimedOut, "slow"));
+        let e = tcp_connect("10.0.0.1:80", &err);
+        assert_eq!(e.code(), Code::DeadlineExceeded);
+        assert_eq!(
+            e.message(),
+            "connect timeout: 10.0.0.1:80: tcp connect error: slow"
+        );
+        assert_eq!(transport(&err).code(), Code::DeadlineExceeded);
+        assert_eq!(body(&err).code(), Code::DeadlineExceeded);
+        let other = Outer(io::Error::other("reset"));
+        assert_eq!(transport(&other).code(), Code::Unavailable);
     }
 
     #[test]

@@ -101,6 +101,14 @@ impl Http2Connection {
     }
 
     /// Connects to `uri` (`https`) over TLS configured by `tls`, offering
+    /// ALPN `h2` (the original `connectrpc` crate's name; the same as
+    /// [`connect_with_tls`](Self::connect_with_tls)).
+    #[cfg(feature = "tls")]
+    pub async fn connect_tls(uri: Uri, tls: super::ClientTlsConfig) -> Result<Self, ConnectError> {
+        Self::connect_with_tls(uri, tls).await
+    }
+
+    /// Connects to `uri` (`https`) over TLS configured by `tls`, offering
     /// ALPN `h2`.
     #[cfg(feature = "tls")]
     pub async fn connect_with_tls(

@@ -16,11 +16,13 @@
 //!
 //! # Errors
 //!
-//! Everything that goes wrong below HTTP — a refused or timed-out
-//! connection, a failed TLS handshake, a reset stream, a connection closed
-//! before the response — is [`Code::Unavailable`](connect_core::Code) with
-//! the underlying error's text in the message (`connection refused:
-//! 127.0.0.1:1: tcp connect error: Connection refused (os error 111)`). A
+//! Everything that goes wrong below HTTP — a refused connection, a failed
+//! TLS handshake, a reset stream, a connection closed before the response —
+//! is [`Code::Unavailable`](connect_core::Code) with the underlying error's
+//! text in the message (`connection refused: 127.0.0.1:1: tcp connect
+//! error: Connection refused (os error 111)`). A timeout — the connect
+//! timeout, hyper's, any I/O `TimedOut` — is `DeadlineExceeded`, so retry
+//! policies that retry `unavailable` do not retry it. A
 //! request the transport cannot send as given (no scheme or authority,
 //! `https` on a client without TLS) is `InvalidArgument`. An error from the
 //! request body that is itself a `ConnectError` is returned unchanged.

@@ -1,8 +1,9 @@
 //! `br`, via the brotli crate (pure Rust).
 
-use std::io::{self, Read};
+use std::io::Read;
 
-use bytes::{BufMut, BytesMut};
+use bytes::{BufMut, Bytes, BytesMut};
+use connect_core::ConnectError;
 
 use super::CompressionProvider;
 
@@ -58,19 +59,24 @@ impl CompressionProvider for Brotli {
         "br"
     }
 
-    fn compress(&self, input: &[u8], out: &mut BytesMut) -> io::Result<()> {
+    fn compress(&self, data: &[u8]) -> Result<Bytes, ConnectError> {
+        super::compress_fresh(self, data)
+    }
+
+    fn compress_into(&self, data: &[u8], out: &mut BytesMut) -> Result<(), ConnectError> {
         let params = brotli::enc::BrotliEncoderParams {
             quality: self.quality as i32,
             lgwin: LG_WIN,
-            size_hint: input.len(),
+            size_hint: data.len(),
             ..Default::default()
         };
-        let mut reader = input;
-        brotli::BrotliCompress(&mut reader, &mut out.writer(), &params)?;
-        Ok(())
+        let mut reader = data;
+        brotli::BrotliCompress(&mut reader, &mut out.writer(), &params)
+            .map(drop)
+            .map_err(|e| super::compress_failed("br", e))
     }
 
-    fn decompressor<'a>(&self, input: &'a [u8]) -> Box<dyn Read + Send + 'a> {
-        Box::new(brotli::Decompressor::new(input, READ_BUFFER))
+    fn decompressor<'a>(&self, data: &'a [u8]) -> Result<Box<dyn Read + 'a>, ConnectError> {
+        Ok(Box::new(brotli::Decompressor::new(data, READ_BUFFER)))
     }
 }

@@ -6,9 +6,10 @@
 //! reference implementations (the conformance suite's Go `compress/zlib`,
 //! Node's `zlib.deflate`) send and expect zlib, and so does this provider.
 
-use std::io::{self, Read, Write};
+use std::io::{Read, Write};
 
-use bytes::{BufMut, BytesMut};
+use bytes::{BufMut, Bytes, BytesMut};
+use connect_core::ConnectError;
 use flate2::Compression;
 use flate2::read::ZlibDecoder;
 use flate2::write::ZlibEncoder;
@@ -56,14 +57,20 @@ impl CompressionProvider for Deflate {
         "deflate"
     }
 
-    fn compress(&self, input: &[u8], out: &mut BytesMut) -> io::Result<()> {
-        let mut enc = ZlibEncoder::new(out.writer(), Compression::new(self.level));
-        enc.write_all(input)?;
-        enc.finish()?;
-        Ok(())
+    fn compress(&self, data: &[u8]) -> Result<Bytes, ConnectError> {
+        super::compress_fresh(self, data)
     }
 
-    fn decompressor<'a>(&self, input: &'a [u8]) -> Box<dyn Read + Send + 'a> {
-        Box::new(ZlibDecoder::new(input))
+    fn compress_into(&self, data: &[u8], out: &mut BytesMut) -> Result<(), ConnectError> {
+        let mut write = || -> std::io::Result<()> {
+            let mut enc = ZlibEncoder::new(out.writer(), Compression::new(self.level));
+            enc.write_all(data)?;
+            enc.finish().map(drop)
+        };
+        write().map_err(|e| super::compress_failed("deflate", e))
+    }
+
+    fn decompressor<'a>(&self, data: &'a [u8]) -> Result<Box<dyn Read + 'a>, ConnectError> {
+        Ok(Box::new(ZlibDecoder::new(data)))
     }
 }

@@ -1,8 +1,9 @@
 //! gzip, via flate2.
 
-use std::io::{self, Read, Write};
+use std::io::{Read, Write};
 
-use bytes::{BufMut, BytesMut};
+use bytes::{BufMut, Bytes, BytesMut};
+use connect_core::ConnectError;
 use flate2::Compression;
 use flate2::read::MultiGzDecoder;
 use flate2::write::GzEncoder;
@@ -40,14 +41,20 @@ impl CompressionProvider for Gzip {
         "gzip"
     }
 
-    fn compress(&self, input: &[u8], out: &mut BytesMut) -> io::Result<()> {
-        let mut enc = GzEncoder::new(out.writer(), Compression::new(self.level));
-        enc.write_all(input)?;
-        enc.finish()?;
-        Ok(())
+    fn compress(&self, data: &[u8]) -> Result<Bytes, ConnectError> {
+        super::compress_fresh(self, data)
     }
 
-    fn decompressor<'a>(&self, input: &'a [u8]) -> Box<dyn Read + Send + 'a> {
-        Box::new(MultiGzDecoder::new(input))
+    fn compress_into(&self, data: &[u8], out: &mut BytesMut) -> Result<(), ConnectError> {
+        let mut write = || -> std::io::Result<()> {
+            let mut enc = GzEncoder::new(out.writer(), Compression::new(self.level));
+            enc.write_all(data)?;
+            enc.finish().map(drop)
+        };
+        write().map_err(|e| super::compress_failed("gzip", e))
+    }
+
+    fn decompressor<'a>(&self, data: &'a [u8]) -> Result<Box<dyn Read + 'a>, ConnectError> {
+        Ok(Box::new(MultiGzDecoder::new(data)))
     }
 }

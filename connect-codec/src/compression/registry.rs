@@ -1,6 +1,6 @@
 //! The set of encodings a server or client accepts.
 
-use std::io::Read;
+use std::fmt;
 use std::sync::Arc;
 
 use bytes::{Bytes, BytesMut};
@@ -13,16 +13,26 @@ use super::{CompressionProvider, IDENTITY};
 /// [`new()`](Self::new) (also the `Default`) holds gzip and zstd when their
 /// (default) features are on; [`all()`](Self::all) adds the opt-in br,
 /// deflate and snappy whose features are on. Add your own with
-/// [`with`](Self::with). Cheap to clone. See the module docs for an example.
+/// [`with`](Self::with) (or [`register`](Self::register), its name in the
+/// original `connectrpc` crate). Cheap to clone. See the module docs for an
+/// example.
 ///
 /// Why two constructors: cargo unifies features across a build, so a
 /// dependency turning on `br` must not change what an unrelated server or
 /// client advertises. The opt-in encodings are compiled by their feature
 /// and offered only where a registry asks for them.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct CompressionRegistry {
     providers: Arc<[Arc<dyn CompressionProvider>]>,
     accept: Arc<str>,
+}
+
+impl fmt::Debug for CompressionRegistry {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("CompressionRegistry")
+            .field("encodings", &&*self.accept)
+            .finish()
+    }
 }
 
 impl Default for CompressionRegistry {
@@ -104,6 +114,20 @@ impl CompressionRegistry {
         Self::from_providers(providers)
     }
 
+    /// Adds (or replaces, by name) a provider: [`with`](Self::with) under
+    /// the name the original `connectrpc` crate uses.
+    ///
+    /// ```
+    /// use connect_codec::compression::CompressionRegistry;
+    /// # #[cfg(feature = "gzip")]
+    /// let registry = CompressionRegistry::empty().register(connect_codec::compression::Gzip::new());
+    /// # #[cfg(feature = "gzip")]
+    /// assert_eq!(registry.accept_encoding(), "gzip");
+    /// ```
+    pub fn register(self, provider: impl CompressionProvider) -> Self {
+        self.with(provider)
+    }
+
     /// Removes a provider by name.
     pub fn without(self, name: &str) -> Self {
         let providers = self
@@ -152,15 +176,15 @@ impl CompressionRegistry {
     pub fn compress(&self, name: &str, input: &[u8]) -> Result<Bytes, ConnectError> {
         let provider = self.get(name).ok_or_else(|| self.unsupported(name))?;
         let mut out = BytesMut::with_capacity(input.len() / 2 + 64);
-        provider
-            .compress(input, &mut out)
-            .map_err(|e| ConnectError::internal(format!("{name} compression failed: {e}")))?;
+        provider.compress_into(input, &mut out)?;
         Ok(out.freeze())
     }
 
     /// Decompresses `input`, failing with `resource_exhausted` as soon as
     /// the output would exceed `limit` bytes and with `invalid_argument` if
-    /// the input is not valid for the encoding.
+    /// the input is not valid for the encoding. The registry reads the
+    /// provider's [`decompressor`](CompressionProvider::decompressor)
+    /// itself, so the bound holds for every provider, yours included.
     pub fn decompress(
         &self,
         name: &str,
@@ -168,19 +192,9 @@ impl CompressionRegistry {
         limit: usize,
     ) -> Result<Bytes, ConnectError> {
         let provider = self.get(name).ok_or_else(|| self.unsupported(name))?;
-        let mut out = Vec::with_capacity(input.len().saturating_mul(2).min(limit).min(64 * 1024));
-        let mut reader = provider
-            .decompressor(input)
-            .take((limit as u64).saturating_add(1));
-        reader.read_to_end(&mut out).map_err(|e| {
-            ConnectError::invalid_argument(format!("failed to decompress {name} data: {e}"))
-        })?;
-        if out.len() > limit {
-            return Err(ConnectError::resource_exhausted(format!(
-                "decompressed message is larger than configured max {limit}"
-            )));
-        }
-        Ok(Bytes::from(out))
+        // Read here, not through the provider's `decompress_with_limit`: the
+        // bound holds whatever a provider overrides.
+        super::read_bounded(name, provider.decompressor(input)?, input.len(), limit)
     }
 
     /// The error for a request in an encoding we do not support.
@@ -255,5 +269,68 @@ mod tests {
         assert_eq!(err.code(), Code::Unimplemented);
         assert!(err.message().contains("identity"));
         assert_eq!(CompressionRegistry::empty().accept_encoding(), "");
+    }
+
+    /// A provider written in the original crate's form: `compress` answers
+    /// `Bytes`, `decompressor` a fallible reader; this one expands each
+    /// input byte into 1,000 copies.
+    struct Inflate;
+
+    impl CompressionProvider for Inflate {
+        fn name(&self) -> &'static str {
+            "x-inflate"
+        }
+        fn compress(&self, data: &[u8]) -> Result<Bytes, ConnectError> {
+            Ok(Bytes::copy_from_slice(data))
+        }
+        fn decompressor<'a>(
+            &self,
+            data: &'a [u8],
+        ) -> Result<Box<dyn std::io::Read + 'a>, ConnectError> {
+            if data.first() == Some(&0xff) {
+                return Err(ConnectError::new(Code::DataLoss, "bad header"));
+            }
+            let expanded = data.iter().flat_map(|&b| std::iter::repeat_n(b, 1000));
+            Ok(Box::new(std::io::Cursor::new(
+                expanded.collect::<Vec<u8>>(),
+            )))
+        }
+        // An override that ignores the limit: the registry must not use it.
+        fn decompress_with_limit(&self, data: &[u8], _: usize) -> Result<Bytes, ConnectError> {
+            Ok(Bytes::from(vec![0; data.len() * 1000]))
+        }
+    }
+
+    #[test]
+    fn user_providers_in_the_documented_form_are_bounded() {
+        let reg = CompressionRegistry::empty().register(Inflate);
+        assert_eq!(reg.accept_encoding(), "x-inflate");
+        assert_eq!(&reg.compress("x-inflate", b"ab").unwrap()[..], b"ab");
+        let out = reg.decompress("x-inflate", b"ab", 2000).unwrap();
+        assert_eq!(out.len(), 2000);
+        // 3 bytes expand to 3,000: past the limit, refused while reading.
+        let err = reg.decompress("x-inflate", b"abc", 2999).unwrap_err();
+        assert_eq!(err.code(), Code::ResourceExhausted);
+        // The provider's own errors come through as it made them.
+        let err = reg.decompress("x-inflate", &[0xff], 10).unwrap_err();
+        assert_eq!(err.code(), Code::DataLoss);
+        // The trait's default compress_into copies compress's output.
+        let mut out = BytesMut::from(&b"prefix:"[..]);
+        Inflate.compress_into(b"xy", &mut out).unwrap();
+        assert_eq!(&out[..], b"prefix:xy");
+        assert!(format!("{reg:?}").contains("x-inflate"));
+    }
+
+    #[test]
+    #[cfg(feature = "gzip")]
+    fn builtins_default_limit_method_is_bounded() {
+        let gzip = super::super::Gzip::new();
+        let bomb = gzip.compress(&vec![0u8; 1 << 20]).unwrap();
+        let err = gzip.decompress_with_limit(&bomb, 1024).unwrap_err();
+        assert_eq!(err.code(), Code::ResourceExhausted);
+        assert_eq!(
+            gzip.decompress_with_limit(&bomb, 1 << 20).unwrap().len(),
+            1 << 20
+        );
     }
 }

@@ -8,9 +8,10 @@
 //! connect-go's conformance suite and grpc-go's snappy examples) is the
 //! framing format, and so is this provider.
 
-use std::io::{self, Read, Write};
+use std::io::{Read, Write};
 
-use bytes::{BufMut, BytesMut};
+use bytes::{BufMut, Bytes, BytesMut};
+use connect_core::ConnectError;
 
 use super::CompressionProvider;
 
@@ -44,15 +45,21 @@ impl CompressionProvider for Snappy {
         "snappy"
     }
 
-    fn compress(&self, input: &[u8], out: &mut BytesMut) -> io::Result<()> {
-        let mut enc = snap::write::FrameEncoder::new(out.writer());
-        enc.write_all(input)?;
-        enc.flush()?;
-        enc.into_inner().map_err(|e| e.into_error())?;
-        Ok(())
+    fn compress(&self, data: &[u8]) -> Result<Bytes, ConnectError> {
+        super::compress_fresh(self, data)
     }
 
-    fn decompressor<'a>(&self, input: &'a [u8]) -> Box<dyn Read + Send + 'a> {
-        Box::new(snap::read::FrameDecoder::new(input))
+    fn compress_into(&self, data: &[u8], out: &mut BytesMut) -> Result<(), ConnectError> {
+        let mut write = || -> std::io::Result<()> {
+            let mut enc = snap::write::FrameEncoder::new(out.writer());
+            enc.write_all(data)?;
+            enc.flush()?;
+            enc.into_inner().map(drop).map_err(|e| e.into_error())
+        };
+        write().map_err(|e| super::compress_failed("snappy", e))
+    }
+
+    fn decompressor<'a>(&self, data: &'a [u8]) -> Result<Box<dyn Read + 'a>, ConnectError> {
+        Ok(Box::new(snap::read::FrameDecoder::new(data)))
     }
 }

@@ -1,8 +1,9 @@
 //! zstd, via the zstd crate.
 
-use std::io::{self, Read};
+use std::io::Read;
 
-use bytes::{BufMut, BytesMut};
+use bytes::{BufMut, Bytes, BytesMut};
+use connect_core::ConnectError;
 
 use super::CompressionProvider;
 
@@ -41,32 +42,23 @@ impl CompressionProvider for Zstd {
         "zstd"
     }
 
-    fn compress(&self, input: &[u8], out: &mut BytesMut) -> io::Result<()> {
+    fn compress(&self, data: &[u8]) -> Result<Bytes, ConnectError> {
+        super::compress_fresh(self, data)
+    }
+
+    fn compress_into(&self, data: &[u8], out: &mut BytesMut) -> Result<(), ConnectError> {
         let mut w = out.writer();
-        zstd::stream::copy_encode(input, &mut w, self.level)
+        zstd::stream::copy_encode(data, &mut w, self.level)
+            .map_err(|e| super::compress_failed("zstd", e))
     }
 
-    fn decompressor<'a>(&self, input: &'a [u8]) -> Box<dyn Read + Send + 'a> {
-        let decoder = zstd::stream::read::Decoder::with_buffer(input).and_then(|mut d| {
-            d.window_log_max(MAX_WINDOW_LOG)?;
-            Ok(d)
-        });
-        match decoder {
-            Ok(d) => Box::new(d),
-            Err(e) => Box::new(FailingReader(Some(e))),
-        }
-    }
-}
-
-/// A reader that fails with the decoder's construction error.
-struct FailingReader(Option<io::Error>);
-
-impl Read for FailingReader {
-    fn read(&mut self, _: &mut [u8]) -> io::Result<usize> {
-        Err(self
-            .0
-            .take()
-            .unwrap_or_else(|| io::Error::other("zstd decoder unavailable")))
+    fn decompressor<'a>(&self, data: &'a [u8]) -> Result<Box<dyn Read + 'a>, ConnectError> {
+        let mut decoder = zstd::stream::read::Decoder::with_buffer(data)
+            .map_err(|e| ConnectError::internal(format!("zstd decoder unavailable: {e}")))?;
+        decoder.window_log_max(MAX_WINDOW_LOG).map_err(|e| {
+            ConnectError::internal(format!("zstd decoder refused its window limit: {e}"))
+        })?;
+        Ok(Box::new(decoder))
     }
 }
 

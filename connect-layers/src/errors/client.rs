@@ -155,7 +155,7 @@ where
         if resp.status() != StatusCode::OK {
             let (parts, body) = resp.into_parts();
             if !unary_connect {
-                let mut err = http_status_error(parts.status);
+                let mut err = status_error(config.protocol, parts.status, parts.version);
                 *err.headers_mut() = parts.headers;
                 return Poll::Ready(Err(err));
             }
@@ -182,15 +182,25 @@ where
 
 /// The error for a channel failure: a [`ConnectError`] found in the error
 /// chain as it is, a timeout as `deadline_exceeded`, anything else
-/// `unavailable`.
+/// `unavailable` (which retry policies treat as safe to retry, so a
+/// timeout must never be reported as it).
+///
+/// A timeout is any link of the chain that is an I/O error of kind
+/// `TimedOut`, tokio's `Elapsed`, or an error that says it timed out:
+/// `tower::timeout`'s `Elapsed` ("request timed out"), hyper's ("operation
+/// timed out") and the connectors' are recognised that way, whichever
+/// version of those crates the channel was built with.
 pub fn transport_error(e: impl Into<BoxError>) -> ConnectError {
     let e = e.into();
     if let Some(found) = ConnectError::find_in(&*e) {
         return found.clone();
     }
-    let timed_out = chain(&*e)
-        .filter_map(|s| s.downcast_ref::<std::io::Error>())
-        .any(|io| io.kind() == std::io::ErrorKind::TimedOut);
+    let timed_out = chain(&*e).any(|s| {
+        s.downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::TimedOut)
+            || s.is::<tokio::time::error::Elapsed>()
+            || s.to_string().to_ascii_lowercase().contains("timed out")
+    });
     let code = if timed_out {
         Code::DeadlineExceeded
     } else {
@@ -205,6 +215,30 @@ pub fn http_status_error(status: StatusCode) -> ConnectError {
         Code::from_http_status(status),
         format!("HTTP status {status}"),
     )
+}
+
+/// The error for a non-200 answer to a `protocol` call outside Connect
+/// unary: [`http_status_error`] (the code always follows the status), except
+/// that a gRPC call answered `505 HTTP Version Not Supported` over HTTP/1.x
+/// (a server refusing gRPC over HTTP/1.1) says what is wrong and how to fix
+/// it.
+fn status_error(protocol: Protocol, status: StatusCode, version: http::Version) -> ConnectError {
+    let over_http1 = matches!(
+        version,
+        http::Version::HTTP_09 | http::Version::HTTP_10 | http::Version::HTTP_11
+    );
+    if protocol == Protocol::Grpc && status == StatusCode::HTTP_VERSION_NOT_SUPPORTED && over_http1
+    {
+        return ConnectError::new(
+            Code::from_http_status(status),
+            "HTTP status 505: gRPC needs HTTP/2, but the channel sent the call over \
+             HTTP/1.1. Use an HTTP/2 channel: HttpClient::plaintext_http2_only() (h2c) or \
+             Http2Connection::connect for http:// URIs, TLS with ALPN h2 \
+             (HttpClient::with_tls) for https://; or use the Connect or gRPC-Web protocol, \
+             which work over HTTP/1.1",
+        );
+    }
+    http_status_error(status)
 }
 
 async fn connect_unary_error<R>(
@@ -353,5 +387,61 @@ mod tests {
         assert_eq!(e.code(), Code::Unavailable);
         let e = transport_error(ConnectError::new(Code::Aborted, "x"));
         assert_eq!(e.code(), Code::Aborted);
+    }
+
+    #[tokio::test]
+    async fn every_kind_of_timeout_is_deadline_exceeded() {
+        /// An error like tower's `Elapsed`, wrapped as a layer would.
+        #[derive(Debug)]
+        struct Wrapped(&'static str, Option<std::io::Error>);
+        impl std::fmt::Display for Wrapped {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(self.0)
+            }
+        }
+        impl std::error::Error for Wrapped {
+            fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+                self.1.as_ref().map(|e| e as _)
+            }
+        }
+        let elapsed = tokio::time::timeout(std::time::Duration::ZERO, std::future::pending::<()>())
+            .await
+            .unwrap_err();
+        let io = std::io::Error::new(std::io::ErrorKind::TimedOut, "slow");
+        let cases: Vec<BoxError> = vec![
+            Box::new(elapsed),
+            Box::new(Wrapped("request timed out", None)),
+            Box::new(Wrapped("operation timed out", None)),
+            Box::new(Wrapped("client error (Connect)", Some(io))),
+        ];
+        for case in cases {
+            let text = case.to_string();
+            let e = transport_error(case);
+            assert_eq!(e.code(), Code::DeadlineExceeded, "{text}");
+        }
+        let other = Wrapped("connection reset", Some(std::io::Error::other("reset")));
+        assert_eq!(transport_error(other).code(), Code::Unavailable);
+    }
+
+    #[test]
+    fn grpc_over_http1_says_how_to_get_http2() {
+        let h1 = http::Version::HTTP_11;
+        let e = status_error(Protocol::Grpc, StatusCode::HTTP_VERSION_NOT_SUPPORTED, h1);
+        // The code still follows the status; the message explains.
+        assert_eq!(e.code(), Code::Unknown);
+        assert!(e.message().contains("gRPC needs HTTP/2"), "{}", e.message());
+        assert!(e.message().contains("HttpClient::plaintext_http2_only()"));
+        let plain = "HTTP status 505 HTTP Version Not Supported";
+        let e = status_error(
+            Protocol::GrpcWeb,
+            StatusCode::HTTP_VERSION_NOT_SUPPORTED,
+            h1,
+        );
+        assert_eq!(e.message(), plain);
+        let h2 = http::Version::HTTP_2;
+        let e = status_error(Protocol::Grpc, StatusCode::HTTP_VERSION_NOT_SUPPORTED, h2);
+        assert_eq!(e.message(), plain);
+        let e = status_error(Protocol::Grpc, StatusCode::BAD_GATEWAY, h1);
+        assert_eq!(e.code(), Code::Unavailable);
     }
 }

@@ -208,7 +208,10 @@ impl<T: EchoService> EchoServiceExt for ::connectrpc::__codegen::Arc<T> {
 ///
 /// Each `rpc` has two methods: the plain one calls with the call options of
 /// the client's config, the `_with_options` one takes `CallOptions` that win
-/// over the config for that call.
+/// over the config for that call (unary ones also have a `_view` pair that
+/// answers with a zero-copy view). A request is passed by value or by
+/// reference; either way it is encoded before the call is sent, and the
+/// returned future borrows neither it nor the client.
 pub struct EchoServiceClient<T> {
     inner: ::connectrpc::__codegen::Client<T>,
 }
@@ -244,64 +247,100 @@ impl<T: ::connectrpc::__codegen::Channel> EchoServiceClient<T> {
     ///
     /// Unary: one request, one response.
     ///
-    /// Like [`echo_with_options`](Self::echo_with_options), answering with a zero-copy view over the response bytes instead of an owned message.
-    pub async fn echo_view(
-        &self,
-        request: &EchoRequest,
-        options: ::connectrpc::__codegen::CallOptions,
-    ) -> ::core::result::Result<
-        ::connectrpc::__codegen::Response<
-            ::connectrpc::__codegen::OwnedView<__buffa::view::EchoResponseView<'static>>,
-        >,
-        ::connectrpc::__codegen::ConnectError,
-    > {
-        self.inner
-            .unary_view::<
-                EchoRequest,
-                __buffa::view::EchoResponseView<'static>,
-            >(&echo_service::ECHO, request, options)
-            .await
-    }
-    /// Echo answers with the same text.
-    ///
-    /// Unary: one request, one response.
-    ///
     /// Calls with the call options of the client's config;
     /// [`echo_with_options`](Self::echo_with_options) overrides them for one call.
-    pub async fn echo(
+    pub fn echo(
         &self,
-        request: &EchoRequest,
-    ) -> ::core::result::Result<
-        ::connectrpc::__codegen::Response<EchoResponse>,
-        ::connectrpc::__codegen::ConnectError,
-    > {
+        request: impl ::core::borrow::Borrow<EchoRequest>,
+    ) -> impl ::connectrpc::__codegen::Future<
+        Output = ::core::result::Result<
+            ::connectrpc::__codegen::Response<EchoResponse>,
+            ::connectrpc::__codegen::ConnectError,
+        >,
+    > + ::core::marker::Send + 'static {
         self.inner
             .unary::<
                 EchoRequest,
                 EchoResponse,
             >(
                 &echo_service::ECHO,
-                request,
+                ::core::borrow::Borrow::borrow(&request),
                 ::connectrpc::__codegen::CallOptions::default(),
             )
-            .await
     }
     /// Echo answers with the same text.
     ///
     /// Unary: one request, one response.
     ///
     /// Like [`echo`](Self::echo), with `options` winning over the client's config.
-    pub async fn echo_with_options(
+    pub fn echo_with_options(
         &self,
-        request: &EchoRequest,
+        request: impl ::core::borrow::Borrow<EchoRequest>,
         options: ::connectrpc::__codegen::CallOptions,
-    ) -> ::core::result::Result<
-        ::connectrpc::__codegen::Response<EchoResponse>,
-        ::connectrpc::__codegen::ConnectError,
-    > {
+    ) -> impl ::connectrpc::__codegen::Future<
+        Output = ::core::result::Result<
+            ::connectrpc::__codegen::Response<EchoResponse>,
+            ::connectrpc::__codegen::ConnectError,
+        >,
+    > + ::core::marker::Send + 'static {
         self.inner
-            .unary::<EchoRequest, EchoResponse>(&echo_service::ECHO, request, options)
-            .await
+            .unary::<
+                EchoRequest,
+                EchoResponse,
+            >(&echo_service::ECHO, ::core::borrow::Borrow::borrow(&request), options)
+    }
+    /// Echo answers with the same text.
+    ///
+    /// Unary: one request, one response.
+    ///
+    /// Like [`echo`](Self::echo), answering with a zero-copy view over the response bytes instead of an owned message.
+    pub fn echo_view(
+        &self,
+        request: impl ::core::borrow::Borrow<EchoRequest>,
+    ) -> impl ::connectrpc::__codegen::Future<
+        Output = ::core::result::Result<
+            ::connectrpc::__codegen::Response<
+                ::connectrpc::__codegen::OwnedView<
+                    __buffa::view::EchoResponseView<'static>,
+                >,
+            >,
+            ::connectrpc::__codegen::ConnectError,
+        >,
+    > + ::core::marker::Send + 'static {
+        self.inner
+            .unary_view::<
+                EchoRequest,
+                __buffa::view::EchoResponseView<'static>,
+            >(
+                &echo_service::ECHO,
+                ::core::borrow::Borrow::borrow(&request),
+                ::connectrpc::__codegen::CallOptions::default(),
+            )
+    }
+    /// Echo answers with the same text.
+    ///
+    /// Unary: one request, one response.
+    ///
+    /// Like [`echo_with_options`](Self::echo_with_options), answering with a zero-copy view over the response bytes instead of an owned message.
+    pub fn echo_view_with_options(
+        &self,
+        request: impl ::core::borrow::Borrow<EchoRequest>,
+        options: ::connectrpc::__codegen::CallOptions,
+    ) -> impl ::connectrpc::__codegen::Future<
+        Output = ::core::result::Result<
+            ::connectrpc::__codegen::Response<
+                ::connectrpc::__codegen::OwnedView<
+                    __buffa::view::EchoResponseView<'static>,
+                >,
+            >,
+            ::connectrpc::__codegen::ConnectError,
+        >,
+    > + ::core::marker::Send + 'static {
+        self.inner
+            .unary_view::<
+                EchoRequest,
+                __buffa::view::EchoResponseView<'static>,
+            >(&echo_service::ECHO, ::core::borrow::Borrow::borrow(&request), options)
     }
     /// EchoMany answers `repeat` times (once when unset).
     ///
@@ -309,42 +348,48 @@ impl<T: ::connectrpc::__codegen::Channel> EchoServiceClient<T> {
     ///
     /// Calls with the call options of the client's config;
     /// [`echo_many_with_options`](Self::echo_many_with_options) overrides them for one call.
-    pub async fn echo_many(
+    pub fn echo_many(
         &self,
-        request: &EchoRequest,
-    ) -> ::core::result::Result<
-        ::connectrpc::__codegen::ServerStreaming<EchoResponse>,
-        ::connectrpc::__codegen::ConnectError,
-    > {
+        request: impl ::core::borrow::Borrow<EchoRequest>,
+    ) -> impl ::connectrpc::__codegen::Future<
+        Output = ::core::result::Result<
+            ::connectrpc::__codegen::ServerStreaming<EchoResponse>,
+            ::connectrpc::__codegen::ConnectError,
+        >,
+    > + ::core::marker::Send + 'static {
         self.inner
             .server_stream::<
                 EchoRequest,
                 EchoResponse,
             >(
                 &echo_service::ECHO_MANY,
-                request,
+                ::core::borrow::Borrow::borrow(&request),
                 ::connectrpc::__codegen::CallOptions::default(),
             )
-            .await
     }
     /// EchoMany answers `repeat` times (once when unset).
     ///
     /// Server streaming: one request, a stream of responses.
     ///
     /// Like [`echo_many`](Self::echo_many), with `options` winning over the client's config.
-    pub async fn echo_many_with_options(
+    pub fn echo_many_with_options(
         &self,
-        request: &EchoRequest,
+        request: impl ::core::borrow::Borrow<EchoRequest>,
         options: ::connectrpc::__codegen::CallOptions,
-    ) -> ::core::result::Result<
-        ::connectrpc::__codegen::ServerStreaming<EchoResponse>,
-        ::connectrpc::__codegen::ConnectError,
-    > {
+    ) -> impl ::connectrpc::__codegen::Future<
+        Output = ::core::result::Result<
+            ::connectrpc::__codegen::ServerStreaming<EchoResponse>,
+            ::connectrpc::__codegen::ConnectError,
+        >,
+    > + ::core::marker::Send + 'static {
         self.inner
             .server_stream::<
                 EchoRequest,
                 EchoResponse,
-            >(&echo_service::ECHO_MANY, request, options)
-            .await
+            >(
+                &echo_service::ECHO_MANY,
+                ::core::borrow::Borrow::borrow(&request),
+                options,
+            )
     }
 }

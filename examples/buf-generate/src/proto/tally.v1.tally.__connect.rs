@@ -168,7 +168,10 @@ impl<T: TallyService> TallyServiceExt for ::connectrpc::__codegen::Arc<T> {
 ///
 /// Each `rpc` has two methods: the plain one calls with the call options of
 /// the client's config, the `_with_options` one takes `CallOptions` that win
-/// over the config for that call.
+/// over the config for that call (unary ones also have a `_view` pair that
+/// answers with a zero-copy view). A request is passed by value or by
+/// reference; either way it is encoded before the call is sent, and the
+/// returned future borrows neither it nor the client.
 pub struct TallyServiceClient<T> {
     inner: ::connectrpc::__codegen::Client<T>,
 }
