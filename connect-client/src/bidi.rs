@@ -3,6 +3,7 @@
 
 use std::borrow::Borrow;
 use std::fmt;
+use std::future::Future as _;
 use std::marker::PhantomData;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -20,7 +21,8 @@ use tokio::task::JoinHandle;
 
 use crate::call::streaming;
 use crate::channel::Channel;
-use crate::client::{Client, RequestMessage, ResponseMessage, owned_decoder};
+use crate::client::Client;
+use crate::message::{RequestMessage, ResponseMessage, owned_decoder};
 use crate::options::CallOptions;
 use crate::response::ServerStreaming;
 
@@ -333,4 +335,25 @@ impl<Resp: ResponseMessage> Stream for BidiReceiver<Resp> {
     }
 }
 
-use std::future::Future as _;
+impl<T: Channel> Client<T> {
+    /// Opens a bidirectional call: send with the returned stream's sender
+    /// half while reading its receiver half (full duplex over HTTP/2; over
+    /// HTTP/1.1 the server answers once the sender is closed).
+    ///
+    /// The call runs on a tokio task, so this needs a tokio runtime.
+    pub fn bidi_stream<Req, Resp>(
+        &self,
+        method: &'static MethodDescriptor,
+        options: CallOptions,
+    ) -> impl Future<Output = Result<BidiStream<Req, Resp>, ConnectError>>
+    + Send
+    + 'static
+    + use<T, Req, Resp>
+    where
+        Req: RequestMessage + Send + 'static,
+        Resp: ResponseMessage,
+    {
+        let opened = BidiStream::open(self, method, options);
+        async move { Ok(opened) }
+    }
+}

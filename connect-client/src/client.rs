@@ -4,23 +4,21 @@ use std::fmt;
 use std::future::Future;
 use std::sync::Arc;
 
-use buffa::Message;
 use buffa::view::{MessageView, OwnedView};
-use bytes::Bytes;
 use connect_codec::codec;
-use connect_core::{Codec, ConnectError, MethodDescriptor, Protocol, StreamType};
+use connect_core::{ConnectError, MethodDescriptor, Protocol, StreamType};
 use connect_layers::ClientRequest;
 use connect_layers::rpc::{Frame, RequestMessages};
 use connect_layers::stack::client::{ClientStack, client_stack};
 use futures_core::Stream;
 use futures_util::StreamExt as _;
-use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use crate::bidi::BidiStream;
 use crate::call::{Call, SendCall, single, streaming};
 use crate::channel::Channel;
 use crate::config::ClientConfig;
+pub use crate::message::{RequestMessage, ResponseMessage};
+use crate::message::{decode_owned, decode_view};
 use crate::options::CallOptions;
 use crate::response::{DecodeFn, Response, ServerStreaming};
 
@@ -50,30 +48,6 @@ impl<T> fmt::Debug for Client<T> {
             .field("config", &self.config)
             .finish_non_exhaustive()
     }
-}
-
-/// Message types a client can send.
-pub trait RequestMessage: Message + Serialize {}
-impl<M: Message + Serialize> RequestMessage for M {}
-
-/// Message types a client can receive as owned values.
-pub trait ResponseMessage: Message + DeserializeOwned + Send + 'static {}
-impl<M: Message + DeserializeOwned + Send + 'static> ResponseMessage for M {}
-
-fn decode_owned<M: ResponseMessage>(codec: Codec, data: Bytes) -> Result<M, ConnectError> {
-    codec::decode_owned(codec, &data).map_err(response_decode_error)
-}
-
-fn decode_view<V>(codec: Codec, data: Bytes) -> Result<OwnedView<V>, ConnectError>
-where
-    V: MessageView<'static>,
-    V::Owned: DeserializeOwned,
-{
-    codec::decode_view(codec, data).map_err(response_decode_error)
-}
-
-fn response_decode_error(e: ConnectError) -> ConnectError {
-    ConnectError::internal(format!("failed to decode the response: {}", e.message()))
 }
 
 impl<T: Channel> Client<T> {
@@ -256,27 +230,6 @@ impl<T: Channel> Client<T> {
         Call::new(send, self.config.codec(), decode_owned::<Resp>, streaming)
     }
 
-    /// Opens a bidirectional call: send with the returned stream's sender
-    /// half while reading its receiver half (full duplex over HTTP/2; over
-    /// HTTP/1.1 the server answers once the sender is closed).
-    ///
-    /// The call runs on a tokio task, so this needs a tokio runtime.
-    pub fn bidi_stream<Req, Resp>(
-        &self,
-        method: &'static MethodDescriptor,
-        options: CallOptions,
-    ) -> impl Future<Output = Result<BidiStream<Req, Resp>, ConnectError>>
-    + Send
-    + 'static
-    + use<T, Req, Resp>
-    where
-        Req: RequestMessage + Send + 'static,
-        Resp: ResponseMessage,
-    {
-        let opened = BidiStream::open(self, method, options);
-        async move { Ok(opened) }
-    }
-
     pub(crate) fn prepare(
         &self,
         method: &'static MethodDescriptor,
@@ -285,8 +238,4 @@ impl<T: Channel> Client<T> {
     ) -> Result<ClientRequest, ConnectError> {
         self.request(method, options, RequestMessages::Stream(frames))
     }
-}
-
-pub(crate) fn owned_decoder<M: ResponseMessage>() -> DecodeFn<M> {
-    decode_owned::<M>
 }

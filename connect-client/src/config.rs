@@ -67,22 +67,22 @@ impl ClientConfig {
 
     /// The protocol on the wire (Connect by default).
     pub fn protocol(&self) -> Protocol {
-        self.stack.protocol
+        self.stack.get_protocol()
     }
 
     /// The message codec (proto by default).
     pub fn codec(&self) -> Codec {
-        self.stack.codec
+        self.stack.get_codec()
     }
 
     /// The server's base URI.
     pub fn base_uri(&self) -> &Uri {
-        &self.stack.base_uri
+        self.stack.base_uri()
     }
 
     /// Uses `protocol`.
     pub fn with_protocol(mut self, protocol: Protocol) -> Self {
-        self.stack.protocol = protocol;
+        self.stack = self.stack.protocol(protocol);
         self
     }
 
@@ -98,19 +98,19 @@ impl ClientConfig {
 
     /// Uses gRPC-Web, binary mode.
     pub fn grpc_web(mut self) -> Self {
-        self.stack.web_text = false;
+        self.stack = self.stack.web_text(false);
         self.with_protocol(Protocol::GrpcWeb)
     }
 
     /// Uses gRPC-Web, text (base64) mode.
     pub fn grpc_web_text(mut self) -> Self {
-        self.stack.web_text = true;
+        self.stack = self.stack.web_text(true);
         self.with_protocol(Protocol::GrpcWeb)
     }
 
     /// Uses `codec`.
     pub fn with_codec(mut self, codec: Codec) -> Self {
-        self.stack.codec = codec;
+        self.stack = self.stack.codec(codec);
         self
     }
 
@@ -140,7 +140,7 @@ impl ClientConfig {
     /// The encodings the client can send and accepts in responses (default:
     /// the built-in gzip and zstd that are compiled in).
     pub fn compressions(mut self, registry: CompressionRegistry) -> Self {
-        self.stack.registry = registry;
+        self.stack = self.stack.registry(registry);
         self
     }
 
@@ -213,14 +213,14 @@ impl ClientConfig {
 
     /// When unary calls to `NO_SIDE_EFFECTS` methods use Connect GET.
     pub fn get_policy(mut self, policy: GetPolicy) -> Self {
-        self.stack.get_policy = policy;
+        self.stack = self.stack.get_policy(policy);
         self
     }
 
     /// The longest GET URL before a call falls back to POST (default
     /// 8 KiB).
     pub fn max_get_url_bytes(mut self, bytes: usize) -> Self {
-        self.stack.max_get_url_bytes = bytes;
+        self.stack = self.stack.max_get_url_bytes(bytes);
         self
     }
 

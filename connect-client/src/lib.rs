@@ -22,6 +22,7 @@ mod call;
 pub mod channel;
 pub mod client;
 pub mod config;
+mod message;
 pub mod options;
 pub mod response;
 pub mod transport;

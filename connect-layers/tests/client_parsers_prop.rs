@@ -159,10 +159,10 @@ async fn call(
         let resp = canned.response();
         async move { Ok::<_, std::convert::Infallible>(resp) }
     });
-    let mut config = ClientStackConfig::new(http::Uri::from_static("http://fake"));
-    config.protocol = protocol;
-    config.codec = Codec::Proto;
-    config.web_text = web_text;
+    let config = ClientStackConfig::new(http::Uri::from_static("http://fake"))
+        .protocol(protocol)
+        .codec(Codec::Proto)
+        .web_text(web_text);
     let stack = client_stack(channel, &config);
     let one = || Frame::new(Bytes::from_static(b"\x0a\x01x"));
     let messages = if method.stream_type().client_streams() {

@@ -15,27 +15,35 @@ use crate::get::client::{ConnectGet, ConnectGetLayer, DEFAULT_MAX_URL_BYTES, Get
 use crate::negotiate::client::{Negotiate, NegotiateLayer};
 use crate::web_text::client::{WebText, WebTextLayer};
 
-/// What a client stack is built for.
+/// What a client stack is built for: a builder, as the server's
+/// [`StackConfig`](crate::stack::server::StackConfig) is.
+///
+/// ```
+/// use connect_core::{Codec, Protocol};
+/// use connect_layers::stack::client::ClientStackConfig;
+///
+/// let config = ClientStackConfig::new("http://127.0.0.1:8080".parse().unwrap())
+///     .protocol(Protocol::GrpcWeb)
+///     .codec(Codec::Json)
+///     .web_text(true);
+/// assert_eq!(config.get_protocol(), Protocol::GrpcWeb);
+/// assert!(config.is_web_text());
+/// ```
 #[derive(Clone, Debug)]
+#[must_use]
 pub struct ClientStackConfig {
-    /// Scheme, authority and optional path prefix of the server.
-    pub base_uri: Uri,
-    /// The protocol on the wire.
-    pub protocol: Protocol,
-    /// The message codec.
-    pub codec: Codec,
-    /// gRPC-Web text mode (base64 bodies); ignored for other protocols.
-    pub web_text: bool,
-    /// The encodings the client can send and accepts.
-    pub registry: CompressionRegistry,
-    /// When unary calls use Connect GET.
-    pub get_policy: GetPolicy,
-    /// The longest GET URL before falling back to POST.
-    pub max_get_url_bytes: usize,
+    base_uri: Uri,
+    protocol: Protocol,
+    codec: Codec,
+    web_text: bool,
+    registry: CompressionRegistry,
+    get_policy: GetPolicy,
+    max_get_url_bytes: usize,
 }
 
 impl ClientStackConfig {
-    /// A Connect + proto stack for `base_uri` with the built-in encodings.
+    /// A Connect + proto stack for `base_uri` (scheme, authority and
+    /// optional path prefix of the server) with the built-in encodings.
     pub fn new(base_uri: Uri) -> Self {
         ClientStackConfig {
             base_uri,
@@ -46,6 +54,67 @@ impl ClientStackConfig {
             get_policy: GetPolicy::Never,
             max_get_url_bytes: DEFAULT_MAX_URL_BYTES,
         }
+    }
+
+    /// The protocol on the wire.
+    pub fn protocol(mut self, protocol: Protocol) -> Self {
+        self.protocol = protocol;
+        self
+    }
+
+    /// The message codec.
+    pub fn codec(mut self, codec: Codec) -> Self {
+        self.codec = codec;
+        self
+    }
+
+    /// gRPC-Web text mode (base64 bodies); ignored for other protocols.
+    pub fn web_text(mut self, web_text: bool) -> Self {
+        self.web_text = web_text;
+        self
+    }
+
+    /// The encodings the client can send and accepts.
+    pub fn registry(mut self, registry: CompressionRegistry) -> Self {
+        self.registry = registry;
+        self
+    }
+
+    /// When unary calls use Connect GET.
+    pub fn get_policy(mut self, policy: GetPolicy) -> Self {
+        self.get_policy = policy;
+        self
+    }
+
+    /// The longest GET URL before falling back to POST.
+    pub fn max_get_url_bytes(mut self, bytes: usize) -> Self {
+        self.max_get_url_bytes = bytes;
+        self
+    }
+
+    /// The server's base URI.
+    pub fn base_uri(&self) -> &Uri {
+        &self.base_uri
+    }
+
+    /// The protocol on the wire.
+    pub fn get_protocol(&self) -> Protocol {
+        self.protocol
+    }
+
+    /// The message codec.
+    pub fn get_codec(&self) -> Codec {
+        self.codec
+    }
+
+    /// Whether gRPC-Web text mode is on.
+    pub fn is_web_text(&self) -> bool {
+        self.web_text
+    }
+
+    /// The compression registry.
+    pub fn get_registry(&self) -> &CompressionRegistry {
+        &self.registry
     }
 }
 
@@ -69,8 +138,8 @@ pub type ClientStack<T> = crate::observe::ClientTrace<
 /// use connect_core::Protocol;
 /// use connect_layers::stack::client::{ClientStackConfig, client_stack};
 ///
-/// let mut config = ClientStackConfig::new("http://127.0.0.1:8080".parse().unwrap());
-/// config.protocol = Protocol::Grpc;
+/// let config = ClientStackConfig::new("http://127.0.0.1:8080".parse().unwrap())
+///     .protocol(Protocol::Grpc);
 /// // Any tower service of http::Request<ClientBody> works as the channel.
 /// let channel = tower::service_fn(|_req: http::Request<connect_layers::ClientBody>| async {
 ///     Ok::<_, std::convert::Infallible>(http::Response::new(http_body_util::Empty::<bytes::Bytes>::new()))
