@@ -340,3 +340,86 @@ async fn web_text_halves_agree() {
         assert_eq!(&got[..], &payload[..], "split {split}");
     }
 }
+
+#[test]
+fn get_halves_agree() {
+    // The URL the client half writes, the server half reads back as the
+    // message, codec and compression the POST would have carried.
+    use connect_layers::ClientBody;
+    use connect_layers::get::client::to_get;
+    use connect_layers::get::server::parse_get_query;
+    use connect_layers::protocol::MethodRoute;
+    static GET: MethodDescriptor = MethodDescriptor::new(
+        "a.v1.S",
+        "G",
+        "/a.v1.S/G",
+        StreamType::Unary,
+        Idempotency::NoSideEffects,
+    );
+    let messages: [&[u8]; 4] = [b"", b"\x0a\x01a", &[0xff; 64], b"?&=+/ %"];
+    for message in messages {
+        for (ct, encoding) in [
+            ("application/proto", None),
+            ("application/json", Some("gzip")),
+        ] {
+            let mut req = http::Request::post("http://h/a.v1.S/G")
+                .header("content-type", ct)
+                .header("connect-protocol-version", "1")
+                .body(ClientBody::full(Bytes::copy_from_slice(message)))
+                .unwrap();
+            if let Some(e) = encoding {
+                req.headers_mut()
+                    .insert("content-encoding", e.parse().unwrap());
+            }
+            req.extensions_mut().insert(MethodRoute(&GET));
+            let get = to_get(req, 8192);
+            assert_eq!(get.method(), http::Method::GET);
+            let query = get.uri().query().unwrap();
+            let parsed = parse_get_query(query).unwrap();
+            assert_eq!(&parsed.message[..], message, "{query}");
+            assert_eq!(parsed.compression.as_deref(), encoding, "{query}");
+            let codec = content_type::parse(ct.as_bytes()).unwrap().codec_name;
+            assert!(query.contains(&format!("encoding={codec}")), "{query}");
+        }
+    }
+}
+
+#[tokio::test]
+async fn error_halves_agree() {
+    // The error the server half writes, in each protocol's shape, the
+    // client half reads back with its code, message and metadata.
+    use connect_layers::errors::server::error_response;
+    use connect_layers::protocol::Negotiated;
+    use connect_layers::stack::client::{ClientStackConfig, client_stack};
+    for (protocol, enveloped) in [
+        (Protocol::Connect, false),
+        (Protocol::Grpc, true),
+        (Protocol::GrpcWeb, true),
+    ] {
+        let channel = tower::service_fn(move |_req: http::Request<connect_layers::ClientBody>| {
+            let n = Negotiated {
+                method: &UNARY,
+                protocol,
+                codec: Codec::Proto,
+                enveloped,
+                implicit_codec: false,
+            };
+            let mut err = ConnectError::new(Code::NotFound, "no such user");
+            err.headers_mut().insert("x-why", "gone".parse().unwrap());
+            async move { Ok::<_, std::convert::Infallible>(error_response(Some(&n), err)) }
+        });
+        let config = ClientStackConfig::new(http::Uri::from_static("http://h")).protocol(protocol);
+        let stack = client_stack(channel, &config);
+        let req = ClientRequest {
+            method: &UNARY,
+            headers: HeaderMap::new(),
+            extensions: Default::default(),
+            settings: CallSettings::default(),
+            messages: RequestMessages::Unary(Frame::default()),
+        };
+        let err = stack.oneshot(req).await.unwrap_err();
+        assert_eq!(err.code(), Code::NotFound, "{protocol:?}: {err:?}");
+        assert_eq!(err.message(), "no such user", "{protocol:?}");
+        assert_eq!(err.headers()["x-why"], "gone", "{protocol:?}");
+    }
+}

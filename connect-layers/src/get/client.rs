@@ -14,8 +14,9 @@ use http::{Method, Uri};
 use tower_layer::Layer;
 use tower_service::Service;
 
+use super::{QUERY_BASE64, QUERY_COMPRESSION, QUERY_CONNECT, QUERY_ENCODING, QUERY_MESSAGE};
 use crate::ClientBody;
-use crate::protocol::MethodRoute;
+use crate::protocol::{MethodRoute, content_type};
 
 /// The default cap on a GET request's URL, in bytes.
 pub const DEFAULT_MAX_URL_BYTES: usize = 8 * 1024;
@@ -109,9 +110,8 @@ pub fn to_get(
     let codec = req
         .headers()
         .get(CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|ct| ct.strip_prefix("application/"))
-        .unwrap_or("proto")
+        .and_then(|v| content_type::parse(v.as_bytes()))
+        .map_or("proto", |ct| ct.codec_name)
         .to_owned();
     let compression = req
         .headers()
@@ -124,12 +124,11 @@ pub fn to_get(
     if base.len() + 40 + codec.len() + encoded_len + extra > max_url_bytes {
         return req;
     }
-    let mut url = format!("{base}?connect=v1&encoding={codec}&base64=1");
+    let mut url = format!("{base}?{QUERY_CONNECT}=v1&{QUERY_ENCODING}={codec}&{QUERY_BASE64}=1");
     if let Some(c) = &compression {
-        url.push_str("&compression=");
-        url.push_str(c);
+        url.push_str(&format!("&{QUERY_COMPRESSION}={c}"));
     }
-    url.push_str("&message=");
+    url.push_str(&format!("&{QUERY_MESSAGE}="));
     URL_SAFE_NO_PAD.encode_string(&body, &mut url);
     let Ok(uri) = Uri::try_from(url) else {
         return req;

@@ -24,6 +24,7 @@ use http_body_util::{Either as EitherBody, Full};
 use tower_layer::Layer;
 use tower_service::Service;
 
+use super::{QUERY_BASE64, QUERY_COMPRESSION, QUERY_CONNECT, QUERY_MESSAGE};
 use crate::protocol::Call;
 
 /// Layer applying [`ConnectGet`].
@@ -124,14 +125,14 @@ pub fn parse_get_query(query: &str) -> Result<GetQuery, ConnectError> {
     for pair in query.split('&').filter(|p| !p.is_empty()) {
         let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
         match k {
-            "message" => message = Some(percent_decode(v)?),
-            "base64" => base64 = v == "1",
-            "compression" => {
+            QUERY_MESSAGE => message = Some(percent_decode(v)?),
+            QUERY_BASE64 => base64 = v == "1",
+            QUERY_COMPRESSION => {
                 let c = String::from_utf8(percent_decode(v)?)
                     .map_err(|_| ConnectError::invalid_argument("compression must be UTF-8"))?;
                 compression = Some(c).filter(|c| !c.is_empty() && c != "identity");
             }
-            "connect" if v != "v1" => {
+            QUERY_CONNECT if v != "v1" => {
                 return Err(ConnectError::invalid_argument(format!(
                     "connect must be \"v1\": got {v:?}"
                 )));

@@ -161,7 +161,7 @@ fn get_encoding(query: Option<&str>) -> Option<&str> {
     query?
         .split('&')
         .filter_map(|kv| kv.split_once('='))
-        .find(|(k, _)| *k == "encoding")
+        .find(|(k, _)| *k == crate::get::QUERY_ENCODING)
         .map(|(_, v)| v)
 }
 
