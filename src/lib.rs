@@ -71,6 +71,10 @@ pub use buffa::view::OwnedView;
 pub use connect_client as client;
 #[cfg(feature = "client-tls")]
 pub use connect_client::transport::ClientTlsConfig;
+/// The server's TLS settings (`connectrpc::server::TlsConfig`), named for
+/// its side at the top of the crate, beside `ClientTlsConfig`.
+#[cfg(feature = "server-tls")]
+pub use connect_server::TlsConfig as ServerTlsConfig;
 #[cfg(feature = "client")]
 pub use connect_client::transport::{Http2Connection, HttpClient};
 #[cfg(feature = "client")]
@@ -92,6 +96,7 @@ pub use connect_health as health;
 pub use connect_layers as layers;
 pub use connect_layers::handler::{ResponseStream, Streaming};
 pub use connect_layers::rpc::Context;
+pub use connect_layers::stack::client::ClientStackConfig;
 pub use connect_layers::stack::server::{ConnectLayer, GrpcLayer, GrpcWebLayer, StackConfig};
 /// gRPC server reflection (`grpc.reflection.v1` and `v1alpha`): see
 /// `docs/reflection.md`.
