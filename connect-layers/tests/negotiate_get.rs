@@ -122,6 +122,15 @@ async fn content_types_pick_codec_and_streaming() {
         .body(Full::new(Bytes::new()))
         .unwrap();
     assert_eq!(run(req).await.status(), StatusCode::NOT_FOUND);
+    // gRPC gets the status it can read: unimplemented, in its codec.
+    let req = Request::post("/x")
+        .header("content-type", "application/grpc+json")
+        .body(Full::new(Bytes::new()))
+        .unwrap();
+    let resp = run(req).await;
+    assert_eq!(resp.status(), StatusCode::OK);
+    assert_eq!(resp.headers()["content-type"], "application/grpc+json");
+    assert_eq!(resp.headers()["grpc-status"], "12");
 }
 
 #[tokio::test]

@@ -44,12 +44,13 @@ use std::convert::Infallible;
 use std::task::{Context, Poll};
 
 use connect_core::metadata::find;
-use connect_core::{Codec, Protocol, StreamType};
+use connect_core::{Codec, ConnectError, Protocol, StreamType};
 use http::{HeaderValue, Method, Request, Response, StatusCode, header};
 use tower_layer::Layer;
 use tower_service::Service;
 
 use crate::body::server::ResponseBody;
+use crate::errors::server::unrouted_response;
 use crate::protocol::content_type::{self, Family};
 use crate::protocol::{Call, MethodRoute, MethodTable, Negotiated, Table};
 
@@ -109,7 +110,9 @@ impl<S> Layer<S> for NegotiateLayer {
 /// extensions, or answers 405/415 itself.
 ///
 /// It needs the [`MethodRoute`] a router inserts; without one the request
-/// is answered `404`.
+/// is answered as a router answers an unknown path
+/// ([`unrouted_response`]: 404 for Connect, `unimplemented` for gRPC and
+/// gRPC-Web).
 #[derive(Clone, Debug)]
 pub struct Negotiate<S> {
     inner: S,
@@ -382,7 +385,9 @@ where
             None => req.extensions().get::<MethodRoute>().copied(),
         };
         let Some(route) = route else {
-            return crate::future::Either::ready(plain(StatusCode::NOT_FOUND));
+            let err = ConnectError::unimplemented(format!("no such method: {}", req.uri().path()));
+            let ct = req.headers().get(header::CONTENT_TYPE);
+            return crate::future::Either::ready(unrouted_response(ct, err));
         };
         let negotiated = match self.protocol {
             Protocol::Connect => negotiate_connect(&req, route),
