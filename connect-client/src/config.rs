@@ -10,7 +10,7 @@ use connect_layers::get::client::GetPolicy;
 use connect_layers::stack::client::ClientStackConfig;
 use http::{HeaderMap, HeaderName, HeaderValue, Uri};
 
-use crate::options::{CallOptions, parse_header};
+use crate::options::{CallOptions, append_header};
 
 /// A client's configuration: where the server is, how to talk to it, and
 /// the defaults every call starts from ([`CallOptions`] override them per
@@ -180,16 +180,7 @@ impl ClientConfig {
         V: TryInto<HeaderValue>,
         V::Error: fmt::Display,
     {
-        match parse_header(name, value) {
-            Ok((name, value)) => {
-                self.headers.append(name, value);
-            }
-            Err(e) => {
-                if self.header_error.is_none() {
-                    self.header_error = Some(e);
-                }
-            }
-        }
+        append_header(&mut self.headers, &mut self.header_error, name, value);
         self
     }
 

@@ -117,16 +117,7 @@ impl CallOptions {
         V: TryInto<HeaderValue>,
         V::Error: fmt::Display,
     {
-        match parse_header(name, value) {
-            Ok((name, value)) => {
-                self.headers.append(name, value);
-            }
-            Err(e) => {
-                if self.header_error.is_none() {
-                    self.header_error = Some(e);
-                }
-            }
-        }
+        append_header(&mut self.headers, &mut self.header_error, name, value);
         self
     }
 
@@ -157,7 +148,31 @@ impl CallOptions {
 
 /// A header name and value from anything convertible, or the
 /// `invalid_argument` error saying which part is not valid.
-pub(crate) fn parse_header<N, V>(
+/// Appends `name: value` to `headers`, or keeps the first error in
+/// `error` (the call fails with it, so a bad header is never dropped
+/// silently).
+pub(crate) fn append_header<N, V>(
+    headers: &mut HeaderMap,
+    error: &mut Option<ConnectError>,
+    name: N,
+    value: V,
+) where
+    N: TryInto<HeaderName>,
+    N::Error: fmt::Display,
+    V: TryInto<HeaderValue>,
+    V::Error: fmt::Display,
+{
+    match parse_header(name, value) {
+        Ok((name, value)) => {
+            headers.append(name, value);
+        }
+        Err(e) => {
+            error.get_or_insert(e);
+        }
+    }
+}
+
+fn parse_header<N, V>(
     name: N,
     value: V,
 ) -> Result<(HeaderName, HeaderValue), ConnectError>
