@@ -29,7 +29,7 @@ async fn fast_call_latency(server: &TestServer) -> Duration {
         call(
             addr,
             Version::H2c,
-            post(PATH, "application/proto", ""),
+            post(PATH, "application/proto"),
             encode(&slow),
         )
         .await
@@ -39,7 +39,7 @@ async fn fast_call_latency(server: &TestServer) -> Duration {
     let fast = call(
         addr,
         Version::H2c,
-        post(PATH, "application/proto", ""),
+        post(PATH, "application/proto"),
         encode(&unary_req("fast")),
     )
     .await;

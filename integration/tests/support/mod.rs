@@ -163,9 +163,9 @@ impl Conn {
     }
 }
 
-/// A request builder with a full body.
-pub fn post(path: &str, content_type: &str, body: impl Into<Bytes>) -> http::request::Builder {
-    let _ = body;
+/// A POST request builder for `path` with `content_type`; the body is given
+/// when the request is built (`.body(full(..))`, or `call`'s `body`).
+pub fn post(path: &str, content_type: &str) -> http::request::Builder {
     Request::post(format!("http://127.0.0.1{path}")).header("content-type", content_type)
 }
 
