@@ -5,6 +5,7 @@
 #   grpcurl             github.com/fullstorydev/grpcurl/cmd/grpcurl@v1.9.4      (go install)
 #   grpc-health-probe   github.com/grpc-ecosystem/grpc-health-probe@v0.4.62    (go install)
 #   buf                 @bufbuild/buf 1.75.0, pinned by examples/buf-generate/package-lock.json (npm ci)
+#                       (also the buf codegen-tests' editions_descriptor_is_current runs)
 #
 # Go tools land in $(go env GOPATH)/bin; a tool already there at the pinned version is kept.
 # Needs go and npm; network only for the Go module proxy and npm.

@@ -3,7 +3,7 @@
 #
 #   node-clients  connect-es (@connectrpc/connect-node) clients, peers/node/client.mjs, call the
 #                 example greet server (`greet-server`) over Connect, gRPC and gRPC-Web.
-#   node-server   our client, `peer-client` (examples/peer_client.rs), calls a connect-node server
+#   node-server   our client, `peer-client` (peers/src/bin/peer-client/), calls a connect-node server
 #                 (peers/node/server.mjs): Connect and gRPC-Web over HTTP/1.1 and h2c, gRPC over
 #                 h2c, each with proto and JSON.
 #   grpcio        `peer-client` calls a Python grpcio server (peers/python/server.py): gRPC over
@@ -149,15 +149,18 @@ if want grpcio; then
     --python_out="$py_dir/gen" --grpc_python_out="$py_dir/gen" greet/v1/greet.proto
 fi
 
-examples=()
-want node-clients && examples+=(--example greet-server)
-if want node-server || want grpcio; then examples+=(--example peer-client); fi
-log "cargo build ${examples[*]}"
-(cd "$root" && timeout 1800 cargo build --quiet "${examples[@]}")
+if want node-clients; then
+  log "cargo build --example greet-server"
+  (cd "$root" && timeout 1800 cargo build --quiet --example greet-server)
+fi
+if want node-server || want grpcio; then
+  log "cargo build -p peers --bin peer-client"
+  (cd "$root" && timeout 1800 cargo build --quiet -p peers --bin peer-client)
+fi
 target_dir="$(cd "$root" && cargo metadata --format-version 1 --no-deps \
   | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')"
 server_bin="$target_dir/debug/examples/greet-server"
-client_bin="$target_dir/debug/examples/peer-client"
+client_bin="$target_dir/debug/peer-client"
 
 # ---- connect-node clients -> greet-server ----------------------------------------------------
 if want node-clients; then

@@ -1,5 +1,6 @@
 //! Plaintext transports against a real hyper server: HTTP/1.1, h2c with
-//! prior knowledge, a single HTTP/2 connection, and failures.
+//! prior knowledge, a single HTTP/2 connection, and failures; HTTP/2
+//! keep-alive against a raw peer that answers PINGs or ignores them.
 
 mod transport_support;
 
@@ -13,6 +14,7 @@ use connect_layers::ClientBody;
 use http_body_util::{Full, StreamBody};
 use hyper::body::Frame;
 use tower_service::Service;
+use transport_support::raw_h2::{Pings, RawH2};
 use transport_support::{TestServer, bounded, post, read};
 
 /// Readies `svc`, then calls it.
@@ -178,22 +180,95 @@ async fn http2_connection_round_trip() {
     .await;
 }
 
+/// The keep-alive settings of the tests below: a PING after 50 ms without
+/// a frame from the peer, and the connection closed if its answer takes
+/// longer than 300 ms.
+const PING_EVERY: Duration = Duration::from_millis(50);
+const PING_TIMEOUT: Duration = Duration::from_millis(300);
+
+/// How long a test waits for what the peer should see: only a hang guard.
+const SEEN_WITHIN: Duration = Duration::from_secs(10);
+
+async fn keep_alive_connection(peer: &RawH2) -> Http2Connection<ClientBody> {
+    Http2Connection::builder()
+        .keep_alive_interval(PING_EVERY)
+        .keep_alive_timeout(PING_TIMEOUT)
+        .keep_alive_while_idle(true)
+        .connect_timeout(Duration::from_secs(5))
+        .tcp_nodelay(true)
+        .connect(peer.url("http").parse().unwrap())
+        .await
+        .unwrap()
+}
+
 #[tokio::test]
-async fn http2_connection_keep_alive_and_close() {
+async fn http2_connection_pings_an_idle_peer_and_stays_up_while_answered() {
+    bounded(async {
+        let peer = RawH2::start(Pings::Answer, None).await;
+        let conn = keep_alive_connection(&peer).await;
+        // The client sends its next PING only once the last one is answered:
+        // eight PINGs mean seven answers were read, over more than the
+        // keep-alive timeout, and the connection is still up.
+        let seen = peer.wait_for(SEEN_WITHIN, |s| s.pings.len() >= 8).await;
+        assert!(seen.closed.is_none(), "{seen:?}");
+        assert!(!conn.is_closed());
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn http2_connection_closes_when_its_pings_go_unanswered() {
+    bounded(async {
+        let peer = RawH2::start(Pings::Ignore, None).await;
+        let mut conn = keep_alive_connection(&peer).await;
+        let seen = peer.wait_for(SEEN_WITHIN, |s| s.closed.is_some()).await;
+        // One PING, no answer: the client closes the connection when the
+        // keep-alive timeout runs out (not before; the ceiling only
+        // guards against a hang).
+        assert_eq!(seen.pings.len(), 1, "{seen:?}");
+        let waited = seen.closed.unwrap() - seen.pings[0];
+        assert!(waited >= PING_TIMEOUT / 2, "closed after {waited:?}");
+        assert!(
+            waited < PING_TIMEOUT + SEEN_WITHIN / 2,
+            "closed after {waited:?}"
+        );
+        // Calls on it fail `unavailable`.
+        let err = call(&mut conn, post("/s.v1.S/M", b"")).await.unwrap_err();
+        assert_eq!(err.code(), Code::Unavailable, "{err}");
+        while !conn.is_closed() {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn http_client_calls_fail_when_the_peer_stops_answering_pings() {
+    bounded(async {
+        let peer = RawH2::start(Pings::Ignore, None).await;
+        let mut client = HttpClient::builder()
+            .http2_only(true)
+            .http2_keep_alive_interval(PING_EVERY)
+            .http2_keep_alive_timeout(PING_TIMEOUT)
+            .build();
+        // The peer never answers the call; the unanswered PING ends it.
+        let url = format!("{}/s.v1.S/M", peer.url("http"));
+        let err = call(&mut client, post(&url, b"")).await.unwrap_err();
+        assert_eq!(err.code(), Code::Unavailable, "{err}");
+        let seen = peer.wait_for(SEEN_WITHIN, |s| s.closed.is_some()).await;
+        assert_eq!(seen.pings.len(), 1, "{seen:?}");
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn http2_connection_to_a_server_that_goes_away_is_closed() {
     bounded(async {
         let server = TestServer::plaintext().await;
         let mut conn = Http2Connection::builder()
-            .keep_alive_interval(Duration::from_millis(50))
-            .keep_alive_timeout(Duration::from_secs(2))
-            .keep_alive_while_idle(true)
-            .connect_timeout(Duration::from_secs(5))
-            .tcp_nodelay(true)
             .connect(server.url("http", "").parse().unwrap())
             .await
             .unwrap();
-        // Several PINGs go by while idle; the connection stays up.
-        tokio::time::sleep(Duration::from_millis(300)).await;
-        assert!(!conn.is_closed());
         let resp = call(&mut conn, post("/s.v1.S/M", b"alive")).await.unwrap();
         assert_eq!(read(resp).await.1, "alive");
 

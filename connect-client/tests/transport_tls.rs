@@ -1,6 +1,6 @@
 //! TLS transports against a real hyper server with a certificate for
 //! 127.0.0.1: ALPN choosing HTTP/2 or HTTP/1.1, client certificates, and
-//! handshake failures.
+//! handshake failures; HTTP/2 keep-alive against a raw TLS peer.
 #![cfg(feature = "tls")]
 
 mod transport_support;
@@ -11,11 +11,13 @@ use std::time::Duration;
 
 use connect_client::transport::{ClientTlsConfig, Http2Connection, HttpClient};
 use connect_core::{Code, ConnectError};
+use connect_layers::client::ClientBody;
 use rcgen::{CertificateParams, CertifiedIssuer, KeyPair};
 use rustls::server::WebPkiClientVerifier;
 use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, PrivateKeyDer};
 use tower_service::Service;
+use transport_support::raw_h2::{Pings, RawH2};
 use transport_support::{TestServer, bounded, post, read};
 
 /// Readies `svc`, then calls it.
@@ -64,6 +66,13 @@ fn pki() -> Pki {
 /// A TLS server offering ALPN `h2` and `http/1.1`, requiring a client
 /// certificate signed by the CA if `require_client_cert`.
 async fn tls_server(pki: &Pki, require_client_cert: bool) -> TestServer {
+    let mut config = server_config(pki, require_client_cert);
+    config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    TestServer::tls(tokio_rustls::TlsAcceptor::from(Arc::new(config))).await
+}
+
+/// The server's TLS settings, without ALPN.
+fn server_config(pki: &Pki, require_client_cert: bool) -> rustls::ServerConfig {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let builder = rustls::ServerConfig::builder_with_provider(provider.clone())
         .with_safe_default_protocol_versions()
@@ -80,14 +89,23 @@ async fn tls_server(pki: &Pki, require_client_cert: bool) -> TestServer {
     } else {
         builder.with_no_client_auth()
     };
-    let mut config = builder
+    builder
         .with_single_cert(
             vec![CertificateDer::from_pem_slice(pki.server_pem.as_bytes()).unwrap()],
             PrivateKeyDer::from_pem_slice(pki.server_key.as_bytes()).unwrap(),
         )
-        .unwrap();
-    config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
-    TestServer::tls(tokio_rustls::TlsAcceptor::from(Arc::new(config))).await
+        .unwrap()
+}
+
+/// A raw HTTP/2 peer over TLS (ALPN `h2`) that answers or ignores PINGs.
+async fn raw_tls_peer(pki: &Pki, pings: Pings) -> RawH2 {
+    let mut config = server_config(pki, false);
+    config.alpn_protocols = vec![b"h2".to_vec()];
+    RawH2::start(
+        pings,
+        Some(tokio_rustls::TlsAcceptor::from(Arc::new(config))),
+    )
+    .await
 }
 
 fn roots(pki: &Pki) -> ClientTlsConfig {
@@ -221,23 +239,54 @@ async fn untrusted_server_certificates_fail_the_handshake() {
 }
 
 #[tokio::test]
-async fn http2_connection_over_tls_with_keep_alive() {
+async fn http2_connection_over_tls() {
     bounded(async {
         let pki = pki();
         let server = tls_server(&pki, false).await;
         let mut conn = Http2Connection::builder()
             .tls(roots(&pki))
-            .keep_alive_interval(Duration::from_millis(50))
-            .keep_alive_timeout(Duration::from_secs(2))
-            .keep_alive_while_idle(true)
             .connect(server.url("https", "").parse().unwrap())
             .await
             .unwrap();
-        tokio::time::sleep(Duration::from_millis(200)).await;
-        assert!(!conn.is_closed());
         let resp = call(&mut conn, post("/s.v1.S/M", b"tls-h2")).await.unwrap();
         assert_eq!(resp.version(), http::Version::HTTP_2);
         assert_eq!(read(resp).await, ("HTTP/2.0".to_owned(), "tls-h2".into()));
+    })
+    .await;
+}
+
+/// Keep-alive over TLS, against a raw peer: answered PINGs keep the
+/// connection up past the keep-alive timeout; an unanswered one closes it
+/// once the timeout runs out.
+#[tokio::test]
+async fn http2_connection_over_tls_keep_alive() {
+    bounded(async {
+        let pki = pki();
+        let timeout = Duration::from_millis(300);
+        let connect = |peer: &RawH2| {
+            Http2Connection::builder()
+                .tls(roots(&pki))
+                .keep_alive_interval(Duration::from_millis(50))
+                .keep_alive_timeout(timeout)
+                .keep_alive_while_idle(true)
+                .connect::<ClientBody>(peer.url("https").parse().unwrap())
+        };
+        let within = Duration::from_secs(10);
+
+        let answering = raw_tls_peer(&pki, Pings::Answer).await;
+        let conn = connect(&answering).await.unwrap();
+        let seen = answering.wait_for(within, |s| s.pings.len() >= 8).await;
+        assert!(seen.closed.is_none(), "{seen:?}");
+        assert!(!conn.is_closed());
+
+        let silent = raw_tls_peer(&pki, Pings::Ignore).await;
+        let mut conn = connect(&silent).await.unwrap();
+        let seen = silent.wait_for(within, |s| s.closed.is_some()).await;
+        assert_eq!(seen.pings.len(), 1, "{seen:?}");
+        let waited = seen.closed.unwrap() - seen.pings[0];
+        assert!(waited >= timeout / 2, "closed after {waited:?}");
+        let err = call(&mut conn, post("/s.v1.S/M", b"")).await.unwrap_err();
+        assert_eq!(err.code(), Code::Unavailable, "{err}");
     })
     .await;
 }

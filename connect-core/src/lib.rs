@@ -11,8 +11,10 @@ pub mod metadata;
 pub mod method;
 pub mod protocol;
 pub mod timeout;
+pub mod tls;
 
 pub use code::Code;
 pub use error::{ConnectError, ErrorDetail};
 pub use method::{Idempotency, MethodDescriptor, StreamType};
 pub use protocol::{Codec, ENVELOPE_PREFIX_LEN, Protocol, flags};
+pub use tls::TlsError;

@@ -204,10 +204,10 @@ async fn call(
                         };
                     }
                     Some(Err(e)) => {
-                        // Consumers stop at the first error (the stream
-                        // without a deadline may go on after a
-                        // decompression error: compression's map does not
-                        // end it, see the report of this test's author).
+                        // The stream ends after its first error, whatever
+                        // broke (a decompression error included): nothing
+                        // more, not even under a stalled body.
+                        assert!(items.next().await.is_none(), "items after the error {e:?}");
                         return Outcome {
                             messages,
                             end: Err(e),
@@ -605,6 +605,55 @@ fn compressed_end_of_stream_messages_keep_the_read_limit() {
         ));
         let trailers = out.end.unwrap();
         assert_eq!(trailers["x-pad"].len(), 100_000, "{protocol}");
+    }
+}
+
+/// A message that does not decompress ends the stream: the messages
+/// before it arrive, then `internal`, then nothing (`call` checks that
+/// the stream ends), though the body goes on with a good message and a
+/// clean end, or stalls.
+#[test]
+fn a_decompression_error_ends_the_stream() {
+    let good = env(1, &gzip(b"\x0a\x01a"));
+    let corrupt = env(1, b"\x1f\x8b not gzip");
+    for (protocol, ct, encoding, end) in [
+        (
+            Protocol::Connect,
+            "application/connect+proto",
+            "connect-content-encoding",
+            env(2, b"{}"),
+        ),
+        (
+            Protocol::GrpcWeb,
+            "application/grpc-web+proto",
+            "grpc-encoding",
+            env(0x80, b"grpc-status: 0\r\n"),
+        ),
+    ] {
+        for tail in [Tail::End, Tail::Stall] {
+            let canned = Canned::ok(ct)
+                .header(encoding, "gzip")
+                .chunk(good.clone())
+                .chunk(corrupt.clone())
+                .chunk(good.clone())
+                .chunk(end.clone())
+                .tail(tail);
+            let out = run(call(
+                protocol,
+                false,
+                &SERVER,
+                canned,
+                settings(1 << 20, None),
+            ));
+            let texts: Vec<_> = out.messages.iter().map(|f| f.data.clone()).collect();
+            assert_eq!(
+                texts,
+                [Bytes::from_static(b"\x0a\x01a")],
+                "{protocol} {tail:?}"
+            );
+            let err = out.end.unwrap_err();
+            assert_eq!(err.code(), Code::Internal, "{protocol} {tail:?}: {err}");
+        }
     }
 }
 

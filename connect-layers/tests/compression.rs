@@ -162,9 +162,11 @@ async fn streams_announce_their_encoding_once() {
     let req = streaming(&CLIENT, &[("connect-accept-encoding", "zstd")], vec![]);
     let resp = svc.oneshot(req).await.unwrap();
     assert_eq!(resp.headers["connect-content-encoding"], "zstd");
-    for f in response_frames(resp).await {
+    let frames = response_frames(resp).await;
+    assert_eq!(frames.len(), 2);
+    for (f, want) in frames.into_iter().zip([&b"one"[..], b"two"]) {
         let f = f.unwrap();
         assert!(f.compressed);
-        assert!(zstd::decode_all(&f.data[..]).is_ok());
+        assert_eq!(zstd::decode_all(&f.data[..]).unwrap(), want);
     }
 }

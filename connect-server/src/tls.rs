@@ -9,20 +9,12 @@ use rustls::server::WebPkiClientVerifier;
 use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, PrivateKeyDer};
 
-/// An error building a [`TlsConfig`].
-#[derive(Debug)]
-pub struct TlsError(String);
-
-impl fmt::Display for TlsError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "TLS configuration: {}", self.0)
-    }
-}
-
-impl std::error::Error for TlsError {}
+/// The error of building a TLS configuration, defined once in
+/// `connect-core` for the server and the client.
+pub use connect_core::TlsError;
 
 fn err(context: &str, e: impl fmt::Display) -> TlsError {
-    TlsError(format!("{context}: {e}"))
+    TlsError::new(format!("{context}: {e}"))
 }
 
 /// The server's TLS settings: its certificate chain and key, and whether
@@ -63,7 +55,7 @@ impl TlsConfig {
             .collect::<Result<Vec<_>, _>>()
             .map_err(|e| err("certificate chain", e))?;
         if chain.is_empty() {
-            return Err(TlsError("certificate chain: no certificate found".into()));
+            return Err(TlsError::new("certificate chain: no certificate found"));
         }
         let key = PrivateKeyDer::from_pem_slice(key).map_err(|e| err("private key", e))?;
         Ok(TlsConfig {
@@ -83,7 +75,7 @@ impl TlsConfig {
                 .map_err(|e| err("client CA", e))?;
         }
         if roots.is_empty() {
-            return Err(TlsError("client CA: no certificate found".into()));
+            return Err(TlsError::new("client CA: no certificate found"));
         }
         self.client_roots = Some(Arc::new(roots));
         Ok(self)

@@ -72,12 +72,11 @@ pub struct Config {
     include_file: Option<String>,
     out_dir: Option<PathBuf>,
     source: Source,
-    generate_json: bool,
-    runtime_crate: String,
     emit_rerun_if_changed: bool,
-    extern_paths: Vec<(String, String)>,
-    client: bool,
-    server: bool,
+    /// What to generate (JSON, runtime crate, clients, servers, extern
+    /// paths): the generator's own configuration, so the options are
+    /// defined once, in `connectrpc-codegen`.
+    bundle: connectrpc_codegen::bundle::Config,
 }
 
 impl Default for Config {
@@ -88,12 +87,8 @@ impl Default for Config {
             include_file: None,
             out_dir: None,
             source: Source::Protox,
-            generate_json: true,
-            runtime_crate: "::connectrpc".to_string(),
             emit_rerun_if_changed: true,
-            extern_paths: Vec::new(),
-            client: true,
-            server: true,
+            bundle: connectrpc_codegen::bundle::Config::new(),
         }
     }
 }
@@ -213,7 +208,7 @@ impl Config {
     /// # let _ = config;
     /// ```
     pub fn generate_json(mut self, enabled: bool) -> Self {
-        self.generate_json = enabled;
+        self.bundle = self.bundle.generate_json(enabled);
         self
     }
 
@@ -226,7 +221,8 @@ impl Config {
     /// # let _ = config;
     /// ```
     pub fn runtime_crate(mut self, path: impl Into<String>) -> Self {
-        self.runtime_crate = path.into();
+        let services = self.bundle.service_options().clone().runtime_crate(path);
+        self.bundle = self.bundle.services(services);
         self
     }
 
@@ -239,7 +235,8 @@ impl Config {
     /// # let _ = server_only;
     /// ```
     pub fn client(mut self, enabled: bool) -> Self {
-        self.client = enabled;
+        let services = self.bundle.service_options().clone().client(enabled);
+        self.bundle = self.bundle.services(services);
         self
     }
 
@@ -254,7 +251,8 @@ impl Config {
     /// # let _ = client_only;
     /// ```
     pub fn server(mut self, enabled: bool) -> Self {
-        self.server = enabled;
+        let services = self.bundle.service_options().clone().server(enabled);
+        self.bundle = self.bundle.services(services);
         self
     }
 
@@ -286,7 +284,7 @@ impl Config {
     /// # let _ = config;
     /// ```
     pub fn extern_path(mut self, proto: impl Into<String>, rust: impl Into<String>) -> Self {
-        self.extern_paths.push((proto.into(), rust.into()));
+        self.bundle = self.bundle.extern_path(proto, rust);
         self
     }
 
@@ -354,19 +352,9 @@ impl Config {
             }
         }
 
-        let mut bundle = connectrpc_codegen::bundle::Config::new()
-            .generate_json(self.generate_json)
-            .services(
-                connectrpc_codegen::Options::new()
-                    .runtime_crate(self.runtime_crate.clone())
-                    .client(self.client)
-                    .server(self.server),
-            );
-        for (proto, rust) in &self.extern_paths {
-            bundle = bundle.extern_path(proto.clone(), rust.clone());
-        }
-        let output = connectrpc_codegen::bundle::generate(&fds.file, &files_to_generate, &bundle)
-            .map_err(Error::Generate)?;
+        let output =
+            connectrpc_codegen::bundle::generate(&fds.file, &files_to_generate, &self.bundle)
+                .map_err(Error::Generate)?;
         for warning in &output.warnings {
             println!("cargo:warning=buffa: {warning}");
         }

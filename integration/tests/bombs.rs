@@ -93,7 +93,7 @@ impl Protocol {
         let flags = u8::from(encoding.is_some());
         let (builder, body) = match self {
             Protocol::ConnectUnary => {
-                let b = post(UNARY, "application/proto", "");
+                let b = post(UNARY, "application/proto");
                 let b = match encoding {
                     Some(e) => b.header("content-encoding", e),
                     None => b,
@@ -101,7 +101,7 @@ impl Protocol {
                 (b, Bytes::copy_from_slice(payload))
             }
             Protocol::ConnectStream => {
-                let b = post(CLIENT, "application/connect+proto", "");
+                let b = post(CLIENT, "application/connect+proto");
                 let b = match encoding {
                     Some(e) => b.header("connect-content-encoding", e),
                     None => b,
@@ -114,7 +114,7 @@ impl Protocol {
                     Protocol::GrpcWeb => "application/grpc-web+proto",
                     _ => "application/grpc-web-text",
                 };
-                let b = post(UNARY, ct, "").header("te", "trailers");
+                let b = post(UNARY, ct).header("te", "trailers");
                 let b = match encoding {
                     Some(e) => b.header("grpc-encoding", e),
                     None => b,
@@ -218,7 +218,7 @@ async fn all_exhausted(
     let ok = call(
         server.addr,
         Version::H2c,
-        post(UNARY, "application/proto", ""),
+        post(UNARY, "application/proto"),
         encode(&unary_req("still here")),
     )
     .await;
@@ -299,7 +299,7 @@ async fn a_huge_header_is_refused_before_the_protocol() {
     let ok = call(
         server.addr,
         Version::Http1,
-        post(UNARY, "application/proto", ""),
+        post(UNARY, "application/proto"),
         encode(&unary_req("still here")),
     )
     .await;

@@ -29,7 +29,7 @@ async fn server_stream_proto_and_json() {
         let reply = call(
             server.addr,
             v,
-            post(SERVER, "application/connect+proto", ""),
+            post(SERVER, "application/connect+proto"),
             envelope(0, &encode(&stream_req("m", 3))),
         )
         .await;
@@ -58,7 +58,7 @@ async fn server_stream_proto_and_json() {
         let reply = call(
             server.addr,
             v,
-            post(SERVER, "application/connect+json", ""),
+            post(SERVER, "application/connect+json"),
             envelope(0, br#"{"text":"j","count":2}"#),
         )
         .await;
@@ -78,7 +78,7 @@ async fn server_stream_error_ends_the_stream() {
         let reply = call(
             server.addr,
             v,
-            post(SERVER, "application/connect+proto", ""),
+            post(SERVER, "application/connect+proto"),
             envelope(0, &encode(&req)),
         )
         .await;
@@ -110,7 +110,7 @@ async fn client_stream_across_odd_chunk_boundaries() {
     let chunks: Vec<Bytes> = wire.chunks(3).map(Bytes::copy_from_slice).collect();
     for v in VERSIONS {
         let mut conn = connect(server.addr, v).await;
-        let req = post(CLIENT, "application/connect+proto", "")
+        let req = post(CLIENT, "application/connect+proto")
             .body(chunked(chunks.clone()))
             .unwrap();
         let reply = conn.send(req).await;
@@ -125,7 +125,7 @@ async fn client_stream_across_odd_chunk_boundaries() {
         let reply = call(
             server.addr,
             v,
-            post(CLIENT, "application/connect+proto", ""),
+            post(CLIENT, "application/connect+proto"),
             "",
         )
         .await;
@@ -151,7 +151,7 @@ async fn bad_envelopes_end_with_protocol_errors() {
             let reply = call(
                 server.addr,
                 v,
-                post(CLIENT, "application/connect+proto", ""),
+                post(CLIENT, "application/connect+proto"),
                 body.clone(),
             )
             .await;
@@ -167,7 +167,7 @@ async fn bad_envelopes_end_with_protocol_errors() {
             let reply = call(
                 server.addr,
                 v,
-                post(SERVER, "application/connect+proto", ""),
+                post(SERVER, "application/connect+proto"),
                 body,
             )
             .await;
@@ -177,8 +177,7 @@ async fn bad_envelopes_end_with_protocol_errors() {
         let reply = call(
             server.addr,
             v,
-            post(SERVER, "application/connect+proto", "")
-                .header("connect-content-encoding", "snappy"),
+            post(SERVER, "application/connect+proto").header("connect-content-encoding", "snappy"),
             envelope(0, &encode(&stream_req("x", 1))),
         )
         .await;
@@ -186,7 +185,7 @@ async fn bad_envelopes_end_with_protocol_errors() {
         assert_eq!(reply.end_stream()["error"]["code"], "unimplemented");
         assert_eq!(reply.header("connect-accept-encoding"), Some("gzip,zstd"));
         // A unary content type on a streaming method.
-        let reply = call(server.addr, v, post(SERVER, "application/proto", ""), "").await;
+        let reply = call(server.addr, v, post(SERVER, "application/proto"), "").await;
         assert_eq!(reply.status, StatusCode::UNSUPPORTED_MEDIA_TYPE);
     }
 }
@@ -199,7 +198,7 @@ async fn per_message_compression_both_ways() {
         let reply = call(
             server.addr,
             v,
-            post(SERVER, "application/connect+proto", "")
+            post(SERVER, "application/connect+proto")
                 .header("connect-content-encoding", "gzip")
                 .header("connect-accept-encoding", "gzip"),
             envelope(1, &gzip(&msg)),
@@ -226,7 +225,7 @@ async fn streaming_deadline_cuts_the_stream() {
         let reply = call(
             server.addr,
             v,
-            post(SERVER, "application/connect+proto", "").header("connect-timeout-ms", "350"),
+            post(SERVER, "application/connect+proto").header("connect-timeout-ms", "350"),
             envelope(0, &encode(&req)),
         )
         .await;
@@ -247,7 +246,7 @@ async fn bidi_full_duplex_over_h2() {
         unreachable!()
     };
     send.ready().await.unwrap();
-    let req = post(BIDI, "application/connect+proto", "")
+    let req = post(BIDI, "application/connect+proto")
         .body(BodyExt::boxed(body))
         .unwrap();
     let resp_fut = send.send_request(req);
@@ -285,7 +284,7 @@ async fn bidi_half_duplex_over_http1() {
     let reply = call(
         server.addr,
         Version::Http1,
-        post(BIDI, "application/connect+proto", ""),
+        post(BIDI, "application/connect+proto"),
         wire,
     )
     .await;

@@ -19,7 +19,7 @@ async fn proto_round_trip_with_headers_and_trailers() {
         let reply = call(
             server.addr,
             v,
-            post(UNARY, "application/proto", "").header("connect-protocol-version", "1"),
+            post(UNARY, "application/proto").header("connect-protocol-version", "1"),
             encode(&req),
         )
         .await;
@@ -42,7 +42,7 @@ async fn json_round_trip_with_charset() {
             let reply = call(
                 server.addr,
                 v,
-                post(UNARY, ct, ""),
+                post(UNARY, ct),
                 r#"{"text":"hi","payload":"AQI=","unknownField":1}"#,
             )
             .await;
@@ -62,7 +62,7 @@ async fn gzip_and_zstd_bodies_both_ways() {
         let reply = call(
             server.addr,
             v,
-            post(UNARY, "application/proto", "")
+            post(UNARY, "application/proto")
                 .header("content-encoding", "gzip")
                 .header("accept-encoding", "gzip"),
             gzip(&body),
@@ -76,7 +76,7 @@ async fn gzip_and_zstd_bodies_both_ways() {
         let reply = call(
             server.addr,
             v,
-            post(UNARY, "application/proto", "")
+            post(UNARY, "application/proto")
                 .header("content-encoding", "zstd")
                 .header("accept-encoding", "br, zstd"),
             zstd::encode_all(&body[..], 3).unwrap(),
@@ -91,7 +91,7 @@ async fn gzip_and_zstd_bodies_both_ways() {
         let reply = call(
             server.addr,
             v,
-            post(UNARY, "application/proto", ""),
+            post(UNARY, "application/proto"),
             body.clone(),
         )
         .await;
@@ -109,7 +109,7 @@ async fn errors_have_the_connect_shape() {
         let reply = call(
             server.addr,
             v,
-            post(UNARY, "application/proto", ""),
+            post(UNARY, "application/proto"),
             encode(&req),
         )
         .await;
@@ -134,7 +134,7 @@ async fn protocol_errors() {
     let good = encode(&unary_req("ok"));
     for v in VERSIONS {
         // Unsupported content type: plain 415 with the accepted list.
-        let reply = call(server.addr, v, post(UNARY, "text/xml", ""), good.clone()).await;
+        let reply = call(server.addr, v, post(UNARY, "text/xml"), good.clone()).await;
         assert_eq!(reply.status, StatusCode::UNSUPPORTED_MEDIA_TYPE);
         assert!(
             reply
@@ -146,7 +146,7 @@ async fn protocol_errors() {
         let reply = call(
             server.addr,
             v,
-            post(UNARY, "application/connect+proto", ""),
+            post(UNARY, "application/connect+proto"),
             good.clone(),
         )
         .await;
@@ -155,7 +155,7 @@ async fn protocol_errors() {
         let reply = call(
             server.addr,
             v,
-            post("/test.v1.TestService/Nope", "application/proto", ""),
+            post("/test.v1.TestService/Nope", "application/proto"),
             good.clone(),
         )
         .await;
@@ -165,7 +165,7 @@ async fn protocol_errors() {
         let reply = call(
             server.addr,
             v,
-            post(UNARY, "application/proto", "").header("content-encoding", "br"),
+            post(UNARY, "application/proto").header("content-encoding", "br"),
             good.clone(),
         )
         .await;
@@ -177,7 +177,7 @@ async fn protocol_errors() {
         let reply = call(
             server.addr,
             v,
-            post(UNARY, "application/proto", "").header("connect-protocol-version", "2"),
+            post(UNARY, "application/proto").header("connect-protocol-version", "2"),
             good.clone(),
         )
         .await;
@@ -188,7 +188,7 @@ async fn protocol_errors() {
             let reply = call(
                 server.addr,
                 v,
-                post(UNARY, "application/proto", "").header("connect-timeout-ms", bad),
+                post(UNARY, "application/proto").header("connect-timeout-ms", bad),
                 good.clone(),
             )
             .await;
@@ -220,19 +220,19 @@ async fn malformed_messages_are_invalid_argument() {
     ];
     for v in VERSIONS {
         for (ct, body) in cases {
-            let reply = call(server.addr, v, post(UNARY, ct, ""), body.to_vec()).await;
+            let reply = call(server.addr, v, post(UNARY, ct), body.to_vec()).await;
             assert_eq!(reply.status, StatusCode::BAD_REQUEST, "{ct} {body:?}");
             assert_eq!(reply.json()["code"], "invalid_argument");
         }
         // An empty proto body is the default message.
-        let reply = call(server.addr, v, post(UNARY, "application/proto", ""), "").await;
+        let reply = call(server.addr, v, post(UNARY, "application/proto"), "").await;
         assert_eq!(reply.status, StatusCode::OK);
         assert_eq!(decode_unary_response(&reply.body).text, "");
         // A corrupt gzip body.
         let reply = call(
             server.addr,
             v,
-            post(UNARY, "application/proto", "").header("content-encoding", "gzip"),
+            post(UNARY, "application/proto").header("content-encoding", "gzip"),
             "not gzip",
         )
         .await;
@@ -254,10 +254,10 @@ async fn limits_apply_on_the_wire_and_after_decompression() {
             ..Default::default()
         });
         assert_eq!(exact.len(), 1024);
-        let reply = call(server.addr, v, post(UNARY, "application/proto", ""), exact).await;
+        let reply = call(server.addr, v, post(UNARY, "application/proto"), exact).await;
         assert_eq!(reply.status, StatusCode::OK);
         let over = encode(&unary_req(&"a".repeat(1022)));
-        let reply = call(server.addr, v, post(UNARY, "application/proto", ""), over).await;
+        let reply = call(server.addr, v, post(UNARY, "application/proto"), over).await;
         assert_eq!(reply.status, StatusCode::TOO_MANY_REQUESTS, "{v:?}");
         assert_eq!(reply.json()["code"], "resource_exhausted");
         // Small on the wire, over the limit once decompressed.
@@ -266,7 +266,7 @@ async fn limits_apply_on_the_wire_and_after_decompression() {
         let reply = call(
             server.addr,
             v,
-            post(UNARY, "application/proto", "").header("content-encoding", "gzip"),
+            post(UNARY, "application/proto").header("content-encoding", "gzip"),
             packed,
         )
         .await;
@@ -284,7 +284,7 @@ async fn gzip_bomb_inside_the_wire_limit_is_resource_exhausted() {
         let reply = call(
             server.addr,
             v,
-            post(UNARY, "application/proto", "").header("content-encoding", "gzip"),
+            post(UNARY, "application/proto").header("content-encoding", "gzip"),
             bomb.clone(),
         )
         .await;
@@ -300,7 +300,7 @@ async fn deadlines_are_visible_and_enforced() {
         let reply = call(
             server.addr,
             v,
-            post(UNARY, "application/proto", "").header("connect-timeout-ms", "5000"),
+            post(UNARY, "application/proto").header("connect-timeout-ms", "5000"),
             encode(&unary_req("deadline?")),
         )
         .await;
@@ -309,7 +309,7 @@ async fn deadlines_are_visible_and_enforced() {
         let reply = call(
             server.addr,
             v,
-            post(UNARY, "application/proto", "").header("connect-timeout-ms", "100"),
+            post(UNARY, "application/proto").header("connect-timeout-ms", "100"),
             encode(&UnaryRequest {
                 delay_ms: 5000,
                 ..Default::default()
@@ -399,15 +399,15 @@ async fn connection_stays_usable_after_bad_requests() {
     for v in VERSIONS {
         let mut conn = connect(server.addr, v).await;
         let bad: Vec<(http::request::Builder, Vec<u8>)> = vec![
-            (post(UNARY, "application/proto", ""), b"\x0a\xff".to_vec()),
-            (post(UNARY, "text/plain", ""), b"x".to_vec()),
+            (post(UNARY, "application/proto"), b"\x0a\xff".to_vec()),
+            (post(UNARY, "text/plain"), b"x".to_vec()),
             (
-                post(UNARY, "application/proto", "").header("content-encoding", "gzip"),
+                post(UNARY, "application/proto").header("content-encoding", "gzip"),
                 b"zz".to_vec(),
             ),
-            (post("/nope", "application/proto", ""), vec![]),
+            (post("/nope", "application/proto"), vec![]),
             (get(UNARY, "base64=1&encoding=proto&message=!!"), vec![]),
-            (post(UNARY, "application/proto", ""), vec![0xff; 5000]),
+            (post(UNARY, "application/proto"), vec![0xff; 5000]),
         ];
         for (builder, body) in bad {
             let reply = conn.send(builder.body(full(body)).unwrap()).await;
@@ -415,7 +415,7 @@ async fn connection_stays_usable_after_bad_requests() {
         }
         let reply = conn
             .send(
-                post(UNARY, "application/proto", "")
+                post(UNARY, "application/proto")
                     .body(full(encode(&unary_req("still here"))))
                     .unwrap(),
             )
@@ -431,7 +431,7 @@ async fn well_known_types_resolve() {
     let reply = call(
         server.addr,
         Version::H2c,
-        post("/test.v1.TestService/Ping", "application/json", ""),
+        post("/test.v1.TestService/Ping", "application/json"),
         "{}",
     )
     .await;

@@ -23,13 +23,9 @@ async fn start(server: impl FnOnce(Server<Router>) -> Server<Router>) -> std::ne
 }
 
 fn unary(text: &str) -> http::Request<support::BoxBody> {
-    support::post(
-        "/test.v1.TestService/Unary",
-        "application/json",
-        bytes::Bytes::new(),
-    )
-    .body(support::full(format!(r#"{{"text":"{text}"}}"#)))
-    .unwrap()
+    support::post("/test.v1.TestService/Unary", "application/json")
+        .body(support::full(format!(r#"{{"text":"{text}"}}"#)))
+        .unwrap()
 }
 
 const UNARY_HTTP1: &[u8] = b"POST /test.v1.TestService/Unary HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: 13\r\n\r\n{\"text\":\"hi\"}";

@@ -210,7 +210,7 @@ async fn cache_headers_set_by_the_handler_reach_get_clients() {
         let reply = call(
             server.addr,
             v,
-            post(UNARY, "application/proto", "").header("connect-protocol-version", "1"),
+            post(UNARY, "application/proto").header("connect-protocol-version", "1"),
             encode(&unary_req("posted")),
         )
         .await;
@@ -323,7 +323,7 @@ async fn a_middleware_answers_matching_etags_with_304() {
         let reply = call(
             server.addr,
             v,
-            post(UNARY, "application/proto", "")
+            post(UNARY, "application/proto")
                 .header("connect-protocol-version", "1")
                 .header("if-none-match", &etag),
             encode(&unary_req("fresh")),

@@ -4,26 +4,43 @@
 
 mod support;
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use connectrpc::client::ClientBody;
+use connectrpc::layers::rpc::NamedService as _;
 use connectrpc::{ClientConfig, Code, HttpClient, Router, Server};
 use futures_util::StreamExt as _;
-use integration_tests::proto::test::v1::{TestServiceClient, TestServiceExt as _};
+use integration_tests::proto::test::v1::{TestServiceClient, TestServiceServer};
+use support::gate::Gate;
 use support::{ServerStreamRequest, UnaryRequest};
+
+/// Only a hang guard: how long a test waits for calls and the server.
+const HANG: Duration = Duration::from_secs(30);
+
+/// A "long" call's handler time: far past any drain in these tests.
+const LONG_MS: u32 = 60_000;
+
+/// The test service behind `gate`, which tells the test when calls are in
+/// their handlers.
+fn gated_router(gate: &Gate) -> Router {
+    Router::new().add_methods(
+        <TestServiceServer<support::Impl>>::METHODS,
+        gate.wrap(TestServiceServer::new(support::Impl)),
+    )
+}
 
 #[tokio::test]
 async fn in_flight_calls_finish_or_fail_unavailable_and_new_ones_are_refused() {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let gate = Gate::new();
     let server = tokio::spawn(
-        Server::new(Arc::new(support::Impl).register(Router::new()))
+        Server::new(gated_router(&gate))
             .with_graceful_shutdown(async move {
                 let _ = stopped.await;
             })
-            .drain_timeout(Duration::from_millis(500))
+            .drain_timeout(Duration::from_secs(2))
             .serve_with_listener(listener),
     );
     let base: http::Uri = format!("http://{addr}").parse().unwrap();
@@ -53,14 +70,15 @@ async fn in_flight_calls_finish_or_fail_unavailable_and_new_ones_are_refused() {
                 .await
         })
     };
-    tokio::time::sleep(Duration::from_millis(50)).await;
+    // Both calls are in their handlers when the shutdown begins.
+    gate.entered(2).await;
     stop.send(()).unwrap();
 
     // The short call finishes within the drain deadline.
     let reply = short.await.unwrap().expect("in-flight call answered");
     assert_eq!(reply.message().text, "short");
     // The stream runs on until the deadline, then ends unavailable.
-    let end = tokio::time::timeout(Duration::from_secs(5), async {
+    let end = tokio::time::timeout(HANG, async {
         loop {
             match stream.next().await {
                 Some(Ok(_)) => continue,
@@ -74,7 +92,7 @@ async fn in_flight_calls_finish_or_fail_unavailable_and_new_ones_are_refused() {
     let err = end.expect("the cut stream reports an error, not a clean end");
     assert_eq!(err.code(), Code::Unavailable, "{err}");
     // The server has stopped, and new calls are refused.
-    tokio::time::timeout(Duration::from_secs(5), server)
+    tokio::time::timeout(HANG, server)
         .await
         .expect("the server stopped")
         .unwrap()
@@ -91,12 +109,13 @@ async fn every_call_in_flight_at_shutdown_is_accounted_for() {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let gate = Gate::new();
     let server = tokio::spawn(
-        Server::new(Arc::new(support::Impl).register(Router::new()))
+        Server::new(gated_router(&gate))
             .with_graceful_shutdown(async move {
                 let _ = stopped.await;
             })
-            .drain_timeout(Duration::from_millis(600))
+            .drain_timeout(Duration::from_secs(3))
             .serve_with_listener(listener),
     );
     let base: http::Uri = format!("http://{addr}").parse().unwrap();
@@ -114,10 +133,10 @@ async fn every_call_in_flight_at_shutdown_is_accounted_for() {
         for i in 0..12u32 {
             let client = client.clone();
             // Short calls finish within the drain, long ones outlive it.
-            let delay = if i % 2 == 0 { 50 + 20 * i } else { 3_000 };
+            let delay = if i % 2 == 0 { 50 + 20 * i } else { LONG_MS };
             sent += 1;
             calls.spawn(async move {
-                let long = delay >= 3_000;
+                let long = delay >= LONG_MS;
                 let outcome = if i % 3 == 0 {
                     let stream = client
                         .server_stream(&ServerStreamRequest {
@@ -151,10 +170,11 @@ async fn every_call_in_flight_at_shutdown_is_accounted_for() {
             });
         }
     }
-    tokio::time::sleep(Duration::from_millis(150)).await;
+    // Every call is in its handler when the shutdown begins.
+    gate.entered(sent).await;
     stop.send(()).unwrap();
     let (mut answered, mut unavailable) = (0, 0);
-    let all = tokio::time::timeout(Duration::from_secs(10), async {
+    let all = tokio::time::timeout(HANG, async {
         while let Some(joined) = calls.join_next().await {
             let (long, outcome) = joined.unwrap();
             match outcome {
@@ -169,9 +189,11 @@ async fn every_call_in_flight_at_shutdown_is_accounted_for() {
     });
     all.await.expect("a call hung through shutdown");
     assert_eq!(answered + unavailable, sent);
-    assert!(answered >= sent / 2, "short calls: {answered} of {sent}");
+    // Exactly the short calls are answered: every one of them finished
+    // within the drain, every long one was cut.
+    assert_eq!(answered, sent / 2, "short calls: {answered} of {sent}");
     assert!(unavailable > 0, "long calls outlived the drain");
-    tokio::time::timeout(Duration::from_secs(5), server)
+    tokio::time::timeout(HANG, server)
         .await
         .expect("the server stopped")
         .unwrap()

@@ -14,7 +14,7 @@ const SERVER: &str = "/test.v1.TestService/ServerStream";
 const CLIENT: &str = "/test.v1.TestService/ClientStream";
 
 fn grpc(path: &str, ct: &str) -> http::request::Builder {
-    post(path, ct, "").header("te", "trailers")
+    post(path, ct).header("te", "trailers")
 }
 
 fn trailers(reply: &Reply) -> &HeaderMap {
@@ -84,7 +84,7 @@ async fn grpc_unary_proto_and_json() {
     let reply = call(
         server.addr,
         Version::H2c,
-        post(UNARY, "application/grpc", ""),
+        post(UNARY, "application/grpc"),
         envelope(0, &encode(&unary_req("no te"))),
     )
     .await;
@@ -279,7 +279,7 @@ async fn grpc_web_binary_over_both_versions() {
         let reply = call(
             server.addr,
             v,
-            post(UNARY, "application/grpc-web+proto", "").header("x-grpc-web", "1"),
+            post(UNARY, "application/grpc-web+proto").header("x-grpc-web", "1"),
             envelope(0, &encode(&unary_req("web"))),
         )
         .await;
@@ -304,7 +304,7 @@ async fn grpc_web_binary_over_both_versions() {
         let reply = call(
             server.addr,
             v,
-            post(UNARY, "application/grpc-web", ""),
+            post(UNARY, "application/grpc-web"),
             envelope(0, &encode(&req)),
         )
         .await;
@@ -317,7 +317,7 @@ async fn grpc_web_binary_over_both_versions() {
         let reply = call(
             server.addr,
             v,
-            post(SERVER, "application/grpc-web+json", ""),
+            post(SERVER, "application/grpc-web+json"),
             envelope(
                 0,
                 &serde_json::to_vec(&serde_json::json!({"text":"w","count":2})).unwrap(),
@@ -337,7 +337,7 @@ async fn grpc_web_text_mode() {
         let reply = call(
             server.addr,
             v,
-            post(UNARY, "application/grpc-web-text", ""),
+            post(UNARY, "application/grpc-web-text"),
             body,
         )
         .await;
@@ -379,7 +379,7 @@ async fn grpc_web_text_mode() {
         let reply = call(
             server.addr,
             v,
-            post(UNARY, "application/grpc-web-text", ""),
+            post(UNARY, "application/grpc-web-text"),
             "%%%%not base64",
         )
         .await;

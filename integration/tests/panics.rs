@@ -23,14 +23,14 @@ async fn a_panicking_handler_fails_only_its_call_on_the_same_connection() {
     for version in [Version::Http1, Version::H2c] {
         let mut conn = connect(server.addr, version).await;
         let path = "/test.v1.TestService/Unary";
-        let req = post(path, "application/proto", bytes::Bytes::new())
+        let req = post(path, "application/proto")
             .body(full(encode(&text("panic"))))
             .unwrap();
         let reply = conn.send(req).await;
         assert_eq!(reply.status, 500, "{version:?}");
         assert_eq!(reply.json()["code"], "internal", "{version:?}");
         // The same connection serves the next call.
-        let req = post(path, "application/proto", bytes::Bytes::new())
+        let req = post(path, "application/proto")
             .body(full(encode(&text("fine"))))
             .unwrap();
         let reply = conn.send(req).await;
@@ -151,7 +151,7 @@ async fn a_panicking_user_layer_fails_only_its_call() {
     let server = support::start_with(Buggy(router)).await;
     let path = "/test.v1.TestService/Unary";
     let request = |content_type: &str, mode: &str| {
-        post(path, content_type, bytes::Bytes::new())
+        post(path, content_type)
             .header("x-panic", mode)
             .header("te", "trailers")
             .body(full(if content_type.starts_with("application/grpc") {

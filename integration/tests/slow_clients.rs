@@ -67,13 +67,9 @@ async fn a_prompt_client_is_served_past_the_limits() {
     let addr = start(Duration::from_millis(300), Duration::from_millis(300)).await;
     let mut conn = support::connect(addr, support::Version::Http1).await;
     for _ in 0..3 {
-        let req = support::post(
-            "/test.v1.TestService/Unary",
-            "application/json",
-            bytes::Bytes::new(),
-        )
-        .body(support::full(r#"{"text":"hi"}"#))
-        .unwrap();
+        let req = support::post("/test.v1.TestService/Unary", "application/json")
+            .body(support::full(r#"{"text":"hi"}"#))
+            .unwrap();
         assert_eq!(conn.send(req).await.status, 200);
         // Idle between requests for less than the limits.
         tokio::time::sleep(Duration::from_millis(100)).await;
@@ -105,13 +101,9 @@ async fn connections_over_the_cap_wait_for_a_free_slot() {
             .serve_with_listener(listener),
     );
     let request = || {
-        support::post(
-            "/test.v1.TestService/Unary",
-            "application/json",
-            bytes::Bytes::new(),
-        )
-        .body(support::full(r#"{"text":"hi"}"#))
-        .unwrap()
+        support::post("/test.v1.TestService/Unary", "application/json")
+            .body(support::full(r#"{"text":"hi"}"#))
+            .unwrap()
     };
     let mut first = support::connect(addr, support::Version::Http1).await;
     assert_eq!(first.send(request()).await.status, 200);
@@ -194,25 +186,17 @@ async fn a_stalled_http2_request_body_fails_deadline_exceeded() {
         )))])
         .chain(futures_util::stream::pending()),
     );
-    let req = support::post(
-        "/test.v1.TestService/Unary",
-        "application/json",
-        bytes::Bytes::new(),
-    )
-    .body(http_body_util::BodyExt::boxed(stalled))
-    .unwrap();
+    let req = support::post("/test.v1.TestService/Unary", "application/json")
+        .body(http_body_util::BodyExt::boxed(stalled))
+        .unwrap();
     let started = Instant::now();
     let reply = conn.send(req).await;
     assert_eq!(reply.status, 504);
     assert_eq!(reply.json()["code"], "deadline_exceeded");
     assert!(started.elapsed() < Duration::from_secs(2));
     // The connection serves on.
-    let req = support::post(
-        "/test.v1.TestService/Unary",
-        "application/json",
-        bytes::Bytes::new(),
-    )
-    .body(support::full(r#"{"text":"after"}"#))
-    .unwrap();
+    let req = support::post("/test.v1.TestService/Unary", "application/json")
+        .body(support::full(r#"{"text":"after"}"#))
+        .unwrap();
     assert_eq!(conn.send(req).await.status, 200);
 }

@@ -162,13 +162,9 @@ async fn an_http2_connection_with_half_a_preface_is_closed() {
 async fn a_prompt_tls_client_is_served_past_the_limits() {
     let server = start(SHORT, SHORT).await;
     let request = || {
-        support::post(
-            "/test.v1.TestService/Unary",
-            "application/json",
-            bytes::Bytes::new(),
-        )
-        .body(support::full(r#"{"text":"hi"}"#))
-        .unwrap()
+        support::post("/test.v1.TestService/Unary", "application/json")
+            .body(support::full(r#"{"text":"hi"}"#))
+            .unwrap()
     };
     let io = TokioIo::new(server.handshake(b"h2").await);
     let (mut h2, conn) = hyper::client::conn::http2::handshake(TokioExecutor::new(), io)

@@ -13,6 +13,8 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use tokio::sync::Notify;
+
 use connectrpc::client::ClientBody;
 use connectrpc::layers::observe::TraceLayer;
 use connectrpc::{CallOptions, ClientConfig, Code, HttpClient, Router};
@@ -23,6 +25,9 @@ use tracing::field::{Field, Visit};
 use tracing::span::{Attributes, Id, Record};
 use tracing_subscriber::layer::{Context, SubscriberExt as _};
 use tracing_subscriber::registry::LookupSpan;
+
+/// How long a test waits for spans to close: only a hang guard.
+const WAIT: Duration = Duration::from_secs(15);
 
 /// A closed span: its name and every field recorded on it.
 #[derive(Clone, Debug)]
@@ -56,7 +61,7 @@ impl Visit for Fields {
 
 /// Collects every closed span.
 #[derive(Clone, Default)]
-struct Capture(Arc<Mutex<Vec<Closed>>>);
+struct Capture(Arc<Mutex<Vec<Closed>>>, Arc<Notify>);
 
 impl<S: tracing::Subscriber + for<'a> LookupSpan<'a>> tracing_subscriber::Layer<S> for Capture {
     fn on_new_span(&self, attrs: &Attributes<'_>, id: &Id, ctx: Context<'_, S>) {
@@ -85,6 +90,7 @@ impl<S: tracing::Subscriber + for<'a> LookupSpan<'a>> tracing_subscriber::Layer<
             name: span.name(),
             fields,
         });
+        self.1.notify_waiters();
     }
 }
 
@@ -94,21 +100,19 @@ impl Capture {
         tracing::subscriber::set_default(tracing_subscriber::registry().with(self.clone()))
     }
 
-    /// Takes the spans closed so far named `name`, waiting (briefly) until
-    /// there are `n`: a server span closes once the response is written.
+    /// Takes the spans closed so far named `name`, waiting until there are
+    /// `n`: a server span closes once the response is written.
     async fn take(&self, name: &str, n: usize) -> Vec<Closed> {
-        for _ in 0..200 {
-            {
-                let mut all = self.0.lock().unwrap();
-                if all.iter().filter(|s| s.name == name).count() >= n {
-                    let (hit, rest) = all.drain(..).partition(|s| s.name == name);
-                    *all = rest;
-                    return hit;
-                }
-            }
-            tokio::time::sleep(Duration::from_millis(5)).await;
-        }
-        panic!("fewer than {n} {name} spans: {:?}", self.0.lock().unwrap());
+        let count = || {
+            let all = self.0.lock().unwrap();
+            all.iter().filter(|s| s.name == name).count()
+        };
+        let enough = support::wait_until(&self.1, WAIT, || count() >= n).await;
+        let mut all = self.0.lock().unwrap();
+        assert!(enough, "fewer than {n} {name} spans: {all:?}");
+        let (hit, rest) = all.drain(..).partition(|s| s.name == name);
+        *all = rest;
+        hit
     }
 
     async fn one(&self, name: &str) -> Closed {

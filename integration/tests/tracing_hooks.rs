@@ -12,6 +12,8 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use tokio::sync::Notify;
+
 use connectrpc::client::ClientBody;
 use connectrpc::layers::observe::{
     self, CallInfo, CallSummary, Observer, Propagator, Side, TraceLayer, TraceParent,
@@ -30,8 +32,9 @@ struct Metrics {
     longest: Duration,
 }
 
+/// The metrics, and a notice after each finished call.
 #[derive(Clone, Default)]
-struct Recorder(Arc<Mutex<Metrics>>);
+struct Recorder(Arc<Mutex<Metrics>>, Arc<Notify>);
 
 impl Observer for Recorder {
     fn call_started(&self, call: &CallInfo) {
@@ -57,6 +60,8 @@ impl Observer for Recorder {
         e[2] += end.request_bytes;
         e[3] += end.response_messages;
         e[4] += end.response_bytes;
+        drop(m);
+        self.1.notify_waiters();
     }
 }
 
@@ -120,19 +125,17 @@ async fn observer_and_propagator_see_every_call() {
         }
     }
     // The server records a call once its response is written.
-    for _ in 0..200 {
-        if recorder
+    let settled = support::wait_until(&recorder.1, Duration::from_secs(15), || {
+        recorder
             .0
             .lock()
             .unwrap()
             .in_flight
             .values()
             .all(|n| *n == 0)
-        {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
+    })
+    .await;
+    assert!(settled, "calls still in flight");
 
     let m = recorder.0.lock().unwrap();
     assert_eq!(m.in_flight.get(&Side::Server), Some(&0));

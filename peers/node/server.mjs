@@ -1,5 +1,5 @@
 // A connect-es (@connectrpc/connect-node) server for greet.v1.GreetService, for our Rust client
-// (examples/peer_client.rs) to call.
+// (peers/src/bin/peer-client/) to call.
 //
 //   node server.mjs
 //

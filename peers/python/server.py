@@ -1,5 +1,5 @@
 """A Python grpcio server for greet.v1.GreetService, for our Rust client
-(examples/peer_client.rs) to call over gRPC (HTTP/2 without TLS, proto).
+(peers/src/bin/peer-client/) to call over gRPC (HTTP/2 without TLS, proto).
 
     python server.py GEN_DIR
 

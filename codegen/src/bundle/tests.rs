@@ -3,6 +3,10 @@ use buffa_codegen::generated::descriptor::{
     MethodDescriptorProto, ServiceDescriptorProto,
 };
 
+use buffa_codegen::IncludeMode;
+use buffa_codegen::generated::descriptor::FileDescriptorProto;
+
+use super::generate::document_modules;
 use super::*;
 
 fn message(name: &str) -> DescriptorProto {
@@ -318,7 +322,7 @@ fn imported_but_not_generated_types_are_errors() {
 #[test]
 fn every_package_module_is_documented() {
     let tree = "#[allow(x)]\npub mod greet {\n    use super::*;\n    #[allow(x)]\n    pub mod v1 {\n    }\n    #[allow(x)]\n    pub mod r#type {\n    }\n}\npub mod other {\n}\n";
-    let doc = super::document_modules(tree);
+    let doc = document_modules(tree);
     assert!(
         doc.starts_with("/// Protobuf package `greet`.\n#[allow(x)]\npub mod greet {"),
         "{doc}"

@@ -15,21 +15,12 @@ pub(crate) const ALPN_H2: &[u8] = b"h2";
 /// ALPN protocol id of HTTP/1.1.
 pub(crate) const ALPN_HTTP1: &[u8] = b"http/1.1";
 
-/// An error building a [`ClientTlsConfig`]: unreadable PEM, no certificate
-/// where one is needed, a key that does not match its certificate.
-#[derive(Debug)]
-pub struct TlsError(String);
-
-impl fmt::Display for TlsError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "TLS configuration: {}", self.0)
-    }
-}
-
-impl std::error::Error for TlsError {}
+/// The error of building a TLS configuration, defined once in
+/// `connect-core` for the server and the client.
+pub use connect_core::TlsError;
 
 fn err(context: &str, e: impl fmt::Display) -> TlsError {
-    TlsError(format!("{context}: {e}"))
+    TlsError::new(format!("{context}: {e}"))
 }
 
 /// The client's TLS settings: which roots to trust for server certificates
@@ -127,9 +118,7 @@ impl ClientTlsConfig {
             added += 1;
         }
         if added == 0 {
-            return Err(TlsError(
-                "root certificates: no certificate found".to_owned(),
-            ));
+            return Err(TlsError::new("root certificates: no certificate found"));
         }
         Ok(self)
     }
@@ -147,8 +136,8 @@ impl ClientTlsConfig {
             .collect::<Result<Vec<_>, _>>()
             .map_err(|e| err("client certificate chain", e))?;
         if chain.is_empty() {
-            return Err(TlsError(
-                "client certificate chain: no certificate found".to_owned(),
+            return Err(TlsError::new(
+                "client certificate chain: no certificate found",
             ));
         }
         let key =

@@ -3,6 +3,8 @@
 
 #![allow(dead_code, reason = "each test binary uses part of it")]
 
+pub(crate) mod raw_h2;
+
 use std::convert::Infallible;
 use std::future::Future;
 use std::net::SocketAddr;

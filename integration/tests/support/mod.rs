@@ -2,6 +2,8 @@
 //! 127.0.0.1, and a raw hyper client speaking HTTP/1.1 or h2c.
 #![allow(dead_code, unreachable_pub)]
 
+pub mod gate;
+
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -163,9 +165,9 @@ impl Conn {
     }
 }
 
-/// A request builder with a full body.
-pub fn post(path: &str, content_type: &str, body: impl Into<Bytes>) -> http::request::Builder {
-    let _ = body;
+/// A POST request builder for `path` with `content_type`; the body is given
+/// when the request is built (`.body(full(..))`, or `call`'s `body`).
+pub fn post(path: &str, content_type: &str) -> http::request::Builder {
     Request::post(format!("http://127.0.0.1{path}")).header("content-type", content_type)
 }
 
@@ -232,4 +234,27 @@ pub fn unary_req(text: &str) -> UnaryRequest {
 pub fn decode_unary_response(b: &[u8]) -> UnaryResponse {
     <UnaryResponse as buffa::Message>::decode_from_slice(b)
         .unwrap_or_else(|e| panic!("{e}: {:?}", String::from_utf8_lossy(b)))
+}
+
+/// Waits until `done()` holds, checking again each time `changed` is
+/// notified (`notify_waiters`), for at most `within` (a hang guard);
+/// returns whether it holds.
+pub async fn wait_until(
+    changed: &tokio::sync::Notify,
+    within: Duration,
+    mut done: impl FnMut() -> bool,
+) -> bool {
+    let deadline = tokio::time::Instant::now() + within;
+    loop {
+        let notified = changed.notified();
+        tokio::pin!(notified);
+        // Registered before the check, so a change in between is not missed.
+        notified.as_mut().enable();
+        if done() {
+            return true;
+        }
+        if tokio::time::timeout_at(deadline, notified).await.is_err() {
+            return done();
+        }
+    }
 }
