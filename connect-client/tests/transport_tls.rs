@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use connect_client::transport::{ClientTlsConfig, Http2Connection, HttpClient};
 use connect_core::{Code, ConnectError};
-use connect_layers::client::ClientBody;
+use connect_layers::ClientBody;
 use rcgen::{CertificateParams, CertifiedIssuer, KeyPair};
 use rustls::server::WebPkiClientVerifier;
 use rustls_pki_types::pem::PemObject;
