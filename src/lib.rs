@@ -71,10 +71,6 @@ pub use buffa::view::OwnedView;
 pub use connect_client as client;
 #[cfg(feature = "client-tls")]
 pub use connect_client::transport::ClientTlsConfig;
-/// The server's TLS settings (`connectrpc::server::TlsConfig`), named for
-/// its side at the top of the crate, beside `ClientTlsConfig`.
-#[cfg(feature = "server-tls")]
-pub use connect_server::TlsConfig as ServerTlsConfig;
 #[cfg(feature = "client")]
 pub use connect_client::transport::{Http2Connection, HttpClient};
 #[cfg(feature = "client")]
@@ -104,6 +100,10 @@ pub use connect_layers::stack::server::{ConnectLayer, GrpcLayer, GrpcWebLayer, S
 pub use connect_reflection as reflection;
 #[cfg(feature = "server")]
 pub use connect_server as server;
+/// The server's TLS settings (`connectrpc::server::TlsConfig`), named for
+/// its side at the top of the crate, beside `ClientTlsConfig`.
+#[cfg(feature = "server-tls")]
+pub use connect_server::TlsConfig as ServerTlsConfig;
 #[cfg(feature = "server")]
 pub use connect_server::{ConnectRpcService, Limits, Router, Server};
 

@@ -172,10 +172,7 @@ pub(crate) fn append_header<N, V>(
     }
 }
 
-fn parse_header<N, V>(
-    name: N,
-    value: V,
-) -> Result<(HeaderName, HeaderValue), ConnectError>
+fn parse_header<N, V>(name: N, value: V) -> Result<(HeaderName, HeaderValue), ConnectError>
 where
     N: TryInto<HeaderName>,
     N::Error: fmt::Display,
