@@ -68,8 +68,13 @@ fn h2_reset_code(err: &(dyn Error + 'static)) -> Option<Code> {
 }
 
 /// Whether `err`'s chain holds a timeout: hyper's (`is_timeout`) or an
-/// I/O error of kind `TimedOut`.
+/// I/O error of kind `TimedOut`. An HTTP/2 keep-alive PING left
+/// unanswered is not one: it says the connection is dead (`unavailable`,
+/// as gRPC has it), not that a call ran out of time.
 fn is_timeout(err: &(dyn Error + 'static)) -> bool {
+    if connect_layers::errors::client::is_keep_alive_failure(err) {
+        return false;
+    }
     chain(err).any(|e| {
         e.downcast_ref::<hyper::Error>()
             .is_some_and(hyper::Error::is_timeout)

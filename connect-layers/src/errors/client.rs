@@ -189,24 +189,35 @@ where
 /// `TimedOut`, tokio's `Elapsed`, or an error that says it timed out:
 /// `tower::timeout`'s `Elapsed` ("request timed out"), hyper's ("operation
 /// timed out") and the connectors' are recognised that way, whichever
-/// version of those crates the channel was built with.
+/// version of those crates the channel was built with. An unanswered
+/// keep-alive PING ([`is_keep_alive_failure`]) is a dead connection:
+/// `unavailable`.
 pub fn transport_error(e: impl Into<BoxError>) -> ConnectError {
     let e = e.into();
     if let Some(found) = ConnectError::find_in(&*e) {
         return found.clone();
     }
-    let timed_out = chain(&*e).any(|s| {
-        s.downcast_ref::<std::io::Error>()
-            .is_some_and(|io| io.kind() == std::io::ErrorKind::TimedOut)
-            || s.is::<tokio::time::error::Elapsed>()
-            || s.to_string().to_ascii_lowercase().contains("timed out")
-    });
+    let timed_out = !is_keep_alive_failure(&*e)
+        && chain(&*e).any(|s| {
+            s.downcast_ref::<std::io::Error>()
+                .is_some_and(|io| io.kind() == std::io::ErrorKind::TimedOut)
+                || s.is::<tokio::time::error::Elapsed>()
+                || s.to_string().to_ascii_lowercase().contains("timed out")
+        });
     let code = if timed_out {
         Code::DeadlineExceeded
     } else {
         Code::Unavailable
     };
     ConnectError::new(code, chain_text(&*e))
+}
+
+/// Whether `err` is an HTTP/2 keep-alive PING that went unanswered (hyper
+/// says "keep-alive timed out"): the connection is dead, so calls on it
+/// are `unavailable`, not `deadline_exceeded`, though the error says it
+/// timed out.
+pub fn is_keep_alive_failure(err: &(dyn std::error::Error + 'static)) -> bool {
+    chain(err).any(|s| s.to_string().to_ascii_lowercase().contains("keep-alive"))
 }
 
 /// The error a client infers from an HTTP status alone.
