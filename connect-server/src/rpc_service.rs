@@ -24,7 +24,7 @@ pub const DEFAULT_MAX_MESSAGE_SIZE: usize = 4 * 1024 * 1024;
 /// `connectrpc` crate's shape, for [`ConnectRpcService::with_limits`].
 ///
 /// This crate's stacks have one receive limit
-/// ([`StackConfig::read_max_bytes`](connect_layers::stack::StackConfig::read_max_bytes)):
+/// ([`StackConfig::read_max_bytes`](connect_layers::stack::server::StackConfig::read_max_bytes)):
 /// it bounds each request message both as read off the wire and after
 /// decompression. `with_limits` sets it to the smaller of
 /// [`max_message_size`](Self::max_message_size) and

@@ -18,7 +18,7 @@ pub enum TypeProblem {
     NotGenerated(String),
 }
 
-/// Why [`generate`] failed.
+/// Why [`generate`](super::generate) failed.
 #[derive(Debug)]
 #[non_exhaustive]
 pub enum Error {
