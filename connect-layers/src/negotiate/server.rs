@@ -174,8 +174,26 @@ fn plain(status: StatusCode) -> Response<ResponseBody> {
     resp
 }
 
+/// A refusal with a one-line explanation for whoever reads it (curl, a
+/// log): HTTP/2 clients then see the stream carry data to its end rather
+/// than a lone HEADERS frame, as from any web server's error page.
+fn explained(status: StatusCode, text: &'static str) -> Response<ResponseBody> {
+    let mut resp = Response::new(ResponseBody::full(bytes::Bytes::from_static(
+        text.as_bytes(),
+    )));
+    *resp.status_mut() = status;
+    resp.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
+    resp
+}
+
 fn unsupported_media_type(accept: &'static str) -> Response<ResponseBody> {
-    let mut resp = plain(StatusCode::UNSUPPORTED_MEDIA_TYPE);
+    let mut resp = explained(
+        StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        "unsupported content type for this method: see the accept-post header\n",
+    );
     resp.headers_mut()
         .insert("accept-post", HeaderValue::from_static(accept));
     resp
@@ -201,7 +219,10 @@ fn http2_required() -> Response<ResponseBody> {
 }
 
 fn method_not_allowed(allow_get: bool) -> Response<ResponseBody> {
-    let mut resp = plain(StatusCode::METHOD_NOT_ALLOWED);
+    let mut resp = explained(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "HTTP method not allowed for this RPC method: see the allow header\n",
+    );
     let allow = if allow_get { "GET, POST" } else { "POST" };
     resp.headers_mut()
         .insert(header::ALLOW, HeaderValue::from_static(allow));
