@@ -4,6 +4,7 @@
 //! allows it and the URL fits the cap; otherwise it stays a POST. GET
 //! responses are cacheable by HTTP caches.
 
+use std::fmt::Write as _;
 use std::task::{Context, Poll};
 
 use base64::Engine as _;
@@ -126,9 +127,9 @@ pub fn to_get(
     }
     let mut url = format!("{base}?{QUERY_CONNECT}=v1&{QUERY_ENCODING}={codec}&{QUERY_BASE64}=1");
     if let Some(c) = &compression {
-        url.push_str(&format!("&{QUERY_COMPRESSION}={c}"));
+        let _ = write!(url, "&{QUERY_COMPRESSION}={c}");
     }
-    url.push_str(&format!("&{QUERY_MESSAGE}="));
+    let _ = write!(url, "&{QUERY_MESSAGE}=");
     URL_SAFE_NO_PAD.encode_string(&body, &mut url);
     let Ok(uri) = Uri::try_from(url) else {
         return req;

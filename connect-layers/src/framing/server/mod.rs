@@ -56,7 +56,7 @@ use tower_service::Service;
 
 pub use self::body::FrameDecoder;
 pub use self::future::ResponseFuture;
-pub use crate::framing::DEFAULT_READ_MAX_BYTES;
+use crate::framing::DEFAULT_READ_MAX_BYTES;
 use crate::protocol::Call;
 use crate::rpc::{RequestHead, RequestMessages, RpcRequest, RpcResponse};
 
