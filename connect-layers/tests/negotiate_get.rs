@@ -146,3 +146,28 @@ async fn errors_are_mapped_per_protocol_shape() {
     let end: serde_json::Value = serde_json::from_slice(&body[5..]).unwrap();
     assert_eq!(end["error"]["code"], "aborted");
 }
+
+#[tokio::test]
+async fn refusals_say_why_in_a_text_body() {
+    // A 415 or 405 carries a line of text: HTTP/2 peers see data on the
+    // stream (h2spec generic/2/2, 2/3), curl users see the reason.
+    let wrong_type = post(&UNARY, "text/html", b"x");
+    let wrong_method = routed(
+        Request::put(UNARY.path())
+            .header("content-type", "application/proto")
+            .body(Full::new(Bytes::new()))
+            .unwrap(),
+        &UNARY,
+    );
+    for (req, status) in [
+        (wrong_type, StatusCode::UNSUPPORTED_MEDIA_TYPE),
+        (wrong_method, StatusCode::METHOD_NOT_ALLOWED),
+    ] {
+        let resp = run(req).await;
+        assert_eq!(resp.status(), status);
+        assert_eq!(resp.headers()["content-type"], "text/plain; charset=utf-8");
+        let body = resp.into_body().collect().await.unwrap().to_bytes();
+        let text = std::str::from_utf8(&body).unwrap();
+        assert!(text.ends_with('\n') && text.contains("header"), "{text:?}");
+    }
+}
