@@ -1,9 +1,8 @@
-//! Draining unread HTTP/1.1 request bodies.
+//! Draining unread request bodies.
 //!
 //! A call can end before its request body does: a `415` for the wrong
 //! content type, a message over the receive limit, a handler that answers
-//! early. On HTTP/2 the stream is simply reset after the response. On
-//! HTTP/1.1 hyper closes the connection when the body is dropped unread,
+//! early. On HTTP/1.1 hyper closes the connection when the body is dropped unread,
 //! and a client still writing the body gets `EPIPE` / `ECONNRESET`,
 //! usually losing the response it was about to read (Go's client reports
 //! `unavailable: broken pipe`). Like Go's `net/http` server, we keep reading
@@ -16,6 +15,18 @@
 //! writing its headers; if it has not, the response says `connection:
 //! close`, so the client never reuses a connection that may be closed under
 //! it, while the drain goes on reading so the client can finish writing.
+//!
+//! On HTTP/2, a stream whose request body is dropped unread is reset with
+//! `RST_STREAM(NO_ERROR)` as soon as the response is sent (RFC 9113, 8.1),
+//! and h2 then ignores whatever the client still sends on it (RFC 9113,
+//! 5.4.2): a protocol error in the rest of the request (a `content-length`
+//! the DATA does not match, a pseudo-header in the trailers) goes
+//! unreported, and the stream no longer counts against the concurrency
+//! limit the client was told. So an unread HTTP/2 body is drained too, up
+//! to [`H2_DRAIN_MAX_BYTES`] and [`DRAIN_TIMEOUT`]: the stream then ends as
+//! the client ends it, or with h2's own error for what it sent. A body read
+//! to its end (every well-formed unary call) costs one `is_end_stream`
+//! check; the drain runs only after an early answer.
 //!
 //! The same body also carries the router's request-body stall limit
 //! ([`Router::request_body_timeout`](crate::Router::request_body_timeout)):
@@ -42,6 +53,11 @@ use pin_project_lite::pin_project;
 /// writing (which would lose our answer); the time limit bounds the work.
 pub(crate) const DRAIN_MAX_BYTES: u64 = 8 * 1024 * 1024;
 
+/// The most HTTP/2 request body discarded after a call ended early (each
+/// byte read gives the client flow-control window back, so this bounds
+/// what one stream can make us read).
+pub(crate) const H2_DRAIN_MAX_BYTES: u64 = 1024 * 1024;
+
 /// How long an early answer waits for the drain before it goes out with
 /// `connection: close` instead (the drain goes on behind it).
 pub(crate) const SETTLE_WAIT: Duration = Duration::from_millis(500);
@@ -52,11 +68,13 @@ pub(crate) const DRAIN_TIMEOUT: Duration = Duration::from_secs(5);
 pin_project! {
     /// The request body the protocol stack sees behind a
     /// [`Router`](crate::Router): the client's body, drained in the
-    /// background if it is dropped unread on HTTP/1.x. See the module docs.
+    /// background (bounded in bytes and time) if it is dropped unread. See
+    /// the module docs.
     pub struct DrainOnDrop<B>
     where
         B: Body,
         B: Send,
+        B: Unpin,
         B: 'static,
     {
         #[pin]
@@ -118,12 +136,12 @@ pin_project! {
     where
         B: Body,
         B: Send,
+        B: Unpin,
         B: 'static,
     {
-        // HTTP/2 and later: passed through.
+        // HTTP/2 and later: read in place, drained on drop.
         Direct {
-            #[pin]
-            body: B,
+            guard: H2Guard<B>,
         },
         // HTTP/1.x: drained on drop.
         Http1 {
@@ -176,15 +194,37 @@ impl DrainState {
     }
 }
 
+/// Owns an HTTP/2 body in place (no allocation); drains it in the
+/// background when dropped before its end, so h2 does not reset the stream
+/// under a client still sending.
+struct H2Guard<B: Body + Send + Unpin + 'static> {
+    body: Option<B>,
+}
+
+impl<B: Body + Send + Unpin + 'static> Drop for H2Guard<B> {
+    fn drop(&mut self) {
+        let Some(body) = self.body.take() else { return };
+        if body.is_end_stream() {
+            return;
+        }
+        if let Ok(handle) = tokio::runtime::Handle::try_current() {
+            handle.spawn(async move {
+                let _ =
+                    tokio::time::timeout(DRAIN_TIMEOUT, discard(body, H2_DRAIN_MAX_BYTES)).await;
+            });
+        }
+    }
+}
+
 /// Owns an HTTP/1.x body; drains it in the background when dropped before
 /// its end.
-struct Guard<B: Body + Send + 'static> {
-    body: Option<Pin<Box<B>>>,
+struct Guard<B: Body + Send + Unpin + 'static> {
+    body: Option<B>,
     ended: bool,
     state: Arc<DrainState>,
 }
 
-impl<B: Body + Send + 'static> std::fmt::Debug for Guard<B> {
+impl<B: Body + Send + Unpin + 'static> std::fmt::Debug for Guard<B> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Guard").field("ended", &self.ended).finish()
     }
@@ -192,7 +232,7 @@ impl<B: Body + Send + 'static> std::fmt::Debug for Guard<B> {
 
 impl<B> std::fmt::Debug for DrainOnDrop<B>
 where
-    B: Body + Send + 'static,
+    B: Body + Send + Unpin + 'static,
 {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let mut d = f.debug_struct("DrainOnDrop");
@@ -206,7 +246,7 @@ where
 
 impl<B> DrainOnDrop<B>
 where
-    B: Body + Send + 'static,
+    B: Body + Send + Unpin + 'static,
 {
     /// Wraps the body of a request made with HTTP `version`.
     pub fn new(version: Version, body: B) -> Self {
@@ -226,7 +266,7 @@ where
             let state = Arc::new(DrainState::default());
             let inner = Inner::Http1 {
                 guard: Guard {
-                    body: Some(Box::pin(body)),
+                    body: Some(body),
                     ended: false,
                     state: state.clone(),
                 },
@@ -235,7 +275,9 @@ where
         } else {
             (
                 DrainOnDrop {
-                    inner: Inner::Direct { body },
+                    inner: Inner::Direct {
+                        guard: H2Guard { body: Some(body) },
+                    },
                     stall,
                 },
                 None,
@@ -246,7 +288,7 @@ where
 
 impl<B> Body for DrainOnDrop<B>
 where
-    B: Body + Send + 'static,
+    B: Body + Send + Unpin + 'static,
     B::Error: Into<BoxError>,
 {
     type Data = B::Data;
@@ -259,12 +301,15 @@ where
         let this = self.project();
         let mut inner = this.inner;
         let polled = match inner.as_mut().project() {
-            InnerProj::Direct { body } => body.poll_frame(cx),
+            InnerProj::Direct { guard } => match guard.body.as_mut() {
+                Some(body) => Pin::new(body).poll_frame(cx),
+                None => return Poll::Ready(None),
+            },
             InnerProj::Http1 { guard } => {
                 let Some(body) = guard.body.as_mut() else {
                     return Poll::Ready(None);
                 };
-                let polled = body.as_mut().poll_frame(cx);
+                let polled = Pin::new(body).poll_frame(cx);
                 match &polled {
                     Poll::Ready(None) => {
                         guard.ended = true;
@@ -300,7 +345,7 @@ where
 
     fn is_end_stream(&self) -> bool {
         match &self.inner {
-            Inner::Direct { body } => body.is_end_stream(),
+            Inner::Direct { guard } => guard.body.as_ref().is_none_or(|b| b.is_end_stream()),
             Inner::Http1 { guard } => {
                 guard.ended || guard.body.as_ref().is_none_or(|b| b.is_end_stream())
             }
@@ -309,7 +354,10 @@ where
 
     fn size_hint(&self) -> SizeHint {
         match &self.inner {
-            Inner::Direct { body } => body.size_hint(),
+            Inner::Direct { guard } => guard
+                .body
+                .as_ref()
+                .map_or_else(|| SizeHint::with_exact(0), |b| b.size_hint()),
             Inner::Http1 { guard } => guard
                 .body
                 .as_ref()
@@ -318,7 +366,7 @@ where
     }
 }
 
-impl<B: Body + Send + 'static> Drop for Guard<B> {
+impl<B: Body + Send + Unpin + 'static> Drop for Guard<B> {
     fn drop(&mut self) {
         let Some(body) = self.body.take() else { return };
         if self.ended {
@@ -349,12 +397,12 @@ impl<B: Body + Send + 'static> Drop for Guard<B> {
 
 /// Reads and discards `body` until its end (`true`), an error or `max`
 /// bytes (`false`).
-async fn discard<B: Body>(mut body: Pin<Box<B>>, max: u64) -> bool {
+async fn discard<B: Body + Unpin>(mut body: B, max: u64) -> bool {
     use bytes::Buf as _;
 
     let mut seen = 0u64;
     while seen <= max {
-        let more = std::future::poll_fn(|cx| match body.as_mut().poll_frame(cx) {
+        let more = std::future::poll_fn(|cx| match Pin::new(&mut body).poll_frame(cx) {
             Poll::Ready(Some(Ok(frame))) => Poll::Ready(Some(Ok(frame
                 .data_ref()
                 .map_or(0, |d| d.remaining() as u64)))),
@@ -426,11 +474,28 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn http2_body_dropped_unread_is_not_drained() {
+    async fn http2_body_dropped_unread_is_drained_up_to_its_limit() {
         let read = Arc::new(AtomicU64::new(0));
         drop(DrainOnDrop::new(Version::HTTP_2, counted(8, read.clone())));
         settle().await;
-        assert_eq!(read.load(Ordering::SeqCst), 0);
+        assert_eq!(
+            read.load(Ordering::SeqCst),
+            8 * 1024,
+            "rest of body drained"
+        );
+
+        let read = Arc::new(AtomicU64::new(0));
+        let huge = (H2_DRAIN_MAX_BYTES / 1024) as usize * 4;
+        drop(DrainOnDrop::new(
+            Version::HTTP_2,
+            counted(huge, read.clone()),
+        ));
+        settle().await;
+        let n = read.load(Ordering::SeqCst);
+        assert!(
+            n > H2_DRAIN_MAX_BYTES && n <= H2_DRAIN_MAX_BYTES + 2048,
+            "{n}"
+        );
     }
 
     #[tokio::test]
@@ -499,7 +564,11 @@ mod tests {
                 n + 1,
             ))
         });
-        let (body, _) = DrainOnDrop::tracked(Version::HTTP_2, StreamBody::new(slow), Some(limit));
+        let (body, _) = DrainOnDrop::tracked(
+            Version::HTTP_2,
+            StreamBody::new(Box::pin(slow)),
+            Some(limit),
+        );
         // 24 s in all, but never 10 s without data.
         let all = body.collect().await.unwrap().to_bytes();
         assert_eq!(&all[..], b"xxx");

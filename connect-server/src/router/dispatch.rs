@@ -97,8 +97,8 @@ impl Service<RpcRequest> for Dispatch {
     }
 
     fn call(&mut self, req: RpcRequest) -> Self::Future {
-        match self.routes.get(req.head.method.path()) {
-            Some((_, svc)) => svc.call(req),
+        match self.routes.service(req.head.method) {
+            Some(svc) => svc.call(req),
             None => {
                 let err = connect_layers::handler::unimplemented(&req);
                 Box::pin(async move { Err(err) })

@@ -28,6 +28,7 @@ use self::dispatch::{Erased, ErasedService, Shared};
 use self::future::Inner;
 pub use self::future::ResponseFuture;
 use self::table::{RouteTable, Routes};
+
 use crate::drain::DrainOnDrop;
 use crate::stack_call::StackCall;
 
@@ -155,7 +156,7 @@ impl<C, G, W> Router<C, G, W> {
 
 impl<C, G, W> fmt::Debug for Router<C, G, W> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let mut paths: Vec<_> = self.shared.routes.keys().collect();
+        let mut paths: Vec<_> = self.shared.routes.paths().collect();
         paths.sort();
         f.debug_struct("Router").field("paths", &paths).finish()
     }
@@ -259,7 +260,7 @@ impl Router {
         } = self.into_stacks();
         let mut routes = Arc::try_unwrap(routes).unwrap_or_else(|shared| (*shared).clone());
         for method in methods {
-            routes.insert(method.path(), (method, service.clone()));
+            routes.insert(method, service.clone());
         }
         Self::with_routes(Arc::new(routes), config, body_timeouts)
     }
@@ -373,7 +374,7 @@ impl<C, G, W> Router<C, G, W> {
 
     /// The paths this router serves, sorted.
     pub fn paths(&self) -> Vec<&'static str> {
-        let mut paths: Vec<_> = self.shared.routes.keys().copied().collect();
+        let mut paths: Vec<_> = self.shared.routes.paths().collect();
         paths.sort_unstable();
         paths
     }
@@ -400,9 +401,10 @@ pub fn detect_protocol(content_type: Option<&HeaderValue>) -> Protocol {
     content_type::detect(content_type.map(HeaderValue::as_bytes))
 }
 
-/// The stack sees the body wrapped in [`DrainOnDrop`]: on HTTP/1.1 a body
-/// left unread by a call that ended early is drained in the background, so
-/// the client can finish sending it and read the response.
+/// The stack sees the body wrapped in [`DrainOnDrop`]: a body left unread
+/// by a call that ended early is drained in the background (bounded), so
+/// the client can finish sending it and read the response, and an HTTP/2
+/// stream ends as the client ends it rather than reset under it.
 impl<C, G, W, B> Service<Request<B>> for Router<C, G, W>
 where
     C: Service<Request<DrainOnDrop<B>>, Response = Response<ResponseBody>, Error = Infallible>
@@ -411,7 +413,7 @@ where
         + Clone,
     W: Service<Request<DrainOnDrop<B>>, Response = Response<ResponseBody>, Error = Infallible>
         + Clone,
-    B: Body + Send + 'static,
+    B: Body + Send + Unpin + 'static,
     B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
 {
     type Response = Response<ResponseBody>;
@@ -436,8 +438,10 @@ where
             &header::CONTENT_TYPE,
         ));
         let version = req.version();
+        // The one lookup of this request's path (see `table`).
         let route = shared.routes.get(req.uri().path());
-        let stall_limit = route.and_then(|(method, _)| {
+        let stall_limit = route.and_then(|&(method, _)| {
+            table::handoff(&shared.routes, method);
             if method.stream_type().client_streams() {
                 shared.body_timeouts.stream
             } else {
