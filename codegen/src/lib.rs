@@ -33,7 +33,13 @@
 //!   views.
 //!
 //! [`Options::server`] and [`Options::client`] turn either side off (the
-//! descriptors are always generated). Generated code names only
+//! descriptors are always generated); [`Options::views`] off (the messages
+//! have no view types) leaves out the view re-exports and the clients'
+//! `_view` methods, and needs the server side off. buffa's switches for
+//! the messages themselves (`generate_views`, `strict_utf8_mapping`,
+//! `preserve_unknown_fields`, JSON) are on [`bundle::Config`], the one
+//! configuration `connectrpc-build` and `protoc-gen-connect-rust` share.
+//! Generated code names only
 //! `::connectrpc::__codegen` (configurable with [`Options::runtime_crate`])
 //! and `core`/`std`; user code never needs that module, nor buffa's
 //! `__buffa`: handlers name `connectrpc::{OwnedView, Streaming,
