@@ -263,7 +263,9 @@ impl Config {
     /// On, a `string` field whose `features.utf8_validation` is `NONE`
     /// (editions) — and so every proto2 `string`, whose default is `NONE`
     /// — is a `Vec<u8>` (`&[u8]` in views), decoded without validation and
-    /// written as base64 in JSON. The caller decides whether to check it
+    /// written as base64 in JSON (other implementations write a JSON
+    /// string there: use the binary codec with peers that are not built
+    /// this way). The caller decides whether to check it
     /// (`std::str::from_utf8`). Off, every `string` field is a `String`
     /// and decode rejects invalid UTF-8 in all of them. Proto3 strings and
     /// editions fields left at `VERIFY` stay `String` either way; the wire

@@ -142,7 +142,9 @@ impl Config {
     /// with `features.utf8_validation = NONE` and *every proto2 `string`*
     /// (proto2's default is `NONE`) — are `Vec<u8>` (`&[u8]` in views,
     /// map keys and values included), decode does not validate them, and
-    /// the JSON mapping writes them as base64, like `bytes`. The wire
+    /// the JSON mapping writes them as base64, like `bytes` (not as other
+    /// implementations do: JSON interoperates on these fields only with
+    /// peers generated the same way). The wire
     /// format does not change. Proto3 strings and editions fields that
     /// keep the default `VERIFY` stay `String`.
     ///
