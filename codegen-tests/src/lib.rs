@@ -22,3 +22,5 @@ pub mod editions {
 pub mod build_rs;
 
 pub mod plugin;
+
+pub mod switches;

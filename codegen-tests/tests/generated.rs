@@ -91,15 +91,16 @@ fn hard_names() {
     );
 }
 
-/// `descriptors/editions.binpb` matches `proto/editions.proto`, rebuilt with
-/// `buf` (see `descriptors/README.md`): the one `peers/install-go-tools.sh`
-/// installs under `examples/buf-generate/node_modules`, or else one on
-/// `PATH`. Without a `buf` the test is skipped, unless `CI` is set: then it
-/// fails, so CI cannot pass it without checking.
+/// The descriptor sets in `descriptors/` (`editions.binpb`,
+/// `raw_strings.binpb`) match their `.proto` files in `proto/`, rebuilt
+/// with `buf` (see `descriptors/README.md`): the one
+/// `peers/install-go-tools.sh` installs under
+/// `examples/buf-generate/node_modules`, or else one on `PATH`. Without a
+/// `buf` the test is skipped, unless `CI` is set: then it fails, so CI
+/// cannot pass it without checking.
 #[test]
 fn editions_descriptor_is_current() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let out = Path::new(env!("OUT_DIR")).join("editions.check.binpb");
     let Some(buf) = find_buf(root) else {
         assert!(
             std::env::var_os("CI").is_none(),
@@ -107,22 +108,27 @@ fn editions_descriptor_is_current() {
              examples/buf-generate/node_modules/.bin nor on PATH: \
              run `bash peers/install-go-tools.sh` first"
         );
-        eprintln!("buf not found: not checking descriptors/editions.binpb");
+        eprintln!("buf not found: not checking descriptors/*.binpb");
         return;
     };
-    let status = std::process::Command::new(&buf)
-        .current_dir(root.join("proto"))
-        .args(["build", "editions.proto", "--as-file-descriptor-set", "-o"])
-        .arg(&out)
-        .status()
-        .unwrap_or_else(|e| panic!("running {}: {e}", buf.display()));
-    assert!(status.success(), "buf build failed");
-    let fresh = std::fs::read(&out).unwrap();
-    let checked_in = std::fs::read(root.join("descriptors/editions.binpb")).unwrap();
-    assert!(
-        fresh == checked_in,
-        "descriptors/editions.binpb is stale: see descriptors/README.md"
-    );
+    for stem in ["editions", "raw_strings"] {
+        let out = Path::new(env!("OUT_DIR")).join(format!("{stem}.check.binpb"));
+        let status = std::process::Command::new(&buf)
+            .current_dir(root.join("proto"))
+            .arg("build")
+            .arg(format!("{stem}.proto"))
+            .args(["--as-file-descriptor-set", "-o"])
+            .arg(&out)
+            .status()
+            .unwrap_or_else(|e| panic!("running {}: {e}", buf.display()));
+        assert!(status.success(), "buf build {stem}.proto failed");
+        let fresh = std::fs::read(&out).unwrap();
+        let checked_in = std::fs::read(root.join(format!("descriptors/{stem}.binpb"))).unwrap();
+        assert!(
+            fresh == checked_in,
+            "descriptors/{stem}.binpb is stale: see descriptors/README.md"
+        );
+    }
 }
 
 /// The workspace's pinned `buf` if installed, else the first `buf` on `PATH`.

@@ -15,36 +15,47 @@ use crate::names::{self, ClientMethodNames};
 /// `rt` is the path to the runtime's codegen support module
 /// (`::connectrpc::__codegen`). The method descriptors of
 /// [`descriptors`](crate::server::descriptors) must be emitted beside it.
-pub fn client(service: &ServiceDef, rt: &TokenStream) -> TokenStream {
+/// With `views` off (the messages have no view types) unary methods get
+/// no `_view` pair.
+pub fn client(service: &ServiceDef, rt: &TokenStream, views: bool) -> TokenStream {
     let service_names = service.names();
     let client_ident = &service_names.client;
     let client_name = client_ident.to_string();
     let full_name = service.full_name();
     let first_line = format!("A typed client for `{full_name}` over any channel `T`.");
-    let docs = doc_with(
-        &service.comments,
+    let view_pair: &[&str] = if views {
         &[
-            &first_line,
-            "",
-            "Each `rpc` has two methods: the plain one calls with the call options of",
-            "the client's config, the `_with_options` one takes `CallOptions` that win",
             "over the config for that call (unary ones also have a `_view` pair that",
             "answers with a zero-copy view). A request is passed by value or by",
-            "reference; either way it is encoded before the call is sent, and the",
-            "returned future borrows neither it nor the client.",
-        ],
-    );
+        ]
+    } else {
+        &["over the config for that call. A request is passed by value or by"]
+    };
+    let mut lines: Vec<&str> = vec![
+        &first_line,
+        "",
+        "Each `rpc` has two methods: the plain one calls with the call options of",
+        "the client's config, the `_with_options` one takes `CallOptions` that win",
+    ];
+    lines.extend_from_slice(view_pair);
+    lines.extend_from_slice(&[
+        "reference; either way it is encoded before the call is sent, and the",
+        "returned future borrows neither it nor the client.",
+    ]);
+    let docs = doc_with(&service.comments, &lines);
     let method_names: Vec<(&str, bool)> = service
         .methods
         .iter()
         .map(|m| (m.name.as_str(), m.stream_kind() == StreamKind::Unary))
         .collect();
+    // The `_view` names are reserved even with views off, so turning views
+    // off never renames a method.
     let names = names::client_methods(&method_names);
     let methods = service
         .methods
         .iter()
         .zip(&names)
-        .map(|(m, n)| client_methods(service, &service_names.module, m, n, rt));
+        .map(|(m, n)| client_methods(service, &service_names.module, m, n, rt, views));
     let deprecated = deprecated_attr(service.deprecated);
     let allow_deprecated = allow_deprecated(service.any_deprecated());
     quote! {
@@ -91,13 +102,15 @@ pub fn client(service: &ServiceDef, rt: &TokenStream) -> TokenStream {
     }
 }
 
-/// The plain and `_with_options` methods of one `rpc`.
+/// The plain and `_with_options` methods of one `rpc`, and the `_view`
+/// pair of a unary one when `views` is on.
 fn client_methods(
     service: &ServiceDef,
     module: &Ident,
     method: &MethodDef,
     names: &ClientMethodNames,
     rt: &TokenStream,
+    views: bool,
 ) -> TokenStream {
     let deprecated = deprecated_attr(method.is_deprecated(service));
     let allow_plain = allow_self_convention(&names.plain);
@@ -148,6 +161,7 @@ fn client_methods(
                 .view
                 .as_ref()
                 .zip(names.view_with_options.as_ref())
+                .filter(|_| views)
                 .map(|(view, view_with)| {
                     let out_view = &method.output_view;
                     let view_ty = quote!(#rt::OwnedView<#out_view<'static>>);

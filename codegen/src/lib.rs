@@ -33,7 +33,13 @@
 //!   views.
 //!
 //! [`Options::server`] and [`Options::client`] turn either side off (the
-//! descriptors are always generated). Generated code names only
+//! descriptors are always generated); [`Options::views`] off (the messages
+//! have no view types) leaves out the view re-exports and the clients'
+//! `_view` methods, and needs the server side off. buffa's switches for
+//! the messages themselves (`generate_views`, `strict_utf8_mapping`,
+//! `preserve_unknown_fields`, JSON) are on [`bundle::Config`], the one
+//! configuration `connectrpc-build` and `protoc-gen-connect-rust` share.
+//! Generated code names only
 //! `::connectrpc::__codegen` (configurable with [`Options::runtime_crate`])
 //! and `core`/`std`; user code never needs that module, nor buffa's
 //! `__buffa`: handlers name `connectrpc::{OwnedView, Streaming,
@@ -115,6 +121,7 @@ pub struct Options {
     runtime_crate: String,
     client: bool,
     server: bool,
+    views: bool,
 }
 
 impl Default for Options {
@@ -123,6 +130,7 @@ impl Default for Options {
             runtime_crate: "::connectrpc".to_string(),
             client: true,
             server: true,
+            views: true,
         }
     }
 }
@@ -159,6 +167,32 @@ impl Options {
     pub fn server(mut self, enabled: bool) -> Self {
         self.server = enabled;
         self
+    }
+
+    /// Whether the messages have view types (`GreetRequestView`) for the
+    /// service code to name (default `true`).
+    ///
+    /// With views off the service code names owned messages only: the
+    /// service module re-exports no views and clients have no `_view`
+    /// methods. The server side decodes every request as a view, so it
+    /// needs them: [`generate_file`] fails with [`Error::ViewsRequired`]
+    /// when both views are off and [`server`](Self::server) is on. Front
+    /// ends set this from [`bundle::Config::generate_views`], which also
+    /// tells buffa whether to generate the views.
+    ///
+    /// ```
+    /// use connectrpc_codegen::Options;
+    /// let owned_client = Options::default().server(false).views(false);
+    /// assert!(!owned_client.generates_views());
+    /// ```
+    pub fn views(mut self, enabled: bool) -> Self {
+        self.views = enabled;
+        self
+    }
+
+    /// Whether view types may be named (see [`views`](Self::views)).
+    pub fn generates_views(&self) -> bool {
+        self.views
     }
 
     /// Whether clients are generated (see [`client`](Self::client)).
@@ -206,6 +240,9 @@ pub enum Error {
     FileNotFound(String),
     /// The generated code does not parse as Rust (a generator bug).
     InvalidSyntax(String),
+    /// Views are off ([`Options::views`]) but the server side of the named
+    /// service is to be generated, and it decodes requests as views.
+    ViewsRequired(String),
 }
 
 impl fmt::Display for Error {
@@ -215,6 +252,14 @@ impl fmt::Display for Error {
             Error::MissingField(field) => write!(f, "descriptor is missing `{field}`"),
             Error::FileNotFound(name) => write!(f, "`{name}` is not in the descriptor set"),
             Error::InvalidSyntax(e) => write!(f, "generated service code does not parse: {e}"),
+            Error::ViewsRequired(service) => write!(
+                f,
+                "service `{service}`: views are off (generate_views(false), plugin option \
+                 views=false), but the generated server hands each request to its handler as \
+                 a zero-copy view (`OwnedView<..View>`), so it needs them: turn views on, or \
+                 generate only the clients of files with services (server(false), plugin \
+                 option server=false)"
+            ),
         }
     }
 }
@@ -223,10 +268,12 @@ impl std::error::Error for Error {}
 
 /// The tokens for one service: name constant and descriptors, then (when
 /// [`Options::server`] is on) trait, server and registration trait, then
-/// (when [`Options::client`] is on) the client.
+/// (when [`Options::client`] is on) the client. With [`Options::views`]
+/// off no view type is named (the server side, which needs them, is left
+/// to [`generate_file`] to refuse).
 pub fn service_tokens(service: &ServiceDef, options: &Options) -> TokenStream {
     let rt = options.runtime_path();
-    let descriptors = server::descriptors(service, &rt);
+    let descriptors = server::descriptors(service, &rt, options.views);
     let server_side = options.server.then(|| {
         let service_trait = service::service_trait(service, &rt);
         let server = server::server(service, &rt);
@@ -235,7 +282,9 @@ pub fn service_tokens(service: &ServiceDef, options: &Options) -> TokenStream {
             #server
         }
     });
-    let client_side = options.client.then(|| client::client(service, &rt));
+    let client_side = options
+        .client
+        .then(|| client::client(service, &rt, options.views));
     quote! {
         #descriptors
         #server_side
@@ -248,8 +297,13 @@ pub fn service_tokens(service: &ServiceDef, options: &Options) -> TokenStream {
 ///
 /// # Errors
 ///
-/// [`Error::InvalidSyntax`] if the tokens do not parse (a bug).
+/// [`Error::ViewsRequired`] when [`Options::views`] is off and
+/// [`Options::server`] on; [`Error::InvalidSyntax`] if the tokens do not
+/// parse (a bug).
 pub fn generate_file(services: &[ServiceDef], options: &Options) -> Result<String, Error> {
+    if let (false, true, Some(service)) = (options.views, options.server, services.first()) {
+        return Err(Error::ViewsRequired(service.full_name()));
+    }
     let items = services.iter().map(|s| service_tokens(s, options));
     let tokens = quote!(#(#items)*);
     let file: syn::File = syn::parse2(tokens).map_err(|e| Error::InvalidSyntax(e.to_string()))?;

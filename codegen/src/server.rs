@@ -9,23 +9,32 @@ use crate::model::ServiceDef;
 use crate::names;
 
 /// The service-name constant and the service's module: one method
-/// descriptor constant per method, the slice of them all, and the
-/// request and response view types re-exported (see
-/// [`names::view_reexports`]).
-pub fn descriptors(service: &ServiceDef, rt: &TokenStream) -> TokenStream {
+/// descriptor constant per method, the slice of them all, and (when
+/// `views` is on: the messages have view types) the request and response
+/// view types re-exported (see [`names::view_reexports`]).
+pub fn descriptors(service: &ServiceDef, rt: &TokenStream, views: bool) -> TokenStream {
     let names = service.names();
     let name_const = &names.name_const;
     let module = &names.module;
     let full_name = service.full_name();
     let name_doc = doc_attrs(&[format!("Full name of the `{full_name}` service.")]);
-    let module_doc = doc_with(
-        &service.comments,
-        &[
-            &format!("Method descriptors of the `{full_name}` service, and the view types"),
-            "of its requests and responses (what its handlers receive and its clients'",
-            "`_view` methods answer with).",
-        ],
-    );
+    let descriptors_line =
+        format!("Method descriptors of the `{full_name}` service, and the view types");
+    let module_doc = if views {
+        doc_with(
+            &service.comments,
+            &[
+                &descriptors_line,
+                "of its requests and responses (what its handlers receive and its clients'",
+                "`_view` methods answer with).",
+            ],
+        )
+    } else {
+        doc_with(
+            &service.comments,
+            &[&format!("Method descriptors of the `{full_name}` service.")],
+        )
+    };
     let service_deprecated = deprecated_attr(service.deprecated);
     let allow_deprecated = allow_deprecated(service.any_deprecated());
     let allow_in_consts = crate::docs::allow_deprecated(service.deprecated);
@@ -55,6 +64,7 @@ pub fn descriptors(service: &ServiceDef, rt: &TokenStream) -> TokenStream {
     let views: Vec<TokenStream> = service
         .methods
         .iter()
+        .filter(|_| views)
         .flat_map(|m| [m.input_view.clone(), m.output_view.clone()])
         .collect();
     let reexports = names::view_reexports(&views)

@@ -35,6 +35,27 @@
 //! and `GreetServiceExt`) and its typed client (`GreetServiceClient`);
 //! [`Config::server`] and [`Config::client`] leave either side out.
 //!
+//! buffa's code-generation switches pass straight through:
+//! [`Config::generate_json`], [`Config::generate_views`],
+//! [`Config::strict_utf8_mapping`] and [`Config::preserve_unknown_fields`]
+//! (the plugin takes the same as `json=`, `views=`, `strict_utf8_mapping=`
+//! and `preserve_unknown_fields=`):
+//!
+//! ```no_run
+//! // build.rs: raw bytes for `utf8_validation = NONE` strings, unknown
+//! // fields dropped, no view types (so clients only).
+//! connectrpc_build::Config::new()
+//!     .files(&["raw/v1/raw.proto"])
+//!     .includes(&["proto"])
+//!     .strict_utf8_mapping(true)
+//!     .preserve_unknown_fields(false)
+//!     .generate_views(false)
+//!     .server(false)
+//!     .include_file("_connectrpc.rs")
+//!     .compile()?;
+//! # Ok::<(), connectrpc_build::Error>(())
+//! ```
+//!
 //! The crate using the generated code needs `connectrpc`, `buffa`, `serde`
 //! (JSON is on by default) and, for well-known types such as
 //! `google.protobuf.Empty`, `buffa-types`.
@@ -94,7 +115,8 @@ impl Default for Config {
 }
 
 impl Config {
-    /// A configuration with the defaults: protox, JSON on, runtime
+    /// A configuration with the defaults: protox, JSON and views on,
+    /// `String` for every `string` field, unknown fields kept, runtime
     /// `::connectrpc`, clients and servers, output in `OUT_DIR`,
     /// `cargo:rerun-if-changed` on.
     ///
@@ -209,6 +231,67 @@ impl Config {
     /// ```
     pub fn generate_json(mut self, enabled: bool) -> Self {
         self.bundle = self.bundle.generate_json(enabled);
+        self
+    }
+
+    /// Whether messages get zero-copy view types (`GreetRequestView<'a>`)
+    /// beside the owned ones (default `true`; buffa's `generate_views`).
+    ///
+    /// Generated servers decode every request as a view and hand it to the
+    /// handler as `OwnedView<GreetRequestView<'static>>`, so views off
+    /// needs [`server(false)`](Self::server) for files that declare a
+    /// service: [`compile`](Self::compile) fails with an error naming the
+    /// service otherwise. Without views, clients keep their plain and
+    /// `_with_options` methods (owned messages in and out) and lose the
+    /// `_view` pair. Turn views off for message-only or client-only crates
+    /// that want less generated code.
+    ///
+    /// ```
+    /// let client_only = connectrpc_build::Config::new()
+    ///     .generate_views(false)
+    ///     .server(false);
+    /// # let _ = client_only;
+    /// ```
+    pub fn generate_views(mut self, enabled: bool) -> Self {
+        self.bundle = self.bundle.generate_views(enabled);
+        self
+    }
+
+    /// Whether `string` fields that opt out of UTF-8 validation become raw
+    /// bytes (default `false`; buffa's `strict_utf8_mapping`).
+    ///
+    /// On, a `string` field whose `features.utf8_validation` is `NONE`
+    /// (editions) — and so every proto2 `string`, whose default is `NONE`
+    /// — is a `Vec<u8>` (`&[u8]` in views), decoded without validation and
+    /// written as base64 in JSON (other implementations write a JSON
+    /// string there: use the binary codec with peers that are not built
+    /// this way). The caller decides whether to check it
+    /// (`std::str::from_utf8`). Off, every `string` field is a `String`
+    /// and decode rejects invalid UTF-8 in all of them. Proto3 strings and
+    /// editions fields left at `VERIFY` stay `String` either way; the wire
+    /// format is the same.
+    ///
+    /// ```
+    /// let raw = connectrpc_build::Config::new().strict_utf8_mapping(true);
+    /// # let _ = raw;
+    /// ```
+    pub fn strict_utf8_mapping(mut self, enabled: bool) -> Self {
+        self.bundle = self.bundle.strict_utf8_mapping(enabled);
+        self
+    }
+
+    /// Whether decoded messages keep fields they do not know and write
+    /// them back when encoded (default `true`; buffa's
+    /// `preserve_unknown_fields`). Off, unknown fields are skipped on
+    /// decode and lost on re-encode, and messages carry no storage for
+    /// them.
+    ///
+    /// ```
+    /// let lean = connectrpc_build::Config::new().preserve_unknown_fields(false);
+    /// # let _ = lean;
+    /// ```
+    pub fn preserve_unknown_fields(mut self, enabled: bool) -> Self {
+        self.bundle = self.bundle.preserve_unknown_fields(enabled);
         self
     }
 

@@ -263,3 +263,69 @@ fn imports_left_out_are_errors_naming_the_file() {
         "{text}"
     );
 }
+
+#[test]
+fn buffa_switches_reach_the_messages() {
+    let dir = scratch("switches", &[("common/v1/common.proto", COMMON)]);
+    let messages = |test: &str, configure: fn(Config) -> Config| {
+        let out = dir.join(test);
+        configure(
+            Config::new()
+                .files(&["common/v1/common.proto"])
+                .includes(&[dir.join("proto")])
+                .out_dir(&out)
+                .emit_rerun_if_changed(false),
+        )
+        .compile()
+        .unwrap();
+        let mut names: Vec<String> = std::fs::read_dir(&out)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        let code = std::fs::read_to_string(out.join("common.v1.common.rs")).unwrap();
+        (names, code)
+    };
+    let (names, code) = messages("defaults", |c| c);
+    assert!(names.contains(&"common.v1.common.__view.rs".to_string()));
+    assert!(code.contains("__buffa_unknown_fields"));
+    let (names, code) = messages("off", |c| {
+        c.generate_views(false).preserve_unknown_fields(false)
+    });
+    assert!(names.iter().all(|n| !n.contains("view")), "{names:?}");
+    assert!(!code.contains("__buffa_unknown_fields"), "{code}");
+}
+
+#[test]
+fn views_off_with_a_server_is_an_error_naming_the_service() {
+    let dir = scratch(
+        "views-off",
+        &[
+            ("greet/v1/greet.proto", GREET),
+            ("common/v1/common.proto", COMMON),
+        ],
+    );
+    let err = Config::new()
+        .files(&["greet/v1/greet.proto", "common/v1/common.proto"])
+        .includes(&[dir.join("proto")])
+        .out_dir(dir.join("out"))
+        .emit_rerun_if_changed(false)
+        .generate_views(false)
+        .compile()
+        .unwrap_err();
+    let text = err.to_string();
+    assert!(
+        text.starts_with(
+            "connectrpc-build: greet/v1/greet.proto: generating services: service \
+             `greet.v1.GreetService`: views are off"
+        ),
+        "{text}"
+    );
+    assert!(text.contains("server(false)"), "{text}");
+
+    let client = compile_with("views-off-client", |c| {
+        c.generate_views(false).server(false)
+    });
+    assert!(client.contains("pub fn greet_with_options("), "{client}");
+    assert!(!client.contains("View"), "{client}");
+}

@@ -27,8 +27,13 @@
 //! (`messages=extern,buffa_module=crate::proto` next to
 //! `protoc-gen-buffa`'s output), map packages or single types to other
 //! crates (`extern_path=.my.common=::common_protos::my::common`), leave out
-//! clients or servers (`client=false`, `server=false`) or rename the
-//! runtime (`runtime_crate=`).
+//! clients or servers (`client=false`, `server=false`), rename the
+//! runtime (`runtime_crate=`), or set buffa's switches as
+//! `connectrpc-build`'s builder methods do: `strict_utf8_mapping=true`
+//! (strings with `utf8_validation = NONE`, so every proto2 string, become
+//! `Vec<u8>`), `preserve_unknown_fields=false` (unknown fields dropped) and
+//! `views=false` (no view types; needs `server=false` for files with
+//! services, as the generated server decodes requests as views).
 //!
 //! Every failure — a bad option, an `extern_path` naming nothing, a file
 //! that cannot be generated, even a bug in a generator — comes back as the

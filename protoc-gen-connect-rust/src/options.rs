@@ -35,6 +35,18 @@ pub const KNOWN: &[(&str, &str)] = &[
         "true (default) | false: serde JSON support on messages",
     ),
     (
+        "views",
+        "true (default) | false: buffa's zero-copy view types; false needs server=false in files with services (alias: generate_views)",
+    ),
+    (
+        "strict_utf8_mapping",
+        "false (default) | true: string fields with utf8_validation = NONE (every proto2 string) become Vec<u8> (alias: strict_utf8)",
+    ),
+    (
+        "preserve_unknown_fields",
+        "true (default) | false: keep unknown fields and re-encode them (alias: unknown_fields)",
+    ),
+    (
         "element_memory_limit",
         "bytes | unlimited: the bound for decoding the request (buffa's)",
     ),
@@ -79,6 +91,11 @@ impl std::error::Error for OptionError {}
 /// assert_eq!(config.messages_mode(), Messages::Extern);
 /// assert!(!config.service_options().generates_client());
 ///
+/// // buffa's switches, as protoc-gen-buffa spells them or in full.
+/// let raw = parse("strict_utf8_mapping=true,preserve_unknown_fields=false,views=false,server=false")?;
+/// let buffa = raw.codegen_config(&[]);
+/// assert!(buffa.strict_utf8_mapping && !buffa.preserve_unknown_fields && !buffa.generate_views);
+///
 /// let err = parse("client=maybe").unwrap_err();
 /// assert_eq!(
 ///     err.to_string(),
@@ -96,6 +113,9 @@ pub fn parse(parameter: &str) -> Result<Config, OptionError> {
     let mut extern_paths = Vec::new();
     let mut services = Options::new();
     let mut json = true;
+    let mut views = true;
+    let mut strict_utf8_mapping = false;
+    let mut preserve_unknown_fields = true;
 
     for entry in parameter.split(',').map(str::trim) {
         if entry.is_empty() {
@@ -159,6 +179,13 @@ pub fn parse(parameter: &str) -> Result<Config, OptionError> {
                 services = services.runtime_crate(value);
             }
             "json" => json = boolean(entry, value)?,
+            // The aliases are protoc-gen-buffa's spellings, so its options
+            // carry over.
+            "views" | "generate_views" => views = boolean(entry, value)?,
+            "strict_utf8_mapping" | "strict_utf8" => strict_utf8_mapping = boolean(entry, value)?,
+            "preserve_unknown_fields" | "unknown_fields" => {
+                preserve_unknown_fields = boolean(entry, value)?
+            }
             // Read by buffa_codegen::decode_request before the request is
             // decoded; only its syntax is checked again here.
             "element_memory_limit" => {
@@ -178,6 +205,9 @@ pub fn parse(parameter: &str) -> Result<Config, OptionError> {
     let mut config = Config::new()
         .messages(messages)
         .generate_json(json)
+        .generate_views(views)
+        .strict_utf8_mapping(strict_utf8_mapping)
+        .preserve_unknown_fields(preserve_unknown_fields)
         .services(services);
     if let Some(module) = buffa_module {
         config = config.buffa_module(module);
@@ -220,6 +250,38 @@ mod tests {
             ":: connectrpc :: __codegen"
         );
         assert!(config.extern_paths().is_empty());
+        let buffa = config.codegen_config(&[]);
+        assert!(buffa.generate_json);
+        assert!(buffa.generate_views);
+        assert!(!buffa.strict_utf8_mapping);
+        assert!(buffa.preserve_unknown_fields);
+    }
+
+    #[test]
+    fn buffa_switches_pass_through() {
+        for (param, views, strict, unknown) in [
+            ("views=false", false, false, true),
+            ("generate_views=false", false, false, true),
+            ("views=true", true, false, true),
+            ("strict_utf8_mapping=true", true, true, true),
+            ("strict_utf8=true", true, true, true),
+            ("strict_utf8_mapping=false", true, false, true),
+            ("preserve_unknown_fields=false", true, false, false),
+            ("unknown_fields=false", true, false, false),
+            (
+                "strict_utf8_mapping=true,preserve_unknown_fields=false,views=false",
+                false,
+                true,
+                false,
+            ),
+        ] {
+            let buffa = parse(param).unwrap().codegen_config(&[]);
+            assert_eq!(buffa.generate_views, views, "{param}");
+            assert_eq!(buffa.strict_utf8_mapping, strict, "{param}");
+            assert_eq!(buffa.preserve_unknown_fields, unknown, "{param}");
+        }
+        let config = parse("views=false,server=false").unwrap();
+        assert!(!config.effective_service_options().generates_views());
     }
 
     #[test]
@@ -263,6 +325,17 @@ mod tests {
             ("runtime_crate=", "expected a crate name"),
             ("buffa_module=", "expected a module path"),
             ("element_memory_limit=lots", "expected a byte count"),
+            ("views=no", "expected `true` or `false`"),
+            ("views=", "expected `true` or `false`"),
+            ("strict_utf8_mapping=1", "expected `true` or `false`"),
+            (
+                "preserve_unknown_fields=False",
+                "expected `true` or `false`",
+            ),
+            (
+                "strict_utf8_maping=true",
+                "unknown option `strict_utf8_maping`",
+            ),
         ] {
             let err = parse(&format!("json=true,{param}")).unwrap_err();
             assert_eq!(err.option(), param);

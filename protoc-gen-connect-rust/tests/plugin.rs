@@ -229,6 +229,45 @@ fn same_files_as_connectrpc_build_with_options() {
     assert!(!server_off["greet.v1.greet.__connect.rs"].contains("GreetServiceServer"));
 }
 
+/// buffa's switches as parameters give the files `connectrpc-build` gives
+/// with its builder methods.
+#[test]
+fn same_files_as_connectrpc_build_with_buffa_switches() {
+    let dir = greet_protos("parity-switches");
+    let plugin = files(&run(&request(
+        &dir,
+        &ALL,
+        "strict_utf8_mapping=true,preserve_unknown_fields=false,views=false,server=false",
+    )));
+    let built = build(&dir, &ALL, |c| {
+        c.strict_utf8_mapping(true)
+            .preserve_unknown_fields(false)
+            .generate_views(false)
+            .server(false)
+    });
+    assert_same(&plugin, &built);
+    for (name, code) in &plugin {
+        assert!(!name.contains("view"), "{name}");
+        assert!(!code.contains("View"), "{name}");
+        assert!(!code.contains("__buffa_unknown_fields"), "{name}");
+    }
+    assert!(plugin["greet.v1.greet.__connect.rs"].contains("pub struct GreetServiceClient<T>"));
+}
+
+#[test]
+fn views_off_with_servers_is_an_error_naming_the_service() {
+    let dir = greet_protos("views-off-server");
+    let err = error(&run(&request(&dir, &ALL, "views=false")));
+    assert!(
+        err.starts_with(
+            "protoc-gen-connect-rust: greet/v1/greet.proto: generating services: service \
+             `greet.v1.GreetService`: views are off"
+        ),
+        "{err}"
+    );
+    assert!(err.contains("server=false"), "{err}");
+}
+
 #[test]
 fn extern_messages_give_services_only() {
     let dir = greet_protos("extern");
@@ -283,6 +322,10 @@ fn bad_options_are_errors() {
         (
             "clients=false",
             "protoc-gen-connect-rust: invalid option `clients=false`: unknown option `clients`",
+        ),
+        (
+            "views=off",
+            "protoc-gen-connect-rust: invalid option `views=off`: expected `true` or `false`",
         ),
         (
             "server=no",

@@ -21,8 +21,12 @@ pub enum Messages {
     Extern,
 }
 
-/// What to generate: messages or not, the service options, JSON support and
-/// the extern paths.
+/// What to generate: messages or not, the service options, buffa's
+/// switches (JSON, views, UTF-8 mapping, unknown fields) and the extern
+/// paths.
+///
+/// `connectrpc-build` and `protoc-gen-connect-rust` both hold one of these,
+/// so every option means the same in `build.rs` and in `buf generate`.
 ///
 /// ```
 /// use connectrpc_codegen::Options;
@@ -34,12 +38,26 @@ pub enum Messages {
 ///     .extern_path(".my.common", "::common_protos::my::common")
 ///     .services(Options::new().client(false));
 /// assert_eq!(config.messages_mode(), Messages::Extern);
+///
+/// // buffa's switches, passed through to `buffa-codegen`.
+/// let raw = Config::new()
+///     .strict_utf8_mapping(true)
+///     .preserve_unknown_fields(false)
+///     .generate_views(false)
+///     .services(Options::new().server(false));
+/// let buffa = raw.codegen_config(&[]);
+/// assert!(buffa.strict_utf8_mapping);
+/// assert!(!buffa.preserve_unknown_fields);
+/// assert!(!buffa.generate_views);
 /// ```
 #[derive(Clone, Debug)]
 pub struct Config {
     pub(super) services: Options,
     pub(super) messages: Messages,
     generate_json: bool,
+    generate_views: bool,
+    strict_utf8_mapping: bool,
+    preserve_unknown_fields: bool,
     pub(super) extern_paths: Vec<(String, String)>,
     pub(super) buffa_module: Option<String>,
 }
@@ -50,6 +68,9 @@ impl Default for Config {
             services: Options::default(),
             messages: Messages::Generate,
             generate_json: true,
+            generate_views: true,
+            strict_utf8_mapping: false,
+            preserve_unknown_fields: true,
             extern_paths: Vec::new(),
             buffa_module: None,
         }
@@ -57,13 +78,16 @@ impl Default for Config {
 }
 
 impl Config {
-    /// The defaults: messages generated with JSON support, clients and
+    /// The defaults: messages generated with JSON support and views,
+    /// `String` for every `string` field, unknown fields kept; clients and
     /// servers, runtime `::connectrpc`, no extern paths.
     pub fn new() -> Self {
         Self::default()
     }
 
-    /// The service code options (clients, servers, runtime crate).
+    /// The service code options (clients, servers, runtime crate). Their
+    /// [`Options::views`] is replaced by
+    /// [`generate_views`](Self::generate_views) when generating.
     pub fn services(mut self, options: Options) -> Self {
         self.services = options;
         self
@@ -80,6 +104,78 @@ impl Config {
     /// the runtime's JSON codec and streaming need it).
     pub fn generate_json(mut self, enabled: bool) -> Self {
         self.generate_json = enabled;
+        self
+    }
+
+    /// Whether buffa generates zero-copy view types (`GreetRequestView<'a>`)
+    /// beside the owned messages (default `true`; buffa's
+    /// `generate_views`).
+    ///
+    /// The generated server decodes every request as a view, so a file
+    /// that declares a service needs views unless only its clients are
+    /// generated ([`Options::server`]`(false)`): generating fails with an
+    /// error naming the service otherwise. With views off, clients have no
+    /// `_view` methods and service modules re-export no views; the other
+    /// names do not change. With [`Messages::Extern`] this says whether
+    /// the messages generated elsewhere have views.
+    ///
+    /// ```
+    /// use connectrpc_codegen::Options;
+    /// use connectrpc_codegen::bundle::Config;
+    ///
+    /// let owned_only = Config::new()
+    ///     .generate_views(false)
+    ///     .services(Options::new().server(false));
+    /// assert!(!owned_only.codegen_config(&[]).generate_views);
+    /// ```
+    pub fn generate_views(mut self, enabled: bool) -> Self {
+        self.generate_views = enabled;
+        self
+    }
+
+    /// Whether `string` fields whose `features.utf8_validation` is `NONE`
+    /// become raw bytes (default `false`; buffa's `strict_utf8_mapping`).
+    ///
+    /// Off, every `string` field is a `String` (`&str` in views) and decode
+    /// rejects invalid UTF-8 in any of them, whatever the `.proto` says.
+    /// On, the fields that do not ask for validation — editions fields
+    /// with `features.utf8_validation = NONE` and *every proto2 `string`*
+    /// (proto2's default is `NONE`) — are `Vec<u8>` (`&[u8]` in views,
+    /// map keys and values included), decode does not validate them, and
+    /// the JSON mapping writes them as base64, like `bytes` (not as other
+    /// implementations do: JSON interoperates on these fields only with
+    /// peers generated the same way). The wire
+    /// format does not change. Proto3 strings and editions fields that
+    /// keep the default `VERIFY` stay `String`.
+    ///
+    /// ```
+    /// use connectrpc_codegen::bundle::Config;
+    ///
+    /// let raw = Config::new().strict_utf8_mapping(true);
+    /// assert!(raw.codegen_config(&[]).strict_utf8_mapping);
+    /// ```
+    pub fn strict_utf8_mapping(mut self, enabled: bool) -> Self {
+        self.strict_utf8_mapping = enabled;
+        self
+    }
+
+    /// Whether decoded messages keep the fields they do not know and
+    /// encode them again (default `true`; buffa's
+    /// `preserve_unknown_fields`).
+    ///
+    /// On, every message has a `__buffa_unknown_fields` field, so a proxy
+    /// or an older peer passes newer fields through. Off, messages have
+    /// no such field, decode skips unknown fields, and re-encoding drops
+    /// them (a proto2 closed enum's unknown value is dropped too).
+    ///
+    /// ```
+    /// use connectrpc_codegen::bundle::Config;
+    ///
+    /// let lean = Config::new().preserve_unknown_fields(false);
+    /// assert!(!lean.codegen_config(&[]).preserve_unknown_fields);
+    /// ```
+    pub fn preserve_unknown_fields(mut self, enabled: bool) -> Self {
+        self.preserve_unknown_fields = enabled;
         self
     }
 
@@ -110,9 +206,15 @@ impl Config {
         self
     }
 
-    /// The service code options.
+    /// The service code options, as given to [`services`](Self::services).
     pub fn service_options(&self) -> &Options {
         &self.services
+    }
+
+    /// The service code options generation uses: those given, with
+    /// [`Options::views`] set from [`generate_views`](Self::generate_views).
+    pub fn effective_service_options(&self) -> Options {
+        self.services.clone().views(self.generate_views)
     }
 
     /// Whether messages are generated here.
@@ -125,13 +227,16 @@ impl Config {
         &self.extern_paths
     }
 
-    /// The `buffa-codegen` configuration for `files`: views on, JSON as
-    /// configured, the extern paths, and with [`Messages::Extern`] one
-    /// extern path per package under [`buffa_module`](Self::buffa_module).
+    /// The `buffa-codegen` configuration for `files`: JSON, views, UTF-8
+    /// mapping and unknown fields as configured, the extern paths, and with
+    /// [`Messages::Extern`] one extern path per package under
+    /// [`buffa_module`](Self::buffa_module).
     pub fn codegen_config(&self, files: &[FileDescriptorProto]) -> CodeGenConfig {
         let mut config = CodeGenConfig::default();
-        config.generate_views = true;
+        config.generate_views = self.generate_views;
         config.generate_json = self.generate_json;
+        config.strict_utf8_mapping = self.strict_utf8_mapping;
+        config.preserve_unknown_fields = self.preserve_unknown_fields;
         config.extern_paths = self.extern_paths.clone();
         if let (Messages::Extern, Some(root)) = (self.messages, &self.buffa_module) {
             let packages: BTreeSet<&str> =

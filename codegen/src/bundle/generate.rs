@@ -166,15 +166,16 @@ pub fn generate(
         return Err(dangling);
     }
 
+    let services = config.effective_service_options();
     let companions =
-        crate::descriptor::companion_files(files, files_to_generate, &codegen, &config.services)
-            .map_err(|source| Error::Services {
+        crate::descriptor::companion_files(files, files_to_generate, &codegen, &services).map_err(
+            |source| Error::Services {
                 file: culprit(files_to_generate, |one| {
-                    crate::descriptor::companion_files(files, one, &codegen, &config.services)
-                        .is_err()
+                    crate::descriptor::companion_files(files, one, &codegen, &services).is_err()
                 }),
                 source,
-            })?;
+            },
+        )?;
     // A package whose files declare only services (their messages live
     // elsewhere) has no stitcher from buffa; give it one so the service
     // code has a module to live in.

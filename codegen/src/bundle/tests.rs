@@ -457,3 +457,120 @@ fn oneof_fields_are_documented() {
         "{common}"
     );
 }
+
+/// `corpus()` with `GreetRequest.name`, a `string`, in a proto2 file (whose
+/// strings do not ask for UTF-8 validation), and `common.v1.Shared.s`, a
+/// proto3 `string` (which does).
+fn with_strings() -> Vec<FileDescriptorProto> {
+    use buffa_codegen::generated::descriptor::field_descriptor_proto::{Label, Type};
+    let mut files = corpus();
+    files[0].message_type[0].field = vec![FieldDescriptorProto {
+        name: Some("s".into()),
+        number: Some(1),
+        label: Some(Label::LABEL_OPTIONAL),
+        r#type: Some(Type::TYPE_STRING),
+        ..Default::default()
+    }];
+    files[1].syntax = Some("proto2".into());
+    files[1].message_type[0].field = vec![FieldDescriptorProto {
+        name: Some("name".into()),
+        number: Some(1),
+        label: Some(Label::LABEL_OPTIONAL),
+        r#type: Some(Type::TYPE_STRING),
+        ..Default::default()
+    }];
+    files
+}
+
+#[test]
+fn strict_utf8_mapping_makes_unvalidated_strings_bytes() {
+    let squash = |s: &str| s.split_whitespace().collect::<String>();
+    let lenient = generate(&with_strings(), &both(), &Config::new()).unwrap();
+    let owned = squash(file(&lenient, "greet.v1.greet.rs"));
+    assert!(
+        owned.contains("pubname:::core::option::Option<::buffa::alloc::string::String>"),
+        "{owned}"
+    );
+    let strict = generate(
+        &with_strings(),
+        &both(),
+        &Config::new().strict_utf8_mapping(true),
+    )
+    .unwrap();
+    let owned = squash(file(&strict, "greet.v1.greet.rs"));
+    assert!(
+        owned.contains("pubname:::core::option::Option<::buffa::alloc::vec::Vec<u8>>"),
+        "{owned}"
+    );
+    let view = squash(file(&strict, "greet.v1.greet.__view.rs"));
+    assert!(
+        view.contains("pubname:::core::option::Option<&'a[u8]>"),
+        "{view}"
+    );
+    // A proto3 string asks for validation: a `String` either way.
+    let common = squash(file(&strict, "common.v1.common.rs"));
+    assert!(!common.contains("u8>"), "{common}");
+}
+
+#[test]
+fn unknown_fields_are_kept_unless_turned_off() {
+    let kept = generate(&corpus(), &both(), &Config::new()).unwrap();
+    assert!(file(&kept, "greet.v1.greet.rs").contains("__buffa_unknown_fields"));
+    let dropped = generate(
+        &corpus(),
+        &both(),
+        &Config::new().preserve_unknown_fields(false),
+    )
+    .unwrap();
+    for f in &dropped.files {
+        assert!(
+            !f.content.contains("__buffa_unknown_fields"),
+            "{}: {}",
+            f.name,
+            f.content
+        );
+    }
+}
+
+#[test]
+fn views_off_generates_owned_clients_only() {
+    let config = Config::new()
+        .generate_views(false)
+        .services(crate::Options::new().server(false));
+    let output = generate(&corpus(), &both(), &config).unwrap();
+    let names: Vec<_> = output.files.iter().map(|f| f.name.as_str()).collect();
+    assert!(names.contains(&"greet.v1.greet.__connect.rs"), "{names:?}");
+    for f in &output.files {
+        assert!(!f.name.contains("view"), "{names:?}");
+        assert!(!f.content.contains("View"), "{}: {}", f.name, f.content);
+    }
+    let code = file(&output, "greet.v1.greet.__connect.rs");
+    assert!(code.contains("pub struct GreetServiceClient<T>"), "{code}");
+    assert!(code.contains("pub fn greet_with_options("), "{code}");
+    assert!(!code.contains("fn greet_view"), "{code}");
+    assert!(!code.contains("pub trait GreetService"), "{code}");
+}
+
+#[test]
+fn views_off_refuses_servers_naming_the_file_service_and_way_out() {
+    let err = generate(&corpus(), &both(), &Config::new().generate_views(false)).unwrap_err();
+    let text = err.to_string();
+    for needle in [
+        "greet/v1/greet.proto: ",
+        "service `greet.v1.GreetService`",
+        "views=false",
+        "server(false)",
+        "server=false",
+    ] {
+        assert!(text.contains(needle), "`{needle}` in {text}");
+    }
+    // Messages alone need no views.
+    let messages_only = vec!["common/v1/common.proto".to_string()];
+    let output = generate(
+        &corpus(),
+        &messages_only,
+        &Config::new().generate_views(false),
+    )
+    .unwrap();
+    assert!(output.files.iter().all(|f| !f.content.contains("View")));
+}
