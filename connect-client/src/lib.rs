@@ -24,6 +24,7 @@ pub mod client;
 pub mod config;
 mod message;
 pub mod options;
+pub mod resilience;
 pub mod response;
 pub mod transport;
 

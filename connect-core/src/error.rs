@@ -52,6 +52,7 @@ struct Inner {
     details: Vec<ErrorDetail>,
     headers: HeaderMap,
     trailers: HeaderMap,
+    unprocessed: bool,
 }
 
 /// An RPC error: a [`Code`], a message, details and metadata.
@@ -146,6 +147,32 @@ impl ConnectError {
         self.inner.message = message.into();
         self
     }
+
+    /// Marks the error as one where the request provably never reached
+    /// the server's application: the connection was refused or failed
+    /// before the request was written, the HTTP/2 stream was refused
+    /// (`REFUSED_STREAM`), or the server's GOAWAY named a last stream
+    /// below it. Transports set it; retry policies may then send the call
+    /// again anywhere, whatever the method's idempotency (gRFC A6's
+    /// transparent retries). Never written on the wire.
+    ///
+    /// ```
+    /// use connect_core::ConnectError;
+    ///
+    /// let err = ConnectError::unavailable("connection refused").unprocessed();
+    /// assert!(err.is_unprocessed());
+    /// assert!(!ConnectError::unavailable("reset").is_unprocessed());
+    /// ```
+    pub fn unprocessed(mut self) -> Self {
+        self.inner.unprocessed = true;
+        self
+    }
+
+    /// Whether the request provably never reached the server's
+    /// application (see [`unprocessed`](Self::unprocessed)).
+    pub fn is_unprocessed(&self) -> bool {
+        self.inner.unprocessed
+    }
 }
 
 /// Defines one constructor per error code: `$name(message)` is
@@ -198,6 +225,7 @@ impl fmt::Debug for ConnectError {
             .field("details", &self.inner.details)
             .field("headers", &self.inner.headers)
             .field("trailers", &self.inner.trailers)
+            .field("unprocessed", &self.inner.unprocessed)
             .finish()
     }
 }

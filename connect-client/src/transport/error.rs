@@ -27,6 +27,35 @@ pub(crate) fn body(err: &(dyn Error + 'static)) -> ConnectError {
 }
 
 fn classify(context: &str, err: &(dyn Error + 'static)) -> ConnectError {
+    let classified = classify_inner(context, err);
+    if !classified.is_unprocessed() && unprocessed(err) {
+        classified.unprocessed()
+    } else {
+        classified
+    }
+}
+
+/// Whether `err`'s chain proves the server's application never saw the
+/// request: a refused stream, a GOAWAY from the server (h2 fails only the
+/// streams above the GOAWAY's last stream id with it), a request hyper
+/// canceled before writing it, or a connection that was never opened.
+pub(crate) fn unprocessed(err: &(dyn Error + 'static)) -> bool {
+    if ConnectError::find_in(err).is_some_and(ConnectError::is_unprocessed) {
+        return true;
+    }
+    chain(err).any(|e| {
+        if let Some(h2) = e.downcast_ref::<h2::Error>() {
+            return h2.reason() == Some(h2::Reason::REFUSED_STREAM) && h2.is_remote()
+                || h2.is_go_away() && h2.is_remote();
+        }
+        if let Some(hyper) = e.downcast_ref::<hyper::Error>() {
+            return hyper.is_canceled();
+        }
+        false
+    })
+}
+
+fn classify_inner(context: &str, err: &(dyn Error + 'static)) -> ConnectError {
     if let Some(found) = ConnectError::find_in(err) {
         return found.clone();
     }
@@ -93,11 +122,13 @@ pub(crate) fn tcp_connect(authority: &str, err: &(dyn Error + 'static)) -> Conne
             return ConnectError::new(
                 Code::DeadlineExceeded,
                 format!("connect timeout: {authority}: {}", chain_text(err)),
-            );
+            )
+            .unprocessed();
         }
         _ => "connection failed",
     };
-    unavailable(&format!("{what}: {authority}"), err)
+    // Nothing was written: the request can go anywhere else.
+    unavailable(&format!("{what}: {authority}"), err).unprocessed()
 }
 
 /// `unavailable` with `context: <err's chain>` as the message.
@@ -138,6 +169,34 @@ mod tests {
             assert_eq!(body(&err).code(), code, "{reason:?}");
             assert_eq!(transport(&err).code(), code, "{reason:?}");
         }
+    }
+
+    #[test]
+    fn unprocessed_requests_are_marked() {
+        let refused = h2::Error::from(h2::Reason::REFUSED_STREAM);
+        // `From<Reason>` makes a local error: only the server's refusal
+        // proves the server did not process the request.
+        assert!(!transport(&refused).is_unprocessed());
+        let err = Outer(io::Error::new(io::ErrorKind::ConnectionRefused, "refused"));
+        assert!(tcp_connect("127.0.0.1:1", &err).is_unprocessed());
+        let slow = Outer(io::Error::new(io::ErrorKind::TimedOut, "slow"));
+        assert!(tcp_connect("127.0.0.1:1", &slow).is_unprocessed());
+        // A connector's own ConnectError keeps its mark through the chain.
+        #[derive(Debug)]
+        struct Wrap(ConnectError);
+        impl std::fmt::Display for Wrap {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("connect")
+            }
+        }
+        impl Error for Wrap {
+            fn source(&self) -> Option<&(dyn Error + 'static)> {
+                Some(&self.0)
+            }
+        }
+        let wrapped = Wrap(ConnectError::unavailable("no route").unprocessed());
+        assert!(transport(&wrapped).is_unprocessed());
+        assert!(!transport(&io::Error::other("reset")).is_unprocessed());
     }
 
     #[test]
