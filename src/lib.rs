@@ -105,7 +105,7 @@ pub use connect_server as server;
 #[cfg(feature = "server-tls")]
 pub use connect_server::TlsConfig as ServerTlsConfig;
 #[cfg(feature = "server")]
-pub use connect_server::{ConnectRpcService, Limits, Router, Server};
+pub use connect_server::{ConnectRpcService, Limits, Router, Server, shutdown_signal};
 
 /// Includes the code `connectrpc-build` generated into `OUT_DIR`: with no
 /// argument the file `_connectrpc.rs` (what `Config::include_file` names in

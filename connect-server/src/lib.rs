@@ -46,7 +46,7 @@ pub use router::{DEFAULT_REQUEST_BODY_TIMEOUT, Dispatch, ResponseFuture, Router,
 pub use rpc_service::{ConnectRpcService, DEFAULT_MAX_MESSAGE_SIZE, Limits};
 pub use server::{
     DEFAULT_CONNECTION_AGE_GRACE, DEFAULT_FIRST_BYTE_TIMEOUT, DEFAULT_HEADER_READ_TIMEOUT,
-    DEFAULT_MAX_CONNECTION_IDLE, DEFAULT_MAX_CONNECTIONS, Http2Settings, Server,
+    DEFAULT_MAX_CONNECTION_IDLE, DEFAULT_MAX_CONNECTIONS, Http2Settings, Server, shutdown_signal,
 };
 pub use stack_call::StackCall;
 #[cfg(feature = "tls")]

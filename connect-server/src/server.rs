@@ -101,7 +101,7 @@ pub const DEFAULT_CONNECTION_AGE_GRACE: Duration = Duration::from_secs(30);
 ///
 /// let router = Router::new(); // add services with `Arc::new(svc).register(router)`
 /// Server::new(router)
-///     .with_graceful_shutdown(async { let _ = tokio::signal::ctrl_c().await; })
+///     .with_graceful_shutdown_on_signals()
 ///     .serve("127.0.0.1:8080".parse().unwrap())
 ///     .await
 /// # }
@@ -184,7 +184,7 @@ impl<S> Server<S> {
     /// let serving = Arc::new(AtomicBool::new(true));
     /// let flag = serving.clone();
     /// let server = Server::new(Router::new())
-    ///     .with_graceful_shutdown(async { let _ = tokio::signal::ctrl_c().await; })
+    ///     .with_graceful_shutdown_on_signals()
     ///     .on_shutdown(move || flag.store(false, Ordering::Release));
     /// # drop(server);
     /// ```
@@ -201,6 +201,25 @@ impl<S> Server<S> {
     {
         self.shutdown = Some(Box::pin(signal));
         self
+    }
+
+    /// Shuts down gracefully on the signals a process is usually stopped
+    /// with: `SIGTERM` (what `docker stop`, Kubernetes and systemd send)
+    /// and `SIGINT` (ctrl-c) on Unix, ctrl-c elsewhere. The same as
+    /// `with_graceful_shutdown(`[`shutdown_signal()`]`)`.
+    ///
+    /// ```no_run
+    /// # async fn run() -> std::io::Result<()> {
+    /// use connect_server::{Router, Server};
+    ///
+    /// Server::new(Router::new())
+    ///     .with_graceful_shutdown_on_signals()
+    ///     .serve("127.0.0.1:8080".parse().unwrap())
+    ///     .await
+    /// # }
+    /// ```
+    pub fn with_graceful_shutdown_on_signals(self) -> Self {
+        self.with_graceful_shutdown(shutdown_signal())
     }
 
     /// How long a graceful shutdown waits for open connections (default
@@ -512,5 +531,48 @@ async fn until_stopped<F: Future>(mut stopped: watch::Receiver<bool>, fut: F) ->
     tokio::select! {
         out = fut => Some(out),
         _ = stopped.wait_for(|stop| *stop) => None,
+    }
+}
+
+/// Completes when the process receives `SIGTERM` or `SIGINT` (Unix), or
+/// ctrl-c (elsewhere): the shutdown signal of
+/// [`Server::with_graceful_shutdown_on_signals`], for servers you run
+/// yourself (axum's `with_graceful_shutdown`, say). The handlers are
+/// installed when the future is first polled; a signal that cannot be
+/// listened for (no such handler on this platform) is skipped.
+///
+/// ```no_run
+/// # async fn run() {
+/// connect_server::shutdown_signal().await;
+/// println!("stopping");
+/// # }
+/// ```
+pub async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let term = signal(SignalKind::terminate());
+        let int = signal(SignalKind::interrupt());
+        match (term, int) {
+            (Ok(mut term), Ok(mut int)) => {
+                tokio::select! {
+                    _ = term.recv() => {}
+                    _ = int.recv() => {}
+                }
+            }
+            (Ok(mut term), Err(_)) => {
+                term.recv().await;
+            }
+            (Err(_), Ok(mut int)) => {
+                int.recv().await;
+            }
+            (Err(_), Err(_)) => std::future::pending().await,
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
     }
 }

@@ -32,9 +32,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     );
     // Our server runs any tower HTTP service, an axum app included.
     Server::new(app)
-        .with_graceful_shutdown(async {
-            let _ = tokio::signal::ctrl_c().await;
-        })
+        // SIGTERM (containers, systemd) or ctrl-c: stop accepting, let the
+        // calls in flight finish.
+        .with_graceful_shutdown_on_signals()
         .serve_with_listener(listener)
         .await?;
     Ok(())

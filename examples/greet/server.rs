@@ -46,9 +46,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         listener.local_addr()?
     );
     Server::new(router)
-        .with_graceful_shutdown(async {
-            let _ = tokio::signal::ctrl_c().await;
-        })
+        // SIGTERM (containers, systemd) or ctrl-c: stop accepting, let the
+        // calls in flight finish.
+        .with_graceful_shutdown_on_signals()
         // Graceful shutdown begins: health checks now say NOT_SERVING
         // while the calls in flight finish.
         .on_shutdown(move || reporter.shutdown())

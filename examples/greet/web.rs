@@ -166,9 +166,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let listener = tokio::net::TcpListener::bind(addr).await?;
     println!("greet-web listening on http://{}", listener.local_addr()?);
     Server::new(app)
-        .with_graceful_shutdown(async {
-            let _ = tokio::signal::ctrl_c().await;
-        })
+        // SIGTERM (containers, systemd) or ctrl-c: stop accepting, let the
+        // calls in flight finish.
+        .with_graceful_shutdown_on_signals()
         .serve_with_listener(listener)
         .await?;
     Ok(())
