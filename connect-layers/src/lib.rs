@@ -15,6 +15,7 @@
 //! | [`deadline`] | timeout header, deadline, error | header → deadline, enforced | timeout → header, enforced |
 //! | [`compression`] | compress, decompress, accept value | negotiate, decompress requests, compress responses | compress requests, decompress responses |
 //! | [`observe`] | span fields, hooks, trace context | span per call | span per call |
+//! | [`intercept`] | [`Interceptor`](intercept::Interceptor), the layer, `headers` / `from_fn` helpers | around a generated service: [`RpcRequest`]s, the unary message | around a channel: HTTP requests with the method, the unary message |
 //! | [`body`] | | [`ResponseBody`](body::server::ResponseBody) | [`ClientBody`] |
 //! | [`rpc`] | [`Frame`], [`RequestMessages`] | [`RpcRequest`], [`RpcResponse`], [`Context`] | [`ClientRequest`], [`ClientResponse`] |
 //! | [`stack`] | | [`ConnectLayer`](stack::server::ConnectLayer), [`GrpcLayer`](stack::server::GrpcLayer), [`GrpcWebLayer`](stack::server::GrpcWebLayer) | [`ClientStack`] |
@@ -35,6 +36,7 @@ pub mod framing;
 pub mod future;
 pub mod get;
 pub mod handler;
+pub mod intercept;
 pub mod negotiate;
 #[cfg(feature = "tracing")]
 pub mod observe;
