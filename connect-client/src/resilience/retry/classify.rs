@@ -1,0 +1,341 @@
+//! What an attempt's answer says, read without consuming a committed body:
+//! gRPC and gRPC-Web status in trailers-only headers, an HTTP status, or a
+//! Connect unary error body (read, bounded, and handed up again).
+
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use bytes::{Bytes, BytesMut};
+use connect_codec::compression::CompressionRegistry;
+use connect_codec::error_json;
+use connect_core::{Code, ConnectError, metadata};
+use connect_layers::protocol::content_type::{self, Family};
+use http::{HeaderMap, HeaderName, Method, StatusCode};
+use http_body::Body;
+use http_body_util::BodyExt as _;
+
+use super::body::RetryBody;
+use crate::BoxError;
+
+/// How much of a Connect unary error body is read to classify it.
+pub(crate) const ERROR_BODY_MAX: usize = 64 * 1024;
+
+const GRPC_STATUS: HeaderName = HeaderName::from_static("grpc-status");
+
+/// The `google.rpc.RetryInfo` error detail's type.
+const RETRY_INFO: &str = "google.rpc.RetryInfo";
+
+/// How a call's answers are read.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Kind {
+    /// Connect unary (POST or GET): errors are non-200 JSON bodies.
+    ConnectUnary,
+    /// Connect streaming: a 200 is committed, errors arrive in the body.
+    ConnectStream,
+    /// gRPC and gRPC-Web: status in trailers, or in trailers-only headers.
+    Grpc,
+}
+
+impl Kind {
+    /// From the request's method and content type.
+    pub(crate) fn of(method: &Method, headers: &HeaderMap) -> Kind {
+        if method == Method::GET {
+            return Kind::ConnectUnary;
+        }
+        let ct = headers.get(http::header::CONTENT_TYPE).map(|v| v.as_bytes());
+        match ct.and_then(content_type::parse).map(|c| c.family) {
+            Some(Family::ConnectStream) => Kind::ConnectStream,
+            Some(Family::Grpc | Family::GrpcWeb | Family::GrpcWebText) => Kind::Grpc,
+            _ => Kind::ConnectUnary,
+        }
+    }
+}
+
+/// What the server said about retrying.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Pushback {
+    /// Nothing: the policy's backoff applies.
+    None,
+    /// Retry after this long.
+    Delay(Duration),
+    /// Do not retry (a negative or unreadable pushback).
+    Stop,
+}
+
+/// An attempt's answer, classified.
+#[derive(Debug)]
+pub(crate) enum Outcome<B> {
+    /// Success, or a committed answer: handed up as is.
+    Commit(http::Response<RetryBody<B>>),
+    /// A failed attempt: `answer` is what is handed up if it is not retried.
+    Failed {
+        code: Code,
+        pushback: Pushback,
+        answer: Result<http::Response<RetryBody<B>>, BoxError>,
+    },
+    /// The server never processed the request.
+    Unprocessed(BoxError),
+}
+
+/// A response head, classified without touching its body; `Err` gives the
+/// response back when its body must be read ([`read_error`]).
+pub(crate) fn head<B>(kind: Kind, resp: http::Response<B>) -> Result<Outcome<B>, http::Response<B>> {
+    let status = resp.status();
+    let failed = |code, pushback, resp: http::Response<B>| Outcome::Failed {
+        code,
+        pushback,
+        answer: Ok(resp.map(RetryBody::passthrough)),
+    };
+    Ok(match kind {
+        _ if status == StatusCode::OK && kind != Kind::Grpc => {
+            Outcome::Commit(resp.map(RetryBody::passthrough))
+        }
+        Kind::ConnectUnary => return Err(resp),
+        Kind::ConnectStream => failed(Code::from_http_status(status), Pushback::None, resp),
+        Kind::Grpc if status != StatusCode::OK => {
+            failed(Code::from_http_status(status), grpc_pushback(resp.headers()), resp)
+        }
+        Kind::Grpc => match metadata::find(resp.headers(), &GRPC_STATUS) {
+            None => Outcome::Commit(resp.map(RetryBody::passthrough)),
+            Some(v) => {
+                let code = std::str::from_utf8(v.as_bytes())
+                    .ok()
+                    .and_then(|s| s.trim().parse::<u32>().ok())
+                    .map_or(Code::Unknown, |n| Code::from_grpc_number(n).unwrap_or(Code::Unknown));
+                if code == Code::Ok {
+                    Outcome::Commit(resp.map(RetryBody::passthrough))
+                } else {
+                    failed(code, grpc_pushback(resp.headers()), resp)
+                }
+            }
+        },
+    })
+}
+
+/// A transport failure: unprocessed, or failed with its code.
+pub(crate) fn error<B>(err: BoxError) -> Outcome<B> {
+    if crate::transport::error::unprocessed(&*err) {
+        return Outcome::Unprocessed(err);
+    }
+    let code = match ConnectError::find_in(&*err) {
+        Some(e) => e.code(),
+        None => crate::transport::error::transport(&*err).code(),
+    };
+    Outcome::Failed {
+        code,
+        pushback: Pushback::None,
+        answer: Err(err),
+    }
+}
+
+/// `grpc-retry-pushback-ms`: milliseconds, or anything else = stop.
+pub(crate) fn grpc_pushback(headers: &HeaderMap) -> Pushback {
+    match headers.get("grpc-retry-pushback-ms") {
+        None => Pushback::None,
+        Some(v) => std::str::from_utf8(v.as_bytes())
+            .ok()
+            .and_then(|s| s.trim().parse::<u64>().ok())
+            .map_or(Pushback::Stop, |ms| Pushback::Delay(Duration::from_millis(ms))),
+    }
+}
+
+/// Reads a Connect unary error answer (at most [`ERROR_BODY_MAX`]) for its
+/// code and `google.rpc.RetryInfo`, and hands it up again unchanged: the
+/// bytes read, then whatever was not.
+pub(crate) async fn read_error<B>(resp: http::Response<B>) -> Outcome<B>
+where
+    B: Body<Data = Bytes> + Unpin,
+{
+    let (parts, mut body) = resp.into_parts();
+    let status = parts.status;
+    let mut read = BytesMut::new();
+    let mut complete = false;
+    let mut failed = false;
+    while read.len() <= ERROR_BODY_MAX {
+        match body.frame().await {
+            None => {
+                complete = true;
+                break;
+            }
+            Some(Ok(frame)) => {
+                if let Ok(data) = frame.into_data() {
+                    read.extend_from_slice(&data);
+                }
+            }
+            Some(Err(_)) => {
+                failed = true;
+                break;
+            }
+        }
+    }
+    let read = read.freeze();
+    let fallback = Code::from_http_status(status);
+    let decoded = complete
+        .then(|| decode(&parts.headers, &read, fallback))
+        .flatten();
+    let (code, pushback) = match decoded {
+        Some(e) => (e.code(), retry_info(&e)),
+        None => (fallback, Pushback::None),
+    };
+    let body = RetryBody::prefixed(read, body, complete || failed);
+    Outcome::Failed {
+        code,
+        pushback,
+        answer: Ok(http::Response::from_parts(parts, body)),
+    }
+}
+
+fn decode(headers: &HeaderMap, data: &Bytes, fallback: Code) -> Option<ConnectError> {
+    let is_json = metadata::find(headers, &http::header::CONTENT_TYPE)
+        .and_then(|v| content_type::parse(v.as_bytes()))
+        .is_some_and(|ct| ct.family == Family::ConnectUnary && ct.codec_name == "json");
+    if !is_json {
+        return None;
+    }
+    let encoding = metadata::find(headers, &http::header::CONTENT_ENCODING)
+        .and_then(|v| v.to_str().ok())
+        .filter(|n| *n != "identity" && !data.is_empty());
+    match encoding {
+        None => error_json::decode_error(data, fallback),
+        Some(name) => {
+            static REGISTRY: OnceLock<CompressionRegistry> = OnceLock::new();
+            let registry = REGISTRY.get_or_init(CompressionRegistry::all);
+            let plain = registry.decompress(name, data, ERROR_BODY_MAX).ok()?;
+            error_json::decode_error(&plain, fallback)
+        }
+    }
+}
+
+/// The pushback of a `google.rpc.RetryInfo` detail: its `retry_delay`, or
+/// stop if it is negative or unreadable.
+pub(crate) fn retry_info(err: &ConnectError) -> Pushback {
+    let Some(detail) = err.details().iter().find(|d| d.type_name() == RETRY_INFO) else {
+        return Pushback::None;
+    };
+    parse_retry_info(detail.value()).map_or(Pushback::Stop, Pushback::Delay)
+}
+
+/// `RetryInfo { google.protobuf.Duration retry_delay = 1; }` with
+/// `Duration { int64 seconds = 1; int32 nanos = 2; }`: `None` if malformed
+/// or negative.
+pub(crate) fn parse_retry_info(mut buf: &[u8]) -> Option<Duration> {
+    let mut delay = Some(Duration::ZERO);
+    while !buf.is_empty() {
+        let key = varint(&mut buf)?;
+        match (key >> 3, key & 7) {
+            (1, 2) => delay = Some(parse_duration(take_len(&mut buf)?)?),
+            (_, 0) => drop(varint(&mut buf)?),
+            (_, 2) => drop(take_len(&mut buf)?),
+            (_, 1) => buf = buf.get(8..)?,
+            (_, 5) => buf = buf.get(4..)?,
+            _ => return None,
+        }
+    }
+    delay
+}
+
+fn parse_duration(mut buf: &[u8]) -> Option<Duration> {
+    let (mut seconds, mut nanos) = (0i64, 0i32);
+    while !buf.is_empty() {
+        let key = varint(&mut buf)?;
+        match (key >> 3, key & 7) {
+            (1, 0) => seconds = varint(&mut buf)? as i64,
+            (2, 0) => nanos = varint(&mut buf)? as i64 as i32,
+            (_, 0) => drop(varint(&mut buf)?),
+            (_, 2) => drop(take_len(&mut buf)?),
+            _ => return None,
+        }
+    }
+    if seconds < 0 || nanos < 0 || nanos >= 1_000_000_000 {
+        return None;
+    }
+    Some(Duration::new(seconds as u64, nanos as u32))
+}
+
+fn varint(buf: &mut &[u8]) -> Option<u64> {
+    let mut value = 0u64;
+    for shift in (0..70).step_by(7) {
+        let (&byte, rest) = buf.split_first()?;
+        *buf = rest;
+        value |= u64::from(byte & 0x7f).checked_shl(shift).unwrap_or(0);
+        if byte & 0x80 == 0 {
+            return Some(value);
+        }
+    }
+    None
+}
+
+fn take_len<'a>(buf: &mut &'a [u8]) -> Option<&'a [u8]> {
+    let len = usize::try_from(varint(buf)?).ok()?;
+    let (head, rest) = (buf.get(..len)?, buf.get(len..)?);
+    *buf = rest;
+    Some(head)
+}
+
+/// A `google.rpc.RetryInfo` encoding `delay` (seconds, nanos): for tests
+/// and servers that push back.
+pub fn encode_retry_info(seconds: i64, nanos: i32) -> Bytes {
+    fn put_varint(out: &mut Vec<u8>, mut v: u64) {
+        while v >= 0x80 {
+            out.push((v as u8) | 0x80);
+            v >>= 7;
+        }
+        out.push(v as u8);
+    }
+    let mut duration = Vec::new();
+    if seconds != 0 {
+        duration.push(0x08);
+        put_varint(&mut duration, seconds as u64);
+    }
+    if nanos != 0 {
+        duration.push(0x10);
+        put_varint(&mut duration, nanos as i64 as u64);
+    }
+    let mut out = vec![0x0a];
+    put_varint(&mut out, duration.len() as u64);
+    out.extend_from_slice(&duration);
+    Bytes::from(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retry_info_round_trips_and_negatives_stop() {
+        assert_eq!(
+            parse_retry_info(&encode_retry_info(1, 500_000_000)),
+            Some(Duration::from_millis(1500))
+        );
+        assert_eq!(parse_retry_info(&encode_retry_info(0, 0)), Some(Duration::ZERO));
+        assert_eq!(parse_retry_info(&encode_retry_info(-1, 0)), None);
+        assert_eq!(parse_retry_info(&encode_retry_info(0, -5)), None);
+        assert_eq!(parse_retry_info(&[0x0a, 0x05, 0x08]), None, "truncated");
+    }
+
+    #[test]
+    fn grpc_pushback_header() {
+        let mut h = HeaderMap::new();
+        assert_eq!(grpc_pushback(&h), Pushback::None);
+        h.insert("grpc-retry-pushback-ms", "250".parse().unwrap());
+        assert_eq!(grpc_pushback(&h), Pushback::Delay(Duration::from_millis(250)));
+        for bad in ["-1", "soon", ""] {
+            h.insert("grpc-retry-pushback-ms", bad.parse().unwrap());
+            assert_eq!(grpc_pushback(&h), Pushback::Stop, "{bad}");
+        }
+    }
+
+    #[test]
+    fn kinds_from_requests() {
+        let ct = |v: &'static str| {
+            let mut h = HeaderMap::new();
+            h.insert(http::header::CONTENT_TYPE, v.parse().unwrap());
+            h
+        };
+        assert_eq!(Kind::of(&Method::GET, &HeaderMap::new()), Kind::ConnectUnary);
+        assert_eq!(Kind::of(&Method::POST, &ct("application/json")), Kind::ConnectUnary);
+        assert_eq!(Kind::of(&Method::POST, &ct("application/connect+proto")), Kind::ConnectStream);
+        assert_eq!(Kind::of(&Method::POST, &ct("application/grpc")), Kind::Grpc);
+        assert_eq!(Kind::of(&Method::POST, &ct("application/grpc-web-text")), Kind::Grpc);
+    }
+}
