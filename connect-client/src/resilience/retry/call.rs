@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use connect_core::Protocol;
+use connect_core::{MethodDescriptor, Protocol};
 use connect_layers::ClientBody;
 use connect_layers::deadline::{request_timeout, timeout_value};
 use http::{Extensions, HeaderMap, HeaderName, HeaderValue, Method, Uri, Version};
@@ -21,7 +21,8 @@ use crate::Channel;
 use crate::resilience::{Attempt, ServedBy};
 
 /// `grpc-previous-rpc-attempts`.
-pub(crate) const PREVIOUS_ATTEMPTS: HeaderName = HeaderName::from_static("grpc-previous-rpc-attempts");
+pub(crate) const PREVIOUS_ATTEMPTS: HeaderName =
+    HeaderName::from_static("grpc-previous-rpc-attempts");
 
 /// A call that may be sent again.
 pub(crate) struct Call<S> {
@@ -29,6 +30,8 @@ pub(crate) struct Call<S> {
     pub(crate) shared: Arc<Shared>,
     pub(crate) policy: Arc<MethodPolicy>,
     pub(crate) kind: Kind,
+    /// Whether an enveloped answer's first frame is read before it commits.
+    pub(crate) peek: bool,
     pub(crate) path: &'static str,
     method: Method,
     uri: Uri,
@@ -61,14 +64,25 @@ impl<S: Channel> Call<S> {
         svc: S,
         shared: Arc<Shared>,
         policy: Arc<MethodPolicy>,
-        path: &'static str,
+        method: Option<&'static MethodDescriptor>,
         req: http::Request<ClientBody>,
     ) -> (Self, http::Request<ClientBody>) {
         let (parts, body) = req.into_parts();
         let (first, replay) = Replay::new(body, &shared.limits);
+        let kind = Kind::of(&parts.method, &parts.headers);
+        // A failure first in the body is looked for only where the
+        // response is one message (so nothing waits for it) and a retry
+        // could follow.
+        let one_response = method.is_some_and(|m| !m.stream_type().server_streams());
+        let retries = match &*policy {
+            MethodPolicy::Retry(p) => p.max_attempts > 1 && p.codes != Default::default(),
+            MethodPolicy::Hedge(h) => h.max_attempts > 1,
+        };
+        let path = method.map_or("", |m| m.path());
         let call = Call {
             svc,
-            kind: Kind::of(&parts.method, &parts.headers),
+            kind,
+            peek: one_response && retries,
             policy,
             path,
             method: parts.method.clone(),
@@ -102,7 +116,7 @@ impl<S: Channel> Call<S> {
 
     fn protocol(&self) -> Protocol {
         match self.kind {
-            Kind::Grpc => Protocol::Grpc,
+            k if k.grpc() => Protocol::Grpc,
             _ => Protocol::Connect,
         }
     }
@@ -182,6 +196,7 @@ impl<S: Channel> Call<S> {
 pub(crate) async fn attempt<S>(
     mut svc: S,
     kind: Kind,
+    peek: bool,
     req: http::Request<ClientBody>,
 ) -> (Outcome<S::ResponseBody>, Option<SocketAddr>)
 where
@@ -196,9 +211,9 @@ where
         Err(e) => (classify::error(e.into()), None),
         Ok(resp) => {
             let by = resp.extensions().get::<ServedBy>().map(|s| s.0);
-            let outcome = match classify::head(kind, resp) {
+            let outcome = match classify::head(kind, peek, resp) {
                 Ok(o) => o,
-                Err(resp) => classify::read_error(resp).await,
+                Err(resp) => classify::read_body(kind, resp).await,
             };
             (outcome, by)
         }

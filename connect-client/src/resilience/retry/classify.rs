@@ -32,8 +32,12 @@ pub(crate) enum Kind {
     ConnectUnary,
     /// Connect streaming: a 200 is committed, errors arrive in the body.
     ConnectStream,
-    /// gRPC and gRPC-Web: status in trailers, or in trailers-only headers.
+    /// gRPC: status in trailers, or in trailers-only headers.
     Grpc,
+    /// gRPC-Web: as gRPC, or in a trailer frame first in the body.
+    GrpcWeb,
+    /// gRPC-Web in base64.
+    GrpcWebText,
 }
 
 impl Kind {
@@ -42,10 +46,14 @@ impl Kind {
         if method == Method::GET {
             return Kind::ConnectUnary;
         }
-        let ct = headers.get(http::header::CONTENT_TYPE).map(|v| v.as_bytes());
+        let ct = headers
+            .get(http::header::CONTENT_TYPE)
+            .map(|v| v.as_bytes());
         match ct.and_then(content_type::parse).map(|c| c.family) {
             Some(Family::ConnectStream) => Kind::ConnectStream,
-            Some(Family::Grpc | Family::GrpcWeb | Family::GrpcWebText) => Kind::Grpc,
+            Some(Family::Grpc) => Kind::Grpc,
+            Some(Family::GrpcWeb) => Kind::GrpcWeb,
+            Some(Family::GrpcWebText) => Kind::GrpcWebText,
             _ => Kind::ConnectUnary,
         }
     }
@@ -77,31 +85,61 @@ pub(crate) enum Outcome<B> {
     Unprocessed(BoxError),
 }
 
+impl Kind {
+    pub(crate) fn grpc(self) -> bool {
+        matches!(self, Kind::Grpc | Kind::GrpcWeb | Kind::GrpcWebText)
+    }
+}
+
 /// A response head, classified without touching its body; `Err` gives the
-/// response back when its body must be read ([`read_error`]).
-pub(crate) fn head<B>(kind: Kind, resp: http::Response<B>) -> Result<Outcome<B>, http::Response<B>> {
+/// response back when its body must be read ([`read_body`]): a Connect
+/// unary error, or, when `peek`, an enveloped 200 without a status in its
+/// headers (gRPC-Web and Connect streaming servers may answer a failure
+/// with a trailer or end-stream frame alone).
+pub(crate) fn head<B>(
+    kind: Kind,
+    peek: bool,
+    resp: http::Response<B>,
+) -> Result<Outcome<B>, http::Response<B>> {
     let status = resp.status();
+    let commit = |resp: http::Response<B>| {
+        if peek
+            && matches!(
+                kind,
+                Kind::ConnectStream | Kind::GrpcWeb | Kind::GrpcWebText
+            )
+        {
+            Err(resp)
+        } else {
+            Ok(Outcome::Commit(resp.map(RetryBody::passthrough)))
+        }
+    };
     let failed = |code, pushback, resp: http::Response<B>| Outcome::Failed {
         code,
         pushback,
         answer: Ok(resp.map(RetryBody::passthrough)),
     };
     Ok(match kind {
-        _ if status == StatusCode::OK && kind != Kind::Grpc => {
+        Kind::ConnectUnary if status == StatusCode::OK => {
             Outcome::Commit(resp.map(RetryBody::passthrough))
         }
+        Kind::ConnectStream if status == StatusCode::OK => return commit(resp),
         Kind::ConnectUnary => return Err(resp),
         Kind::ConnectStream => failed(Code::from_http_status(status), Pushback::None, resp),
-        Kind::Grpc if status != StatusCode::OK => {
-            failed(Code::from_http_status(status), grpc_pushback(resp.headers()), resp)
-        }
-        Kind::Grpc => match metadata::find(resp.headers(), &GRPC_STATUS) {
-            None => Outcome::Commit(resp.map(RetryBody::passthrough)),
+        _ if status != StatusCode::OK => failed(
+            Code::from_http_status(status),
+            grpc_pushback(resp.headers()),
+            resp,
+        ),
+        _ => match metadata::find(resp.headers(), &GRPC_STATUS) {
+            None => return commit(resp),
             Some(v) => {
                 let code = std::str::from_utf8(v.as_bytes())
                     .ok()
                     .and_then(|s| s.trim().parse::<u32>().ok())
-                    .map_or(Code::Unknown, |n| Code::from_grpc_number(n).unwrap_or(Code::Unknown));
+                    .map_or(Code::Unknown, |n| {
+                        Code::from_grpc_number(n).unwrap_or(Code::Unknown)
+                    });
                 if code == Code::Ok {
                     Outcome::Commit(resp.map(RetryBody::passthrough))
                 } else {
@@ -135,7 +173,21 @@ pub(crate) fn grpc_pushback(headers: &HeaderMap) -> Pushback {
         Some(v) => std::str::from_utf8(v.as_bytes())
             .ok()
             .and_then(|s| s.trim().parse::<u64>().ok())
-            .map_or(Pushback::Stop, |ms| Pushback::Delay(Duration::from_millis(ms))),
+            .map_or(Pushback::Stop, |ms| {
+                Pushback::Delay(Duration::from_millis(ms))
+            }),
+    }
+}
+
+/// Reads what [`head`] could not classify: a Connect unary error body, or
+/// the first frame of an enveloped answer.
+pub(crate) async fn read_body<B>(kind: Kind, resp: http::Response<B>) -> Outcome<B>
+where
+    B: Body<Data = Bytes> + Unpin,
+{
+    match kind {
+        Kind::ConnectUnary => read_error(resp).await,
+        _ => super::peek::first_frame(kind, resp).await,
     }
 }
 
@@ -185,7 +237,7 @@ where
     }
 }
 
-fn decode(headers: &HeaderMap, data: &Bytes, fallback: Code) -> Option<ConnectError> {
+pub(crate) fn decode(headers: &HeaderMap, data: &Bytes, fallback: Code) -> Option<ConnectError> {
     let is_json = metadata::find(headers, &http::header::CONTENT_TYPE)
         .and_then(|v| content_type::parse(v.as_bytes()))
         .is_some_and(|ct| ct.family == Family::ConnectUnary && ct.codec_name == "json");
@@ -198,12 +250,31 @@ fn decode(headers: &HeaderMap, data: &Bytes, fallback: Code) -> Option<ConnectEr
     match encoding {
         None => error_json::decode_error(data, fallback),
         Some(name) => {
-            static REGISTRY: OnceLock<CompressionRegistry> = OnceLock::new();
-            let registry = REGISTRY.get_or_init(CompressionRegistry::all);
+            let registry = registry();
             let plain = registry.decompress(name, data, ERROR_BODY_MAX).ok()?;
             error_json::decode_error(&plain, fallback)
         }
     }
+}
+
+/// Every compression built in, to read compressed error answers.
+pub(crate) fn registry() -> &'static CompressionRegistry {
+    static REGISTRY: OnceLock<CompressionRegistry> = OnceLock::new();
+    REGISTRY.get_or_init(CompressionRegistry::all)
+}
+
+/// The `grpc-status` of `headers`: `None` if absent, unknown numbers are
+/// `unknown`.
+pub(crate) fn grpc_status(headers: &HeaderMap) -> Option<Code> {
+    let v = metadata::find(headers, &GRPC_STATUS)?;
+    Some(
+        std::str::from_utf8(v.as_bytes())
+            .ok()
+            .and_then(|s| s.trim().parse::<u32>().ok())
+            .map_or(Code::Unknown, |n| {
+                Code::from_grpc_number(n).unwrap_or(Code::Unknown)
+            }),
+    )
 }
 
 /// The pushback of a `google.rpc.RetryInfo` detail: its `retry_delay`, or
@@ -307,7 +378,10 @@ mod tests {
             parse_retry_info(&encode_retry_info(1, 500_000_000)),
             Some(Duration::from_millis(1500))
         );
-        assert_eq!(parse_retry_info(&encode_retry_info(0, 0)), Some(Duration::ZERO));
+        assert_eq!(
+            parse_retry_info(&encode_retry_info(0, 0)),
+            Some(Duration::ZERO)
+        );
         assert_eq!(parse_retry_info(&encode_retry_info(-1, 0)), None);
         assert_eq!(parse_retry_info(&encode_retry_info(0, -5)), None);
         assert_eq!(parse_retry_info(&[0x0a, 0x05, 0x08]), None, "truncated");
@@ -318,7 +392,10 @@ mod tests {
         let mut h = HeaderMap::new();
         assert_eq!(grpc_pushback(&h), Pushback::None);
         h.insert("grpc-retry-pushback-ms", "250".parse().unwrap());
-        assert_eq!(grpc_pushback(&h), Pushback::Delay(Duration::from_millis(250)));
+        assert_eq!(
+            grpc_pushback(&h),
+            Pushback::Delay(Duration::from_millis(250))
+        );
         for bad in ["-1", "soon", ""] {
             h.insert("grpc-retry-pushback-ms", bad.parse().unwrap());
             assert_eq!(grpc_pushback(&h), Pushback::Stop, "{bad}");
@@ -332,10 +409,22 @@ mod tests {
             h.insert(http::header::CONTENT_TYPE, v.parse().unwrap());
             h
         };
-        assert_eq!(Kind::of(&Method::GET, &HeaderMap::new()), Kind::ConnectUnary);
-        assert_eq!(Kind::of(&Method::POST, &ct("application/json")), Kind::ConnectUnary);
-        assert_eq!(Kind::of(&Method::POST, &ct("application/connect+proto")), Kind::ConnectStream);
+        assert_eq!(
+            Kind::of(&Method::GET, &HeaderMap::new()),
+            Kind::ConnectUnary
+        );
+        assert_eq!(
+            Kind::of(&Method::POST, &ct("application/json")),
+            Kind::ConnectUnary
+        );
+        assert_eq!(
+            Kind::of(&Method::POST, &ct("application/connect+proto")),
+            Kind::ConnectStream
+        );
         assert_eq!(Kind::of(&Method::POST, &ct("application/grpc")), Kind::Grpc);
-        assert_eq!(Kind::of(&Method::POST, &ct("application/grpc-web-text")), Kind::Grpc);
+        assert_eq!(
+            Kind::of(&Method::POST, &ct("application/grpc-web-text")),
+            Kind::GrpcWebText
+        );
     }
 }

@@ -110,7 +110,7 @@ where
                         Err(e) => classify::error(e.into()),
                         Ok(resp) => {
                             call.served_by(resp.extensions().get::<ServedBy>().map(|s| s.0));
-                            match classify::head(call.kind, resp) {
+                            match classify::head(call.kind, call.peek, resp) {
                                 Ok(outcome) => outcome,
                                 // A Connect unary error: its body says
                                 // whether to retry, unless no retry could.
@@ -179,7 +179,7 @@ where
     let run = async move {
         let mut outcome = match first {
             Ok(o) => o,
-            Err(resp) => classify::read_error(resp).await,
+            Err(resp) => classify::read_body(call.kind, resp).await,
         };
         let (mut retries, mut transparent, mut backoff_n) = (0u32, 0u32, 0u32);
         loop {
@@ -242,7 +242,7 @@ where
                 return answer;
             };
             drop(answer);
-            let (next, by) = attempt(call.svc.clone(), call.kind, req).await;
+            let (next, by) = attempt(call.svc.clone(), call.kind, call.peek, req).await;
             call.served_by(by);
             outcome = next;
         }

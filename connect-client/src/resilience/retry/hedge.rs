@@ -65,7 +65,9 @@ impl Latencies {
         if total < MIN_SAMPLES {
             return None;
         }
-        let want = ((p.clamp(0.0, 100.0) / 100.0) * total as f64).ceil().max(1.0) as u64;
+        let want = ((p.clamp(0.0, 100.0) / 100.0) * total as f64)
+            .ceil()
+            .max(1.0) as u64;
         let mut seen = 0;
         for (i, n) in counts.iter().enumerate() {
             seen += n;
@@ -107,9 +109,10 @@ where
         let send = |call: &mut Call<S>, req| {
             let svc = call.svc.clone();
             let kind = call.kind;
+            let peek = call.peek;
             async move {
                 let started = Instant::now();
-                let (outcome, by) = attempt(svc, kind, req).await;
+                let (outcome, by) = attempt(svc, kind, peek, req).await;
                 (outcome, by, started.elapsed())
             }
         };
@@ -214,12 +217,18 @@ mod tests {
         assert_eq!(l.percentile(50.0), None);
         l.record(Duration::from_millis(10));
         let p50 = l.percentile(50.0).unwrap();
-        assert!(p50 >= Duration::from_millis(10) && p50 < Duration::from_millis(15), "{p50:?}");
+        assert!(
+            p50 >= Duration::from_millis(10) && p50 < Duration::from_millis(15),
+            "{p50:?}"
+        );
         for _ in 0..80 {
             l.record(Duration::from_millis(100));
         }
         let p95 = l.percentile(95.0).unwrap();
-        assert!(p95 >= Duration::from_millis(100) && p95 < Duration::from_millis(142), "{p95:?}");
+        assert!(
+            p95 >= Duration::from_millis(100) && p95 < Duration::from_millis(142),
+            "{p95:?}"
+        );
         assert!(l.percentile(10.0).unwrap() < Duration::from_millis(15));
     }
 }

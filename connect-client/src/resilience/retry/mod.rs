@@ -61,6 +61,7 @@ mod call;
 mod classify;
 pub mod future;
 mod hedge;
+mod peek;
 mod policy;
 mod replay;
 mod stats;
@@ -78,17 +79,17 @@ use tower_layer::Layer;
 use tower_service::Service;
 
 pub use self::body::RetryBody;
+use self::call::Call;
 pub use self::classify::encode_retry_info;
 pub use self::future::ResponseFuture;
+use self::hedge::Latencies;
+use self::policy::MethodPolicy as Policy;
 pub use self::policy::{
     HedgingDelay, HedgingPolicy, MAX_ATTEMPTS, MethodPolicy, RetryConfig, RetryPolicy,
 };
-pub use self::stats::RetryStats;
-use self::call::Call;
-use self::hedge::Latencies;
-use self::policy::MethodPolicy as Policy;
 use self::replay::Limits;
 use self::stats::Counters;
+pub use self::stats::RetryStats;
 use self::throttle::Throttle;
 use crate::{BoxError, Channel};
 
@@ -231,7 +232,6 @@ where
         if !retries && self.shared.config.max_transparent == 0 {
             return ResponseFuture::passthrough(svc.call(req));
         }
-        let path = method.map_or("", |m| m.path());
         let hedging = match &**policy {
             Policy::Hedge(h) if h.max_attempts > 1 && !req.body().is_stream() => Some(h.clone()),
             _ => None,
@@ -240,11 +240,11 @@ where
         let shared = self.shared.clone();
         match hedging {
             Some(h) => {
-                let (call, first) = Call::new(svc, shared, policy, path, req);
+                let (call, first) = Call::new(svc, shared, policy, method, req);
                 ResponseFuture::slow(Box::pin(hedge::hedge(call, h, first)))
             }
             None => {
-                let (call, first) = Call::new(svc.clone(), shared, policy, path, req);
+                let (call, first) = Call::new(svc.clone(), shared, policy, method, req);
                 ResponseFuture::first(svc.call(first), call)
             }
         }

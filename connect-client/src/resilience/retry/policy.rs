@@ -408,14 +408,22 @@ mod tests {
         StreamType::Unary,
         Idempotency::NoSideEffects,
     );
-    const PUT: MethodDescriptor =
-        MethodDescriptor::new("s.S", "Put", "/s.S/Put", StreamType::Unary, Idempotency::Unknown);
+    const PUT: MethodDescriptor = MethodDescriptor::new(
+        "s.S",
+        "Put",
+        "/s.S/Put",
+        StreamType::Unary,
+        Idempotency::Unknown,
+    );
 
     #[test]
     fn policies_follow_idempotency_then_service_then_method() {
         let c = RetryConfig::new();
         assert_eq!(**c.policy_for(Some(&GET)), RetryPolicy::default().into());
-        assert_eq!(**c.policy_for(Some(&PUT)), RetryPolicy::transparent_only().into());
+        assert_eq!(
+            **c.policy_for(Some(&PUT)),
+            RetryPolicy::transparent_only().into()
+        );
         assert_eq!(**c.policy_for(None), RetryPolicy::transparent_only().into());
         let svc = RetryPolicy::default().max_attempts(5);
         let c = c.service("s.S", svc.clone());
@@ -430,7 +438,10 @@ mod tests {
     fn backoff_grows_to_its_cap() {
         let p = RetryPolicy::default();
         let ms = |n| p.backoff(n).as_millis();
-        assert_eq!([ms(1), ms(2), ms(3), ms(4), ms(5)], [100, 200, 400, 800, 1000]);
+        assert_eq!(
+            [ms(1), ms(2), ms(3), ms(4), ms(5)],
+            [100, 200, 400, 800, 1000]
+        );
         assert_eq!(ms(1000), 1000);
         assert_eq!(RetryPolicy::default().max_attempts(0).get_max_attempts(), 1);
     }

@@ -243,8 +243,10 @@ mod tests {
     }
 
     fn stream(chunks: Vec<&'static [u8]>) -> ClientBody {
-        let items: Vec<Result<Bytes, ConnectError>> =
-            chunks.into_iter().map(|c| Ok(Bytes::from_static(c))).collect();
+        let items: Vec<Result<Bytes, ConnectError>> = chunks
+            .into_iter()
+            .map(|c| Ok(Bytes::from_static(c)))
+            .collect();
         ClientBody::stream(Box::pin(futures_util::stream::iter(items)))
     }
 
@@ -279,7 +281,11 @@ mod tests {
     async fn streams_past_the_limit_are_not_replayed() {
         let l = limits(5, 100);
         let (first, replay) = Replay::new(stream(vec![b"abc", b"def"]), &l);
-        assert_eq!(collect(first).await.unwrap(), "abcdef", "the attempt goes on");
+        assert_eq!(
+            collect(first).await.unwrap(),
+            "abcdef",
+            "the attempt goes on"
+        );
         assert!(!replay.available());
         assert!(replay.body().is_none());
         // The channel limit counts too.
@@ -287,7 +293,9 @@ mod tests {
         let (first, replay) = Replay::new(stream(vec![b"abc", b"def"]), &l);
         assert_eq!(collect(first).await.unwrap(), "abcdef");
         assert!(replay.body().is_none());
-        let Replay::Stream(tee) = &replay else { panic!() };
+        let Replay::Stream(tee) = &replay else {
+            panic!()
+        };
         assert_eq!(tee.recorded(), 3);
     }
 

@@ -26,8 +26,13 @@ const IDEMPOTENT: MethodDescriptor = MethodDescriptor::new(
     StreamType::Unary,
     Idempotency::Idempotent,
 );
-const UNSAFE: MethodDescriptor =
-    MethodDescriptor::new("t.S", "Put", "/t.S/Put", StreamType::Unary, Idempotency::Unknown);
+const UNSAFE: MethodDescriptor = MethodDescriptor::new(
+    "t.S",
+    "Put",
+    "/t.S/Put",
+    StreamType::Unary,
+    Idempotency::Unknown,
+);
 const UPLOAD: MethodDescriptor = MethodDescriptor::new(
     "t.S",
     "Upload",
@@ -145,7 +150,10 @@ impl Service<http::Request<ClientBody>> for Fake {
     type Error = ConnectError;
     type Future = FakeFuture;
 
-    fn poll_ready(&mut self, _: &mut std::task::Context<'_>) -> std::task::Poll<Result<(), ConnectError>> {
+    fn poll_ready(
+        &mut self,
+        _: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Result<(), ConnectError>> {
         std::task::Poll::Ready(Ok(()))
     }
 
@@ -162,7 +170,11 @@ impl Service<http::Request<ClientBody>> for Fake {
             let dropped = Arc::new(AtomicBool::new(false));
             let mut guard = DropFlag(dropped.clone(), false);
             // The whole request body is read before answering.
-            let body = body.collect().await.map(|c| c.to_bytes()).unwrap_or_default();
+            let body = body
+                .collect()
+                .await
+                .map(|c| c.to_bytes())
+                .unwrap_or_default();
             let n = {
                 let mut seen = seen.lock().unwrap();
                 seen.push(Seen {
@@ -181,10 +193,15 @@ impl Service<http::Request<ClientBody>> for Fake {
     }
 }
 
-fn request(method: &'static MethodDescriptor, ct: &'static str, timeout: Option<&str>) -> http::Request<ClientBody> {
+fn request(
+    method: &'static MethodDescriptor,
+    ct: &'static str,
+    timeout: Option<&str>,
+) -> http::Request<ClientBody> {
     let mut req = http::Request::new(ClientBody::full(Bytes::from_static(b"request")));
     *req.method_mut() = http::Method::POST;
-    req.headers_mut().insert("content-type", ct.parse().unwrap());
+    req.headers_mut()
+        .insert("content-type", ct.parse().unwrap());
     if let Some(t) = timeout {
         let name = if ct.starts_with("application/grpc") {
             "grpc-timeout"
@@ -209,7 +226,11 @@ async fn run(
     let mut svc = layer.layer(fake.clone());
     let resp = svc.ready().await?.call(req).await?;
     let (parts, body) = resp.into_parts();
-    let body = body.collect().await.map_err(|e| Box::new(e) as BoxError)?.to_bytes();
+    let body = body
+        .collect()
+        .await
+        .map_err(|e| Box::new(e) as BoxError)?
+        .to_bytes();
     Ok((parts.status, parts.headers, body))
 }
 
@@ -257,7 +278,10 @@ async fn backoff_grows_by_the_multiplier_with_jitter_in_bounds() {
         assert_eq!(gaps.len(), 4);
         for (gap, base) in gaps.iter().zip(bounds) {
             let (lo, hi) = (base * 8 / 10, base * 12 / 10);
-            assert!((lo..=hi).contains(gap), "gap {gap} ms outside {lo}..={hi}: {gaps:?}");
+            assert!(
+                (lo..=hi).contains(gap),
+                "gap {gap} ms outside {lo}..={hi}: {gaps:?}"
+            );
         }
     }
 }
@@ -297,7 +321,10 @@ fn connect_unavailable_json() -> String {
 #[tokio::test(start_paused = true)]
 async fn connect_unary_errors_are_read_retried_and_handed_up_unchanged() {
     let layer = RetryLayer::new(RetryConfig::new());
-    let fake = Fake::new([Step::ConnectError(503, connect_unavailable_json()), Step::Ok]);
+    let fake = Fake::new([
+        Step::ConnectError(503, connect_unavailable_json()),
+        Step::Ok,
+    ]);
     let req = request(&IDEMPOTENT, "application/proto", None);
     let (status, _, body) = run(&layer, &fake, req).await.unwrap();
     assert_eq!((status, &body[..]), (http::StatusCode::OK, &b"ok"[..]));
@@ -325,13 +352,21 @@ async fn non_idempotent_methods_retry_only_transparently_and_boundedly() {
     let layer = RetryLayer::new(RetryConfig::new());
     let fake = Fake::new([unavailable(), Step::Ok]);
     run(&layer, &fake, grpc(&UNSAFE)).await.unwrap();
-    assert_eq!(fake.attempts(), 1, "unavailable is not retried for unsafe methods");
+    assert_eq!(
+        fake.attempts(),
+        1,
+        "unavailable is not retried for unsafe methods"
+    );
 
     let fake = Fake::new([Step::Unprocessed, Step::Unprocessed, Step::Ok]);
     let start = Instant::now();
     let (_, _, body) = run(&layer, &fake, grpc(&UNSAFE)).await.unwrap();
     assert_eq!(body, "ok");
-    assert_eq!(start.elapsed(), Duration::ZERO, "transparent retries do not wait");
+    assert_eq!(
+        start.elapsed(),
+        Duration::ZERO,
+        "transparent retries do not wait"
+    );
     assert_eq!(layer.stats().transparent_retries(), 2);
     assert_eq!(layer.stats().retries(), 0);
 
@@ -369,14 +404,18 @@ async fn the_throttle_stops_retries_at_half_and_recovers_with_successes() {
     // That success and 10 more: 5.1 tokens, but the next failure costs
     // one: 4.1, still throttled.
     for _ in 0..10 {
-        run(&layer, &Fake::new([Step::Ok]), grpc(&IDEMPOTENT)).await.unwrap();
+        run(&layer, &Fake::new([Step::Ok]), grpc(&IDEMPOTENT))
+            .await
+            .unwrap();
     }
     let fake = Fake::new([unavailable(), Step::Ok]);
     run(&layer, &fake, grpc(&IDEMPOTENT)).await.unwrap();
     assert_eq!(fake.attempts(), 1);
     // 20 more: 6.1, and after the failure 5.1: retried.
     for _ in 0..20 {
-        run(&layer, &Fake::new([Step::Ok]), grpc(&IDEMPOTENT)).await.unwrap();
+        run(&layer, &Fake::new([Step::Ok]), grpc(&IDEMPOTENT))
+            .await
+            .unwrap();
     }
     let fake = Fake::new([unavailable(), Step::Ok]);
     run(&layer, &fake, grpc(&IDEMPOTENT)).await.unwrap();
@@ -396,11 +435,18 @@ async fn grpc_pushback_is_obeyed_and_negative_or_huge_stops() {
         assert_eq!(fake.attempts(), 1, "pushback {stop} stops");
     }
     // Hours, with a 5 s deadline: answered now, not after the deadline.
-    let fake = Fake::new([Step::TrailersOnly(Code::Unavailable, Some("7200000")), Step::Ok]);
+    let fake = Fake::new([
+        Step::TrailersOnly(Code::Unavailable, Some("7200000")),
+        Step::Ok,
+    ]);
     let start = Instant::now();
-    let (_, headers, _) = run(&layer, &fake, request(&IDEMPOTENT, "application/grpc", Some("5S")))
-        .await
-        .unwrap();
+    let (_, headers, _) = run(
+        &layer,
+        &fake,
+        request(&IDEMPOTENT, "application/grpc", Some("5S")),
+    )
+    .await
+    .unwrap();
     assert_eq!((fake.attempts(), start.elapsed()), (1, Duration::ZERO));
     assert_eq!(headers["grpc-status"], "14");
 }
@@ -416,15 +462,31 @@ fn retry_info_json(seconds: i64, nanos: i32) -> String {
 #[tokio::test(start_paused = true)]
 async fn connect_retry_info_is_pushback() {
     let layer = RetryLayer::new(RetryConfig::new().no_throttle());
-    let fake = Fake::new([Step::ConnectError(503, retry_info_json(0, 300_000_000)), Step::Ok]);
-    run(&layer, &fake, request(&IDEMPOTENT, "application/proto", None)).await.unwrap();
+    let fake = Fake::new([
+        Step::ConnectError(503, retry_info_json(0, 300_000_000)),
+        Step::Ok,
+    ]);
+    run(
+        &layer,
+        &fake,
+        request(&IDEMPOTENT, "application/proto", None),
+    )
+    .await
+    .unwrap();
     assert_eq!(gaps(&fake), [300]);
     let fake = Fake::new([Step::ConnectError(503, retry_info_json(-2, 0)), Step::Ok]);
-    let (status, _, body) = run(&layer, &fake, request(&IDEMPOTENT, "application/proto", None))
-        .await
-        .unwrap();
+    let (status, _, body) = run(
+        &layer,
+        &fake,
+        request(&IDEMPOTENT, "application/proto", None),
+    )
+    .await
+    .unwrap();
     assert_eq!(fake.attempts(), 1, "a negative delay stops");
-    assert_eq!((status.as_u16(), body), (503, Bytes::from(retry_info_json(-2, 0))));
+    assert_eq!(
+        (status.as_u16(), body),
+        (503, Bytes::from(retry_info_json(-2, 0)))
+    );
 }
 
 #[tokio::test(start_paused = true)]
@@ -433,13 +495,31 @@ async fn each_retry_says_how_many_attempts_came_before_and_where() {
     let fake = Fake::new([unavailable(), unavailable(), Step::Ok]);
     run(&layer, &fake, grpc(&IDEMPOTENT)).await.unwrap();
     assert_eq!(fake.header(0, "grpc-previous-rpc-attempts"), None);
-    assert_eq!(fake.header(1, "grpc-previous-rpc-attempts").as_deref(), Some("1"));
-    assert_eq!(fake.header(2, "grpc-previous-rpc-attempts").as_deref(), Some("2"));
+    assert_eq!(
+        fake.header(1, "grpc-previous-rpc-attempts").as_deref(),
+        Some("1")
+    );
+    assert_eq!(
+        fake.header(2, "grpc-previous-rpc-attempts").as_deref(),
+        Some("2")
+    );
     let seen = fake.seen.lock().unwrap();
     assert_eq!(seen[0].attempt, None, "the first attempt carries nothing");
     let a = |port: u16| std::net::SocketAddr::from(([127, 0, 0, 1], port));
-    assert_eq!(seen[1].attempt, Some(Attempt { number: 2, avoid: vec![a(1001)] }));
-    assert_eq!(seen[2].attempt, Some(Attempt { number: 3, avoid: vec![a(1001), a(1002)] }));
+    assert_eq!(
+        seen[1].attempt,
+        Some(Attempt {
+            number: 2,
+            avoid: vec![a(1001)]
+        })
+    );
+    assert_eq!(
+        seen[2].attempt,
+        Some(Attempt {
+            number: 3,
+            avoid: vec![a(1001), a(1002)]
+        })
+    );
 }
 
 #[tokio::test(start_paused = true)]
@@ -447,23 +527,40 @@ async fn each_attempt_sends_the_time_left_and_the_call_ends_at_its_deadline() {
     let layer = RetryLayer::new(RetryConfig::new());
     let slow = || Step::After(Duration::from_millis(50), Box::new(unavailable()));
     let fake = Fake::new([
-        Step::After(Duration::from_millis(150), Box::new(Step::ConnectError(503, connect_unavailable_json()))),
+        Step::After(
+            Duration::from_millis(150),
+            Box::new(Step::ConnectError(503, connect_unavailable_json())),
+        ),
         Step::Ok,
     ]);
     let req = request(&IDEMPOTENT, "application/proto", Some("1000"));
     run(&layer, &fake, req).await.unwrap();
-    let left: u64 = fake.header(1, "connect-timeout-ms").unwrap().parse().unwrap();
+    let left: u64 = fake
+        .header(1, "connect-timeout-ms")
+        .unwrap()
+        .parse()
+        .unwrap();
     let gap = gaps(&fake)[0] as u64;
-    assert!(left <= 1000 - gap + 1 && left >= 1000 - gap - 1, "left {left}, gap {gap}");
+    assert!(
+        left <= 1000 - gap + 1 && left >= 1000 - gap - 1,
+        "left {left}, gap {gap}"
+    );
 
     // Every attempt stalls: the call ends at its deadline.
     let fake = Fake::new([slow(), Step::Stall, Step::Stall]);
     let start = Instant::now();
-    let err = run(&layer, &fake, request(&IDEMPOTENT, "application/grpc", Some("250m")))
-        .await
-        .unwrap_err();
+    let err = run(
+        &layer,
+        &fake,
+        request(&IDEMPOTENT, "application/grpc", Some("250m")),
+    )
+    .await
+    .unwrap_err();
     assert_eq!(start.elapsed(), Duration::from_millis(250));
-    assert_eq!(ConnectError::find_in(&*err).unwrap().code(), Code::DeadlineExceeded);
+    assert_eq!(
+        ConnectError::find_in(&*err).unwrap().code(),
+        Code::DeadlineExceeded
+    );
     assert_eq!(fake.attempts(), 2);
     // A backoff that would end past the deadline is not waited for.
     let fake = Fake::new([unavailable(), Step::Ok]);
@@ -487,7 +584,9 @@ async fn client_streams_replay_within_the_buffer_and_not_beyond() {
     let layer = RetryLayer::new(RetryConfig::new());
     let chunk = Bytes::from(vec![7u8; 64 * 1024]);
     let fake = Fake::new([unavailable(), Step::Ok]);
-    run(&layer, &fake, stream_request(vec![chunk.clone(); 4])).await.unwrap();
+    run(&layer, &fake, stream_request(vec![chunk.clone(); 4]))
+        .await
+        .unwrap();
     assert_eq!(fake.attempts(), 2, "256 KiB fits");
     let seen = fake.seen.lock().unwrap();
     assert_eq!(seen[1].body.len(), 256 * 1024);
@@ -495,14 +594,23 @@ async fn client_streams_replay_within_the_buffer_and_not_beyond() {
     drop(seen);
 
     let fake = Fake::new([unavailable(), Step::Ok]);
-    let (_, headers, _) = run(&layer, &fake, stream_request(vec![chunk; 5])).await.unwrap();
+    let (_, headers, _) = run(&layer, &fake, stream_request(vec![chunk; 5]))
+        .await
+        .unwrap();
     assert_eq!(fake.attempts(), 1, "past 256 KiB the call is not retried");
     assert_eq!(headers["grpc-status"], "14");
-    assert_eq!(layer.shared.limits.in_use.load(Ordering::Relaxed), 0, "buffers released");
+    assert_eq!(
+        layer.shared.limits.in_use.load(Ordering::Relaxed),
+        0,
+        "buffers released"
+    );
 }
 
 fn hedged(attempts: u32, delay_ms: u64) -> RetryLayer {
-    let policy = HedgingPolicy::new(attempts, HedgingDelay::Fixed(Duration::from_millis(delay_ms)));
+    let policy = HedgingPolicy::new(
+        attempts,
+        HedgingDelay::Fixed(Duration::from_millis(delay_ms)),
+    );
     RetryLayer::new(RetryConfig::new().method("/t.S/Get", policy))
 }
 
@@ -517,9 +625,15 @@ async fn hedges_go_out_after_the_delay_and_the_first_success_wins() {
     run(&layer, &fake, grpc(&IDEMPOTENT)).await.unwrap();
     assert_eq!(start.elapsed(), Duration::from_millis(60));
     assert_eq!(gaps(&fake), [50]);
-    assert_eq!(fake.header(1, "grpc-previous-rpc-attempts").as_deref(), Some("1"));
+    assert_eq!(
+        fake.header(1, "grpc-previous-rpc-attempts").as_deref(),
+        Some("1")
+    );
     let seen = fake.seen.lock().unwrap();
-    assert!(seen[0].dropped.load(Ordering::SeqCst), "the loser is cancelled");
+    assert!(
+        seen[0].dropped.load(Ordering::SeqCst),
+        "the loser is cancelled"
+    );
     assert!(!seen[1].dropped.load(Ordering::SeqCst));
     assert_eq!(seen[1].attempt.as_ref().map(|a| a.number), Some(2));
     assert_eq!(layer.stats().hedges(), 1);
@@ -535,7 +649,10 @@ async fn a_non_fatal_failure_sends_the_next_hedge_at_once_and_a_fatal_one_ends_t
 
     let fake = Fake::new([
         Step::After(Duration::from_secs(1), Box::new(Step::Ok)),
-        Step::After(Duration::from_millis(10), Box::new(Step::TrailersOnly(Code::NotFound, None))),
+        Step::After(
+            Duration::from_millis(10),
+            Box::new(Step::TrailersOnly(Code::NotFound, None)),
+        ),
     ]);
     let (_, headers, _) = run(&layer, &fake, grpc(&IDEMPOTENT)).await.unwrap();
     assert_eq!(headers["grpc-status"], "5");
