@@ -208,7 +208,7 @@ where
     }
     let result = svc.call(req).await.map_err(Into::into);
     match result {
-        Err(e) => (classify::error(e.into()), None),
+        Err(e) => (classify::error(e), None),
         Ok(resp) => {
             let by = resp.extensions().get::<ServedBy>().map(|s| s.0);
             let outcome = match classify::head(kind, peek, resp) {

@@ -317,7 +317,7 @@ fn parse_duration(mut buf: &[u8]) -> Option<Duration> {
             _ => return None,
         }
     }
-    if seconds < 0 || nanos < 0 || nanos >= 1_000_000_000 {
+    if seconds < 0 || !(0..1_000_000_000).contains(&nanos) {
         return None;
     }
     Some(Duration::new(seconds as u64, nanos as u32))

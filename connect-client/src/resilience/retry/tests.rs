@@ -329,9 +329,10 @@ async fn connect_unary_errors_are_read_retried_and_handed_up_unchanged() {
     let (status, _, body) = run(&layer, &fake, req).await.unwrap();
     assert_eq!((status, &body[..]), (http::StatusCode::OK, &b"ok"[..]));
     assert_eq!(fake.attempts(), 2);
-    let seen = fake.seen.lock().unwrap();
-    assert_eq!(seen[0].body, seen[1].body, "the request replayed");
-    drop(seen);
+    {
+        let seen = fake.seen.lock().unwrap();
+        assert_eq!(seen[0].body, seen[1].body, "the request replayed");
+    }
 
     // Not retryable: handed up byte for byte.
     let json = r#"{"code":"not_found","message":"no"}"#.to_owned();
@@ -588,10 +589,11 @@ async fn client_streams_replay_within_the_buffer_and_not_beyond() {
         .await
         .unwrap();
     assert_eq!(fake.attempts(), 2, "256 KiB fits");
-    let seen = fake.seen.lock().unwrap();
-    assert_eq!(seen[1].body.len(), 256 * 1024);
-    assert_eq!(seen[0].body, seen[1].body);
-    drop(seen);
+    {
+        let seen = fake.seen.lock().unwrap();
+        assert_eq!(seen[1].body.len(), 256 * 1024);
+        assert_eq!(seen[0].body, seen[1].body);
+    }
 
     let fake = Fake::new([unavailable(), Step::Ok]);
     let (_, headers, _) = run(&layer, &fake, stream_request(vec![chunk; 5]))
