@@ -11,7 +11,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};
-use connectrpc::client::resilience::retry::{Retry, RetryConfig, RetryLayer, RetryPolicy};
+use connectrpc::client::resilience::retry::{
+    Retry, RetryConfig, RetryLayer, RetryPolicy, encode_retry_info,
+};
 use connectrpc::client::{CallOptions, ClientBody, ClientConfig, HttpClient};
 use connectrpc::{Code, ConnectError, Context, OwnedView, ResponseStream, Router, Streaming};
 use http_body_util::BodyExt as _;
@@ -30,6 +32,9 @@ use tower::{Layer as _, Service as _, ServiceExt as _};
 struct Flaky {
     fail: usize,
     seen: Arc<AtomicUsize>,
+    /// Pushback on each failure: `grpc-retry-pushback-ms` and a
+    /// `google.rpc.RetryInfo` detail.
+    pushback_ms: Option<i64>,
 }
 
 impl Flaky {
@@ -37,12 +42,25 @@ impl Flaky {
         Flaky {
             fail,
             seen: Arc::default(),
+            pushback_ms: None,
         }
+    }
+
+    fn pushback(mut self, ms: i64) -> Self {
+        self.pushback_ms = Some(ms);
+        self
     }
 
     fn gate(&self) -> Result<(), ConnectError> {
         if self.seen.fetch_add(1, Ordering::SeqCst) < self.fail {
-            return Err(ConnectError::unavailable("not yet"));
+            let mut err = ConnectError::unavailable("not yet");
+            if let Some(ms) = self.pushback_ms {
+                err.trailers_mut()
+                    .insert("grpc-retry-pushback-ms", ms.to_string().parse().unwrap());
+                let info = encode_retry_info(ms.div_euclid(1000), (ms.rem_euclid(1000) * 1_000_000) as i32);
+                err.add_detail(connectrpc::ErrorDetail::new("google.rpc.RetryInfo", info));
+            }
+            return Err(err);
         }
         Ok(())
     }
@@ -390,4 +408,47 @@ async fn a_stalled_server_ends_the_call_at_its_deadline() {
             "{proto:?}: retried once"
         );
     }
+}
+
+#[tokio::test]
+async fn server_pushback_is_obeyed_over_every_protocol() {
+    for proto in PROTOS {
+        let flaky = Flaky::new(1).pushback(300);
+        let server = support::start_with(Arc::new(flaky.clone()).register(Router::new())).await;
+        let layer = RetryLayer::new(RetryConfig::new());
+        let pushed = client(&layer, proto, server.addr);
+        let start = Instant::now();
+        pushed.unary(hi()).await.unwrap_or_else(|e| panic!("{proto:?}: {e:?}"));
+        let took = start.elapsed();
+        // The default backoff would be 80-120 ms.
+        assert!(
+            took >= Duration::from_millis(300) && took < Duration::from_millis(450),
+            "{proto:?}: took {took:?}"
+        );
+        assert_eq!(flaky.seen.load(Ordering::SeqCst), 2, "{proto:?}");
+
+        // A negative pushback stops retrying.
+        let flaky = Flaky::new(1).pushback(-1);
+        let server = support::start_with(Arc::new(flaky.clone()).register(Router::new())).await;
+        let client = client(&layer, proto, server.addr);
+        let err = client.unary(hi()).await.unwrap_err();
+        assert_eq!(err.code(), Code::Unavailable, "{proto:?}");
+        assert_eq!(flaky.seen.load(Ordering::SeqCst), 1, "{proto:?}");
+    }
+}
+
+#[tokio::test]
+async fn the_throttle_stops_a_retry_storm_when_the_server_always_fails() {
+    let flaky = Flaky::new(usize::MAX);
+    let server = support::start_with(Arc::new(flaky.clone()).register(Router::new())).await;
+    let layer = RetryLayer::new(RetryConfig::new());
+    let client = client(&layer, Proto::Grpc, server.addr);
+    for _ in 0..20 {
+        let err = client.unary(hi()).await.unwrap_err();
+        assert_eq!(err.code(), Code::Unavailable);
+    }
+    // 3 attempts, then 2 (the bucket reaches half), then 1 each.
+    assert_eq!(flaky.seen.load(Ordering::SeqCst), 3 + 2 + 18);
+    assert_eq!(layer.stats().retries(), 3);
+    assert_eq!(layer.stats().throttled(), 19);
 }
