@@ -57,7 +57,10 @@ impl Flaky {
             if let Some(ms) = self.pushback_ms {
                 err.trailers_mut()
                     .insert("grpc-retry-pushback-ms", ms.to_string().parse().unwrap());
-                let info = encode_retry_info(ms.div_euclid(1000), (ms.rem_euclid(1000) * 1_000_000) as i32);
+                let info = encode_retry_info(
+                    ms.div_euclid(1000),
+                    (ms.rem_euclid(1000) * 1_000_000) as i32,
+                );
                 err.add_detail(connectrpc::ErrorDetail::new("google.rpc.RetryInfo", info));
             }
             return Err(err);
@@ -418,7 +421,10 @@ async fn server_pushback_is_obeyed_over_every_protocol() {
         let layer = RetryLayer::new(RetryConfig::new());
         let pushed = client(&layer, proto, server.addr);
         let start = Instant::now();
-        pushed.unary(hi()).await.unwrap_or_else(|e| panic!("{proto:?}: {e:?}"));
+        pushed
+            .unary(hi())
+            .await
+            .unwrap_or_else(|e| panic!("{proto:?}: {e:?}"));
         let took = start.elapsed();
         // The default backoff would be 80-120 ms.
         assert!(
