@@ -52,10 +52,13 @@ impl Replay {
         }
     }
 
-    /// The response is committed: nothing more is recorded.
+    /// The response is committed: nothing more is recorded, and what was
+    /// is let go as soon as the current attempt has sent it.
     pub(crate) fn commit(&self) {
         if let Replay::Stream(tee) = self {
-            tee.lock().overflowed = true;
+            let mut state = tee.lock();
+            state.overflowed = true;
+            tee.release(&mut state);
         }
     }
 }
@@ -86,6 +89,8 @@ struct TeeState {
     overflowed: bool,
     ended: bool,
     generation: u32,
+    /// How many chunks the current reader has sent.
+    sent: usize,
 }
 
 impl std::fmt::Debug for TeeState {
@@ -112,6 +117,7 @@ impl Tee {
                 overflowed: false,
                 ended: false,
                 generation: 0,
+                sent: 0,
             }),
             limits,
         }
@@ -129,17 +135,12 @@ impl Tee {
             return None;
         }
         state.generation += 1;
+        state.sent = 0;
         Some(ClientBody::stream(Box::pin(Reader {
             tee: self.clone(),
             generation: state.generation,
             index: 0,
         })))
-    }
-
-    /// Bytes recorded (for tests).
-    #[cfg(test)]
-    pub(crate) fn recorded(&self) -> usize {
-        self.lock().recorded
     }
 
     fn record(&self, state: &mut TeeState, chunk: &Bytes) {
@@ -161,6 +162,20 @@ impl Tee {
             state.chunks.push(chunk.clone());
         } else {
             state.overflowed = true;
+        }
+    }
+}
+
+impl Tee {
+    /// Lets the recording go once no reader can need it: nothing more is
+    /// recorded and the current reader has sent it all.
+    fn release(&self, state: &mut TeeState) {
+        if state.overflowed && state.sent >= state.chunks.len() && !state.chunks.is_empty() {
+            state.chunks = Vec::new();
+            state.sent = 0;
+            self.limits
+                .in_use
+                .fetch_sub(std::mem::take(&mut state.recorded), Ordering::AcqRel);
         }
     }
 }
@@ -194,6 +209,8 @@ impl Stream for Reader {
         }
         if let Some(chunk) = state.chunks.get(self.index).cloned() {
             self.index += 1;
+            state.sent = self.index;
+            tee.release(&mut state);
             return Poll::Ready(Some(Ok(chunk)));
         }
         if state.ended {
@@ -204,11 +221,14 @@ impl Stream for Reader {
                 tee.record(&mut state, &chunk);
                 if !state.overflowed {
                     self.index += 1;
+                    state.sent = self.index;
                 }
+                tee.release(&mut state);
                 Poll::Ready(Some(Ok(chunk)))
             }
             Poll::Ready(Some(Err(e))) => {
                 state.overflowed = true;
+                tee.release(&mut state);
                 Poll::Ready(Some(Err(e)))
             }
             Poll::Ready(None) => {
@@ -293,10 +313,31 @@ mod tests {
         let (first, replay) = Replay::new(stream(vec![b"abc", b"def"]), &l);
         assert_eq!(collect(first).await.unwrap(), "abcdef");
         assert!(replay.body().is_none());
-        let Replay::Stream(tee) = &replay else {
-            panic!()
-        };
-        assert_eq!(tee.recorded(), 3);
+        assert_eq!(
+            l.in_use.load(Ordering::Relaxed),
+            0,
+            "let go once not replayable"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_commit_lets_the_recording_go_once_it_was_sent() {
+        let l = limits(100, 100);
+        let (first, replay) = Replay::new(stream(vec![b"ab", b"cd", b"ef"]), &l);
+        let mut first = first.into_data_stream();
+        use futures_util::StreamExt as _;
+        assert_eq!(first.next().await.unwrap().unwrap(), "ab");
+        assert_eq!(first.next().await.unwrap().unwrap(), "cd");
+        let again = replay.body().unwrap();
+        let mut again = again.into_data_stream();
+        assert_eq!(again.next().await.unwrap().unwrap(), "ab");
+        replay.commit();
+        assert_eq!(l.in_use.load(Ordering::Relaxed), 4, "still replaying");
+        assert_eq!(again.next().await.unwrap().unwrap(), "cd");
+        assert_eq!(l.in_use.load(Ordering::Relaxed), 0, "released at commit");
+        assert_eq!(again.next().await.unwrap().unwrap(), "ef");
+        assert!(again.next().await.is_none());
+        assert!(replay.body().is_none());
     }
 
     #[tokio::test]
