@@ -59,10 +59,12 @@
 mod body;
 mod call;
 mod classify;
+mod config;
 pub mod future;
 mod hedge;
 mod peek;
 mod policy;
+mod pushback;
 mod replay;
 mod stats;
 #[cfg(test)]
@@ -80,13 +82,12 @@ use tower_service::Service;
 
 pub use self::body::RetryBody;
 use self::call::Call;
-pub use self::classify::encode_retry_info;
+pub use self::config::RetryConfig;
 pub use self::future::ResponseFuture;
 use self::hedge::Latencies;
 use self::policy::MethodPolicy as Policy;
-pub use self::policy::{
-    HedgingDelay, HedgingPolicy, MAX_ATTEMPTS, MethodPolicy, RetryConfig, RetryPolicy,
-};
+pub use self::policy::{HedgingDelay, HedgingPolicy, MAX_ATTEMPTS, MethodPolicy, RetryPolicy};
+pub use self::pushback::encode_retry_info;
 use self::replay::Limits;
 use self::stats::Counters;
 pub use self::stats::RetryStats;
