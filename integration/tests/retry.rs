@@ -35,6 +35,21 @@ struct Flaky {
     /// Pushback on each failure: `grpc-retry-pushback-ms` and a
     /// `google.rpc.RetryInfo` detail.
     pushback_ms: Option<i64>,
+    /// The first call stalls for 5 s (for hedging); counts the stalled
+    /// handlers dropped before they finished (the client's reset).
+    stall_first: bool,
+    cancelled: Arc<AtomicUsize>,
+}
+
+/// Counts a handler dropped before it finished.
+struct Cancelled(Arc<AtomicUsize>, bool);
+
+impl Drop for Cancelled {
+    fn drop(&mut self) {
+        if !self.1 {
+            self.0.fetch_add(1, Ordering::SeqCst);
+        }
+    }
 }
 
 impl Flaky {
@@ -43,7 +58,14 @@ impl Flaky {
             fail,
             seen: Arc::default(),
             pushback_ms: None,
+            stall_first: false,
+            cancelled: Arc::default(),
         }
+    }
+
+    fn stall_first(mut self) -> Self {
+        self.stall_first = true;
+        self
     }
 
     fn pushback(mut self, ms: i64) -> Self {
@@ -75,7 +97,14 @@ impl TestService for Flaky {
         ctx: Context,
         request: OwnedView<UnaryRequestView<'static>>,
     ) -> Result<(UnaryResponse, Context), ConnectError> {
-        self.gate()?;
+        if self.stall_first && self.seen.fetch_add(1, Ordering::SeqCst) == 0 {
+            let mut guard = Cancelled(self.cancelled.clone(), false);
+            tokio::time::sleep(Duration::from_secs(5)).await;
+            guard.1 = true;
+        }
+        if !self.stall_first {
+            self.gate()?;
+        }
         TestImpl.unary(ctx, request).await
     }
 
@@ -457,4 +486,61 @@ async fn the_throttle_stops_a_retry_storm_when_the_server_always_fails() {
     assert_eq!(flaky.seen.load(Ordering::SeqCst), 3 + 2 + 18);
     assert_eq!(layer.stats().retries(), 3);
     assert_eq!(layer.stats().throttled(), 19);
+}
+
+#[tokio::test]
+async fn refused_connections_are_unprocessed_and_retried_transparently_a_bounded_number_of_times() {
+    // A port nothing listens on.
+    let addr = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap()
+    };
+    for proto in PROTOS {
+        let layer = RetryLayer::new(RetryConfig::new());
+        let client = client(&layer, proto, addr);
+        let start = Instant::now();
+        let err = client.not_gettable(hi()).await.unwrap_err();
+        assert_eq!(err.code(), Code::Unavailable, "{proto:?}: {err:?}");
+        assert!(err.is_unprocessed(), "{proto:?}: {err:?}");
+        assert_eq!(layer.stats().transparent_retries(), 3, "{proto:?}");
+        assert_eq!(layer.stats().attempts(), 4, "{proto:?}");
+        assert!(
+            start.elapsed() < Duration::from_secs(1),
+            "{proto:?}: no backoff"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_hedge_wins_over_a_stalled_attempt_which_is_reset_on_the_wire() {
+    use connectrpc::client::resilience::retry::{HedgingDelay, HedgingPolicy};
+    for proto in PROTOS {
+        let flaky = Flaky::new(0).stall_first();
+        let server = support::start_with(Arc::new(flaky.clone()).register(Router::new())).await;
+        let policy = HedgingPolicy::new(3, HedgingDelay::Fixed(Duration::from_millis(100)));
+        let layer =
+            RetryLayer::new(RetryConfig::new().method("/test.v1.TestService/Unary", policy));
+        let hedged = client(&layer, proto, server.addr);
+        let start = Instant::now();
+        let resp = hedged
+            .unary(hi())
+            .await
+            .unwrap_or_else(|e| panic!("{proto:?}: {e:?}"));
+        let took = start.elapsed();
+        assert_eq!(resp.text, "hi");
+        assert!(
+            took >= Duration::from_millis(100) && took < Duration::from_millis(1000),
+            "{proto:?}: took {took:?}"
+        );
+        assert_eq!(layer.stats().hedges(), 1, "{proto:?}");
+        // The server sees the loser's stream reset: its handler is dropped.
+        let reset = async {
+            while flaky.cancelled.load(Ordering::SeqCst) == 0 {
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+        };
+        tokio::time::timeout(Duration::from_secs(2), reset)
+            .await
+            .unwrap_or_else(|_| panic!("{proto:?}: the stalled attempt was not reset"));
+    }
 }
