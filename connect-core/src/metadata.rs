@@ -145,8 +145,19 @@ impl<'a> Iterator for FindAll<'a, '_> {
 
 /// Whether a header belongs to the protocol rather than to the user: such
 /// headers are never copied from error or context metadata onto the wire as
-/// user metadata.
+/// user metadata. `grpc-retry-pushback-ms` is the application's to send
+/// (gRFC A6 server pushback), so it is not one.
+///
+/// ```
+/// use connect_core::metadata::is_protocol_header;
+///
+/// assert!(is_protocol_header("grpc-status"));
+/// assert!(!is_protocol_header("grpc-retry-pushback-ms"));
+/// ```
 pub fn is_protocol_header(name: &str) -> bool {
+    if name == "grpc-retry-pushback-ms" {
+        return false;
+    }
     matches!(
         name,
         "content-type"

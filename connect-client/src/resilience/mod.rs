@@ -60,3 +60,7 @@ impl Attempt {
         self.number.saturating_sub(1)
     }
 }
+
+pub mod retry;
+
+pub use retry::{RetryConfig, RetryLayer, RetryStats};

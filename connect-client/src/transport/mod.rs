@@ -54,7 +54,7 @@ use connect_layers::ClientBody;
 
 mod client;
 mod connector;
-mod error;
+pub(crate) mod error;
 mod future;
 mod http2;
 #[cfg(feature = "tls")]
