@@ -1,0 +1,180 @@
+//! One endpoint's connections, load, outlier counts and health, as the
+//! balancer's state holds them.
+
+use std::net::SocketAddr;
+use std::time::Instant;
+
+use connect_layers::ClientBody;
+use hyper::client::conn::http2;
+use hyper_util::client::legacy;
+use tokio::sync::{Notify, watch};
+
+use super::connect::Dialer;
+use super::load::Load;
+use super::outlier::HostOutlier;
+use super::resolve::Endpoint;
+use crate::transport::ResponseFuture as TransportFuture;
+use std::sync::Arc;
+
+/// What a balanced channel knows of one endpoint's health.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Health {
+    /// Not dialled yet (the channel dials when its first call comes).
+    Idle,
+    /// Dialling; calls wait for it only when no endpoint is ready.
+    Connecting,
+    /// A connection is open: calls can go here.
+    Ready,
+    /// The last dial failed; the endpoint gets no calls until a redial,
+    /// after the backoff, succeeds.
+    TransientFailure,
+}
+
+/// A snapshot of one endpoint, from
+/// [`BalancedChannel::endpoints`](super::BalancedChannel::endpoints).
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct EndpointStatus {
+    /// The address dialled.
+    pub addr: SocketAddr,
+    /// Its health.
+    pub health: Health,
+    /// Whether outlier detection has taken it out of the picks.
+    pub ejected: bool,
+    /// Calls in flight on it.
+    pub in_flight: u32,
+    /// Its connections that are open.
+    pub connections: usize,
+    /// The last dial or connection error, if any.
+    pub last_error: Option<String>,
+}
+
+/// A connection calls can be sent on.
+#[derive(Clone, Debug)]
+pub(crate) enum Conn {
+    /// One HTTP/2 connection (h2c or TLS).
+    H2(http2::SendRequest<ClientBody>),
+    /// HTTP/1.1: a pool of connections to this endpoint's address.
+    H1(legacy::Client<Dialer, ClientBody>),
+}
+
+impl Conn {
+    pub(crate) fn is_open(&self) -> bool {
+        match self {
+            Conn::H2(send) => !send.is_closed(),
+            Conn::H1(_) => true,
+        }
+    }
+
+    pub(crate) fn send(&self, req: http::Request<ClientBody>) -> TransportFuture {
+        match self {
+            Conn::H2(send) => {
+                let mut send = send.clone();
+                TransportFuture::single(Box::pin(send.send_request(req)))
+            }
+            Conn::H1(client) => TransportFuture::pooled(client.request(req)),
+        }
+    }
+}
+
+/// One connection slot of an endpoint (one for HTTP/1.1, whose pool opens
+/// what it needs; `connections_per_endpoint` for HTTP/2).
+#[derive(Debug)]
+pub(crate) enum SlotState {
+    Idle,
+    Connecting,
+    Ready(Conn),
+    Backoff { until: Instant },
+}
+
+#[derive(Debug)]
+pub(crate) struct Slot {
+    pub(crate) state: SlotState,
+    pub(crate) in_flight: u32,
+    /// Bumped at every new connection, so that news about an old one
+    /// (a call that failed on it) does not touch its successor.
+    pub(crate) generation: u64,
+}
+
+/// Which endpoint, slot and connection a call went to.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Ticket {
+    pub(crate) endpoint: u64,
+    pub(crate) slot: usize,
+    pub(crate) generation: u64,
+    pub(crate) addr: SocketAddr,
+}
+
+#[derive(Debug)]
+pub(crate) struct EndpointState {
+    /// Unique for the channel's life: a guard of a removed endpoint never
+    /// touches one re-added at the same address.
+    pub(crate) id: u64,
+    pub(crate) endpoint: Endpoint,
+    pub(crate) slots: Vec<Slot>,
+    pub(crate) load: Load,
+    pub(crate) outlier: HostOutlier,
+    pub(crate) last_error: Option<String>,
+    /// Woken when a call on an HTTP/1.1 pool failed below HTTP: the slot
+    /// task redials to check the endpoint.
+    pub(crate) probe: Arc<Notify>,
+    /// Dropped with the endpoint: its slot tasks end.
+    pub(crate) _stop: watch::Sender<()>,
+}
+
+impl EndpointState {
+    pub(crate) fn health(&self) -> Health {
+        let mut health = Health::TransientFailure;
+        for slot in &self.slots {
+            match &slot.state {
+                SlotState::Ready(conn) if conn.is_open() => return Health::Ready,
+                SlotState::Ready(_) | SlotState::Connecting => health = Health::Connecting,
+                SlotState::Idle if health != Health::Connecting => health = Health::Idle,
+                _ => {}
+            }
+        }
+        health
+    }
+
+    /// The open connection with the fewest calls in flight.
+    pub(crate) fn least_loaded_slot(&self) -> Option<(usize, &Conn)> {
+        self.slots
+            .iter()
+            .enumerate()
+            .filter_map(|(i, s)| match &s.state {
+                SlotState::Ready(conn) if conn.is_open() => Some((i, conn, s.in_flight)),
+                _ => None,
+            })
+            .min_by_key(|(_, _, n)| *n)
+            .map(|(i, conn, _)| (i, conn))
+    }
+
+    /// When the earliest backoff ends, if every slot is backing off.
+    pub(crate) fn retry_at(&self) -> Option<Instant> {
+        self.slots
+            .iter()
+            .map(|s| match s.state {
+                SlotState::Backoff { until } => Some(until),
+                _ => None,
+            })
+            .collect::<Option<Vec<_>>>()?
+            .into_iter()
+            .min()
+    }
+
+    pub(crate) fn status(&self) -> EndpointStatus {
+        EndpointStatus {
+            addr: self.endpoint.addr(),
+            health: self.health(),
+            ejected: self.outlier.is_ejected(),
+            in_flight: self.load.in_flight(),
+            connections: self
+                .slots
+                .iter()
+                .filter(|s| matches!(&s.state, SlotState::Ready(c) if c.is_open()))
+                .count(),
+            last_error: self.last_error.clone(),
+        }
+    }
+}

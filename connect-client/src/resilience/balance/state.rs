@@ -1,0 +1,410 @@
+//! The state a balanced channel's clones, calls and background tasks
+//! share: the endpoints, their connections and loads, the resolution.
+
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::{Duration, Instant};
+
+use connect_core::ConnectError;
+use tokio::sync::{Notify, watch};
+
+use super::backoff::Rng;
+use super::builder::Settings;
+use super::connect::{Dialer, run_slot};
+use super::endpoint::{Conn, EndpointState, EndpointStatus, Health, Slot, SlotState, Ticket};
+use super::load::Load;
+use super::outlier::HostOutlier;
+use super::p2c::{self, Candidate};
+use super::resolve::{Endpoint, Resolve};
+
+/// How a resolution has gone so far.
+#[derive(Debug)]
+enum Resolution {
+    Pending,
+    /// Never a good answer; the last error.
+    Failed(String),
+    Resolved,
+}
+
+#[derive(Debug)]
+struct State {
+    endpoints: Vec<EndpointState>,
+    resolution: Resolution,
+    /// The host of the first call's URI: the default TLS server name.
+    logical_host: Option<String>,
+    next_id: u64,
+    rng: Rng,
+}
+
+/// Shared by the channel's clones, its calls and its tasks.
+pub(crate) struct Shared {
+    pub(crate) settings: Arc<Settings>,
+    pub(crate) resolver: Arc<dyn Resolve>,
+    state: Mutex<State>,
+    /// Bumped whenever a waiting call may now pick an endpoint or fail.
+    changed: watch::Sender<u64>,
+    /// Asked by connection failures: resolve again (rate-limited).
+    pub(crate) resolve_now: Notify,
+    started: AtomicBool,
+    /// Closed when the last clone of the channel is dropped.
+    stop: watch::Receiver<()>,
+}
+
+/// What a call should do.
+pub(crate) enum Pick {
+    Send(Conn, Ticket),
+    /// Nothing ready yet, something may become so: wait for a change.
+    Wait,
+    Fail(ConnectError),
+}
+
+impl Shared {
+    pub(crate) fn new(
+        resolver: Arc<dyn Resolve>,
+        settings: Settings,
+        stop: watch::Receiver<()>,
+    ) -> Self {
+        Shared {
+            settings: Arc::new(settings),
+            resolver,
+            state: Mutex::new(State {
+                endpoints: Vec::new(),
+                resolution: Resolution::Pending,
+                logical_host: None,
+                next_id: 0,
+                rng: Rng::new(),
+            }),
+            changed: watch::channel(0).0,
+            resolve_now: Notify::new(),
+            started: AtomicBool::new(false),
+            stop,
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn bump(&self) {
+        self.changed.send_modify(|n| *n = n.wrapping_add(1));
+    }
+
+    pub(crate) fn subscribe(&self) -> watch::Receiver<u64> {
+        self.changed.subscribe()
+    }
+
+    pub(crate) fn stop_signal(&self) -> watch::Receiver<()> {
+        self.stop.clone()
+    }
+
+    /// Starts resolving and dialling, once (needs a tokio runtime).
+    pub(crate) fn ensure_started(self: &Arc<Self>, host: Option<&str>) {
+        if self.started.load(Ordering::Acquire) {
+            return;
+        }
+        if let Some(host) = host {
+            let mut state = self.lock();
+            if state.logical_host.is_none() {
+                let host = host.trim_start_matches('[').trim_end_matches(']');
+                state.logical_host = Some(host.to_owned());
+            }
+        }
+        if !self.started.swap(true, Ordering::AcqRel) {
+            tokio::spawn(super::driver::run(self.clone()));
+        }
+    }
+
+    // ===== resolution =====
+
+    /// Applies a resolver's answer: new endpoints get slots and tasks,
+    /// missing ones are dropped (calls in flight on them finish), kept ones
+    /// are untouched. An error or an empty list keeps the set.
+    pub(crate) fn apply_resolution(
+        self: &Arc<Self>,
+        answer: Result<Vec<Endpoint>, String>,
+    ) -> bool {
+        let mut list = match answer {
+            Ok(list) if !list.is_empty() => list,
+            Ok(_) => return self.resolution_failed("the resolver returned no endpoints".into()),
+            Err(e) => return self.resolution_failed(e),
+        };
+        list.dedup();
+        let mut state = self.lock();
+        state.resolution = Resolution::Resolved;
+        state.endpoints.retain(|e| list.contains(&e.endpoint));
+        let now = Instant::now();
+        for endpoint in list {
+            if state.endpoints.iter().any(|e| e.endpoint == endpoint) {
+                continue;
+            }
+            let id = state.next_id;
+            state.next_id += 1;
+            let (stop, stop_rx) = watch::channel(());
+            let probe = Arc::new(Notify::new());
+            let name = endpoint
+                .server_name()
+                .map(str::to_owned)
+                .or_else(|| self.settings.server_name.as_deref().map(str::to_owned))
+                .or_else(|| state.logical_host.clone())
+                .unwrap_or_else(|| endpoint.addr().ip().to_string());
+            let dialer = Dialer::new(endpoint.addr(), self.settings.clone(), &name);
+            let n = match self.settings.version {
+                super::HttpVersion::Http1 => 1,
+                super::HttpVersion::Http2 => self.settings.connections_per_endpoint,
+            };
+            let mut slots = Vec::with_capacity(n);
+            let mut last_error = None;
+            for slot in 0..n {
+                let state = match &dialer {
+                    Ok(dialer) => {
+                        tokio::spawn(run_slot(
+                            self.clone(),
+                            id,
+                            slot,
+                            dialer.clone(),
+                            probe.clone(),
+                            stop_rx.clone(),
+                        ));
+                        SlotState::Idle
+                    }
+                    Err(e) => {
+                        last_error = Some(e.message().to_owned());
+                        // A bad server name never dials: not pickable.
+                        SlotState::Backoff {
+                            until: now + Duration::from_secs(365 * 24 * 3600),
+                        }
+                    }
+                };
+                slots.push(Slot {
+                    state,
+                    in_flight: 0,
+                    generation: 0,
+                });
+            }
+            state.endpoints.push(EndpointState {
+                id,
+                endpoint,
+                slots,
+                load: Load::new(self.settings.default_rtt, self.settings.decay, now),
+                outlier: HostOutlier::default(),
+                last_error,
+                probe,
+                _stop: stop,
+            });
+        }
+        drop(state);
+        self.bump();
+        true
+    }
+
+    fn resolution_failed(&self, error: String) -> bool {
+        let mut state = self.lock();
+        if !matches!(state.resolution, Resolution::Resolved) {
+            state.resolution = Resolution::Failed(error);
+            drop(state);
+            self.bump();
+        }
+        false
+    }
+
+    // ===== slots, from their tasks =====
+
+    /// Runs `f` on the slot; `false` if the endpoint is gone.
+    fn with_slot(&self, id: u64, slot: usize, f: impl FnOnce(&mut EndpointState)) -> bool {
+        let mut state = self.lock();
+        let Some(ep) = state.endpoints.iter_mut().find(|e| e.id == id) else {
+            return false;
+        };
+        if slot >= ep.slots.len() {
+            return false;
+        }
+        f(ep);
+        drop(state);
+        self.bump();
+        true
+    }
+
+    pub(crate) fn slot_connecting(&self, id: u64, slot: usize) -> bool {
+        self.with_slot(id, slot, |ep| ep.slots[slot].state = SlotState::Connecting)
+    }
+
+    pub(crate) fn slot_ready(&self, id: u64, slot: usize, conn: Conn) -> bool {
+        self.with_slot(id, slot, |ep| {
+            let s = &mut ep.slots[slot];
+            s.state = SlotState::Ready(conn);
+            s.generation += 1;
+            ep.last_error = None;
+        })
+    }
+
+    pub(crate) fn slot_failed(&self, id: u64, slot: usize, until: Instant, error: String) -> bool {
+        let kept = self.with_slot(id, slot, |ep| {
+            ep.slots[slot].state = SlotState::Backoff { until };
+            ep.last_error = Some(error);
+        });
+        // DNS may know better: ask it (the driver rate-limits).
+        self.resolve_now.notify_one();
+        kept
+    }
+
+    // ===== calls =====
+
+    /// Picks an endpoint and connection for a call: power of two choices
+    /// among the best-ranked endpoints (see `p2c::rank`).
+    pub(crate) fn pick(&self, avoid: &[SocketAddr]) -> Pick {
+        let now = Instant::now();
+        let mut state = self.lock();
+        let State {
+            endpoints,
+            resolution,
+            rng,
+            ..
+        } = &mut *state;
+        if endpoints.is_empty() {
+            return match resolution {
+                Resolution::Pending => Pick::Wait,
+                Resolution::Failed(e) => Pick::Fail(ConnectError::unavailable(format!(
+                    "no endpoints: resolving failed: {e}"
+                ))),
+                Resolution::Resolved => {
+                    Pick::Fail(ConnectError::unavailable("no endpoints to call"))
+                }
+            };
+        }
+        let candidates: Vec<Candidate> = endpoints
+            .iter()
+            .map(|e| {
+                let ready = match e.health() {
+                    Health::Ready => true,
+                    Health::Idle | Health::Connecting => false,
+                    _ => {
+                        return Candidate {
+                            rank: None,
+                            cost: 0.0,
+                        };
+                    }
+                };
+                let avoided = avoid.contains(&e.endpoint.addr());
+                Candidate {
+                    rank: Some(p2c::rank(e.outlier.is_ejected(), ready, avoided)),
+                    cost: e.load.cost(now),
+                }
+            })
+            .collect();
+        let Some(i) = p2c::pick(&candidates, rng) else {
+            return Pick::Fail(unavailable(endpoints, now, "no endpoint is available"));
+        };
+        let ep = &mut endpoints[i];
+        let Some((slot, conn)) = ep.least_loaded_slot() else {
+            return Pick::Wait;
+        };
+        let conn = conn.clone();
+        ep.slots[slot].in_flight += 1;
+        ep.load.start();
+        let ticket = Ticket {
+            endpoint: ep.id,
+            slot,
+            generation: ep.slots[slot].generation,
+            addr: ep.endpoint.addr(),
+        };
+        Pick::Send(conn, ticket)
+    }
+
+    /// `unavailable` naming every endpoint and its last error.
+    pub(crate) fn unavailable(&self, why: &str) -> ConnectError {
+        let state = self.lock();
+        if state.endpoints.is_empty() {
+            return match &state.resolution {
+                Resolution::Failed(e) => {
+                    ConnectError::unavailable(format!("{why}: resolving failed: {e}"))
+                }
+                _ => ConnectError::unavailable(format!("{why}: no endpoints resolved yet")),
+            };
+        }
+        unavailable(&state.endpoints, Instant::now(), why)
+    }
+
+    /// Records a call's latency to its response head.
+    pub(crate) fn observe(&self, ticket: &Ticket, rtt: Duration) {
+        let mut state = self.lock();
+        if let Some(ep) = state.endpoints.iter_mut().find(|e| e.id == ticket.endpoint) {
+            ep.load.observe(rtt, Instant::now());
+        }
+    }
+
+    /// A call is over: `success` for outlier detection; `broken` when it
+    /// failed below HTTP, so an HTTP/1.1 endpoint is redialled to check it.
+    pub(crate) fn finish(&self, ticket: &Ticket, success: bool, broken: bool) {
+        let mut state = self.lock();
+        let Some(ep) = state.endpoints.iter_mut().find(|e| e.id == ticket.endpoint) else {
+            return;
+        };
+        ep.load.end();
+        if self.settings.outlier.is_some() {
+            ep.outlier.record(success);
+        }
+        let slot = &mut ep.slots[ticket.slot];
+        slot.in_flight = slot.in_flight.saturating_sub(1);
+        if broken
+            && slot.generation == ticket.generation
+            && matches!(slot.state, SlotState::Ready(Conn::H1(_)))
+        {
+            // Unready until a dial says otherwise.
+            slot.state = SlotState::Connecting;
+            ep.probe.notify_one();
+            drop(state);
+            self.bump();
+        }
+    }
+
+    // ===== outliers, status =====
+
+    /// One outlier-detection sweep (A50's timer).
+    pub(crate) fn sweep_outliers(&self) {
+        let Some(od) = &self.settings.outlier else {
+            return;
+        };
+        let mut state = self.lock();
+        let State { endpoints, rng, .. } = &mut *state;
+        let mut hosts: Vec<&mut HostOutlier> = endpoints.iter_mut().map(|e| &mut e.outlier).collect();
+        if od.sweep(&mut hosts, Instant::now(), rng) {
+            drop(state);
+            self.bump();
+        }
+    }
+
+    pub(crate) fn statuses(&self) -> Vec<EndpointStatus> {
+        self.lock().endpoints.iter().map(EndpointState::status).collect()
+    }
+
+    pub(crate) fn is_resolved(&self) -> bool {
+        matches!(self.lock().resolution, Resolution::Resolved)
+    }
+}
+
+/// `unavailable: <why>: <addr> (<health>: <last error>, retry in …), …`:
+/// at most eight endpoints named.
+fn unavailable(endpoints: &[EndpointState], now: Instant, why: &str) -> ConnectError {
+    let mut parts = Vec::new();
+    for e in endpoints.iter().take(8) {
+        let mut part = format!("{} ({:?}", e.endpoint.addr(), e.health());
+        if e.outlier.is_ejected() {
+            part.push_str(", ejected");
+        }
+        if let Some(err) = &e.last_error {
+            part.push_str(": ");
+            part.push_str(err);
+        }
+        if let Some(at) = e.retry_at() {
+            let wait = at.saturating_duration_since(now);
+            part.push_str(&format!("; redial in {} ms", wait.as_millis()));
+        }
+        part.push(')');
+        parts.push(part);
+    }
+    if endpoints.len() > 8 {
+        parts.push(format!("and {} more", endpoints.len() - 8));
+    }
+    ConnectError::unavailable(format!("{why}: {}", parts.join(", ")))
+}
