@@ -2,6 +2,9 @@
 
 use super::backoff::Rng;
 
+/// Relative cost difference below which two endpoints count as equal.
+const TIE: f64 = 0.05;
+
 /// What the picker knows of one endpoint.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Candidate {
@@ -44,7 +47,10 @@ pub(crate) fn pick(candidates: &[Candidate], rng: &mut Rng) -> Option<usize> {
         b += 1;
     }
     let (a, b) = (nth(a)?, nth(b)?);
-    Some(if candidates[b].cost < candidates[a].cost {
+    // Costs within a few percent are a tie, which the first (random) draw
+    // wins: idle endpoints whose estimates differ by noise share calls
+    // evenly instead of one winning every comparison it is in.
+    Some(if candidates[b].cost < candidates[a].cost * (1.0 - TIE) {
         b
     } else {
         a
@@ -69,6 +75,17 @@ mod tests {
         for _ in 0..100 {
             assert_eq!(pick(&cands, &mut rng), Some(1));
         }
+    }
+
+    #[test]
+    fn near_equal_costs_share_evenly() {
+        let mut rng = Rng::seeded(13);
+        let cands = [ready(30.0), ready(30.1), ready(29.9)];
+        let mut hits = [0; 3];
+        for _ in 0..3000 {
+            hits[pick(&cands, &mut rng).unwrap()] += 1;
+        }
+        assert!(hits.iter().all(|h| *h > 800), "{hits:?}");
     }
 
     #[test]
