@@ -89,17 +89,16 @@ impl Dialer {
             .build(self.clone())
     }
 
-    /// Dials and, for HTTP/2, handshakes: the connection and, for HTTP/2,
-    /// the future that drives it until it closes or the server sends
-    /// GOAWAY.
-    async fn open(&self) -> Result<(Conn, Option<H2Driver>), ConnectError> {
+    /// Dials and, for HTTP/2, handshakes: the connection, and what tells
+    /// when it is gone.
+    async fn open(&self) -> Result<(Conn, Driver), ConnectError> {
         let io = self.dial().await?;
         match self.settings.version {
             HttpVersion::Http1 => {
-                // The dial proved the endpoint reachable; the pool opens
-                // its own connections.
-                drop(io);
-                Ok((Conn::H1(self.pool()), None))
+                // The pool opens its own connections; this one stays open,
+                // unused, so that the server closing it (going away) is
+                // seen at once.
+                Ok((Conn::H1(self.pool()), Driver::Watch(Box::pin(watch_eof(io)))))
             }
             HttpVersion::Http2 => {
                 let mut builder = http2::Builder::new(TokioExecutor::new());
@@ -114,13 +113,46 @@ impl Dialer {
                     error::unavailable(&format!("HTTP/2 handshake with {} failed", self.addr), &e)
                         .unprocessed()
                 })?;
-                Ok((Conn::H2(send), Some(Box::pin(conn))))
+                Ok((Conn::H2(send), Driver::H2(Box::pin(conn))))
             }
         }
     }
 }
 
-type H2Driver = std::pin::Pin<Box<http2::Connection<Io, ClientBody, TokioExecutor>>>;
+/// What completes when a slot's connection can take no more calls.
+enum Driver {
+    /// The HTTP/2 connection's own future: done when it closes or the
+    /// server sends GOAWAY (calls in flight go on on hyper's task).
+    H2(std::pin::Pin<Box<http2::Connection<Io, ClientBody, TokioExecutor>>>),
+    /// An idle connection beside an HTTP/1.1 pool: done when the server
+    /// closes it.
+    Watch(BoxFuture<'static, ()>),
+}
+
+/// Reads (and drops) whatever comes until the peer closes `io` or it fails.
+async fn watch_eof(io: Io) {
+    match io {
+        Io::Plain(tcp) => read_to_eof(tcp.into_inner()).await,
+        #[cfg(feature = "tls")]
+        Io::Tls(tls) => read_to_eof((*tls).into_inner()).await,
+    }
+}
+
+async fn read_to_eof<S: tokio::io::AsyncRead + Unpin>(mut stream: S) {
+    let mut buf = [0u8; 256];
+    loop {
+        let read = std::future::poll_fn(|cx| {
+            let mut rb = tokio::io::ReadBuf::new(&mut buf);
+            std::pin::Pin::new(&mut stream)
+                .poll_read(cx, &mut rb)
+                .map_ok(|()| rb.filled().len())
+        })
+        .await;
+        if !matches!(read, Ok(n) if n > 0) {
+            return;
+        }
+    }
+}
 
 impl Service<Uri> for Dialer {
     type Response = Io;
@@ -168,16 +200,18 @@ pub(crate) async fn run_slot(
                     return;
                 }
                 match driver {
-                    Some(mut driver) => tokio::select! {
+                    Driver::H2(mut conn) => tokio::select! {
                         // Closed, or GOAWAY: no new calls on it.
-                        _ = &mut driver => {}
+                        _ = &mut conn => {}
                         _ = &mut stopped => {
                             // Calls in flight finish on it.
-                            tokio::spawn(driver);
+                            tokio::spawn(conn);
                             return;
                         }
                     },
-                    None => tokio::select! {
+                    Driver::Watch(mut watch) => tokio::select! {
+                        _ = &mut watch => {}
+                        // A call failed below HTTP: redial to check.
                         _ = probe.notified() => {}
                         _ = &mut stopped => return,
                     },
