@@ -136,7 +136,10 @@ mod tests {
                 .map(|_| b.delay(failures, &mut rng).as_secs_f64())
                 .collect();
             for d in &delays {
-                assert!(*d >= base * 0.8 - 1e-9 && *d <= base * 1.2 + 1e-9, "{d} vs {base}");
+                assert!(
+                    *d >= base * 0.8 - 1e-9 && *d <= base * 1.2 + 1e-9,
+                    "{d} vs {base}"
+                );
             }
             let (lo, hi) = delays
                 .iter()

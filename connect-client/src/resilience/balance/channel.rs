@@ -48,10 +48,7 @@ use crate::resilience::Attempt;
 /// use connect_client::ClientConfig;
 /// use connect_client::resilience::balance::{BalancedChannel, StaticResolver};
 ///
-/// let endpoints = ["http://127.0.0.1:8081", "http://127.0.0.1:8082"];
-/// let resolver = StaticResolver::new(
-///     endpoints.iter().map(|e| e.parse()).collect::<Result<Vec<_>, _>>()?,
-/// );
+/// let resolver = StaticResolver::parse(["http://127.0.0.1:8081", "http://127.0.0.1:8082"])?;
 /// let channel = BalancedChannel::builder(resolver).build();
 /// // The logical target: what the servers see as `:authority`.
 /// let config = ClientConfig::new("http://greet.internal".parse()?).grpc();
@@ -203,7 +200,9 @@ async fn wait_then_send(
         match tokio::time::timeout_at(deadline, changes.changed()).await {
             Ok(Ok(())) => {}
             Ok(Err(_)) | Err(_) => {
-                return Err(shared.unavailable(&format!("no endpoint became ready within {limit:?}")));
+                return Err(
+                    shared.unavailable(&format!("no endpoint became ready within {limit:?}"))
+                );
             }
         }
     }

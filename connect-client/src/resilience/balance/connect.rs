@@ -68,11 +68,7 @@ impl Dialer {
         let addr = self.addr;
         let tcp = self.settings.tcp;
         #[cfg(feature = "tls")]
-        let tls = self
-            .settings
-            .tls
-            .clone()
-            .zip(self.server_name.clone());
+        let tls = self.settings.tls.clone().zip(self.server_name.clone());
         Box::pin(dial_addr(
             addr,
             tcp,
@@ -98,7 +94,10 @@ impl Dialer {
                 // The pool opens its own connections; this one stays open,
                 // unused, so that the server closing it (going away) is
                 // seen at once.
-                Ok((Conn::H1(self.pool()), Driver::Watch(Box::pin(watch_eof(io)))))
+                Ok((
+                    Conn::H1(Arc::new(self.pool())),
+                    Driver::Watch(Box::pin(watch_eof(io))),
+                ))
             }
             HttpVersion::Http2 => {
                 let mut builder = http2::Builder::new(TokioExecutor::new());

@@ -4,6 +4,7 @@
 use std::net::SocketAddr;
 use std::time::Instant;
 
+use connect_core::ConnectError;
 use connect_layers::ClientBody;
 use hyper::client::conn::http2;
 use hyper_util::client::legacy;
@@ -56,7 +57,7 @@ pub(crate) enum Conn {
     /// One HTTP/2 connection (h2c or TLS).
     H2(http2::SendRequest<ClientBody>),
     /// HTTP/1.1: a pool of connections to this endpoint's address.
-    H1(legacy::Client<Dialer, ClientBody>),
+    H1(Arc<legacy::Client<Dialer, ClientBody>>),
 }
 
 impl Conn {
@@ -177,4 +178,30 @@ impl EndpointState {
             last_error: self.last_error.clone(),
         }
     }
+}
+
+/// `unavailable: <why>: <addr> (<health>: <last error>, retry in …), …`:
+/// at most eight endpoints named.
+pub(crate) fn unavailable(endpoints: &[EndpointState], now: Instant, why: &str) -> ConnectError {
+    let mut parts = Vec::new();
+    for e in endpoints.iter().take(8) {
+        let mut part = format!("{} ({:?}", e.endpoint.addr(), e.health());
+        if e.outlier.is_ejected() {
+            part.push_str(", ejected");
+        }
+        if let Some(err) = &e.last_error {
+            part.push_str(": ");
+            part.push_str(err);
+        }
+        if let Some(at) = e.retry_at() {
+            let wait = at.saturating_duration_since(now);
+            part.push_str(&format!("; redial in {} ms", wait.as_millis()));
+        }
+        part.push(')');
+        parts.push(part);
+    }
+    if endpoints.len() > 8 {
+        parts.push(format!("and {} more", endpoints.len() - 8));
+    }
+    ConnectError::unavailable(format!("{why}: {}", parts.join(", ")))
 }

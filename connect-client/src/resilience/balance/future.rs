@@ -48,8 +48,7 @@ impl Guard {
 
 impl Drop for Guard {
     fn drop(&mut self) {
-        self.shared
-            .finish(&self.ticket, self.success, self.broken);
+        self.shared.finish(&self.ticket, self.success, self.broken);
     }
 }
 
@@ -65,7 +64,10 @@ fn is_failure(code: Code) -> bool {
 
 /// Whether a `grpc-status` value counts as a failure.
 fn grpc_status_fails(value: Option<&http::HeaderValue>) -> bool {
-    matches!(value.map(http::HeaderValue::as_bytes), Some(b"2" | b"13" | b"14"))
+    matches!(
+        value.map(http::HeaderValue::as_bytes),
+        Some(b"2" | b"13" | b"14")
+    )
 }
 
 /// The response future of a [`BalancedChannel`](super::BalancedChannel).

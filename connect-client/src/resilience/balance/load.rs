@@ -44,6 +44,11 @@ impl Load {
         self.rtt_ns * (-elapsed / self.decay_ns).exp()
     }
 
+    /// The latency estimate decayed to `now`.
+    pub(crate) fn estimate(&self, now: Instant) -> Duration {
+        Duration::from_nanos(self.decayed(now) as u64)
+    }
+
     /// Records one call's latency.
     pub(crate) fn observe(&mut self, rtt: Duration, now: Instant) {
         let sample = rtt.as_nanos() as f64;

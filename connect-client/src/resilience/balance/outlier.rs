@@ -153,7 +153,12 @@ impl OutlierDetection {
     /// One sweep over every endpoint (A50's timer): swap the counters, run
     /// the algorithms, then age and end ejections. Returns whether any
     /// endpoint was ejected or un-ejected.
-    pub(crate) fn sweep(&self, hosts: &mut [&mut HostOutlier], now: Instant, rng: &mut Rng) -> bool {
+    pub(crate) fn sweep(
+        &self,
+        hosts: &mut [&mut HostOutlier],
+        now: Instant,
+        rng: &mut Rng,
+    ) -> bool {
         if !self.enabled() {
             return false;
         }
@@ -172,7 +177,10 @@ impl OutlierDetection {
             match h.ejected_at {
                 None => h.multiplier = h.multiplier.saturating_sub(1),
                 Some(at) => {
-                    let lasts = self.base_ejection_time.saturating_mul(h.multiplier).min(cap);
+                    let lasts = self
+                        .base_ejection_time
+                        .saturating_mul(h.multiplier)
+                        .min(cap);
                     if now >= at + lasts {
                         h.ejected_at = None;
                     }
@@ -285,7 +293,10 @@ mod tests {
         calls(&mut hosts[2], 1, 19);
         let t0 = Instant::now();
         assert!(sweep(&od, &mut hosts, t0));
-        assert_eq!(hosts.iter().map(|h| h.is_ejected()).collect::<Vec<_>>(), [false, false, true]);
+        assert_eq!(
+            hosts.iter().map(|h| h.is_ejected()).collect::<Vec<_>>(),
+            [false, false, true]
+        );
         // Still ejected before 30 s, back after.
         assert!(!sweep(&od, &mut hosts, t0 + Duration::from_secs(29)));
         assert!(hosts[2].is_ejected());
@@ -334,7 +345,11 @@ mod tests {
         let mut hosts = vec![HostOutlier::default(); 3];
         hosts.iter_mut().for_each(|h| calls(h, 0, 20));
         // A50's default minimum of 5 hosts.
-        assert!(!sweep(&OutlierDetection::default(), &mut hosts, Instant::now()));
+        assert!(!sweep(
+            &OutlierDetection::default(),
+            &mut hosts,
+            Instant::now()
+        ));
         let mut hosts = vec![HostOutlier::default(); 3];
         calls(&mut hosts[0], 0, 9);
         assert!(!sweep(&od(3, 10), &mut hosts, Instant::now()));

@@ -98,7 +98,10 @@ mod tests {
         }
         assert_eq!(hits[3], 0, "{hits:?}");
         // p2c: the least loaded wins every pair it is in (half of them).
-        assert!(hits[0] > hits[1] && hits[1] > hits[2] && hits[2] > 0, "{hits:?}");
+        assert!(
+            hits[0] > hits[1] && hits[1] > hits[2] && hits[2] > 0,
+            "{hits:?}"
+        );
     }
 
     #[test]

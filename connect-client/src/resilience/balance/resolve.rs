@@ -116,7 +116,9 @@ where
 /// ```
 /// use connect_client::resilience::balance::StaticResolver;
 ///
-/// let resolver = StaticResolver::new(["127.0.0.1:8080".parse().unwrap(), "127.0.0.1:8081".parse().unwrap()]);
+/// let resolver = StaticResolver::new(["127.0.0.1:8080".parse::<std::net::SocketAddr>().unwrap()]);
+/// assert_eq!(resolver.endpoints().len(), 1);
+/// let resolver = StaticResolver::parse(["http://127.0.0.1:8081", "http://127.0.0.1:8082"]).unwrap();
 /// assert_eq!(resolver.endpoints().len(), 2);
 /// ```
 #[derive(Clone, Debug)]
@@ -130,6 +132,19 @@ impl StaticResolver {
         StaticResolver {
             endpoints: endpoints.into_iter().map(Into::into).collect(),
         }
+    }
+
+    /// These endpoints, parsed (`127.0.0.1:8080`, `http://127.0.0.1:8080`:
+    /// see [`Endpoint`]'s `FromStr`).
+    pub fn parse<'a>(
+        endpoints: impl IntoIterator<Item = &'a str>,
+    ) -> Result<Self, EndpointParseError> {
+        Ok(StaticResolver {
+            endpoints: endpoints
+                .into_iter()
+                .map(str::parse)
+                .collect::<Result<_, _>>()?,
+        })
     }
 
     /// The endpoints.

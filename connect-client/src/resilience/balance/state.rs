@@ -12,7 +12,9 @@ use tokio::sync::{Notify, watch};
 use super::backoff::Rng;
 use super::builder::Settings;
 use super::connect::{Dialer, run_slot};
-use super::endpoint::{Conn, EndpointState, EndpointStatus, Health, Slot, SlotState, Ticket};
+use super::endpoint::{
+    Conn, EndpointState, EndpointStatus, Health, Slot, SlotState, Ticket, unavailable,
+};
 use super::load::Load;
 use super::outlier::HostOutlier;
 use super::p2c::{self, Candidate};
@@ -134,6 +136,17 @@ impl Shared {
         state.resolution = Resolution::Resolved;
         state.endpoints.retain(|e| list.contains(&e.endpoint));
         let now = Instant::now();
+        // Newcomers start at the others' mean estimate: not penalised
+        // against estimates that decayed while idle, nor flooded.
+        let known: Vec<Duration> = state
+            .endpoints
+            .iter()
+            .map(|e| e.load.estimate(now))
+            .collect();
+        let first_rtt = match known.len() {
+            0 => self.settings.default_rtt,
+            n => known.iter().sum::<Duration>() / n as u32,
+        };
         for endpoint in list {
             if state.endpoints.iter().any(|e| e.endpoint == endpoint) {
                 continue;
@@ -186,7 +199,7 @@ impl Shared {
                 id,
                 endpoint,
                 slots,
-                load: Load::new(self.settings.default_rtt, self.settings.decay, now),
+                load: Load::new(first_rtt, self.settings.decay, now),
                 outlier: HostOutlier::default(),
                 last_error,
                 probe,
@@ -367,7 +380,8 @@ impl Shared {
         };
         let mut state = self.lock();
         let State { endpoints, rng, .. } = &mut *state;
-        let mut hosts: Vec<&mut HostOutlier> = endpoints.iter_mut().map(|e| &mut e.outlier).collect();
+        let mut hosts: Vec<&mut HostOutlier> =
+            endpoints.iter_mut().map(|e| &mut e.outlier).collect();
         if od.sweep(&mut hosts, Instant::now(), rng) {
             drop(state);
             self.bump();
@@ -375,36 +389,14 @@ impl Shared {
     }
 
     pub(crate) fn statuses(&self) -> Vec<EndpointStatus> {
-        self.lock().endpoints.iter().map(EndpointState::status).collect()
+        self.lock()
+            .endpoints
+            .iter()
+            .map(EndpointState::status)
+            .collect()
     }
 
     pub(crate) fn is_resolved(&self) -> bool {
         matches!(self.lock().resolution, Resolution::Resolved)
     }
-}
-
-/// `unavailable: <why>: <addr> (<health>: <last error>, retry in …), …`:
-/// at most eight endpoints named.
-fn unavailable(endpoints: &[EndpointState], now: Instant, why: &str) -> ConnectError {
-    let mut parts = Vec::new();
-    for e in endpoints.iter().take(8) {
-        let mut part = format!("{} ({:?}", e.endpoint.addr(), e.health());
-        if e.outlier.is_ejected() {
-            part.push_str(", ejected");
-        }
-        if let Some(err) = &e.last_error {
-            part.push_str(": ");
-            part.push_str(err);
-        }
-        if let Some(at) = e.retry_at() {
-            let wait = at.saturating_duration_since(now);
-            part.push_str(&format!("; redial in {} ms", wait.as_millis()));
-        }
-        part.push(')');
-        parts.push(part);
-    }
-    if endpoints.len() > 8 {
-        parts.push(format!("and {} more", endpoints.len() - 8));
-    }
-    ConnectError::unavailable(format!("{why}: {}", parts.join(", ")))
 }

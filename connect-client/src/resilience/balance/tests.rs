@@ -151,7 +151,14 @@ async fn a_refused_endpoint_gets_no_calls() {
     let status = channel.endpoints();
     let dead_status = status.iter().find(|e| e.addr == dead).unwrap();
     assert_ne!(dead_status.health, Health::Ready);
-    assert!(dead_status.last_error.as_deref().unwrap().contains("refused"), "{status:?}");
+    assert!(
+        dead_status
+            .last_error
+            .as_deref()
+            .unwrap()
+            .contains("refused"),
+        "{status:?}"
+    );
 }
 
 #[tokio::test]
@@ -161,9 +168,17 @@ async fn all_endpoints_down_fails_fast_naming_them() {
     let started = Instant::now();
     let err = send(channel.clone(), request("/x")).await.unwrap_err();
     assert_eq!(err.code(), Code::Unavailable);
-    assert!(started.elapsed() < Duration::from_secs(2), "{:?}", started.elapsed());
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "{:?}",
+        started.elapsed()
+    );
     for addr in [a, b] {
-        assert!(err.message().contains(&addr.to_string()), "{}", err.message());
+        assert!(
+            err.message().contains(&addr.to_string()),
+            "{}",
+            err.message()
+        );
     }
     assert!(err.message().contains("refused"), "{}", err.message());
 }
@@ -197,7 +212,11 @@ async fn empty_or_failing_resolvers_are_unavailable_with_the_reason() {
     let started = Instant::now();
     let err = send(channel.clone(), request("/x")).await.unwrap_err();
     assert_eq!(err.code(), Code::Unavailable);
-    assert!(err.message().contains("did not answer"), "{}", err.message());
+    assert!(
+        err.message().contains("did not answer"),
+        "{}",
+        err.message()
+    );
     assert!(started.elapsed() < Duration::from_secs(3));
 }
 
@@ -227,7 +246,11 @@ async fn resolver_updates_add_and_remove_without_dropping_calls_in_flight() {
     resolver.set([a.addr, c.addr]);
     channel
         .wait_until(Duration::from_secs(5), |eps| {
-            let mut addrs: Vec<_> = eps.iter().filter(|e| e.health == Health::Ready).map(|e| e.addr).collect();
+            let mut addrs: Vec<_> = eps
+                .iter()
+                .filter(|e| e.health == Health::Ready)
+                .map(|e| e.addr)
+                .collect();
             addrs.sort();
             let mut want = vec![a.addr, c.addr];
             want.sort();
@@ -326,7 +349,11 @@ async fn failing_endpoints_are_ejected() {
         .wait_until(Duration::from_secs(5), |eps| eps.iter().any(|e| e.ejected))
         .await
         .unwrap();
-    let ejected: Vec<_> = channel.endpoints().into_iter().filter(|e| e.ejected).collect();
+    let ejected: Vec<_> = channel
+        .endpoints()
+        .into_iter()
+        .filter(|e| e.ejected)
+        .collect();
     assert_eq!(ejected.len(), 1, "10 % of 3: one");
     let out = ejected[0].addr;
     for _ in 0..20 {
@@ -350,7 +377,9 @@ async fn background_tasks_end_with_the_last_clone() {
         let _keep = token.clone();
         async move { Ok::<_, crate::BoxError>(vec![Endpoint::new(addr)]) }
     };
-    let channel = fast(resolver).resolve_interval(Duration::from_millis(20)).build();
+    let channel = fast(resolver)
+        .resolve_interval(Duration::from_millis(20))
+        .build();
     send(channel.clone(), request("/x")).await.unwrap();
     let clone = channel.clone();
     drop(channel);
