@@ -60,7 +60,7 @@ use crate::resilience::Attempt;
 pub struct BalancedChannel {
     shared: Arc<Shared>,
     /// Dropped with the last clone: the background tasks end.
-    _stop: Arc<watch::Sender<()>>,
+    stop: Arc<watch::Sender<()>>,
 }
 
 impl fmt::Debug for BalancedChannel {
@@ -81,7 +81,7 @@ impl BalancedChannel {
         let (stop, stop_rx) = watch::channel(());
         BalancedChannel {
             shared: Arc::new(Shared::new(resolver, settings, stop_rx)),
-            _stop: Arc::new(stop),
+            stop: Arc::new(stop),
         }
     }
 
@@ -171,7 +171,14 @@ impl Service<Request<ClientBody>> for BalancedChannel {
             }
             Pick::Fail(e) => ResponseFuture::failed(e),
             Pick::Wait => {
-                ResponseFuture::waiting(Box::pin(wait_then_send(self.shared.clone(), req, avoid)))
+                let shared = self.shared.clone();
+                // The wait keeps the background tasks running even if this
+                // was the last clone (`oneshot`).
+                let keep = self.stop.clone();
+                ResponseFuture::waiting(Box::pin(async move {
+                    let _keep = keep;
+                    wait_then_send(shared, req, avoid).await
+                }))
             }
         }
     }

@@ -37,6 +37,8 @@ struct State {
     logical_host: Option<String>,
     next_id: u64,
     rng: Rng,
+    /// Reused by every pick (no allocation per call).
+    scratch: Vec<Candidate>,
 }
 
 /// Shared by the channel's clones, its calls and its tasks.
@@ -76,6 +78,7 @@ impl Shared {
                 logical_host: None,
                 next_id: 0,
                 rng: Rng::new(),
+                scratch: Vec::new(),
             }),
             changed: watch::channel(0).0,
             resolve_now: Notify::new(),
@@ -272,6 +275,7 @@ impl Shared {
             endpoints,
             resolution,
             rng,
+            scratch,
             ..
         } = &mut *state;
         if endpoints.is_empty() {
@@ -285,27 +289,25 @@ impl Shared {
                 }
             };
         }
-        let candidates: Vec<Candidate> = endpoints
-            .iter()
-            .map(|e| {
-                let ready = match e.health() {
-                    Health::Ready => true,
-                    Health::Idle | Health::Connecting => false,
-                    _ => {
-                        return Candidate {
-                            rank: None,
-                            cost: 0.0,
-                        };
-                    }
-                };
-                let avoided = avoid.contains(&e.endpoint.addr());
-                Candidate {
-                    rank: Some(p2c::rank(e.outlier.is_ejected(), ready, avoided)),
-                    cost: e.load.cost(now),
+        scratch.clear();
+        scratch.extend(endpoints.iter().map(|e| {
+            let ready = match e.health() {
+                Health::Ready => true,
+                Health::Idle | Health::Connecting => false,
+                _ => {
+                    return Candidate {
+                        rank: None,
+                        cost: 0.0,
+                    };
                 }
-            })
-            .collect();
-        let Some(i) = p2c::pick(&candidates, rng) else {
+            };
+            let avoided = avoid.contains(&e.endpoint.addr());
+            Candidate {
+                rank: Some(p2c::rank(e.outlier.is_ejected(), ready, avoided)),
+                cost: e.load.cost(now),
+            }
+        }));
+        let Some(i) = p2c::pick(scratch, rng) else {
             return Pick::Fail(unavailable(endpoints, now, "no endpoint is available"));
         };
         let ep = &mut endpoints[i];

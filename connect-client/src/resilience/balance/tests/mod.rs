@@ -391,3 +391,5 @@ async fn background_tasks_end_with_the_last_clone() {
         .expect("tasks ended")
         .unwrap();
 }
+
+mod storms;
