@@ -2,7 +2,7 @@
 //! balancer's state holds them.
 
 use std::net::SocketAddr;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use connect_core::ConnectError;
 use connect_layers::ClientBody;
@@ -10,10 +10,12 @@ use hyper::client::conn::http2;
 use hyper_util::client::legacy;
 use tokio::sync::{Notify, watch};
 
-use super::connect::Dialer;
+use super::builder::HttpVersion;
+use super::connect::{Dialer, run_slot};
 use super::load::Load;
 use super::outlier::HostOutlier;
 use super::resolve::Endpoint;
+use super::state::Shared;
 use crate::transport::ResponseFuture as TransportFuture;
 use std::sync::Arc;
 
@@ -125,6 +127,64 @@ pub(crate) struct EndpointState {
 }
 
 impl EndpointState {
+    /// A new endpoint, its slot tasks spawned (each dials at once). A
+    /// server name that is not one leaves it never pickable, saying why.
+    pub(crate) fn start(
+        shared: &Arc<Shared>,
+        id: u64,
+        endpoint: Endpoint,
+        server_name: &str,
+        load: Load,
+    ) -> Self {
+        let (stop, stop_rx) = watch::channel(());
+        let probe = Arc::new(Notify::new());
+        let settings = &shared.settings;
+        let dialer = Dialer::new(endpoint.addr(), settings.clone(), server_name);
+        let n = match settings.version {
+            HttpVersion::Http1 => 1,
+            HttpVersion::Http2 => settings.connections_per_endpoint,
+        };
+        let mut last_error = None;
+        let slots = (0..n)
+            .map(|slot| {
+                let state = match &dialer {
+                    Ok(dialer) => {
+                        tokio::spawn(run_slot(
+                            shared.clone(),
+                            id,
+                            slot,
+                            dialer.clone(),
+                            probe.clone(),
+                            stop_rx.clone(),
+                        ));
+                        SlotState::Idle
+                    }
+                    Err(e) => {
+                        last_error = Some(e.message().to_owned());
+                        SlotState::Backoff {
+                            until: Instant::now() + Duration::from_secs(365 * 24 * 3600),
+                        }
+                    }
+                };
+                Slot {
+                    state,
+                    in_flight: 0,
+                    generation: 0,
+                }
+            })
+            .collect();
+        EndpointState {
+            id,
+            endpoint,
+            slots,
+            load,
+            outlier: HostOutlier::default(),
+            last_error,
+            probe,
+            _stop: stop,
+        }
+    }
+
     pub(crate) fn health(&self) -> Health {
         let mut health = Health::TransientFailure;
         for slot in &self.slots {

@@ -11,9 +11,8 @@ use tokio::sync::{Notify, watch};
 
 use super::backoff::Rng;
 use super::builder::Settings;
-use super::connect::{Dialer, run_slot};
 use super::endpoint::{
-    Conn, EndpointState, EndpointStatus, Health, Slot, SlotState, Ticket, unavailable,
+    Conn, EndpointState, EndpointStatus, Health, SlotState, Ticket, unavailable,
 };
 use super::load::Load;
 use super::outlier::HostOutlier;
@@ -156,58 +155,16 @@ impl Shared {
             }
             let id = state.next_id;
             state.next_id += 1;
-            let (stop, stop_rx) = watch::channel(());
-            let probe = Arc::new(Notify::new());
             let name = endpoint
                 .server_name()
                 .map(str::to_owned)
                 .or_else(|| self.settings.server_name.as_deref().map(str::to_owned))
                 .or_else(|| state.logical_host.clone())
                 .unwrap_or_else(|| endpoint.addr().ip().to_string());
-            let dialer = Dialer::new(endpoint.addr(), self.settings.clone(), &name);
-            let n = match self.settings.version {
-                super::HttpVersion::Http1 => 1,
-                super::HttpVersion::Http2 => self.settings.connections_per_endpoint,
-            };
-            let mut slots = Vec::with_capacity(n);
-            let mut last_error = None;
-            for slot in 0..n {
-                let state = match &dialer {
-                    Ok(dialer) => {
-                        tokio::spawn(run_slot(
-                            self.clone(),
-                            id,
-                            slot,
-                            dialer.clone(),
-                            probe.clone(),
-                            stop_rx.clone(),
-                        ));
-                        SlotState::Idle
-                    }
-                    Err(e) => {
-                        last_error = Some(e.message().to_owned());
-                        // A bad server name never dials: not pickable.
-                        SlotState::Backoff {
-                            until: now + Duration::from_secs(365 * 24 * 3600),
-                        }
-                    }
-                };
-                slots.push(Slot {
-                    state,
-                    in_flight: 0,
-                    generation: 0,
-                });
-            }
-            state.endpoints.push(EndpointState {
-                id,
-                endpoint,
-                slots,
-                load: Load::new(first_rtt, self.settings.decay, now),
-                outlier: HostOutlier::default(),
-                last_error,
-                probe,
-                _stop: stop,
-            });
+            let load = Load::new(first_rtt, self.settings.decay, now);
+            state
+                .endpoints
+                .push(EndpointState::start(self, id, endpoint, &name, load));
         }
         drop(state);
         self.bump();
