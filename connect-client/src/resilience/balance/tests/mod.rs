@@ -393,3 +393,5 @@ async fn background_tasks_end_with_the_last_clone() {
 }
 
 mod storms;
+#[cfg(feature = "tls")]
+mod tls;
