@@ -124,7 +124,9 @@ impl BalancedChannelBuilder {
     /// Each endpoint's certificate is checked against its own
     /// [server name](super::Endpoint::with_server_name), else the
     /// builder's [`server_name`](Self::server_name), else the host of the
-    /// first call's URI (the logical target).
+    /// first call's URI (the logical target; a channel started by
+    /// [`wait_until`](BalancedChannel::wait_until) before any call uses
+    /// the endpoint's IP address).
     #[cfg(feature = "tls")]
     pub fn tls(mut self, tls: crate::ClientTlsConfig) -> Self {
         self.tls = Some(tls);

@@ -87,7 +87,11 @@ impl Dialer {
 
     /// Dials and, for HTTP/2, handshakes: the connection, and what tells
     /// when it is gone.
-    async fn open(&self) -> Result<(Conn, Driver), ConnectError> {
+    /// `pool` is the slot's HTTP/1.1 pool, kept across redials.
+    async fn open(
+        &self,
+        pool: &Arc<legacy::Client<Dialer, ClientBody>>,
+    ) -> Result<(Conn, Driver), ConnectError> {
         let io = self.dial().await?;
         match self.settings.version {
             HttpVersion::Http1 => {
@@ -95,7 +99,7 @@ impl Dialer {
                 // unused, so that the server closing it (going away) is
                 // seen at once.
                 Ok((
-                    Conn::H1(Arc::new(self.pool())),
+                    Conn::H1(pool.clone()),
                     Driver::Watch(Box::pin(watch_eof(io))),
                 ))
             }
@@ -184,13 +188,15 @@ pub(crate) async fn run_slot(
     let settings = dialer.settings.clone();
     let mut rng = Rng::new();
     let mut failures = 0u32;
+    // Building a pool opens nothing; HTTP/2 slots never use it.
+    let pool = Arc::new(dialer.pool());
     loop {
         if !shared.slot_connecting(id, slot) {
             return;
         }
         let attempt = tokio::select! {
             _ = &mut stopped => return,
-            r = tokio::time::timeout(settings.connect_timeout, dialer.open()) => r,
+            r = tokio::time::timeout(settings.connect_timeout, dialer.open(&pool)) => r,
         };
         let error = match attempt {
             Ok(Ok((conn, driver))) => {
