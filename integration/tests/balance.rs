@@ -304,3 +304,38 @@ async fn a_dead_endpoint_gets_no_calls_from_the_start() {
     }
     assert_eq!(live.hits(), 20);
 }
+
+#[tokio::test]
+async fn connections_the_server_retires_are_replaced_without_failing_calls() {
+    // Each connection serves five calls, then the server sends GOAWAY.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (_stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    tokio::spawn(
+        Server::new(Arc::new(support::Impl).register(Router::new()))
+            .max_requests_per_connection(Some(5))
+            .with_graceful_shutdown(async move {
+                let _ = stopped.await;
+            })
+            .serve_with_listener(listener),
+    );
+    let channel = BalancedChannel::builder(StaticResolver::new([addr]))
+        .backoff(Backoff::new(
+            Duration::from_millis(100),
+            Duration::from_millis(300),
+        ))
+        .build();
+    let base = ClientConfig::new(format!("http://{LOGICAL}").parse().unwrap());
+    let client = TestServiceClient::new(channel.clone(), base.grpc());
+    let mut failures = Vec::new();
+    for i in 0..50 {
+        let req = UnaryRequest {
+            text: format!("{i}"),
+            ..Default::default()
+        };
+        if let Err(e) = client.unary(&req).await {
+            failures.push(e.to_string());
+        }
+    }
+    assert!(failures.is_empty(), "{} failed: {failures:?}", failures.len());
+}

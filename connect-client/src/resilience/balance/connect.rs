@@ -221,8 +221,11 @@ pub(crate) async fn run_slot(
                         _ = &mut stopped => return,
                     },
                 }
-                if opened.elapsed() >= settings.backoff.initial {
-                    // It was up a while: redial at once.
+                if opened.elapsed() >= settings.backoff.initial || shared.slot_was_used(id, slot) {
+                    // It was up a while, or served calls (a server retiring
+                    // connections): redial at once. One that goes away
+                    // before serving anything backs off, so a server that
+                    // answers every connection with GOAWAY is not a loop.
                     failures = 0;
                     continue;
                 }

@@ -95,6 +95,8 @@ pub(crate) enum SlotState {
 pub(crate) struct Slot {
     pub(crate) state: SlotState,
     pub(crate) in_flight: u32,
+    /// Calls sent on the current connection.
+    pub(crate) calls: u64,
     /// Bumped at every new connection, so that news about an old one
     /// (a call that failed on it) does not touch its successor.
     pub(crate) generation: u64,
@@ -169,6 +171,7 @@ impl EndpointState {
                 Slot {
                     state,
                     in_flight: 0,
+                    calls: 0,
                     generation: 0,
                 }
             })
