@@ -167,7 +167,7 @@ impl Service<Request<ClientBody>> for BalancedChannel {
         match self.shared.pick(&avoid) {
             Pick::Send(conn, ticket) => {
                 let guard = Guard::new(self.shared.clone(), ticket);
-                ResponseFuture::sending(conn.send(req), guard)
+                ResponseFuture::sending(conn.send(req), guard, avoid)
             }
             Pick::Fail(e) => ResponseFuture::failed(e),
             Pick::Wait => {
@@ -199,7 +199,7 @@ async fn wait_then_send(
         match shared.pick(&avoid) {
             Pick::Send(conn, ticket) => {
                 let guard = Guard::new(shared.clone(), ticket);
-                return ResponseFuture::sending(conn.send(req), guard).await;
+                return ResponseFuture::sending(conn.send(req), guard, avoid).await;
             }
             Pick::Fail(e) => return Err(e),
             Pick::Wait => {}

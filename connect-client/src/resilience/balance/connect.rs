@@ -222,10 +222,10 @@ pub(crate) async fn run_slot(
                     },
                 }
                 if opened.elapsed() >= settings.backoff.initial || shared.slot_was_used(id, slot) {
-                    // It was up a while, or served calls (a server retiring
-                    // connections): redial at once. One that goes away
-                    // before serving anything backs off, so a server that
-                    // answers every connection with GOAWAY is not a loop.
+                    // It was up a while, or answered calls (a server
+                    // retiring connections): redial at once. One that goes
+                    // away before answering anything backs off, so a server
+                    // that meets every connection with GOAWAY is no loop.
                     failures = 0;
                     continue;
                 }

@@ -6,7 +6,8 @@ use std::time::{Duration, Instant};
 
 use connect_core::ConnectError;
 use connect_layers::ClientBody;
-use hyper::client::conn::http2;
+use hyper::body::Incoming;
+use hyper::client::conn::{TrySendError, http2};
 use hyper_util::client::legacy;
 use tokio::sync::{Notify, watch};
 
@@ -14,7 +15,7 @@ use super::builder::HttpVersion;
 use super::connect::{Dialer, run_slot};
 use super::load::Load;
 use super::outlier::HostOutlier;
-use super::resolve::Endpoint;
+use super::resolve::{BoxFuture, Endpoint};
 use super::state::Shared;
 use crate::transport::ResponseFuture as TransportFuture;
 use std::sync::Arc;
@@ -70,15 +71,27 @@ impl Conn {
         }
     }
 
-    pub(crate) fn send(&self, req: http::Request<ClientBody>) -> TransportFuture {
+    pub(crate) fn send(&self, req: http::Request<ClientBody>) -> SendFuture {
         match self {
             Conn::H2(send) => {
                 let mut send = send.clone();
-                TransportFuture::single(Box::pin(send.send_request(req)))
+                SendFuture::H2(Box::pin(send.try_send_request(req)))
             }
-            Conn::H1(client) => TransportFuture::pooled(client.request(req)),
+            Conn::H1(client) => SendFuture::Pooled(TransportFuture::pooled(client.request(req))),
         }
     }
+}
+
+/// A request on its way: HTTP/2 hands back a request it never sent (the
+/// connection closed or went away first), so the call can go elsewhere.
+pub(crate) enum SendFuture {
+    Pooled(TransportFuture),
+    H2(
+        BoxFuture<
+            'static,
+            Result<http::Response<Incoming>, TrySendError<http::Request<ClientBody>>>,
+        >,
+    ),
 }
 
 /// One connection slot of an endpoint (one for HTTP/1.1, whose pool opens
@@ -95,8 +108,8 @@ pub(crate) enum SlotState {
 pub(crate) struct Slot {
     pub(crate) state: SlotState,
     pub(crate) in_flight: u32,
-    /// Calls sent on the current connection.
-    pub(crate) calls: u64,
+    /// Responses the current connection delivered.
+    pub(crate) answered: u64,
     /// Bumped at every new connection, so that news about an old one
     /// (a call that failed on it) does not touch its successor.
     pub(crate) generation: u64,
@@ -171,7 +184,7 @@ impl EndpointState {
                 Slot {
                     state,
                     in_flight: 0,
-                    calls: 0,
+                    answered: 0,
                     generation: 0,
                 }
             })

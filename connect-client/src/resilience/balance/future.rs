@@ -12,11 +12,13 @@ use bytes::Bytes;
 use connect_core::{Code, ConnectError};
 use http::Response;
 
-use super::endpoint::Ticket;
+use std::net::SocketAddr;
+
+use super::endpoint::{SendFuture, Ticket};
 use super::resolve::BoxFuture;
-use super::state::Shared;
+use super::state::{Pick, Shared};
 use crate::resilience::ServedBy;
-use crate::transport::{ResponseBody, ResponseFuture as TransportFuture};
+use crate::transport::ResponseBody;
 
 /// A call in flight on one endpoint: counted in its load until the
 /// response body ends or is dropped; its outcome feeds outlier detection.
@@ -78,8 +80,13 @@ pub struct ResponseFuture {
 
 enum Inner {
     Sending {
-        fut: TransportFuture,
+        fut: SendFuture,
         guard: Option<Guard>,
+        /// The call's `Attempt::avoid`, for a request sent elsewhere.
+        avoid: Vec<SocketAddr>,
+        /// How often a request a connection handed back unsent went to
+        /// another one.
+        redispatched: u8,
     },
     /// Waiting for an endpoint (resolution, a first connection).
     Waiting(BoxFuture<'static, Result<Response<BalancedBody>, ConnectError>>),
@@ -98,11 +105,13 @@ impl fmt::Debug for ResponseFuture {
 }
 
 impl ResponseFuture {
-    pub(crate) fn sending(fut: TransportFuture, guard: Guard) -> Self {
+    pub(crate) fn sending(fut: SendFuture, guard: Guard, avoid: Vec<SocketAddr>) -> Self {
         ResponseFuture {
             inner: Inner::Sending {
                 fut,
                 guard: Some(guard),
+                avoid,
+                redispatched: 0,
             },
         }
     }
@@ -127,10 +136,39 @@ impl Future for ResponseFuture {
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         match &mut self.get_mut().inner {
-            Inner::Sending { fut, guard } => {
-                let result = ready!(Pin::new(fut).poll(cx));
+            Inner::Sending {
+                fut,
+                guard,
+                avoid,
+                redispatched,
+            } => loop {
+                let result = match fut {
+                    SendFuture::Pooled(f) => ready!(Pin::new(f).poll(cx)),
+                    SendFuture::H2(f) => match ready!(f.as_mut().poll(cx)) {
+                        Ok(resp) => Ok(resp.map(ResponseBody::from_incoming)),
+                        Err(mut e) => match e.take_message() {
+                            // Never sent: the connection closed or went
+                            // away first. Not the endpoint's failure; the
+                            // call goes to another connection.
+                            Some(req) => {
+                                let old = guard.take().expect("polled after completion");
+                                let shared = old.shared.clone();
+                                drop(old);
+                                match redispatch(&shared, req, avoid, redispatched, e.error()) {
+                                    Ok((next, next_guard)) => {
+                                        *fut = next;
+                                        *guard = Some(next_guard);
+                                        continue;
+                                    }
+                                    Err(err) => return Poll::Ready(Err(err)),
+                                }
+                            }
+                            None => Err(crate::transport::error::transport(e.error())),
+                        },
+                    },
+                };
                 let mut guard = guard.take().expect("polled after completion");
-                Poll::Ready(match result {
+                return Poll::Ready(match result {
                     Ok(mut resp) => {
                         guard.shared.observe(&guard.ticket, guard.started.elapsed());
                         if resp.status().is_server_error()
@@ -150,13 +188,40 @@ impl Future for ResponseFuture {
                         guard.broken = e.code() == Code::Unavailable;
                         Err(e)
                     }
-                })
-            }
+                });
+            },
             Inner::Waiting(fut) => fut.as_mut().poll(cx),
             Inner::Failed(err) => Poll::Ready(Err(err.take().unwrap_or_else(|| {
                 ConnectError::internal("response future polled after completion")
             }))),
         }
+    }
+}
+
+/// Sends a request a connection handed back unsent on another ready
+/// connection, at most three times; `unavailable` (unprocessed) when there
+/// is none ready now.
+fn redispatch(
+    shared: &Arc<Shared>,
+    req: http::Request<connect_layers::ClientBody>,
+    avoid: &[SocketAddr],
+    redispatched: &mut u8,
+    why: &hyper::Error,
+) -> Result<(SendFuture, Guard), ConnectError> {
+    let unsent = || {
+        crate::transport::error::unavailable(
+            "the connection closed before the request was sent",
+            why,
+        )
+        .unprocessed()
+    };
+    if *redispatched >= 3 {
+        return Err(unsent());
+    }
+    *redispatched += 1;
+    match shared.pick(avoid) {
+        Pick::Send(conn, ticket) => Ok((conn.send(req), Guard::new(shared.clone(), ticket))),
+        Pick::Wait | Pick::Fail(_) => Err(unsent()),
     }
 }
 

@@ -207,19 +207,19 @@ impl Shared {
             let s = &mut ep.slots[slot];
             s.state = SlotState::Ready(conn);
             s.generation += 1;
-            s.calls = 0;
+            s.answered = 0;
             ep.last_error = None;
         })
     }
 
-    /// Whether the slot's current connection carried any call.
+    /// Whether the slot's current connection answered any call.
     pub(crate) fn slot_was_used(&self, id: u64, slot: usize) -> bool {
         let state = self.lock();
         state
             .endpoints
             .iter()
             .find(|e| e.id == id)
-            .is_some_and(|ep| ep.slots[slot].calls > 0)
+            .is_some_and(|ep| ep.slots[slot].answered > 0)
     }
 
     pub(crate) fn slot_failed(&self, id: u64, slot: usize, until: Instant, error: String) -> bool {
@@ -284,7 +284,6 @@ impl Shared {
         };
         let conn = conn.clone();
         ep.slots[slot].in_flight += 1;
-        ep.slots[slot].calls += 1;
         ep.load.start();
         let ticket = Ticket {
             endpoint: ep.id,
@@ -314,6 +313,10 @@ impl Shared {
         let mut state = self.lock();
         if let Some(ep) = state.endpoints.iter_mut().find(|e| e.id == ticket.endpoint) {
             ep.load.observe(rtt, Instant::now());
+            let slot = &mut ep.slots[ticket.slot];
+            if slot.generation == ticket.generation {
+                slot.answered += 1;
+            }
         }
     }
 
