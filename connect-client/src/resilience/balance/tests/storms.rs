@@ -143,3 +143,38 @@ async fn dns_names_resolve_to_endpoints() {
         .unwrap_err();
     assert!(err.to_string().contains("no-such-host.invalid"), "{err}");
 }
+
+#[tokio::test]
+async fn a_failing_or_empty_resolution_keeps_the_last_good_set() {
+    let a = server().await;
+    let answer: Arc<std::sync::Mutex<Result<Vec<Endpoint>, String>>> =
+        Arc::new(std::sync::Mutex::new(Ok(vec![Endpoint::new(a.addr)])));
+    let (asked_tx, mut asked) = mpsc::unbounded_channel::<()>();
+    let shared = answer.clone();
+    let resolver = move || {
+        let _ = asked_tx.send(());
+        let answer = shared.lock().unwrap().clone();
+        async move { answer.map_err(crate::BoxError::from) }
+    };
+    let channel = fast(resolver)
+        .resolve_interval(Duration::from_millis(10))
+        .build();
+    assert_eq!(
+        send(channel.clone(), request("/x")).await.unwrap().0,
+        a.addr
+    );
+    for bad in [Err("registry down".to_owned()), Ok(Vec::new())] {
+        *answer.lock().unwrap() = bad;
+        // Questions asked from now on get the bad answer; after two, the
+        // first one's has been applied.
+        while asked.try_recv().is_ok() {}
+        for _ in 0..2 {
+            asked.recv().await.unwrap();
+        }
+        assert_eq!(channel.endpoints().len(), 1);
+        assert_eq!(
+            send(channel.clone(), request("/x")).await.unwrap().0,
+            a.addr
+        );
+    }
+}
