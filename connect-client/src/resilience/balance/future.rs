@@ -26,7 +26,8 @@ pub(crate) struct Guard {
     shared: Arc<Shared>,
     ticket: Ticket,
     started: Instant,
-    success: bool,
+    /// `None`: not a call's outcome (a request handed back unsent).
+    success: Option<bool>,
     broken: bool,
 }
 
@@ -36,14 +37,14 @@ impl Guard {
             shared,
             ticket,
             started: Instant::now(),
-            success: true,
+            success: Some(true),
             broken: false,
         }
     }
 
     fn failed(&mut self, err: &ConnectError) {
         if is_failure(err.code()) {
-            self.success = false;
+            self.success = Some(false);
         }
     }
 }
@@ -151,7 +152,8 @@ impl Future for ResponseFuture {
                             // away first. Not the endpoint's failure; the
                             // call goes to another connection.
                             Some(req) => {
-                                let old = guard.take().expect("polled after completion");
+                                let mut old = guard.take().expect("polled after completion");
+                                old.success = None;
                                 let shared = old.shared.clone();
                                 drop(old);
                                 match redispatch(&shared, req, avoid, redispatched, e.error()) {
@@ -174,7 +176,7 @@ impl Future for ResponseFuture {
                         if resp.status().is_server_error()
                             || grpc_status_fails(resp.headers().get("grpc-status"))
                         {
-                            guard.success = false;
+                            guard.success = Some(false);
                         }
                         resp.extensions_mut().insert(ServedBy(guard.ticket.addr));
                         Ok(resp.map(|inner| BalancedBody {
@@ -259,7 +261,7 @@ impl http_body::Body for BalancedBody {
                 if let (Some(trailers), Some(guard)) = (frame.trailers_ref(), this.guard.as_mut())
                     && grpc_status_fails(trailers.get("grpc-status"))
                 {
-                    guard.success = false;
+                    guard.success = Some(false);
                 }
             }
             Some(Err(e)) => {

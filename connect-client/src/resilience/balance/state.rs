@@ -320,15 +320,16 @@ impl Shared {
         }
     }
 
-    /// A call is over: `success` for outlier detection; `broken` when it
-    /// failed below HTTP, so an HTTP/1.1 endpoint is redialled to check it.
-    pub(crate) fn finish(&self, ticket: &Ticket, success: bool, broken: bool) {
+    /// A call is over: `success` for outlier detection (`None`: not an
+    /// outcome); `broken` when it failed below HTTP, so an HTTP/1.1
+    /// endpoint is redialled to check it.
+    pub(crate) fn finish(&self, ticket: &Ticket, success: Option<bool>, broken: bool) {
         let mut state = self.lock();
         let Some(ep) = state.endpoints.iter_mut().find(|e| e.id == ticket.endpoint) else {
             return;
         };
         ep.load.end();
-        if self.settings.outlier.is_some() {
+        if let (Some(success), Some(_)) = (success, &self.settings.outlier) {
             ep.outlier.record(success);
         }
         let slot = &mut ep.slots[ticket.slot];
