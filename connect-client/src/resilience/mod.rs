@@ -21,6 +21,10 @@
 
 use std::net::SocketAddr;
 
+pub mod balance;
+
+pub use self::balance::{BalancedChannel, BalancedChannelBuilder, Endpoint, Resolve};
+
 /// The endpoint that answered a request: a response extension set by a
 /// balancing channel.
 ///

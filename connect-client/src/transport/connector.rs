@@ -117,6 +117,45 @@ impl Connector {
     }
 }
 
+/// Opens a TCP connection to `addr` (whatever host a request names), then
+/// TLS over it when `tls` is given, with that server name for SNI and the
+/// certificate check: the dialer of a balanced channel's endpoints.
+pub(crate) async fn dial_addr(
+    addr: std::net::SocketAddr,
+    tcp: TcpSettings,
+    #[cfg(feature = "tls")] tls: Option<(
+        std::sync::Arc<rustls::ClientConfig>,
+        rustls_pki_types::ServerName<'static>,
+    )>,
+) -> Result<Io, ConnectError> {
+    let authority = addr.to_string();
+    let connect = TcpStream::connect(addr);
+    let stream = match tcp.connect_timeout {
+        Some(limit) => match tokio::time::timeout(limit, connect).await {
+            Ok(result) => result,
+            Err(_) => Err(io::Error::new(
+                io::ErrorKind::TimedOut,
+                format!("no connection within {limit:?}"),
+            )),
+        },
+        None => connect.await,
+    }
+    .map_err(|e| error::tcp_connect(&authority, &e))?;
+    let _ = stream.set_nodelay(tcp.nodelay);
+    #[cfg(feature = "tls")]
+    if let Some((config, name)) = tls {
+        let stream = tokio_rustls::TlsConnector::from(config)
+            .connect(name, stream)
+            .await
+            .map_err(|e| {
+                error::unavailable(&format!("TLS handshake with {authority} failed"), &e)
+                    .unprocessed()
+            })?;
+        return Ok(Io::Tls(Box::new(TokioIo::new(stream))));
+    }
+    Ok(Io::Plain(TokioIo::new(stream)))
+}
+
 /// Checks that the transport can dial `uri`: `http`, or `https` with TLS,
 /// and an authority.
 pub(crate) fn check_uri(uri: &Uri, has_tls: bool) -> Result<(), ConnectError> {
@@ -143,7 +182,15 @@ pub(crate) fn check_uri(uri: &Uri, has_tls: bool) -> Result<(), ConnectError> {
 /// The TLS server name for `uri`'s host: a DNS name or an IP address.
 #[cfg(feature = "tls")]
 fn server_name(uri: &Uri) -> Result<rustls_pki_types::ServerName<'static>, ConnectError> {
-    let host = uri.host().unwrap_or_default();
+    host_server_name(uri.host().unwrap_or_default())
+}
+
+/// The TLS server name for `host`: a DNS name or an IP address (IPv6 with
+/// or without its URI brackets).
+#[cfg(feature = "tls")]
+pub(crate) fn host_server_name(
+    host: &str,
+) -> Result<rustls_pki_types::ServerName<'static>, ConnectError> {
     // IPv6 hosts keep their brackets in a URI.
     let host = host
         .strip_prefix('[')

@@ -95,6 +95,11 @@ pin_project_lite::pin_project! {
 }
 
 impl ResponseBody {
+    /// Wraps hyper's body (for channels that drive hyper themselves).
+    pub(crate) fn from_incoming(inner: Incoming) -> Self {
+        ResponseBody { inner }
+    }
+
     /// hyper's body underneath.
     pub fn into_inner(self) -> Incoming {
         self.inner

@@ -53,12 +53,12 @@
 use connect_layers::ClientBody;
 
 mod client;
-mod connector;
+pub(crate) mod connector;
 pub(crate) mod error;
 mod future;
 mod http2;
 #[cfg(feature = "tls")]
-mod tls;
+pub(crate) mod tls;
 
 pub use self::client::{HttpClient, HttpClientBuilder};
 pub use self::future::{ResponseBody, ResponseFuture};

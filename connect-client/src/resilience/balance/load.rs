@@ -1,0 +1,116 @@
+//! An endpoint's load: calls in flight times a peak-EWMA of its latency
+//! (the shape of `tower::load::PeakEwma`, written for this balancer).
+
+use std::time::{Duration, Instant};
+
+/// Calls in flight and a latency estimate that jumps to a slower sample
+/// at once and decays towards faster ones (and towards zero while idle)
+/// with time constant `decay`.
+#[derive(Clone, Debug)]
+pub(crate) struct Load {
+    in_flight: u32,
+    /// The estimate, in nanoseconds.
+    rtt_ns: f64,
+    updated_at: Instant,
+    decay_ns: f64,
+}
+
+impl Load {
+    /// No calls, `default_rtt` as the first estimate.
+    pub(crate) fn new(default_rtt: Duration, decay: Duration, now: Instant) -> Self {
+        Load {
+            in_flight: 0,
+            rtt_ns: default_rtt.as_nanos() as f64,
+            updated_at: now,
+            decay_ns: decay.as_nanos().max(1) as f64,
+        }
+    }
+
+    pub(crate) fn in_flight(&self) -> u32 {
+        self.in_flight
+    }
+
+    pub(crate) fn start(&mut self) {
+        self.in_flight += 1;
+    }
+
+    pub(crate) fn end(&mut self) {
+        self.in_flight = self.in_flight.saturating_sub(1);
+    }
+
+    /// The estimate decayed to `now`.
+    fn decayed(&self, now: Instant) -> f64 {
+        let elapsed = now.saturating_duration_since(self.updated_at).as_nanos() as f64;
+        self.rtt_ns * (-elapsed / self.decay_ns).exp()
+    }
+
+    /// The latency estimate decayed to `now`.
+    pub(crate) fn estimate(&self, now: Instant) -> Duration {
+        Duration::from_nanos(self.decayed(now) as u64)
+    }
+
+    /// Records one call's latency.
+    pub(crate) fn observe(&mut self, rtt: Duration, now: Instant) {
+        let sample = rtt.as_nanos() as f64;
+        let current = self.decayed(now);
+        self.rtt_ns = if sample > current {
+            // Peak: a slower answer counts at once.
+            sample
+        } else {
+            let elapsed = now.saturating_duration_since(self.updated_at).as_nanos() as f64;
+            let w = (-elapsed / self.decay_ns).exp();
+            current * w + sample * (1.0 - w)
+        };
+        self.updated_at = now;
+    }
+
+    /// The cost of sending one more call here: the latency estimate times
+    /// (calls in flight + 1). Lower is better.
+    pub(crate) fn cost(&self, now: Instant) -> f64 {
+        // A floor of 1 ns keeps in-flight calls counting when the
+        // estimate has decayed to nothing.
+        self.decayed(now).max(1.0) * f64::from(self.in_flight + 1)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MS: Duration = Duration::from_millis(1);
+
+    #[test]
+    fn in_flight_calls_raise_the_cost() {
+        let now = Instant::now();
+        let mut a = Load::new(30 * MS, Duration::from_secs(10), now);
+        let b = Load::new(30 * MS, Duration::from_secs(10), now);
+        a.start();
+        assert!(a.cost(now) > b.cost(now));
+        a.end();
+        assert_eq!(a.cost(now), b.cost(now));
+        a.end(); // never below zero
+        assert_eq!(a.in_flight(), 0);
+    }
+
+    #[test]
+    fn slow_samples_count_at_once_fast_ones_slowly() {
+        let now = Instant::now();
+        let mut l = Load::new(30 * MS, Duration::from_secs(10), now);
+        l.observe(500 * MS, now);
+        assert!((l.cost(now) - 500e6).abs() < 1.0);
+        // A fast answer 1 s later pulls the estimate down only partly.
+        let later = now + Duration::from_secs(1);
+        l.observe(MS, later);
+        let cost = l.cost(later);
+        assert!(cost > 400e6 && cost < 500e6, "{cost}");
+    }
+
+    #[test]
+    fn an_idle_estimate_decays() {
+        let now = Instant::now();
+        let mut l = Load::new(30 * MS, Duration::from_secs(10), now);
+        l.observe(300 * MS, now);
+        let cost = l.cost(now + Duration::from_secs(10));
+        assert!((cost - 300e6 / std::f64::consts::E).abs() < 1e3, "{cost}");
+    }
+}
