@@ -2,7 +2,12 @@
 # Runs the official ConnectRPC conformance suite against our server and our
 # client.
 #
-#   conformance/run.sh [server|client|both] [extra connectconformance flags, e.g. -v --trace]
+#   conformance/run.sh [server|client|resilient|both|all] [extra connectconformance flags, e.g. -v --trace]
+#
+# `resilient` runs the client suite with the client's resilient stack
+# (RetryLayer over a BalancedChannel of the one server) in front of the
+# transport (CONFORMANCE_RESILIENT=1); `all` runs server, client and
+# resilient; `both` (the default) server and client.
 #
 # Installs the runner (connectrpc.com/conformance v1.0.5) with `go install`,
 # builds the server- and client-under-test in release mode and runs every
@@ -16,7 +21,7 @@ cd "$ROOT"
 
 mode=both
 case "${1:-}" in
-    server | client | both) mode="$1"; shift ;;
+    server | client | resilient | both | all) mode="$1"; shift ;;
 esac
 
 go install "connectrpc.com/conformance/cmd/connectconformance@${VERSION}"
@@ -24,13 +29,18 @@ RUNNER="$(go env GOPATH)/bin/connectconformance"
 
 cargo build --release -p conformance --bins
 
-if [[ "$mode" != client ]]; then
+if [[ "$mode" == server || "$mode" == both || "$mode" == all ]]; then
     echo "== conformance: server under test"
     "$RUNNER" --mode server --conf conformance/config.yaml "$@" \
         -- "$ROOT/target/release/conformance-server"
 fi
-if [[ "$mode" != server ]]; then
+if [[ "$mode" == client || "$mode" == both || "$mode" == all ]]; then
     echo "== conformance: client under test"
     "$RUNNER" --mode client --conf conformance/client-config.yaml --max-servers 2 "$@" \
+        -- "$ROOT/target/release/conformance-client"
+fi
+if [[ "$mode" == resilient || "$mode" == all ]]; then
+    echo "== conformance: client under test, resilient stack (retries over a balanced channel)"
+    CONFORMANCE_RESILIENT=1 "$RUNNER" --mode client --conf conformance/client-config.yaml --max-servers 2 "$@" \
         -- "$ROOT/target/release/conformance-client"
 fi

@@ -90,11 +90,11 @@ pub use connect_core::{
 #[cfg(feature = "health")]
 pub use connect_health as health;
 pub use connect_layers as layers;
+pub use connect_layers::handler::{ResponseStream, Streaming};
 /// Interceptors on either side, as tower layers: see
 /// [`layers::intercept`](connect_layers::intercept).
 pub use connect_layers::intercept;
 pub use connect_layers::intercept::{InterceptLayer, Interceptor};
-pub use connect_layers::handler::{ResponseStream, Streaming};
 pub use connect_layers::rpc::Context;
 pub use connect_layers::stack::client::ClientStackConfig;
 pub use connect_layers::stack::server::{ConnectLayer, GrpcLayer, GrpcWebLayer, StackConfig};

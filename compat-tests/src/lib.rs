@@ -29,6 +29,11 @@ use proto::greet::v1::{GreetResponse, GreetService};
 #[doc = include_str!("../../docs/client.md")]
 pub struct ClientGuide;
 
+/// The resilience guide (`docs/resilience.md`), compiled the same way.
+#[cfg(doctest)]
+#[doc = include_str!("../../docs/resilience.md")]
+pub struct ResilienceGuide;
+
 /// The README's `MyGreetService`: greets by name.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct MyGreetService;

@@ -2,6 +2,13 @@
 //! generated `ConformanceServiceClient` over its own transports
 //! ([`HttpClient`], with TLS when the runner asks for it), and reports what
 //! came back as a `ClientCompatResponse`.
+//!
+//! With `CONFORMANCE_RESILIENT=1` in the environment the channel is the
+//! resilient stack instead: `RetryLayer` (default policies; with
+//! `CONFORMANCE_HEDGE_MS=<ms>`, hedging for side-effect-free methods too)
+//! over a `BalancedChannel` with the one endpoint the runner names. The
+//! suite must pass the same, showing the layers change no protocol
+//! behaviour.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -9,13 +16,22 @@ use std::time::Duration;
 
 use buffa::Message;
 use buffa_types::google::protobuf::Any;
-use connectrpc::client::ClientBody;
+use bytes::Bytes;
+use connectrpc::client::resilience::balance::{
+    BalancedChannel, Endpoint, HttpVersion, StaticResolver,
+};
+use connectrpc::client::resilience::retry::{HedgingDelay, HedgingPolicy, RetryConfig, RetryLayer};
+use connectrpc::client::{BoxError, ClientBody};
 use connectrpc::codec::compression::CompressionRegistry;
 use connectrpc::{CallOptions, ClientConfig, ClientTlsConfig, ConnectError, GetPolicy, HttpClient};
 use futures_util::StreamExt as _;
 use http::{HeaderMap, HeaderName, HeaderValue};
+use http_body_util::BodyExt as _;
+use http_body_util::combinators::UnsyncBoxBody;
 use tokio::sync::mpsc;
 use tokio::time::Instant;
+use tower::ServiceBuilder;
+use tower::util::BoxCloneSyncService;
 
 use crate::proto::connectrpc::conformance::v1::client_compat_request::cancel::CancelTiming;
 use crate::proto::connectrpc::conformance::v1::client_compat_response::Result as CompatResult;
@@ -27,7 +43,11 @@ use crate::proto::connectrpc::conformance::v1::{
 };
 use crate::service::headers_info;
 
-type Channel = HttpClient<ClientBody>;
+type Channel = BoxCloneSyncService<
+    http::Request<ClientBody>,
+    http::Response<UnsyncBoxBody<Bytes, BoxError>>,
+    BoxError,
+>;
 type Service = ConformanceServiceClient<Channel>;
 
 /// HTTP/2 or not, the server certificate, the client certificate and key.
@@ -69,10 +89,80 @@ impl Channels {
             }
             builder = builder.tls(tls);
         }
-        let channel: Channel = builder.build();
+        let channel = if std::env::var_os("CONFORMANCE_RESILIENT").is_some() {
+            resilient(req, http2)?
+        } else {
+            let http: HttpClient<ClientBody> = builder.build();
+            boxed(http)
+        };
         cache.insert(key, channel.clone());
         Ok(channel)
     }
+}
+
+/// Any channel, boxed (its errors and body errors as `BoxError`).
+fn boxed<S, B>(svc: S) -> Channel
+where
+    S: tower::Service<http::Request<ClientBody>, Response = http::Response<B>>
+        + Clone
+        + Send
+        + Sync
+        + 'static,
+    S::Error: Into<BoxError>,
+    S::Future: Send + 'static,
+    B: http_body::Body<Data = Bytes> + Send + 'static,
+    B::Error: Into<BoxError>,
+{
+    BoxCloneSyncService::new(
+        ServiceBuilder::new()
+            .map_response(|resp: http::Response<B>| {
+                resp.map(|b| b.map_err(Into::into).boxed_unsync())
+            })
+            .map_err(Into::into)
+            .service(svc),
+    )
+}
+
+/// The resilient stack over the one server the runner names.
+fn resilient(req: &ClientCompatRequest, http2: bool) -> Result<Channel, String> {
+    use std::net::ToSocketAddrs as _;
+    let addrs: Vec<Endpoint> = (req.host.as_str(), req.port as u16)
+        .to_socket_addrs()
+        .map_err(|e| format!("resolving {}: {e}", req.host))?
+        .take(1)
+        .map(Endpoint::from)
+        .collect();
+    let mut builder = BalancedChannel::builder(StaticResolver::new(addrs))
+        .http_version(if http2 {
+            HttpVersion::Http2
+        } else {
+            HttpVersion::Http1
+        })
+        .server_name(req.host.clone());
+    if !req.server_tls_cert.is_empty() {
+        let mut tls =
+            ClientTlsConfig::with_roots_pem(&req.server_tls_cert).map_err(|e| e.to_string())?;
+        if let Some(c) = req.client_tls_creds.as_option() {
+            tls = tls
+                .client_auth_pem(&c.cert, &c.key)
+                .map_err(|e| e.to_string())?;
+        }
+        builder = builder.tls(tls);
+    }
+    let mut config = RetryConfig::new();
+    if let Some(ms) = std::env::var("CONFORMANCE_HEDGE_MS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+    {
+        config = config.service(
+            "connectrpc.conformance.v1.ConformanceService",
+            HedgingPolicy::new(2, HedgingDelay::Fixed(Duration::from_millis(ms))),
+        );
+    }
+    let channel = ServiceBuilder::new()
+        .layer(RetryLayer::new(config))
+        .service(builder.build());
+    Ok(boxed(channel))
 }
 
 /// Runs one test case.
