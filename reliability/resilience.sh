@@ -28,6 +28,8 @@ trap cleanup EXIT
 failures=0
 fail() {
     echo "  FAILS: $*"
+    # What the client said of its first failure of each code.
+    grep '^first ' "$work/err" 2>/dev/null | sed 's/^/    /' || true
     failures=$((failures + 1))
 }
 
@@ -155,6 +157,7 @@ scenario_envoy() {
         reliability/envoy/envoy.yaml.in >"$work/envoy.yaml"
     "$venv/bin/envoy" -c "$work/envoy.yaml" --log-level warn >"$work/envoy.log" 2>&1 &
     pids+=("$!")
+    disown "$!" # killed at exit without a job-control notice
     for _ in $(seq 200); do
         python3 -c "import socket; socket.create_connection(('127.0.0.1', $front), 0.2)" 2>/dev/null && break
         sleep 0.05

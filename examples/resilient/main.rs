@@ -86,10 +86,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                 }
                 let begun = Instant::now();
                 let outcome = call(&client, method, n).await;
-                tally
-                    .lock()
-                    .unwrap()
-                    .record(begun.elapsed(), outcome.err().map(|e| e.code()));
+                let mut tally = tally.lock().unwrap();
+                if let Err(e) = &outcome {
+                    report::note_first(&tally, e);
+                }
+                tally.record(begun.elapsed(), outcome.err().map(|e| e.code()));
             }
         }));
     }

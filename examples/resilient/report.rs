@@ -14,6 +14,14 @@ pub(crate) struct Tally {
     latencies: Vec<Duration>,
 }
 
+/// Prints the first failure of each code to stderr, for whoever reads the
+/// log.
+pub(crate) fn note_first(tally: &Tally, err: &connectrpc::ConnectError) {
+    if !tally.codes.contains_key(err.code().as_str()) {
+        eprintln!("first {} failure: {}", err.code(), err.message());
+    }
+}
+
 impl Tally {
     /// Records one call: its time and, if it failed, its code.
     pub(crate) fn record(&mut self, took: Duration, failed: Option<Code>) {
