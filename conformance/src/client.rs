@@ -51,7 +51,10 @@ type Channel = BoxCloneSyncService<
 type Service = ConformanceServiceClient<Channel>;
 
 /// HTTP/2 or not, the server certificate, the client certificate and key.
-type ChannelKey = (bool, Vec<u8>, Vec<u8>, Vec<u8>);
+/// With the resilient stack, also the server's host and port: a balanced
+/// channel is bound to its endpoints (a plain `HttpClient` follows each
+/// request's URI, so the port is 0 there and one pool serves every server).
+type ChannelKey = (bool, Vec<u8>, Vec<u8>, Vec<u8>, String, u32);
 
 /// Transports shared across test cases with the same connection settings.
 #[derive(Debug, Default)]
@@ -63,11 +66,14 @@ impl Channels {
     fn get(&self, req: &ClientCompatRequest) -> Result<Channel, String> {
         let http2 = req.http_version == HTTPVersion::HTTP_VERSION_2;
         let creds = req.client_tls_creds.as_option();
+        let is_resilient = std::env::var_os("CONFORMANCE_RESILIENT").is_some();
         let key = (
             http2,
             req.server_tls_cert.clone(),
             creds.map(|c| c.cert.clone()).unwrap_or_default(),
             creds.map(|c| c.key.clone()).unwrap_or_default(),
+            if is_resilient { req.host.clone() } else { String::new() },
+            if is_resilient { req.port } else { 0 },
         );
         let mut cache = self.cache.lock().map_err(|e| e.to_string())?;
         if let Some(c) = cache.get(&key) {
@@ -89,7 +95,7 @@ impl Channels {
             }
             builder = builder.tls(tls);
         }
-        let channel = if std::env::var_os("CONFORMANCE_RESILIENT").is_some() {
+        let channel = if is_resilient {
             resilient(req, http2)?
         } else {
             let http: HttpClient<ClientBody> = builder.build();
