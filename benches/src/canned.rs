@@ -52,9 +52,14 @@ fn grpc_ok() -> HeaderMap {
 impl CannedChannel {
     /// A Connect unary answer: `application/proto`, the bare message.
     pub fn connect_unary() -> Self {
+        Self::connect_unary_of(reply())
+    }
+
+    /// A Connect unary answer carrying the encoded message `payload`.
+    pub fn connect_unary_of(payload: Bytes) -> Self {
         CannedChannel {
             content_type: HeaderValue::from_static("application/proto"),
-            body: reply(),
+            body: payload,
             trailers: None,
         }
     }
@@ -66,8 +71,14 @@ impl CannedChannel {
 
     /// A Connect server stream of `count` messages and its end-of-stream.
     pub fn connect_stream(count: usize) -> Self {
+        Self::connect_stream_of(count, &reply())
+    }
+
+    /// A Connect stream of `count` copies of `payload` and its
+    /// end-of-stream.
+    pub fn connect_stream_of(count: usize, payload: &[u8]) -> Self {
         let mut body = BytesMut::new();
-        envelopes(count, 0, &reply(), &mut body);
+        envelopes(count, 0, payload, &mut body);
         envelopes(1, 0x02, b"{}", &mut body);
         CannedChannel {
             content_type: HeaderValue::from_static("application/connect+proto"),
@@ -78,8 +89,13 @@ impl CannedChannel {
 
     /// A gRPC server stream of `count` messages, then `grpc-status: 0`.
     pub fn grpc_stream(count: usize) -> Self {
+        Self::grpc_stream_of(count, &reply())
+    }
+
+    /// A gRPC answer of `count` copies of `payload`, then `grpc-status: 0`.
+    pub fn grpc_stream_of(count: usize, payload: &[u8]) -> Self {
         let mut body = BytesMut::new();
-        envelopes(count, 0, &reply(), &mut body);
+        envelopes(count, 0, payload, &mut body);
         CannedChannel {
             content_type: HeaderValue::from_static("application/grpc"),
             body: body.freeze(),
