@@ -297,6 +297,12 @@ fn end_stream(data: &[u8]) -> Result<StreamItem, ConnectError> {
 }
 
 fn grpc_end(mut trailers: HeaderMap) -> Result<StreamItem, ConnectError> {
+    // The common end, `grpc-status: 0` alone: no lookups by hash.
+    if trailers.len() == 1
+        && metadata::find(&trailers, &grpc_status::GRPC_STATUS).is_some_and(|v| v == "0")
+    {
+        return Ok(StreamItem::Trailers(HeaderMap::new()));
+    }
     let status = grpc_status::parse_status(&trailers);
     for name in [
         grpc_status::GRPC_STATUS,
