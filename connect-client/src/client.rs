@@ -22,6 +22,9 @@ use crate::message::{decode_owned, decode_view};
 use crate::options::CallOptions;
 use crate::response::{DecodeFn, Response, ServerStreaming};
 
+/// How much room a request stream's encoding buffer takes at a time.
+const REQUEST_CHUNK: usize = 1024;
+
 /// A client over channel `T`: encodes typed requests, sends them down the
 /// protocol stack its [`ClientConfig`] describes, and decodes the answers.
 /// Generated `FooServiceClient`s wrap one; use it directly to call
@@ -201,11 +204,16 @@ impl<T: Channel> Client<T> {
         S: Stream<Item = Req> + Send + 'static,
     {
         let codec = self.config.codec();
+        // Messages are encoded into one buffer and split off it: one
+        // allocation per KiB of messages rather than one per message.
+        let mut buf = bytes::BytesMut::new();
         Box::pin(requests.map(move |m| {
-            codec::encode_prefixed(codec, &m).map(|data| Frame {
-                data,
-                compressed: false,
-                prefixed: true,
+            codec::encode_prefixed_into_chunks(codec, &m, &mut buf, REQUEST_CHUNK).map(|data| {
+                Frame {
+                    data,
+                    compressed: false,
+                    prefixed: true,
+                }
             })
         }))
     }
