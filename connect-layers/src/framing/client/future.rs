@@ -15,7 +15,7 @@ use http_body::Body;
 use pin_project_lite::pin_project;
 
 use super::FramingConfig;
-use super::reader::{EnvelopeReader, ItemReader, body_error, too_large};
+use super::reader::{EnvelopeReader, ItemReader, body_error, message_encoding, too_large};
 use crate::BoxError;
 use crate::framing::Collected;
 use crate::framing::take_trailer_headers;
@@ -153,6 +153,7 @@ where
                         }
                     } else if method.stream_type().server_streams() {
                         let items = ItemReader {
+                            encoding: message_encoding(&config, &headers),
                             headers: reader_headers(config.protocol, &headers),
                             reader: EnvelopeReader::new(body, read_max, config),
                         };
