@@ -1,7 +1,10 @@
 //! The client half of compression: compress request frames with the
-//! call's send encoding, advertise the encodings the client accepts, and
-//! decompress response frames (within the read limit) with the encoding
-//! the server named, with the rules of [`super`].
+//! call's send encoding, advertise the encodings the client accepts, check
+//! the encoding the server named, and decompress a single response (within
+//! the read limit) with it, with the rules of [`super`]. A streamed
+//! response's messages are decompressed by framing's reader as it reads
+//! them (with [`super::decompress`] and the same rules), so a stream is
+//! not wrapped in a second boxed stream here.
 
 use std::future::Future;
 use std::pin::Pin;

@@ -10,7 +10,11 @@
 //!
 //! A single-response call is read whole inside [`ResponseFuture`] (no
 //! allocation beyond the body's own); a streamed response becomes one boxed
-//! stream of [`StreamItem`](crate::rpc::StreamItem)s.
+//! stream of [`StreamItem`](crate::rpc::StreamItem)s, its compressed
+//! messages decompressed as they are read (the compression layer above
+//! checks the encoding when the head arrives). Envelopes are sliced off the
+//! body's chunks without a copy. A request stream's frames become envelopes
+//! inside [`ClientBody`] itself.
 
 mod future;
 mod reader;
