@@ -6,6 +6,7 @@
 use std::convert::Infallible;
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use buffa::Message as _;
@@ -17,11 +18,32 @@ use http_body_util::BodyExt as _;
 use crate::ours_proto::bench::v1::EchoResponse;
 
 /// The response every call gets: one data frame, then (for gRPC) trailers.
+///
+/// Cloning it is one reference count, as for a real channel (hyper-util's
+/// client, tonic's `Channel`): clients that clone their channel per call
+/// pay no more than that.
 #[derive(Clone, Debug)]
 pub struct CannedChannel {
+    canned: Arc<Canned>,
+}
+
+#[derive(Debug)]
+struct Canned {
     content_type: HeaderValue,
     body: Bytes,
     trailers: Option<HeaderMap>,
+}
+
+impl CannedChannel {
+    fn of(content_type: &'static str, body: Bytes, trailers: Option<HeaderMap>) -> Self {
+        CannedChannel {
+            canned: Arc::new(Canned {
+                content_type: HeaderValue::from_static(content_type),
+                body,
+                trailers,
+            }),
+        }
+    }
 }
 
 /// The reply the canned answers carry.
@@ -52,11 +74,12 @@ fn grpc_ok() -> HeaderMap {
 impl CannedChannel {
     /// A Connect unary answer: `application/proto`, the bare message.
     pub fn connect_unary() -> Self {
-        CannedChannel {
-            content_type: HeaderValue::from_static("application/proto"),
-            body: reply(),
-            trailers: None,
-        }
+        Self::connect_unary_of(reply())
+    }
+
+    /// A Connect unary answer carrying the encoded message `payload`.
+    pub fn connect_unary_of(payload: Bytes) -> Self {
+        Self::of("application/proto", payload, None)
     }
 
     /// A gRPC unary answer: one envelope, then `grpc-status: 0`.
@@ -66,34 +89,38 @@ impl CannedChannel {
 
     /// A Connect server stream of `count` messages and its end-of-stream.
     pub fn connect_stream(count: usize) -> Self {
+        Self::connect_stream_of(count, &reply())
+    }
+
+    /// A Connect stream of `count` copies of `payload` and its
+    /// end-of-stream.
+    pub fn connect_stream_of(count: usize, payload: &[u8]) -> Self {
         let mut body = BytesMut::new();
-        envelopes(count, 0, &reply(), &mut body);
+        envelopes(count, 0, payload, &mut body);
         envelopes(1, 0x02, b"{}", &mut body);
-        CannedChannel {
-            content_type: HeaderValue::from_static("application/connect+proto"),
-            body: body.freeze(),
-            trailers: None,
-        }
+        Self::of("application/connect+proto", body.freeze(), None)
     }
 
     /// A gRPC server stream of `count` messages, then `grpc-status: 0`.
     pub fn grpc_stream(count: usize) -> Self {
+        Self::grpc_stream_of(count, &reply())
+    }
+
+    /// A gRPC answer of `count` copies of `payload`, then `grpc-status: 0`.
+    pub fn grpc_stream_of(count: usize, payload: &[u8]) -> Self {
         let mut body = BytesMut::new();
-        envelopes(count, 0, &reply(), &mut body);
-        CannedChannel {
-            content_type: HeaderValue::from_static("application/grpc"),
-            body: body.freeze(),
-            trailers: Some(grpc_ok()),
-        }
+        envelopes(count, 0, payload, &mut body);
+        Self::of("application/grpc", body.freeze(), Some(grpc_ok()))
     }
 
     fn response(&self) -> Response<CannedBody> {
+        let canned = &*self.canned;
         let mut resp = Response::new(CannedBody {
-            data: Some(self.body.clone()),
-            trailers: self.trailers.clone(),
+            data: Some(canned.body.clone()),
+            trailers: canned.trailers.clone(),
         });
         resp.headers_mut()
-            .insert(header::CONTENT_TYPE, self.content_type.clone());
+            .insert(header::CONTENT_TYPE, canned.content_type.clone());
         resp
     }
 }

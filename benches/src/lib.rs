@@ -7,6 +7,7 @@
 
 pub mod bare;
 pub mod canned;
+pub mod clients;
 pub mod ours;
 pub mod published;
 pub mod tonic_impl;

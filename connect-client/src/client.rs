@@ -11,7 +11,6 @@ use connect_layers::ClientRequest;
 use connect_layers::rpc::{Frame, RequestMessages};
 use connect_layers::stack::client::{ClientStack, client_stack};
 use futures_core::Stream;
-use futures_util::StreamExt as _;
 use serde::de::DeserializeOwned;
 
 use crate::call::{Call, SendCall, single, streaming};
@@ -21,6 +20,9 @@ pub use crate::message::{RequestMessage, ResponseMessage};
 use crate::message::{decode_owned, decode_view};
 use crate::options::CallOptions;
 use crate::response::{DecodeFn, Response, ServerStreaming};
+
+/// How much room a request stream's encoding buffer takes at a time.
+const REQUEST_CHUNK: usize = 1024;
 
 /// A client over channel `T`: encodes typed requests, sends them down the
 /// protocol stack its [`ClientConfig`] describes, and decodes the answers.
@@ -200,14 +202,11 @@ impl<T: Channel> Client<T> {
         Req: RequestMessage,
         S: Stream<Item = Req> + Send + 'static,
     {
-        let codec = self.config.codec();
-        Box::pin(requests.map(move |m| {
-            codec::encode_prefixed(codec, &m).map(|data| Frame {
-                data,
-                compressed: false,
-                prefixed: true,
-            })
-        }))
+        Box::pin(Encoding {
+            requests,
+            codec: self.config.codec(),
+            buf: bytes::BytesMut::new(),
+        })
     }
 
     /// Calls a server-streaming method: the answer's headers are in hand
@@ -237,5 +236,42 @@ impl<T: Channel> Client<T> {
         frames: connect_layers::FrameStream,
     ) -> Result<ClientRequest, ConnectError> {
         self.request(method, options, RequestMessages::Stream(frames))
+    }
+}
+
+pin_project_lite::pin_project! {
+    /// A request stream's messages encoded into envelope frames. Messages
+    /// are encoded into one buffer and split off it: one allocation per KiB
+    /// of messages rather than one per message.
+    struct Encoding<S> {
+        #[pin]
+        requests: S,
+        codec: connect_core::Codec,
+        buf: bytes::BytesMut,
+    }
+}
+
+impl<S> Stream for Encoding<S>
+where
+    S: Stream,
+    S::Item: RequestMessage,
+{
+    type Item = Result<Frame, ConnectError>;
+
+    fn poll_next(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Self::Item>> {
+        let this = self.project();
+        let Some(m) = std::task::ready!(this.requests.poll_next(cx)) else {
+            return std::task::Poll::Ready(None);
+        };
+        let frame = codec::encode_prefixed_into_chunks(*this.codec, &m, this.buf, REQUEST_CHUNK)
+            .map(|data| Frame {
+                data,
+                compressed: false,
+                prefixed: true,
+            });
+        std::task::Poll::Ready(Some(frame))
     }
 }

@@ -62,8 +62,44 @@ where
         Codec::Json => serde_json::to_vec(msg)
             .map(Bytes::from)
             .map_err(|e| ConnectError::internal(format!("failed to encode JSON message: {e}"))),
-        _ => Ok(msg.encode_to_bytes()),
+        _ => sized(msg, |len, cache| {
+            let mut buf = Vec::with_capacity(len);
+            msg.write_to(cache, &mut buf);
+            Bytes::from(buf)
+        }),
     }
+}
+
+thread_local! {
+    /// The spill buffer of buffa's size cache, kept per thread: a message
+    /// with more than 16 nested messages (a batch of records) otherwise
+    /// grows a fresh one, a reallocation per doubling, on every encode.
+    static SPILL: std::cell::Cell<Vec<u32>> = const { std::cell::Cell::new(Vec::new()) };
+}
+
+/// The largest spill buffer kept (in sizes, 4 bytes each).
+const SPILL_KEEP: usize = 16 * 1024;
+
+/// One size pass over `msg` into buffa's size cache (its spill buffer
+/// reused per thread), then `write(len, cache)` with the encoded length and
+/// the filled cache: [`Message::encode`] after [`Message::encoded_len`]
+/// would walk the message twice.
+fn sized<M: Message, T>(
+    msg: &M,
+    write: impl FnOnce(usize, &mut buffa::SizeCache) -> T,
+) -> Result<T, ConnectError> {
+    let mut cache = buffa::SizeCache::with_spill_buffer(SPILL.with(std::cell::Cell::take));
+    let out = match buffa::checked_encode_size(msg.compute_size(&mut cache)) {
+        Ok(len) => Ok(write(len as usize, &mut cache)),
+        Err(e) => Err(ConnectError::resource_exhausted(format!(
+            "failed to encode message: {e}"
+        ))),
+    };
+    let spill = cache.into_spill_buffer();
+    if spill.capacity() > 0 && spill.capacity() <= SPILL_KEEP {
+        SPILL.with(|s| s.set(spill));
+    }
+    out
 }
 
 /// Encodes `msg` behind a 5-byte envelope prefix (flags `0`) for itself:
@@ -91,13 +127,12 @@ where
             })?;
             buf
         }
-        _ => {
-            let len = msg.encoded_len() as usize;
+        _ => sized(msg, |len, cache| {
             let mut buf = Vec::with_capacity(PREFIX + len);
             buf.extend_from_slice(&[0; PREFIX]);
-            msg.encode(&mut buf);
+            msg.write_to(cache, &mut buf);
             buf
-        }
+        })?,
     };
     let len = u32::try_from(buf.len() - PREFIX)
         .map_err(|_| ConnectError::resource_exhausted("message larger than 4 GiB"))?;
@@ -128,13 +163,29 @@ pub fn encode_prefixed_into<M>(
 where
     M: Message + Serialize,
 {
+    encode_prefixed_into_chunks(codec, msg, buf, STREAM_BUFFER)
+}
+
+/// [`encode_prefixed_into`], reserving `chunk` bytes at a time (or what
+/// one message needs, if more): a client's request stream uses chunks small
+/// enough for the allocator's per-thread cache (1 KiB), where a 4 KiB
+/// buffer costs more to allocate than the small ones it replaces.
+pub fn encode_prefixed_into_chunks<M>(
+    codec: Codec,
+    msg: &M,
+    buf: &mut BytesMut,
+    chunk: usize,
+) -> Result<Bytes, ConnectError>
+where
+    M: Message + Serialize,
+{
     use bytes::BufMut as _;
     const PREFIX: usize = connect_core::ENVELOPE_PREFIX_LEN;
     debug_assert!(buf.is_empty(), "previous message not split off");
     match codec {
         Codec::Json => {
             if buf.capacity() < PREFIX + 64 {
-                buf.reserve(STREAM_BUFFER);
+                buf.reserve(chunk);
             }
             buf.put_bytes(0, PREFIX);
             let written = serde_json::to_writer((&mut *buf).writer(), msg);
@@ -145,14 +196,13 @@ where
                 )));
             }
         }
-        _ => {
-            let len = msg.encoded_len() as usize;
+        _ => sized(msg, |len, cache| {
             if buf.capacity() < PREFIX + len {
-                buf.reserve((PREFIX + len).max(STREAM_BUFFER));
+                buf.reserve((PREFIX + len).max(chunk));
             }
             buf.put_bytes(0, PREFIX);
-            msg.encode(buf);
-        }
+            msg.write_to(cache, buf);
+        })?,
     }
     let Ok(len) = u32::try_from(buf.len() - PREFIX) else {
         buf.clear();

@@ -36,6 +36,10 @@ pub struct Envelope {
 /// ```
 #[derive(Debug)]
 pub struct EnvelopeDecoder {
+    /// The chunk being read, while every envelope in it is whole: its
+    /// envelopes are sliced off it, not copied.
+    head: Bytes,
+    /// Bytes of an envelope that spans chunks, copied together.
     buf: BytesMut,
     limit: usize,
 }
@@ -44,30 +48,69 @@ impl EnvelopeDecoder {
     /// A decoder that refuses payloads longer than `limit` bytes.
     pub fn new(limit: usize) -> Self {
         EnvelopeDecoder {
+            head: Bytes::new(),
             buf: BytesMut::new(),
             limit,
         }
     }
 
-    /// Appends a chunk of the body.
-    pub fn push(&mut self, chunk: impl Buf) {
-        self.buf.put(chunk);
+    /// Appends a body chunk. A chunk arriving with nothing buffered is
+    /// kept as it is (no copy, for `Bytes`); bytes of an envelope split
+    /// across chunks are copied together.
+    pub fn push(&mut self, mut chunk: impl Buf) {
+        if self.head.is_empty() && self.buf.is_empty() {
+            self.head = chunk.copy_to_bytes(chunk.remaining());
+        } else {
+            self.spill();
+            self.buf.put(chunk);
+        }
+    }
+
+    /// Moves what is left of the head chunk into the copy buffer.
+    fn spill(&mut self) {
+        if !self.head.is_empty() {
+            let head = std::mem::take(&mut self.head);
+            self.buf.put(head);
+        }
     }
 
     /// Whether no bytes are buffered (a clean end of stream).
     pub fn is_empty(&self) -> bool {
-        self.buf.is_empty()
+        self.head.is_empty() && self.buf.is_empty()
     }
 
     /// The next complete envelope, `None` if more bytes are needed, or
     /// `resource_exhausted` if the announced length is over the limit.
     pub fn next_envelope(&mut self) -> Result<Option<Envelope>, ConnectError> {
+        if !self.head.is_empty() {
+            let Some(len) = peek_len(&self.head) else {
+                self.spill();
+                return Ok(None);
+            };
+            if len > self.limit {
+                return Err(too_large(len, self.limit));
+            }
+            if self.head.len() < ENVELOPE_PREFIX_LEN + len {
+                self.spill();
+                return self.next_buffered(len);
+            }
+            let flags = self.head[0];
+            let mut data = self.head.split_to(ENVELOPE_PREFIX_LEN + len);
+            data.advance(ENVELOPE_PREFIX_LEN);
+            return Ok(Some(Envelope { flags, data }));
+        }
         let Some(len) = peek_len(&self.buf) else {
             return Ok(None);
         };
         if len > self.limit {
             return Err(too_large(len, self.limit));
         }
+        self.next_buffered(len)
+    }
+
+    /// The envelope of `len` bytes at the start of the copy buffer, if it
+    /// is all there.
+    fn next_buffered(&mut self, len: usize) -> Result<Option<Envelope>, ConnectError> {
         if self.buf.len() < ENVELOPE_PREFIX_LEN + len {
             // Room for what is announced, but never far ahead of what has
             // arrived: a peer must send bytes to make us hold them.
@@ -83,12 +126,12 @@ impl EnvelopeDecoder {
 
     /// Called at end of body: an error if a partial envelope is buffered.
     pub fn finish(&self) -> Result<(), ConnectError> {
-        if self.buf.is_empty() {
+        if self.is_empty() {
             Ok(())
         } else {
             Err(ConnectError::invalid_argument(format!(
                 "protocol error: incomplete envelope: {} trailing bytes",
-                self.buf.len()
+                self.head.len() + self.buf.len()
             )))
         }
     }

@@ -408,11 +408,12 @@ fn main() {
     println!(
         "`bare-grpc` is the floor: the channel called with a prebuilt request, its answer read (its ratio is against ours-connect).\n"
     );
-    criterion_table(
-        &args.criterion_dir,
-        &["client_unary_echo", "client_server_stream10"],
-        "client",
-    );
+    let client_groups: Vec<String> = Workload::ALL
+        .iter()
+        .map(|w| format!("client_{}", w.name()))
+        .collect();
+    let client_groups: Vec<&str> = client_groups.iter().map(String::as_str).collect();
+    criterion_table(&args.criterion_dir, &client_groups, "client");
 
     if !args.loopback {
         return;

@@ -9,6 +9,8 @@ use connect_core::ConnectError;
 use futures_core::Stream;
 use http_body::{Body, Frame, SizeHint};
 
+use crate::rpc::{Frame as RpcFrame, FrameStream};
+
 /// A boxed stream of body chunks.
 pub type ChunkStream = Pin<Box<dyn Stream<Item = Result<Bytes, ConnectError>> + Send>>;
 
@@ -30,6 +32,13 @@ pub struct ClientBody {
 enum Kind {
     Full(Option<Bytes>),
     Stream(ChunkStream),
+    /// Request frames sent as envelopes, each checked against the send
+    /// limit: framing's mapping done here, in the body, rather than in one
+    /// more boxed stream around the frames.
+    Frames {
+        frames: FrameStream,
+        limit: usize,
+    },
 }
 
 impl ClientBody {
@@ -54,18 +63,26 @@ impl ClientBody {
         }
     }
 
+    /// A body of request frames, each sent behind its envelope prefix and
+    /// failing the body if its message is over `limit` bytes.
+    pub(crate) fn frames(frames: FrameStream, limit: usize) -> Self {
+        ClientBody {
+            kind: Kind::Frames { frames, limit },
+        }
+    }
+
     /// The whole body, if it is one buffer (an empty body is an empty
     /// buffer); `None` for a stream.
     pub fn as_full(&self) -> Option<Bytes> {
         match &self.kind {
             Kind::Full(b) => Some(b.clone().unwrap_or_default()),
-            Kind::Stream(_) => None,
+            Kind::Stream(_) | Kind::Frames { .. } => None,
         }
     }
 
     /// Whether the body streams.
     pub fn is_stream(&self) -> bool {
-        matches!(self.kind, Kind::Stream(_))
+        matches!(self.kind, Kind::Stream(_) | Kind::Frames { .. })
     }
 
     /// The body with each chunk mapped by `f` (the whole buffer, for a
@@ -79,6 +96,11 @@ impl ClientBody {
             Kind::Stream(s) => {
                 use futures_util::StreamExt as _;
                 ClientBody::stream(Box::pin(s.map(move |c| c.map(&mut f))))
+            }
+            Kind::Frames { mut frames, limit } => {
+                ClientBody::stream(Box::pin(futures_util::stream::poll_fn(move |cx| {
+                    poll_envelope(frames.as_mut(), limit, cx).map(|c| c.map(|c| c.map(&mut f)))
+                })))
             }
         }
     }
@@ -97,7 +119,7 @@ impl fmt::Debug for ClientBody {
                 .debug_tuple("ClientBody::Full")
                 .field(&b.as_ref().map_or(0, Bytes::len))
                 .finish(),
-            Kind::Stream(_) => f.write_str("ClientBody::Stream(..)"),
+            Kind::Stream(_) | Kind::Frames { .. } => f.write_str("ClientBody::Stream(..)"),
         }
     }
 }
@@ -121,6 +143,15 @@ impl Body for ClientBody {
                     Poll::Pending => Poll::Pending,
                 };
             },
+            Kind::Frames { frames, limit } => loop {
+                return match poll_envelope(frames.as_mut(), *limit, cx) {
+                    Poll::Ready(Some(Ok(c))) if c.is_empty() => continue,
+                    Poll::Ready(Some(Ok(c))) => Poll::Ready(Some(Ok(Frame::data(c)))),
+                    Poll::Ready(Some(Err(e))) => Poll::Ready(Some(Err(e))),
+                    Poll::Ready(None) => Poll::Ready(None),
+                    Poll::Pending => Poll::Pending,
+                };
+            },
         }
     }
 
@@ -131,7 +162,22 @@ impl Body for ClientBody {
     fn size_hint(&self) -> SizeHint {
         match &self.kind {
             Kind::Full(b) => SizeHint::with_exact(b.as_ref().map_or(0, |b| b.len() as u64)),
-            Kind::Stream(_) => SizeHint::default(),
+            Kind::Stream(_) | Kind::Frames { .. } => SizeHint::default(),
         }
     }
+}
+
+/// The next frame of `frames` as an envelope, checked against `limit`.
+fn poll_envelope(
+    frames: Pin<&mut (dyn Stream<Item = Result<RpcFrame, ConnectError>> + Send)>,
+    limit: usize,
+    cx: &mut Context<'_>,
+) -> Poll<Option<Result<Bytes, ConnectError>>> {
+    frames.poll_next(cx).map(|f| {
+        f.map(|f| {
+            let f = f?;
+            crate::framing::client::check_send_limit(&f, limit)?;
+            Ok(f.into_envelope(0))
+        })
+    })
 }

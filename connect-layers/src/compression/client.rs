@@ -1,7 +1,10 @@
 //! The client half of compression: compress request frames with the
-//! call's send encoding, advertise the encodings the client accepts, and
-//! decompress response frames (within the read limit) with the encoding
-//! the server named, with the rules of [`super`].
+//! call's send encoding, advertise the encodings the client accepts, check
+//! the encoding the server named, and decompress a single response (within
+//! the read limit) with it, with the rules of [`super`]. A streamed
+//! response's messages are decompressed by framing's reader as it reads
+//! them (with [`super::decompress`] and the same rules), so a stream is
+//! not wrapped in a second boxed stream here.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -18,9 +21,8 @@ use tower_service::Service;
 
 use super::{accept_value, compress};
 use crate::protocol::encoding_headers;
-use crate::rpc::client::{ClientRequest, ClientResponse, ItemStream, ResponseFrames, StreamItem};
+use crate::rpc::client::{ClientRequest, ClientResponse, ResponseFrames};
 use crate::rpc::{Frame, RequestMessages};
-use futures_core::Stream;
 
 /// Layer applying [`Compression`].
 #[derive(Clone, Debug)]
@@ -190,49 +192,11 @@ where
                     }
                 }
             }
-            ResponseFrames::Stream(inner) => ResponseFrames::Stream(Box::pin(Decompressing {
-                inner: Some(inner),
-                config,
-                name,
-                read_max,
-            })),
+            // Framing's reader decompresses streamed messages as it reads
+            // them, with the encoding checked above: no wrapper per stream.
+            stream @ ResponseFrames::Stream(_) => stream,
         };
         Poll::Ready(Ok(resp))
-    }
-}
-
-/// A response stream with each message decompressed; it ends after the
-/// first error.
-struct Decompressing {
-    inner: Option<ItemStream>,
-    config: Arc<Config>,
-    name: Option<&'static str>,
-    read_max: usize,
-}
-
-impl Stream for Decompressing {
-    type Item = Result<StreamItem, ConnectError>;
-
-    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
-        let this = &mut *self;
-        let Some(inner) = this.inner.as_mut() else {
-            return Poll::Ready(None);
-        };
-        let item = match std::task::ready!(inner.as_mut().poll_next(cx)) {
-            Some(Ok(StreamItem::Message(f))) => {
-                decompress(&this.config.registry, this.name, this.read_max, f)
-                    .map(StreamItem::Message)
-            }
-            Some(other) => other,
-            None => {
-                this.inner = None;
-                return Poll::Ready(None);
-            }
-        };
-        if !matches!(item, Ok(StreamItem::Message(_))) {
-            this.inner = None;
-        }
-        Poll::Ready(Some(item))
     }
 }
 

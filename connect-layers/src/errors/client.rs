@@ -303,6 +303,10 @@ fn check_content_type(
     } else {
         StreamType::BidiStream
     };
+    // The common answer names exactly what was sent: no parse.
+    if ct == content_type::request(config.protocol, config.codec, stream_type, config.web_text) {
+        return Ok(());
+    }
     let family = Family::of(config.protocol, stream_type, config.web_text);
     let mismatch = || {
         ConnectError::internal(format!(

@@ -8,16 +8,18 @@ use std::task::{Context, Poll, ready};
 
 use bytes::Bytes;
 use connect_codec::compression::IDENTITY;
+use connect_codec::grpc_status;
 use connect_core::{ConnectError, MethodDescriptor, Protocol, StreamType, metadata};
 use http::HeaderMap;
 use http_body::Body;
 use pin_project_lite::pin_project;
 
 use super::FramingConfig;
-use super::reader::{EnvelopeReader, ItemReader, body_error, too_large};
+use super::reader::{EnvelopeReader, ItemReader, body_error, message_encoding, too_large};
 use crate::BoxError;
 use crate::framing::Collected;
 use crate::framing::take_trailer_headers;
+use crate::protocol::encoding_headers;
 use crate::rpc::Frame;
 use crate::rpc::client::{ClientResponse, ResponseFrames, StreamItem};
 
@@ -151,8 +153,9 @@ where
                         }
                     } else if method.stream_type().server_streams() {
                         let items = ItemReader {
+                            encoding: message_encoding(&config, &headers),
+                            headers: reader_headers(config.protocol, &headers),
                             reader: EnvelopeReader::new(body, read_max, config),
-                            headers: headers.clone(),
                         };
                         state.set(State::Done);
                         return Poll::Ready(Ok(ClientResponse {
@@ -239,6 +242,24 @@ where
             state.set(next);
         }
     }
+}
+
+/// What a streamed answer's reader keeps of the response headers: all of
+/// them when they carry a gRPC status (a trailers-only answer, whose
+/// headers are its trailers), else only the encoding header a compressed
+/// end-of-stream message is read with — usually nothing, so no copy of the
+/// map per stream.
+fn reader_headers(protocol: Protocol, headers: &HeaderMap) -> HeaderMap {
+    if protocol != Protocol::Connect && metadata::find(headers, &grpc_status::GRPC_STATUS).is_some()
+    {
+        return headers.clone();
+    }
+    let (encoding, _) = encoding_headers(protocol, StreamType::BidiStream);
+    let mut kept = HeaderMap::new();
+    if let Some(v) = metadata::find(headers, &encoding) {
+        kept.insert(encoding, v.clone());
+    }
+    kept
 }
 
 /// The error for a single-response call that got `n` messages (0, or 2

@@ -10,7 +10,11 @@
 //!
 //! A single-response call is read whole inside [`ResponseFuture`] (no
 //! allocation beyond the body's own); a streamed response becomes one boxed
-//! stream of [`StreamItem`](crate::rpc::StreamItem)s.
+//! stream of [`StreamItem`](crate::rpc::StreamItem)s, its compressed
+//! messages decompressed as they are read (the compression layer above
+//! checks the encoding when the head arrives). Envelopes are sliced off the
+//! body's chunks without a copy. A request stream's frames become envelopes
+//! inside [`ClientBody`] itself.
 
 mod future;
 mod reader;
@@ -21,7 +25,6 @@ use std::task::{Context, Poll};
 use bytes::Bytes;
 use connect_codec::compression::CompressionRegistry;
 use connect_core::{ConnectError, Protocol, StreamType};
-use futures_util::StreamExt as _;
 use http::uri::{Authority, PathAndQuery, Scheme};
 use http::{Method, Uri};
 use http_body::Body;
@@ -150,11 +153,7 @@ fn build_request(
                 ClientBody::full(frame.into_envelope(0))
             }
         }
-        RequestMessages::Stream(frames) => ClientBody::stream(Box::pin(frames.map(move |f| {
-            let f = f?;
-            check_send_limit(&f, limit)?;
-            Ok(f.into_envelope(0))
-        }))),
+        RequestMessages::Stream(frames) => ClientBody::frames(frames, limit),
     };
     let mut http = http::Request::new(body);
     *http.method_mut() = Method::POST;
@@ -165,7 +164,7 @@ fn build_request(
     Ok(http)
 }
 
-fn check_send_limit(frame: &Frame, limit: usize) -> Result<(), ConnectError> {
+pub(crate) fn check_send_limit(frame: &Frame, limit: usize) -> Result<(), ConnectError> {
     let len = frame.payload().len();
     if len > limit {
         return Err(ConnectError::resource_exhausted(format!(

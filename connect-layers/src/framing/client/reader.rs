@@ -255,11 +255,16 @@ fn body_ended(
 }
 
 pin_project! {
-    /// A streamed response: the reader and the headers it needs.
+    /// A streamed response: the reader, the headers it needs, and the
+    /// encoding its compressed messages are decompressed with. Messages
+    /// are decompressed here, as they are read, rather than in one more
+    /// boxed stream around this one (the compression layer checks the
+    /// encoding when the response head arrives).
     pub(super) struct ItemReader<R> {
         #[pin]
         pub(super) reader: EnvelopeReader<R>,
         pub(super) headers: HeaderMap,
+        pub(super) encoding: Option<&'static str>,
     }
 }
 
@@ -272,8 +277,52 @@ where
 
     fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         let this = self.project();
-        this.reader.poll_item(cx, this.headers)
+        let mut reader = this.reader;
+        match ready!(reader.as_mut().poll_item(cx, this.headers)) {
+            Some(Ok(StreamItem::Message(frame))) if frame.compressed => {
+                let read_max = *reader.as_mut().project().read_max;
+                let config = Arc::clone(reader.as_mut().project().config);
+                let item = decompress_message(&config, *this.encoding, read_max, frame);
+                if item.is_err() {
+                    // The stream ends after its first error.
+                    *reader.project().done = true;
+                }
+                Poll::Ready(Some(item.map(StreamItem::Message)))
+            }
+            item => Poll::Ready(item),
+        }
     }
+}
+
+/// A compressed message of a streamed answer, decompressed within the read
+/// limit; one that fails to decompress is the server's fault (`internal`).
+fn decompress_message(
+    config: &FramingConfig,
+    encoding: Option<&'static str>,
+    read_max: usize,
+    frame: Frame,
+) -> Result<Frame, ConnectError> {
+    crate::compression::decompress(&config.registry, encoding, frame, read_max).map_err(|e| match e
+        .code()
+    {
+        Code::ResourceExhausted | Code::Internal => e,
+        _ => ConnectError::internal(e.message().to_owned()),
+    })
+}
+
+/// The encoding a streamed answer's messages are compressed with, by the
+/// response headers: `None` for identity or one the registry lacks (the
+/// compression layer fails the call on that before a message is read).
+pub(super) fn message_encoding(
+    config: &FramingConfig,
+    headers: &HeaderMap,
+) -> Option<&'static str> {
+    let (encoding, _) = encoding_headers(config.protocol, StreamType::BidiStream);
+    let name = metadata::find(headers, &encoding)?.to_str().ok()?.trim();
+    if name.is_empty() || name == IDENTITY {
+        return None;
+    }
+    config.registry.get(name).map(|p| p.name())
 }
 
 fn response_error(e: ConnectError) -> ConnectError {
@@ -297,6 +346,12 @@ fn end_stream(data: &[u8]) -> Result<StreamItem, ConnectError> {
 }
 
 fn grpc_end(mut trailers: HeaderMap) -> Result<StreamItem, ConnectError> {
+    // The common end, `grpc-status: 0` alone: no lookups by hash.
+    if trailers.len() == 1
+        && metadata::find(&trailers, &grpc_status::GRPC_STATUS).is_some_and(|v| v == "0")
+    {
+        return Ok(StreamItem::Trailers(HeaderMap::new()));
+    }
     let status = grpc_status::parse_status(&trailers);
     for name in [
         grpc_status::GRPC_STATUS,
