@@ -72,7 +72,11 @@ impl Channels {
             req.server_tls_cert.clone(),
             creds.map(|c| c.cert.clone()).unwrap_or_default(),
             creds.map(|c| c.key.clone()).unwrap_or_default(),
-            if is_resilient { req.host.clone() } else { String::new() },
+            if is_resilient {
+                req.host.clone()
+            } else {
+                String::new()
+            },
             if is_resilient { req.port } else { 0 },
         );
         let mut cache = self.cache.lock().map_err(|e| e.to_string())?;

@@ -52,13 +52,21 @@ async fn run(kind: &str, port: u16, calls: u32) -> Result<Duration, Box<dyn std:
             if kind == "plain" {
                 let conn = Http2Connection::connect(uri.parse()?).await?;
                 let client = EchoServiceClient::new(conn, config);
-                time(calls, || async { client.echo(&request).await.map(drop).map_err(Into::into) }).await
+                time(calls, || async {
+                    client.echo(&request).await.map(drop).map_err(Into::into)
+                })
+                .await
             } else {
                 let channel = tower::ServiceBuilder::new()
                     .layer(RetryLayer::new(RetryConfig::new()))
-                    .service(BalancedChannel::builder(StaticResolver::parse([uri.as_str()])?).build());
+                    .service(
+                        BalancedChannel::builder(StaticResolver::parse([uri.as_str()])?).build(),
+                    );
                 let client = EchoServiceClient::new(channel, config);
-                time(calls, || async { client.echo(&request).await.map(drop).map_err(Into::into) }).await
+                time(calls, || async {
+                    client.echo(&request).await.map(drop).map_err(Into::into)
+                })
+                .await
             }
         }
         "tonic" | "tonic-balance" => {
