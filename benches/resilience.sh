@@ -73,7 +73,7 @@ done
 rps() {
     taskset -c 1 "$target/release/examples/resilient-client" --endpoints "$1" --protocol grpc \
         --duration-s 5 --concurrency 16 2>/dev/null | tail -n 1 |
-        python3 -c 'import json, sys; r = json.load(sys.stdin); print(f"{r[\"ok\"] / 5:.0f} {r[\"failed\"]} {r[\"p99_ms\"]}")'
+        python3 -c 'import json, sys; r = json.load(sys.stdin); print("%.0f %d %s" % (r["ok"] / 5, r["failed"], r["p99_ms"]))'
 }
 echo
 echo "| resilient client, gRPC, 16 concurrent calls | calls/s | failed | p99 ms |"

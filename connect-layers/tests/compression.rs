@@ -59,7 +59,7 @@ async fn decompresses_requests_and_compresses_responses() {
     let (seen, inner) = recorder(vec![Frame::new(Bytes::from_static(
         b"answer answer answer",
     ))]);
-    let svc = CompressionLayer::new().layer(inner);
+    let svc = CompressionLayer::new().compress_min_bytes(0).layer(inner);
     let req = unary(
         &UNARY,
         &[("content-encoding", "gzip"), ("accept-encoding", "gzip")],
@@ -153,12 +153,44 @@ async fn small_responses_stay_uncompressed_under_the_threshold() {
 }
 
 #[tokio::test]
+async fn by_default_only_responses_of_a_kilobyte_or_more_are_compressed() {
+    use connect_layers::compression::server::DEFAULT_COMPRESS_MIN_BYTES;
+    assert_eq!(DEFAULT_COMPRESS_MIN_BYTES, 1024);
+    let accepts = [("accept-encoding", "gzip")];
+    // A small answer goes as it is, and says so.
+    let (_, inner) = recorder(vec![Frame::new(Bytes::from_static(b"small"))]);
+    let resp = CompressionLayer::new()
+        .layer(inner)
+        .oneshot(unary(&UNARY, &accepts, Frame::new(Bytes::new())))
+        .await
+        .unwrap();
+    assert!(!resp.headers.contains_key("content-encoding"));
+    let out = response_frames(resp).await;
+    let frame = out[0].as_ref().unwrap();
+    assert!(!frame.compressed);
+    assert_eq!(&frame.data[..], b"small");
+    // One of 1 KiB is compressed.
+    let big = Bytes::from(vec![b'x'; DEFAULT_COMPRESS_MIN_BYTES]);
+    let (_, inner) = recorder(vec![Frame::new(big.clone())]);
+    let resp = CompressionLayer::new()
+        .layer(inner)
+        .oneshot(unary(&UNARY, &accepts, Frame::new(Bytes::new())))
+        .await
+        .unwrap();
+    assert_eq!(resp.headers["content-encoding"], "gzip");
+    let out = response_frames(resp).await;
+    let frame = out[0].as_ref().unwrap();
+    assert!(frame.compressed);
+    assert_eq!(gunzip(&frame.data), &big[..]);
+}
+
+#[tokio::test]
 async fn streams_announce_their_encoding_once() {
     let (_, inner) = recorder(vec![
         Frame::new(Bytes::from_static(b"one")),
         Frame::new(Bytes::from_static(b"two")),
     ]);
-    let svc = CompressionLayer::new().layer(inner);
+    let svc = CompressionLayer::new().compress_min_bytes(0).layer(inner);
     let req = streaming(&CLIENT, &[("connect-accept-encoding", "zstd")], vec![]);
     let resp = svc.oneshot(req).await.unwrap();
     assert_eq!(resp.headers["connect-content-encoding"], "zstd");

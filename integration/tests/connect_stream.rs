@@ -193,7 +193,7 @@ async fn bad_envelopes_end_with_protocol_errors() {
 #[tokio::test]
 async fn per_message_compression_both_ways() {
     let server = start().await;
-    let msg = encode(&stream_req(&"z".repeat(500), 2));
+    let msg = encode(&stream_req(&"z".repeat(1100), 2)); // over the 1 KiB threshold
     for v in VERSIONS {
         let reply = call(
             server.addr,
@@ -210,7 +210,7 @@ async fn per_message_compression_both_ways() {
         assert_eq!(envs.len(), 3);
         assert_eq!(envs[0].0, 1, "compressed flag set");
         let resp = decode_unary_response(&gunzip(&envs[0].1));
-        assert_eq!(resp.text.len(), 501);
+        assert_eq!(resp.text.len(), 1101);
         // The end-stream is never compressed here and stays readable.
         assert_eq!(envs[2].0, 2);
     }

@@ -329,7 +329,10 @@ fn get(path: &str, query: &str) -> http::request::Builder {
 async fn get_requests() {
     let server = start().await;
     let proto = URL_SAFE_NO_PAD.encode(encode(&unary_req("via get")));
-    let gz = URL_SAFE_NO_PAD.encode(gzip(&encode(&unary_req("zipped"))));
+    // Over the server's 1 KiB compression threshold, so the answer is
+    // compressed; it gzips to a short query.
+    let zipped = "zipped".repeat(200);
+    let gz = URL_SAFE_NO_PAD.encode(gzip(&encode(&unary_req(&zipped))));
     for v in VERSIONS {
         let reply = call(
             server.addr,
@@ -355,7 +358,7 @@ async fn get_requests() {
         assert_eq!(reply.status, StatusCode::OK);
         // No accept-encoding: the client is assumed to accept what it sent.
         assert_eq!(reply.header("content-encoding"), Some("gzip"));
-        assert_eq!(decode_unary_response(&gunzip(&reply.body)).text, "zipped");
+        assert_eq!(decode_unary_response(&gunzip(&reply.body)).text, zipped);
 
         // Bogus base64.
         let reply = call(

@@ -203,8 +203,8 @@ async fn grpc_timeouts_and_compression() {
         .await;
         assert_eq!(reply.header("grpc-status"), Some("3"), "{bad}");
     }
-    // Per-message gzip both ways.
-    let body = encode(&unary_req(&"g".repeat(300)));
+    // Per-message gzip both ways (an answer over the 1 KiB threshold).
+    let body = encode(&unary_req(&"g".repeat(1100)));
     let reply = call(
         server.addr,
         Version::H2c,
@@ -217,7 +217,7 @@ async fn grpc_timeouts_and_compression() {
     assert_eq!(reply.header("grpc-encoding"), Some("gzip"));
     let envs = reply.envelopes();
     assert_eq!(envs[0].0, 1);
-    assert_eq!(decode_unary_response(&gunzip(&envs[0].1)).text.len(), 300);
+    assert_eq!(decode_unary_response(&gunzip(&envs[0].1)).text.len(), 1100);
     // Unknown encoding: unimplemented, naming what is supported.
     let reply = call(
         server.addr,

@@ -102,7 +102,9 @@ impl StackConfig {
         self
     }
 
-    /// Leaves responses smaller than `min` bytes uncompressed.
+    /// Leaves responses smaller than `min` bytes uncompressed (default
+    /// [`DEFAULT_COMPRESS_MIN_BYTES`](crate::compression::server::DEFAULT_COMPRESS_MIN_BYTES),
+    /// 1 KiB; `0` compresses every response the client accepts compressed).
     pub fn compress_min_bytes(mut self, min: usize) -> Self {
         self.compression = self.compression.compress_min_bytes(min);
         self
