@@ -1,0 +1,255 @@
+//! `fortunes run`: starts every server (pinned to the server cores when
+//! asked), checks one call of every framework and protocol, drives each
+//! with the load generator of [`crate::load`] at every concurrency, and
+//! prints a Markdown table (or JSON lines).
+
+use std::collections::BTreeMap;
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::load::{self, Protocol, Run};
+
+pub(crate) struct Args {
+    pub(crate) redis: String,
+    pub(crate) go_server: Option<PathBuf>,
+    pub(crate) secs: f64,
+    pub(crate) rounds: usize,
+    pub(crate) concurrency: Vec<usize>,
+    pub(crate) connections: usize,
+    pub(crate) json: bool,
+    /// `taskset -c` list for the servers; `None`: not pinned.
+    pub(crate) server_cpus: Option<String>,
+}
+
+/// One server under test and the protocols the load generator speaks to it.
+struct Framework {
+    name: &'static str,
+    protocols: &'static [Protocol],
+}
+
+const FRAMEWORKS: [Framework; 4] = [
+    Framework {
+        name: "ours",
+        protocols: &[Protocol::Connect, Protocol::Grpc, Protocol::GrpcWeb],
+    },
+    Framework {
+        name: "tonic",
+        protocols: &[Protocol::Grpc],
+    },
+    Framework {
+        name: "connectrpc09",
+        protocols: &[Protocol::Connect, Protocol::Grpc],
+    },
+    Framework {
+        name: "connect-go",
+        protocols: &[Protocol::Connect, Protocol::Grpc],
+    },
+];
+
+/// The servers, killed when dropped (also on a panic).
+struct Servers(Vec<Child>);
+
+impl Drop for Servers {
+    fn drop(&mut self) {
+        for c in &mut self.0 {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+/// A port nobody listens on now (the kernel's pick on 127.0.0.1).
+pub(crate) fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("bind 127.0.0.1:0")
+        .port()
+}
+
+fn command(program: PathBuf, cpus: Option<&str>) -> Command {
+    match cpus {
+        Some(cpus) => {
+            let mut c = Command::new("taskset");
+            c.args(["-c", cpus]).arg(program);
+            c
+        }
+        None => Command::new(program),
+    }
+}
+
+/// Starts the servers of `frameworks`; their ports in the same order.
+fn start(args: &Args, frameworks: &[&Framework]) -> (Servers, Vec<u16>) {
+    let exe = std::env::current_exe().expect("current_exe");
+    let mut servers = Servers(Vec::new());
+    let mut ports = Vec::new();
+    for fw in frameworks {
+        let port = free_port();
+        let mut cmd = if fw.name == "connect-go" {
+            let go = args.go_server.clone().expect("connect-go needs --go-server");
+            let mut c = command(go, args.server_cpus.as_deref());
+            c.arg(port.to_string()).arg(&args.redis);
+            c
+        } else {
+            let mut c = command(exe.clone(), args.server_cpus.as_deref());
+            c.args(["serve", fw.name, &port.to_string(), &args.redis]);
+            c
+        };
+        let child = cmd
+            .stdout(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| panic!("start the {} server: {e}", fw.name));
+        servers.0.push(child);
+        ports.push(port);
+    }
+    for (fw, port) in frameworks.iter().zip(&ports) {
+        let addr = SocketAddr::from(([127, 0, 0, 1], *port));
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while TcpStream::connect(addr).is_err() {
+            assert!(Instant::now() < deadline, "{} server did not start on {addr}", fw.name);
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+    (servers, ports)
+}
+
+fn median(mut xs: Vec<f64>) -> f64 {
+    xs.sort_by(|a, b| a.partial_cmp(b).unwrap());
+    let n = xs.len();
+    if n % 2 == 1 {
+        xs[n / 2]
+    } else {
+        (xs[n / 2 - 1] + xs[n / 2]) / 2.0
+    }
+}
+
+pub(crate) fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
+    let frameworks: Vec<&Framework> = FRAMEWORKS
+        .iter()
+        .filter(|f| f.name != "connect-go" || args.go_server.is_some())
+        .collect();
+    if args.go_server.is_none() {
+        eprintln!("no --go-server: connect-go is left out");
+    }
+    let (_servers, ports) = start(&args, &frameworks);
+    // (framework index, protocol): every cell of the table.
+    let cells: Vec<(usize, Protocol)> = frameworks
+        .iter()
+        .enumerate()
+        .flat_map(|(i, f)| f.protocols.iter().map(move |p| (i, *p)))
+        .collect();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    for &(i, p) in &cells {
+        rt.block_on(load::check(ports[i], p))
+            .map_err(|e| format!("{}: {e}", frameworks[i].name))?;
+    }
+    eprintln!("every server answered 13 sorted fortunes over each protocol");
+
+    let mut runs: BTreeMap<(usize, usize), Vec<Run>> = BTreeMap::new();
+    for round in 0..args.rounds {
+        for (ci, &c) in args.concurrency.iter().enumerate() {
+            // Rotate the order each round (and concurrency) so no server
+            // always goes first.
+            for k in 0..cells.len() {
+                let cell = (k + round + ci) % cells.len();
+                let (i, p) = cells[cell];
+                let r = rt
+                    .block_on(load::run(ports[i], p, c, args.connections, args.secs))
+                    .map_err(|e| format!("{} {} c={c}: {e}", frameworks[i].name, p.name()))?;
+                eprintln!(
+                    "round {} c={c} {}-{}: {:.0} req/s p50 {:.2} ms p99 {:.2} ms ({} calls)",
+                    round + 1,
+                    frameworks[i].name,
+                    p.name(),
+                    r.rps,
+                    r.p50_ms,
+                    r.p99_ms,
+                    r.calls
+                );
+                runs.entry((ci, cell)).or_default().push(r);
+            }
+        }
+    }
+    let med = |ci: usize, cell: usize| {
+        let rs = &runs[&(ci, cell)];
+        let f = |g: fn(&Run) -> f64| median(rs.iter().map(g).collect());
+        Run {
+            rps: f(|r| r.rps),
+            p50_ms: f(|r| r.p50_ms),
+            p99_ms: f(|r| r.p99_ms),
+            calls: 0,
+        }
+    };
+    let find = |fw: &str, p: Protocol| cells.iter().position(|&(i, q)| frameworks[i].name == fw && q == p);
+
+    if args.json {
+        for (ci, &c) in args.concurrency.iter().enumerate() {
+            for (cell, &(i, p)) in cells.iter().enumerate() {
+                let r = med(ci, cell);
+                println!(
+                    "{}",
+                    serde_json::json!({
+                        "workload": "fortunes",
+                        "concurrency": c,
+                        "connections": args.connections,
+                        "framework": frameworks[i].name,
+                        "protocol": p.name(),
+                        "rps": (r.rps * 10.0).round() / 10.0,
+                        "p50_ms": (r.p50_ms * 1000.0).round() / 1000.0,
+                        "p99_ms": (r.p99_ms * 1000.0).round() / 1000.0,
+                    })
+                );
+            }
+        }
+        return Ok(());
+    }
+
+    println!(
+        "## Fortunes (Redis HGETALL of 12, add one, sort, answer 13; {} connections, {} s per cell, {} round(s), median)\n",
+        args.connections, args.secs, args.rounds
+    );
+    println!("| concurrency | framework | protocol | req/s | p50 ms | p99 ms | ours ÷ this (req/s) |");
+    println!("| ---: | --- | --- | ---: | ---: | ---: | ---: |");
+    for (ci, &c) in args.concurrency.iter().enumerate() {
+        for (cell, &(i, p)) in cells.iter().enumerate() {
+            let r = med(ci, cell);
+            let ratio = if frameworks[i].name == "ours" {
+                String::new()
+            } else {
+                find("ours", p)
+                    .map(|o| format!("{:.2}×", med(ci, o).rps / r.rps))
+                    .unwrap_or_default()
+            };
+            println!(
+                "| {c} | {} | {} | {:.0} | {:.2} | {:.2} | {ratio} |",
+                frameworks[i].name,
+                p.name(),
+                r.rps,
+                r.p50_ms,
+                r.p99_ms
+            );
+        }
+    }
+    if let Some(grpc) = find("ours", Protocol::Grpc) {
+        println!("\n### Our server by protocol (the same client; ÷ ours over gRPC, req/s)\n");
+        println!("| concurrency | connect ÷ grpc | grpc-web ÷ grpc |");
+        println!("| ---: | ---: | ---: |");
+        for (ci, &c) in args.concurrency.iter().enumerate() {
+            let g = med(ci, grpc).rps;
+            let ratio = |p| {
+                find("ours", p)
+                    .map(|o| format!("{:.2}×", med(ci, o).rps / g))
+                    .unwrap_or_default()
+            };
+            println!(
+                "| {c} | {} | {} |",
+                ratio(Protocol::Connect),
+                ratio(Protocol::GrpcWeb)
+            );
+        }
+    }
+    Ok(())
+}
