@@ -87,7 +87,10 @@ fn start(args: &Args, frameworks: &[&Framework]) -> (Servers, Vec<u16>) {
     for fw in frameworks {
         let port = free_port();
         let mut cmd = if fw.name == "connect-go" {
-            let go = args.go_server.clone().expect("connect-go needs --go-server");
+            let go = args
+                .go_server
+                .clone()
+                .expect("connect-go needs --go-server");
             let mut c = command(go, args.server_cpus.as_deref());
             c.arg(port.to_string()).arg(&args.redis);
             c
@@ -107,7 +110,11 @@ fn start(args: &Args, frameworks: &[&Framework]) -> (Servers, Vec<u16>) {
         let addr = SocketAddr::from(([127, 0, 0, 1], *port));
         let deadline = Instant::now() + Duration::from_secs(20);
         while TcpStream::connect(addr).is_err() {
-            assert!(Instant::now() < deadline, "{} server did not start on {addr}", fw.name);
+            assert!(
+                Instant::now() < deadline,
+                "{} server did not start on {addr}",
+                fw.name
+            );
             std::thread::sleep(Duration::from_millis(50));
         }
     }
@@ -183,7 +190,11 @@ pub(crate) fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
             calls: 0,
         }
     };
-    let find = |fw: &str, p: Protocol| cells.iter().position(|&(i, q)| frameworks[i].name == fw && q == p);
+    let find = |fw: &str, p: Protocol| {
+        cells
+            .iter()
+            .position(|&(i, q)| frameworks[i].name == fw && q == p)
+    };
 
     if args.json {
         for (ci, &c) in args.concurrency.iter().enumerate() {
@@ -211,7 +222,9 @@ pub(crate) fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
         "## Fortunes (Redis HGETALL of 12, add one, sort, answer 13; {} connections, {} s per cell, {} round(s), median)\n",
         args.connections, args.secs, args.rounds
     );
-    println!("| concurrency | framework | protocol | req/s | p50 ms | p99 ms | ours ÷ this (req/s) |");
+    println!(
+        "| concurrency | framework | protocol | req/s | p50 ms | p99 ms | ours ÷ this (req/s) |"
+    );
     println!("| ---: | --- | --- | ---: | ---: | ---: | ---: |");
     for (ci, &c) in args.concurrency.iter().enumerate() {
         for (cell, &(i, p)) in cells.iter().enumerate() {

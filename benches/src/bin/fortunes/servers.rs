@@ -10,7 +10,11 @@ use deadpool_redis::Pool;
 
 use crate::store;
 
-pub(crate) fn serve(framework: &str, port: u16, redis: &str) -> Result<(), Box<dyn std::error::Error>> {
+pub(crate) fn serve(
+    framework: &str,
+    port: u16,
+    redis: &str,
+) -> Result<(), Box<dyn std::error::Error>> {
     let addr = SocketAddr::from(([127, 0, 0, 1], port));
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -24,7 +28,8 @@ pub(crate) fn serve(framework: &str, port: u16, redis: &str) -> Result<(), Box<d
                 connectrpc::Server::new(router).serve(addr).await?;
             }
             "connectrpc09" => {
-                let router = connectrpc_published::Router::new().add_service(Arc::new(Published(pool)));
+                let router =
+                    connectrpc_published::Router::new().add_service(Arc::new(Published(pool)));
                 connectrpc_published::Server::new(router)
                     .serve(addr)
                     .await
@@ -54,8 +59,13 @@ impl crate::ours::fortunes::v1::FortuneService for Ours {
         _request: connectrpc::OwnedView<
             crate::ours::fortunes::v1::fortune_service::FortunesRequestView<'static>,
         >,
-    ) -> Result<(crate::ours::fortunes::v1::FortunesResponse, connectrpc::Context), connectrpc::ConnectError>
-    {
+    ) -> Result<
+        (
+            crate::ours::fortunes::v1::FortunesResponse,
+            connectrpc::Context,
+        ),
+        connectrpc::ConnectError,
+    > {
         use crate::ours::fortunes::v1::{Fortune, FortunesResponse};
         let fortunes = store::fortunes(&self.0)
             .await
@@ -87,7 +97,10 @@ impl crate::published::fortunes::v1::FortuneService for Published {
     async fn get_fortunes(
         &self,
         _ctx: connectrpc_published::RequestContext,
-        _request: connectrpc_published::ServiceRequest<'_, crate::published::fortunes::v1::FortunesRequest>,
+        _request: connectrpc_published::ServiceRequest<
+            '_,
+            crate::published::fortunes::v1::FortunesRequest,
+        >,
     ) -> connectrpc_published::ServiceResult<crate::published::fortunes::v1::FortunesResponse> {
         use crate::published::fortunes::v1::{Fortune, FortunesResponse};
         let fortunes = store::fortunes(&self.0).await.map_err(|e| {

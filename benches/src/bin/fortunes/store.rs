@@ -28,7 +28,11 @@ pub(crate) async fn pool(addr: &str) -> Result<Pool, Box<dyn std::error::Error>>
         .query_async(&mut held[0])
         .await?;
     if stored.len() != 12 {
-        return Err(format!("{addr}: hash {KEY:?} holds {} fortunes, not 12", stored.len()).into());
+        return Err(format!(
+            "{addr}: hash {KEY:?} holds {} fortunes, not 12",
+            stored.len()
+        )
+        .into());
     }
     drop(held);
     Ok(pool)
