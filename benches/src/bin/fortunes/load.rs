@@ -81,6 +81,10 @@ pub(crate) struct Run {
     pub(crate) p50_ms: f64,
     pub(crate) p99_ms: f64,
     pub(crate) calls: usize,
+    /// Wall-clock seconds of the timed part.
+    pub(crate) secs: f64,
+    /// The server's CPU time (user + system, all threads) per call, in µs.
+    pub(crate) server_cpu_us: f64,
 }
 
 /// Runs `concurrency` callers over `connections` connections for `secs`
@@ -140,6 +144,8 @@ pub(crate) async fn run(
         p50_ms: pct(0.50),
         p99_ms: pct(0.99),
         calls: all.len(),
+        secs: elapsed,
+        server_cpu_us: 0.0,
     })
 }
 

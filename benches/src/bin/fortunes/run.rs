@@ -21,6 +21,8 @@ pub(crate) struct Args {
     pub(crate) json: bool,
     /// `taskset -c` list for the servers; `None`: not pinned.
     pub(crate) server_cpus: Option<String>,
+    /// Only these cells (`framework-protocol`, e.g. `ours-grpc`); empty: all.
+    pub(crate) only: Vec<String>,
 }
 
 /// One server under test and the protocols the load generator speaks to it.
@@ -58,6 +60,19 @@ impl Drop for Servers {
             let _ = c.wait();
         }
     }
+}
+
+/// CPU seconds (user + system, every thread) process `pid` has used, from
+/// `/proc/<pid>/stat` (clock ticks of 1/100 s, Linux's `USER_HZ`); `None`
+/// where there is no `/proc`.
+fn cpu_secs(pid: &str) -> Option<f64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // Fields after the command name (which may hold spaces): state is the
+    // first, utime the 12th and stime the 13th.
+    let mut fields = stat.rsplit_once(')')?.1.split_whitespace().skip(11);
+    let utime: f64 = fields.next()?.parse().ok()?;
+    let stime: f64 = fields.next()?.parse().ok()?;
+    Some((utime + stime) / 100.0)
 }
 
 /// A port nobody listens on now (the kernel's pick on 127.0.0.1).
@@ -132,20 +147,32 @@ fn median(mut xs: Vec<f64>) -> f64 {
 }
 
 pub(crate) fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
+    let wanted = |fw: &str, p: Option<Protocol>| {
+        args.only.is_empty()
+            || args.only.iter().any(|o| match p {
+                Some(p) => *o == format!("{fw}-{}", p.name()),
+                None => o.starts_with(&format!("{fw}-")),
+            })
+    };
     let frameworks: Vec<&Framework> = FRAMEWORKS
         .iter()
         .filter(|f| f.name != "connect-go" || args.go_server.is_some())
+        .filter(|f| wanted(f.name, None))
         .collect();
     if args.go_server.is_none() {
         eprintln!("no --go-server: connect-go is left out");
     }
-    let (_servers, ports) = start(&args, &frameworks);
+    let (servers, ports) = start(&args, &frameworks);
     // (framework index, protocol): every cell of the table.
     let cells: Vec<(usize, Protocol)> = frameworks
         .iter()
         .enumerate()
         .flat_map(|(i, f)| f.protocols.iter().map(move |p| (i, *p)))
+        .filter(|&(i, p)| wanted(frameworks[i].name, Some(p)))
         .collect();
+    for (i, (fw, port)) in frameworks.iter().zip(&ports).enumerate() {
+        eprintln!("{} server: pid {}, port {port}", fw.name, servers.0[i].id());
+    }
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
@@ -163,18 +190,30 @@ pub(crate) fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
             for k in 0..cells.len() {
                 let cell = (k + round + ci) % cells.len();
                 let (i, p) = cells[cell];
-                let r = rt
+                let server = servers.0[i].id().to_string();
+                let before = (cpu_secs(&server), cpu_secs("self"));
+                let mut r = rt
                     .block_on(load::run(ports[i], p, c, args.connections, args.secs))
                     .map_err(|e| format!("{} {} c={c}: {e}", frameworks[i].name, p.name()))?;
+                let after = (cpu_secs(&server), cpu_secs("self"));
+                // Includes the untimed first calls and connection set-up:
+                // a little high, alike for every server.
+                let server_cpu = after.0.zip(before.0).map(|(a, b)| a - b);
+                let load_cpu = after.1.zip(before.1).map(|(a, b)| a - b);
+                r.server_cpu_us = server_cpu.map_or(f64::NAN, |s| s * 1e6 / r.calls as f64);
                 eprintln!(
-                    "round {} c={c} {}-{}: {:.0} req/s p50 {:.2} ms p99 {:.2} ms ({} calls)",
+                    "round {} c={c} {}-{}: {:.0} req/s p50 {:.2} ms p99 {:.2} ms ({} calls); \
+                     server CPU {:.1} µs/call, busy {:.0} %; load generator busy {:.0} %",
                     round + 1,
                     frameworks[i].name,
                     p.name(),
                     r.rps,
                     r.p50_ms,
                     r.p99_ms,
-                    r.calls
+                    r.calls,
+                    r.server_cpu_us,
+                    server_cpu.unwrap_or(f64::NAN) * 100.0 / r.secs,
+                    load_cpu.unwrap_or(f64::NAN) * 100.0 / r.secs,
                 );
                 runs.entry((ci, cell)).or_default().push(r);
             }
@@ -188,6 +227,8 @@ pub(crate) fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
             p50_ms: f(|r| r.p50_ms),
             p99_ms: f(|r| r.p99_ms),
             calls: 0,
+            secs: 0.0,
+            server_cpu_us: f(|r| r.server_cpu_us),
         }
     };
     let find = |fw: &str, p: Protocol| {
@@ -211,6 +252,7 @@ pub(crate) fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
                         "rps": (r.rps * 10.0).round() / 10.0,
                         "p50_ms": (r.p50_ms * 1000.0).round() / 1000.0,
                         "p99_ms": (r.p99_ms * 1000.0).round() / 1000.0,
+                        "server_cpu_us": (r.server_cpu_us * 10.0).round() / 10.0,
                     })
                 );
             }
@@ -223,44 +265,63 @@ pub(crate) fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
         args.connections, args.secs, args.rounds
     );
     println!(
-        "| concurrency | framework | protocol | req/s | p50 ms | p99 ms | ours ÷ this (req/s) |"
+        "Server CPU: the server process's user + system time per call (from /proc; with the server's core busy, what decides throughput). Ratios: ours ÷ this in req/s, this ÷ ours in server CPU per call; above 1, ours is ahead.\n"
     );
-    println!("| ---: | --- | --- | ---: | ---: | ---: | ---: |");
+    println!(
+        "| concurrency | framework | protocol | req/s | p50 ms | p99 ms | server CPU µs/call | ours ÷ this (req/s) | this ÷ ours (CPU/call) |"
+    );
+    println!("| ---: | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |");
     for (ci, &c) in args.concurrency.iter().enumerate() {
         for (cell, &(i, p)) in cells.iter().enumerate() {
             let r = med(ci, cell);
-            let ratio = if frameworks[i].name == "ours" {
-                String::new()
-            } else {
-                find("ours", p)
-                    .map(|o| format!("{:.2}×", med(ci, o).rps / r.rps))
-                    .unwrap_or_default()
-            };
+            let ours = find("ours", p)
+                .filter(|_| frameworks[i].name != "ours")
+                .map(|o| med(ci, o));
+            let ratio = ours
+                .as_ref()
+                .map(|o| format!("{:.2}×", o.rps / r.rps))
+                .unwrap_or_default();
+            let cpu_ratio = ours
+                .as_ref()
+                .map(|o| format!("{:.2}×", r.server_cpu_us / o.server_cpu_us))
+                .unwrap_or_default();
             println!(
-                "| {c} | {} | {} | {:.0} | {:.2} | {:.2} | {ratio} |",
+                "| {c} | {} | {} | {:.0} | {:.2} | {:.2} | {:.1} | {ratio} | {cpu_ratio} |",
                 frameworks[i].name,
                 p.name(),
                 r.rps,
                 r.p50_ms,
-                r.p99_ms
+                r.p99_ms,
+                r.server_cpu_us
             );
         }
     }
     if let Some(grpc) = find("ours", Protocol::Grpc) {
         println!("\n### Our server by protocol (the same client; ÷ ours over gRPC, req/s)\n");
-        println!("| concurrency | connect ÷ grpc | grpc-web ÷ grpc |");
-        println!("| ---: | ---: | ---: |");
+        println!(
+            "| concurrency | connect ÷ grpc (req/s) | grpc-web ÷ grpc (req/s) | connect ÷ grpc (server CPU/call) | grpc-web ÷ grpc (server CPU/call) |"
+        );
+        println!("| ---: | ---: | ---: | ---: | ---: |");
         for (ci, &c) in args.concurrency.iter().enumerate() {
-            let g = med(ci, grpc).rps;
-            let ratio = |p| {
+            let g = med(ci, grpc);
+            let ratio = |p, cpu: bool| {
                 find("ours", p)
-                    .map(|o| format!("{:.2}×", med(ci, o).rps / g))
+                    .map(|o| {
+                        let o = med(ci, o);
+                        if cpu {
+                            format!("{:.2}×", o.server_cpu_us / g.server_cpu_us)
+                        } else {
+                            format!("{:.2}×", o.rps / g.rps)
+                        }
+                    })
                     .unwrap_or_default()
             };
             println!(
-                "| {c} | {} | {} |",
-                ratio(Protocol::Connect),
-                ratio(Protocol::GrpcWeb)
+                "| {c} | {} | {} | {} | {} |",
+                ratio(Protocol::Connect, false),
+                ratio(Protocol::GrpcWeb, false),
+                ratio(Protocol::Connect, true),
+                ratio(Protocol::GrpcWeb, true)
             );
         }
     }
