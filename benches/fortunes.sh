@@ -13,7 +13,10 @@
 #
 # Environment: FORTUNES_SECS (3: seconds per cell), FORTUNES_ROUNDS (1: the
 # table shows the median), FORTUNES_CONCURRENCY (16,64,256),
-# FORTUNES_CONNECTIONS (8), FORTUNES_ONLY (cells to run, e.g. ours-grpc,tonic-grpc), FORTUNES_PIN (1: with 2+ cores the servers get the
+# FORTUNES_CONNECTIONS (8), FORTUNES_ONLY (cells to run, e.g. ours-grpc,tonic-grpc),
+# FORTUNES_COMPRESSION (0: the client accepts identity only, so every server
+# answers uncompressed and framing is the only variable; 1: it accepts gzip and
+# zstd, and each server compresses by its own default), FORTUNES_PIN (1: with 2+ cores the servers get the
 # last core, the load generator and Redis the others; 0: all share every core).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -97,4 +100,5 @@ fi
     --secs "${FORTUNES_SECS:-3}" --rounds "${FORTUNES_ROUNDS:-1}" \
     --concurrency "${FORTUNES_CONCURRENCY:-16,64,256}" \
     --connections "${FORTUNES_CONNECTIONS:-8}" \
-    ${FORTUNES_ONLY:+--only "$FORTUNES_ONLY"} "${server_cpus[@]}" "${json[@]}"
+    ${FORTUNES_ONLY:+--only "$FORTUNES_ONLY"} \
+    $([ "${FORTUNES_COMPRESSION:-0}" = 1 ] && echo --accept-compression) "${server_cpus[@]}" "${json[@]}"

@@ -6,7 +6,7 @@
 
 use std::time::{Duration, Instant};
 
-use connectrpc::{ClientConfig, Http2Connection};
+use connectrpc::{ClientConfig, CompressionRegistry, Http2Connection};
 
 use crate::ours::fortunes::v1::{FortuneServiceClient, FortunesRequest};
 use crate::store::EXTRA;
@@ -28,8 +28,14 @@ impl Protocol {
         }
     }
 
-    fn config(self, port: u16) -> ClientConfig {
-        let config = ClientConfig::new(format!("http://127.0.0.1:{port}").parse().unwrap());
+    /// The client's config: identity only unless `accept_compression`
+    /// (then the client's default, accepting gzip and zstd, and each server
+    /// answers by its own policy).
+    fn config(self, port: u16, accept_compression: bool) -> ClientConfig {
+        let mut config = ClientConfig::new(format!("http://127.0.0.1:{port}").parse().unwrap());
+        if !accept_compression {
+            config = config.compressions(CompressionRegistry::empty());
+        }
         match self {
             Protocol::Connect => config.connect(),
             Protocol::Grpc => config.grpc(),
@@ -41,21 +47,35 @@ impl Protocol {
 type Client = FortuneServiceClient<Http2Connection>;
 
 /// `connections` clients, each on its own HTTP/2 connection to `port`.
-async fn clients(port: u16, protocol: Protocol, connections: usize) -> Result<Vec<Client>, String> {
+async fn clients(
+    port: u16,
+    protocol: Protocol,
+    accept_compression: bool,
+    connections: usize,
+) -> Result<Vec<Client>, String> {
     let mut clients = Vec::with_capacity(connections);
     for _ in 0..connections {
         let conn = Http2Connection::connect(format!("http://127.0.0.1:{port}").parse().unwrap())
             .await
             .map_err(|e| format!("connect to {port}: {e}"))?;
-        clients.push(FortuneServiceClient::new(conn, protocol.config(port)));
+        clients.push(FortuneServiceClient::new(
+            conn,
+            protocol.config(port, accept_compression),
+        ));
     }
     Ok(clients)
 }
 
 /// One call, checked in full: 13 fortunes sorted by message, the 12 stored
 /// ones (ids 1 to 12) and the one added at request time (id 0).
-pub(crate) async fn check(port: u16, protocol: Protocol) -> Result<(), String> {
-    let client = clients(port, protocol, 1).await?.remove(0);
+pub(crate) async fn check(
+    port: u16,
+    protocol: Protocol,
+    accept_compression: bool,
+) -> Result<(), String> {
+    let client = clients(port, protocol, accept_compression, 1)
+        .await?
+        .remove(0);
     let reply = client
         .get_fortunes(&FortunesRequest::default())
         .await
@@ -94,11 +114,12 @@ pub(crate) struct Run {
 pub(crate) async fn run(
     port: u16,
     protocol: Protocol,
+    accept_compression: bool,
     concurrency: usize,
     connections: usize,
     secs: f64,
 ) -> Result<Run, String> {
-    let clients = clients(port, protocol, connections).await?;
+    let clients = clients(port, protocol, accept_compression, connections).await?;
     let req = FortunesRequest::default();
     // One untimed call per caller.
     let mut first = tokio::task::JoinSet::new();

@@ -8,7 +8,7 @@
 //! fortunes serve <ours|tonic|connectrpc09> <port> <redis host:port>
 //! fortunes free-port
 //! fortunes run --redis <host:port> [--go-server PATH] [--secs 3] [--rounds 1]
-//!              [--concurrency 16,64,256] [--connections 8] [--server-cpus LIST] [--only ours-grpc,..] [--json]
+//!              [--concurrency 16,64,256] [--connections 8] [--server-cpus LIST] [--only ours-grpc,..] [--accept-compression] [--json]
 //! ```
 
 mod load;
@@ -37,7 +37,7 @@ mod tonic {
     include!(concat!(env!("OUT_DIR"), "/fortunes/tonic/fortunes.v1.rs"));
 }
 
-const USAGE: &str = "usage: fortunes serve <ours|tonic|connectrpc09> <port> <redis host:port>\n       fortunes free-port\n       fortunes run --redis <host:port> [--go-server PATH] [--secs 3] [--rounds 1] [--concurrency 16,64,256] [--connections 8] [--server-cpus LIST] [--only ours-grpc,..] [--json]";
+const USAGE: &str = "usage: fortunes serve <ours|tonic|connectrpc09> <port> <redis host:port>\n       fortunes free-port\n       fortunes run --redis <host:port> [--go-server PATH] [--secs 3] [--rounds 1] [--concurrency 16,64,256] [--connections 8] [--server-cpus LIST] [--only ours-grpc,..] [--accept-compression] [--json]";
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut args = std::env::args().skip(1);
@@ -63,6 +63,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 json: false,
                 server_cpus: None,
                 only: Vec::new(),
+                accept_compression: false,
             };
             while let Some(arg) = args.next() {
                 let mut val = || args.next().ok_or(USAGE);
@@ -80,6 +81,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                     "--connections" => a.connections = val()?.parse()?,
                     "--server-cpus" => a.server_cpus = Some(val()?),
                     "--only" => a.only = val()?.split(',').map(str::to_owned).collect(),
+                    "--accept-compression" => a.accept_compression = true,
                     "--json" => a.json = true,
                     other => return Err(format!("unknown argument {other}\n{USAGE}").into()),
                 }

@@ -21,6 +21,9 @@ pub(crate) struct Args {
     pub(crate) json: bool,
     /// `taskset -c` list for the servers; `None`: not pinned.
     pub(crate) server_cpus: Option<String>,
+    /// The client accepts gzip and zstd answers (its default); otherwise
+    /// identity only, so no server compresses.
+    pub(crate) accept_compression: bool,
     /// Only these cells (`framework-protocol`, e.g. `ours-grpc`); empty: all.
     pub(crate) only: Vec<String>,
 }
@@ -177,7 +180,7 @@ pub(crate) fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
         .enable_all()
         .build()?;
     for &(i, p) in &cells {
-        rt.block_on(load::check(ports[i], p))
+        rt.block_on(load::check(ports[i], p, args.accept_compression))
             .map_err(|e| format!("{}: {e}", frameworks[i].name))?;
     }
     eprintln!("every server answered 13 sorted fortunes over each protocol");
@@ -193,7 +196,14 @@ pub(crate) fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
                 let server = servers.0[i].id().to_string();
                 let before = (cpu_secs(&server), cpu_secs("self"));
                 let mut r = rt
-                    .block_on(load::run(ports[i], p, c, args.connections, args.secs))
+                    .block_on(load::run(
+                        ports[i],
+                        p,
+                        args.accept_compression,
+                        c,
+                        args.connections,
+                        args.secs,
+                    ))
                     .map_err(|e| format!("{} {} c={c}: {e}", frameworks[i].name, p.name()))?;
                 let after = (cpu_secs(&server), cpu_secs("self"));
                 // Includes the untimed first calls and connection set-up:
@@ -261,8 +271,15 @@ pub(crate) fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     }
 
     println!(
-        "## Fortunes (Redis HGETALL of 12, add one, sort, answer 13; {} connections, {} s per cell, {} round(s), median)\n",
-        args.connections, args.secs, args.rounds
+        "## Fortunes (Redis HGETALL of 12, add one, sort, answer 13; {} connections, {} s per cell, {} round(s), median; {})\n",
+        args.connections,
+        args.secs,
+        args.rounds,
+        if args.accept_compression {
+            "the client accepts gzip and zstd: each server compresses by its own default"
+        } else {
+            "the client accepts identity only: no server compresses"
+        }
     );
     println!(
         "Server CPU: the server process's user + system time per call (from /proc; with the server's core busy, what decides throughput). Ratios: ours ÷ this in req/s, this ÷ ours in server CPU per call; above 1, ours is ahead.\n"
