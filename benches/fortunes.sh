@@ -9,7 +9,8 @@
 #
 # Needs redis-server (installed with apt-get when missing and run as root)
 # and Go. Redis and every server listen on free ports of 127.0.0.1 only and
-# are stopped on exit. Not run by CI (it needs Redis).
+# are stopped on exit. Not run by CI (it needs Redis); `fortunes self-check`
+# runs the Rust servers briefly against a stand-in for Redis instead.
 #
 # Environment: FORTUNES_SECS (3: seconds per cell), FORTUNES_ROUNDS (1: the
 # table shows the median), FORTUNES_CONCURRENCY (16,64,256),
@@ -76,26 +77,14 @@ for _ in $(seq 100); do
 done
 redis-cli -p "$redis_port" ping | grep -q PONG || { cat "$work/redis.log" >&2; exit 1; }
 
-# The 12 fortunes (TechEmpower's), one hash: field = id, value = message.
-redis-cli -p "$redis_port" HSET fortunes \
-    1 'fortune: No such file or directory' \
-    2 "A computer scientist is someone who fixes things that aren't broken." \
-    3 'After enough decimal places, nobody gives a damn.' \
-    4 'A bad random number generator: 1, 1, 1, 1, 1, 4.33e+67, 1, 1, 1' \
-    5 'A computer program does what you tell it to do, not what you want it to do.' \
-    6 'Emacs is a nice operating system, but I prefer UNIX. — Tom Christaensen' \
-    7 'Any program that runs right is obsolete.' \
-    8 'A list is only as strong as its weakest link. — Donald Knuth' \
-    9 'Feature: A bug with seniority.' \
-    10 'Computers make very fast, very accurate mistakes.' \
-    11 '<script>alert("This should not be displayed in a browser alert box.");</script>' \
-    12 'フレームワークのベンチマーク' >/dev/null
+# The 12 fortunes (benches/src/bin/fortunes/store.rs), one hash: field = id, value = message.
+"$fortunes" seed "127.0.0.1:$redis_port"
 
 if [ ${#json[@]} = 0 ]; then
     echo "# fortunes, $(date -u +%Y-%m-%d), $cores cores, $(git rev-parse --short HEAD)"
     echo
 fi
-"${load_pin[@]}" "$fortunes" run --redis "127.0.0.1:$redis_port" \
+"${load_pin[@]}" "$fortunes" run --redis "127.0.0.1:$redis_port" --redis-pid "$redis_pid" \
     --go-server "$bin/fortunes-go" \
     --secs "${FORTUNES_SECS:-3}" --rounds "${FORTUNES_ROUNDS:-1}" \
     --concurrency "${FORTUNES_CONCURRENCY:-16,64,256}" \

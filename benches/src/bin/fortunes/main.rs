@@ -7,10 +7,13 @@
 //! ```text
 //! fortunes serve <ours|tonic|connectrpc09> <port> <redis host:port>
 //! fortunes free-port
+//! fortunes seed <redis host:port>
+//! fortunes self-check [--json]   # the Rust servers, briefly, against a stand-in for Redis
 //! fortunes run --redis <host:port> [--go-server PATH] [--secs 3] [--rounds 1]
-//!              [--concurrency 16,64,256] [--connections 8] [--server-cpus LIST] [--only ours-grpc,..] [--accept-compression] [--json]
+//!              [--concurrency 16,64,256] [--connections 8] [--server-cpus LIST] [--only ours-grpc,..] [--accept-compression] [--redis-pid PID] [--json]
 //! ```
 
+mod fake_redis;
 mod load;
 mod run;
 mod servers;
@@ -37,7 +40,7 @@ mod tonic {
     include!(concat!(env!("OUT_DIR"), "/fortunes/tonic/fortunes.v1.rs"));
 }
 
-const USAGE: &str = "usage: fortunes serve <ours|tonic|connectrpc09> <port> <redis host:port>\n       fortunes free-port\n       fortunes run --redis <host:port> [--go-server PATH] [--secs 3] [--rounds 1] [--concurrency 16,64,256] [--connections 8] [--server-cpus LIST] [--only ours-grpc,..] [--accept-compression] [--json]";
+const USAGE: &str = "usage: fortunes serve <ours|tonic|connectrpc09> <port> <redis host:port>\n       fortunes free-port\n       fortunes seed <redis host:port>\n       fortunes self-check [--json]\n       fortunes run --redis <host:port> [--go-server PATH] [--secs 3] [--rounds 1] [--concurrency 16,64,256] [--connections 8] [--server-cpus LIST] [--only ours-grpc,..] [--accept-compression] [--redis-pid PID] [--json]";
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut args = std::env::args().skip(1);
@@ -48,23 +51,28 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             let redis = args.next().ok_or(USAGE)?;
             servers::serve(&framework, port, &redis)
         }
+        Some("seed") => {
+            let redis = args.next().ok_or(USAGE)?;
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()?;
+            rt.block_on(store::seed(&redis))
+        }
+        Some("self-check") => {
+            let redis = fake_redis::start()?;
+            run::run(run::Args {
+                secs: 0.2,
+                json: args.any(|a| a == "--json"),
+                concurrency: vec![16],
+                ..run::Args::new(redis)
+            })
+        }
         Some("free-port") => {
             println!("{}", run::free_port());
             Ok(())
         }
         Some("run") => {
-            let mut a = run::Args {
-                redis: String::new(),
-                go_server: None,
-                secs: 3.0,
-                rounds: 1,
-                concurrency: vec![16, 64, 256],
-                connections: 8,
-                json: false,
-                server_cpus: None,
-                only: Vec::new(),
-                accept_compression: false,
-            };
+            let mut a = run::Args::new(String::new());
             while let Some(arg) = args.next() {
                 let mut val = || args.next().ok_or(USAGE);
                 match arg.as_str() {
@@ -82,6 +90,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                     "--server-cpus" => a.server_cpus = Some(val()?),
                     "--only" => a.only = val()?.split(',').map(str::to_owned).collect(),
                     "--accept-compression" => a.accept_compression = true,
+                    "--redis-pid" => a.redis_pid = Some(val()?),
                     "--json" => a.json = true,
                     other => return Err(format!("unknown argument {other}\n{USAGE}").into()),
                 }

@@ -24,8 +24,30 @@ pub(crate) struct Args {
     /// The client accepts gzip and zstd answers (its default); otherwise
     /// identity only, so no server compresses.
     pub(crate) accept_compression: bool,
+    /// Redis's pid, to report how busy it is (stderr only).
+    pub(crate) redis_pid: Option<String>,
     /// Only these cells (`framework-protocol`, e.g. `ours-grpc`); empty: all.
     pub(crate) only: Vec<String>,
+}
+
+impl Args {
+    /// The defaults: 3 s per cell, 1 round, c = 16 / 64 / 256 over 8
+    /// connections, no connect-go, not pinned, a table.
+    pub(crate) fn new(redis: String) -> Args {
+        Args {
+            redis,
+            go_server: None,
+            secs: 3.0,
+            rounds: 1,
+            concurrency: vec![16, 64, 256],
+            connections: 8,
+            json: false,
+            server_cpus: None,
+            accept_compression: false,
+            redis_pid: None,
+            only: Vec::new(),
+        }
+    }
 }
 
 /// One server under test and the protocols the load generator speaks to it.
@@ -194,7 +216,8 @@ pub(crate) fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
                 let cell = (k + round + ci) % cells.len();
                 let (i, p) = cells[cell];
                 let server = servers.0[i].id().to_string();
-                let before = (cpu_secs(&server), cpu_secs("self"));
+                let redis = args.redis_pid.as_deref().unwrap_or("none");
+                let before = (cpu_secs(&server), cpu_secs("self"), cpu_secs(redis));
                 let mut r = rt
                     .block_on(load::run(
                         ports[i],
@@ -205,15 +228,16 @@ pub(crate) fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
                         args.secs,
                     ))
                     .map_err(|e| format!("{} {} c={c}: {e}", frameworks[i].name, p.name()))?;
-                let after = (cpu_secs(&server), cpu_secs("self"));
+                let after = (cpu_secs(&server), cpu_secs("self"), cpu_secs(redis));
                 // Includes the untimed first calls and connection set-up:
                 // a little high, alike for every server.
                 let server_cpu = after.0.zip(before.0).map(|(a, b)| a - b);
                 let load_cpu = after.1.zip(before.1).map(|(a, b)| a - b);
+                let redis_cpu = after.2.zip(before.2).map(|(a, b)| a - b);
                 r.server_cpu_us = server_cpu.map_or(f64::NAN, |s| s * 1e6 / r.calls as f64);
                 eprintln!(
                     "round {} c={c} {}-{}: {:.0} req/s p50 {:.2} ms p99 {:.2} ms ({} calls); \
-                     server CPU {:.1} µs/call, busy {:.0} %; load generator busy {:.0} %",
+                     server CPU {:.1} µs/call, busy {:.0} %; load generator busy {:.0} %{}",
                     round + 1,
                     frameworks[i].name,
                     p.name(),
@@ -224,6 +248,9 @@ pub(crate) fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
                     r.server_cpu_us,
                     server_cpu.unwrap_or(f64::NAN) * 100.0 / r.secs,
                     load_cpu.unwrap_or(f64::NAN) * 100.0 / r.secs,
+                    redis_cpu
+                        .map(|s| format!(", redis {:.0} %", s * 100.0 / r.secs))
+                        .unwrap_or_default(),
                 );
                 runs.entry((ci, cell)).or_default().push(r);
             }
@@ -251,19 +278,16 @@ pub(crate) fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
         for (ci, &c) in args.concurrency.iter().enumerate() {
             for (cell, &(i, p)) in cells.iter().enumerate() {
                 let r = med(ci, cell);
+                // Written by hand to keep the keys in the documented order.
                 println!(
-                    "{}",
-                    serde_json::json!({
-                        "workload": "fortunes",
-                        "concurrency": c,
-                        "connections": args.connections,
-                        "framework": frameworks[i].name,
-                        "protocol": p.name(),
-                        "rps": (r.rps * 10.0).round() / 10.0,
-                        "p50_ms": (r.p50_ms * 1000.0).round() / 1000.0,
-                        "p99_ms": (r.p99_ms * 1000.0).round() / 1000.0,
-                        "server_cpu_us": (r.server_cpu_us * 10.0).round() / 10.0,
-                    })
+                    "{{\"workload\":\"fortunes\",\"concurrency\":{c},\"connections\":{},\"framework\":{},\"protocol\":{},\"rps\":{:.1},\"p50_ms\":{:.3},\"p99_ms\":{:.3},\"server_cpu_us\":{}}}",
+                    args.connections,
+                    serde_json::Value::from(frameworks[i].name),
+                    serde_json::Value::from(p.name()),
+                    r.rps,
+                    r.p50_ms,
+                    r.p99_ms,
+                    serde_json::Value::from((r.server_cpu_us * 10.0).round() / 10.0),
                 );
             }
         }
