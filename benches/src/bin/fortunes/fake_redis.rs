@@ -1,7 +1,7 @@
 //! `fortunes self-check`: the Rust servers against a stand-in for Redis,
 //! so the benchmark can be smoke-tested (in CI, say) without a Redis
 //! server. The stand-in speaks just enough RESP2: `HGETALL` answers the 12
-//! [`FORTUNES`](crate::store::FORTUNES), `PING` answers `PONG`, every other
+//! [`FORTUNES`], `PING` answers `PONG`, every other
 //! command an error (which the client ignores for its own set-up
 //! commands). Never used for measurements.
 
