@@ -4,6 +4,8 @@
 //
 //	fortunes-go <port> <redis host:port>
 //
+// It exits when its stdin reaches its end.
+//
 // Each call reads the 12 fortunes of the hash "fortunes" with one HGETALL
 // through go-redis (a pool of 8 connections), adds one, sorts them by
 // message and answers all 13, as the Rust servers do.
@@ -12,6 +14,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"io"
 	"log"
 	"net/http"
 	"os"
@@ -57,6 +60,12 @@ func main() {
 		log.Fatal("usage: fortunes-go <port> <redis host:port>")
 	}
 	port, redisAddr := os.Args[1], os.Args[2]
+	// Exit when stdin reaches its end: the benchmark driver holds the other
+	// end of a pipe, so the server never outlives it.
+	go func() {
+		_, _ = io.Copy(io.Discard, os.Stdin)
+		os.Exit(0)
+	}()
 	client := redis.NewClient(&redis.Options{Addr: redisAddr, PoolSize: 8, MinIdleConns: 8})
 	if err := client.Ping(context.Background()).Err(); err != nil {
 		log.Fatalf("redis %s: %v", redisAddr, err)

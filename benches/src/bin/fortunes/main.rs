@@ -5,7 +5,7 @@
 //! Redis and builds the connect-go server (`benches/fortunes-go`).
 //!
 //! ```text
-//! fortunes serve <ours|tonic|connectrpc09> <port> <redis host:port>
+//! fortunes serve <ours|tonic|connectrpc09> <port> <redis host:port>   # until stdin ends
 //! fortunes free-port
 //! fortunes seed <redis host:port>
 //! fortunes self-check [--json]   # the Rust servers, briefly, against a stand-in for Redis

@@ -139,7 +139,10 @@ fn start(args: &Args, frameworks: &[&Framework]) -> (Servers, Vec<u16>) {
             c.args(["serve", fw.name, &port.to_string(), &args.redis]);
             c
         };
+        // The server exits when its stdin closes: when this process ends,
+        // however it ends, no server outlives it.
         let child = cmd
+            .stdin(Stdio::piped())
             .stdout(Stdio::null())
             .spawn()
             .unwrap_or_else(|e| panic!("start the {} server: {e}", fw.name));

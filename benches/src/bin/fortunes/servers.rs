@@ -10,12 +10,18 @@ use deadpool_redis::Pool;
 
 use crate::store;
 
+/// Serves until the process is killed or its stdin reaches its end (`fortunes
+/// run` holds the other end of a pipe, so a server never outlives it).
 pub(crate) fn serve(
     framework: &str,
     port: u16,
     redis: &str,
 ) -> Result<(), Box<dyn std::error::Error>> {
     let addr = SocketAddr::from(([127, 0, 0, 1], port));
+    std::thread::spawn(|| {
+        let _ = std::io::copy(&mut std::io::stdin().lock(), &mut std::io::sink());
+        std::process::exit(0);
+    });
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
