@@ -7,6 +7,9 @@
 //!   runtime `::connectrpc`, which in this crate is ours, so the paths are
 //!   rewritten to `::connectrpc_published`.
 //! - tonic 0.14 + prost: `tonic-prost-build` `compile_fds` -> `$OUT_DIR/tonic/`.
+//!
+//! `proto/fortunes/v1/fortunes.proto` (the fortunes workload) goes through
+//! the same three generators into `$OUT_DIR/fortunes/{ours,published,tonic}`.
 
 use std::path::{Path, PathBuf};
 
@@ -14,11 +17,20 @@ use prost::Message as _;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let out = PathBuf::from(std::env::var("OUT_DIR")?);
-    let proto = "bench/v1/bench.proto";
+    generate("bench/v1/bench.proto", &out)?;
+    // The fortunes workload (`--bin fortunes`), in its own directory so the
+    // bench services' generated code is unchanged.
+    generate("fortunes/v1/fortunes.proto", &out.join("fortunes"))?;
+    Ok(())
+}
+
+/// Generates `proto` with the three generators under `out/{ours,published,tonic}`.
+fn generate(proto: &str, out: &Path) -> Result<(), Box<dyn std::error::Error>> {
     println!("cargo:rerun-if-changed=proto/{proto}");
 
     let fds = protox::compile([proto], ["proto"])?;
-    let fds_path = out.join("bench.fds.binpb");
+    std::fs::create_dir_all(out)?;
+    let fds_path = out.join("descriptors.binpb");
     std::fs::write(&fds_path, fds.encode_to_vec())?;
 
     // Ours.

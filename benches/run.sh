@@ -2,6 +2,8 @@
 # Runs the in-process criterion benches (server and client) and the loopback h2load benches, then
 # prints one table. Needs h2load (Debian: apt-get install -y nghttp2-client).
 # Extra arguments go to bench-driver (e.g. --rounds 5, --no-loopback).
+# The fortunes benchmark (Redis behind the handler, connect-go too) is its own script:
+# bash benches/fortunes.sh.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 command -v h2load >/dev/null || { echo "h2load not found: apt-get install -y nghttp2-client" >&2; exit 1; }
