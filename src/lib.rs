@@ -92,7 +92,7 @@ pub use connect_health as health;
 pub use connect_layers as layers;
 pub use connect_layers::handler::{ResponseStream, Streaming};
 /// Interceptors on either side, as tower layers: see
-/// [`layers::intercept`](connect_layers::intercept).
+/// [`layers::intercept`].
 pub use connect_layers::intercept;
 pub use connect_layers::intercept::{InterceptLayer, Interceptor};
 pub use connect_layers::rpc::Context;
