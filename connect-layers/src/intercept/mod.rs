@@ -12,7 +12,7 @@
 //!   [`server::unary_message`]);
 //! - on the client, around a channel, where it sees each
 //!   `http::Request<ClientBody>`, with the method descriptor in its
-//!   extensions ([`MethodRoute`](crate::protocol::MethodRoute), read with
+//!   extensions ([`MethodRoute`], read with
 //!   [`method_of`]) and for unary calls the message ([`client::unary_message`]).
 //!
 //! The common cases need no trait impl: [`headers`] (add or check headers,
