@@ -55,6 +55,28 @@ start_server() {
     exit 1
 }
 
+# stop_server <pid>: SIGTERM, then waits (bounded) until the process has
+# drained and exited, so its port is free again. (`wait` cannot: the
+# server is a child of start_server's subshell.)
+stop_server() {
+    kill -TERM "$1" 2>/dev/null || true
+    for _ in $(seq 300); do
+        kill -0 "$1" 2>/dev/null || return 0
+        sleep 0.05
+    done
+    echo "greet-server $1 still running 15 s after SIGTERM" >&2
+    kill -9 "$1" 2>/dev/null || true
+}
+
+# kill_server <pid>: SIGKILL, and waits (bounded) until it is gone.
+kill_server() {
+    kill -9 "$1" 2>/dev/null || true
+    for _ in $(seq 100); do
+        kill -0 "$1" 2>/dev/null || return 0
+        sleep 0.05
+    done
+}
+
 # The last line of the client's output, the JSON report.
 report() { tail -n 1 "$1"; }
 
@@ -90,7 +112,7 @@ scenario_kill() {
             >"$work/out" 2>"$work/err" &
         local client=$!
         sleep 2
-        kill -9 "$pb"
+        kill_server "$pb"
         sleep 2
         pb=$(start_server "$b")
         wait "$client" || fail "kill/$proto: the client exited non-zero"
@@ -126,11 +148,11 @@ scenario_rolling() {
                 >"$work/out" 2>"$work/err" &
             local client=$!
             sleep 1
-            kill -TERM "$pa"; wait "$pa" 2>/dev/null || true; pa=$(start_server "$a")
+            stop_server "$pa"; pa=$(start_server "$a")
             sleep 1.5
-            kill -TERM "$pb"; wait "$pb" 2>/dev/null || true; pb=$(start_server "$b")
+            stop_server "$pb"; pb=$(start_server "$b")
             sleep 1.5
-            kill -TERM "$pc"; wait "$pc" 2>/dev/null || true; pc=$(start_server "$c")
+            stop_server "$pc"; pc=$(start_server "$c")
             wait "$client" || fail "rolling/$method/$proto: the client exited non-zero"
             local r
             r=$(report "$work/out")
@@ -168,7 +190,7 @@ scenario_envoy() {
             >"$work/out" 2>"$work/err" &
         local client=$!
         sleep 1.5
-        kill -9 "$pb"
+        kill_server "$pb"
         sleep 2
         pb=$(start_server "$b")
         wait "$client" || fail "envoy/$proto: the client exited non-zero"
