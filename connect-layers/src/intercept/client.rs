@@ -34,9 +34,9 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use buffa::Message;
-use bytes::{Buf as _, Bytes};
+use bytes::Bytes;
 use connect_codec::compression::CompressionRegistry;
-use connect_core::{Codec, ConnectError, ENVELOPE_PREFIX_LEN, MethodDescriptor};
+use connect_core::{Codec, ConnectError, MethodDescriptor};
 use http::HeaderMap;
 use serde::de::DeserializeOwned;
 use tower_service::Service;
@@ -129,19 +129,16 @@ fn decode_body(headers: &HeaderMap, family: Family, body: Bytes) -> Result<Bytes
             (body, compressed, http::header::CONTENT_ENCODING.as_str())
         }
         _ => {
-            if body.len() < ENVELOPE_PREFIX_LEN {
-                return Err(ConnectError::invalid_argument(
-                    "request body shorter than an envelope",
-                ));
-            }
-            let mut body = body;
-            let flags = body.get_u8();
-            let _len = body.get_u32();
+            // The one envelope rule, shared with framing.
+            let envelope = connect_codec::envelope::decode_single(body, DEFAULT_READ_MAX_BYTES)?
+                .ok_or_else(|| {
+                    ConnectError::invalid_argument("request body shorter than an envelope")
+                })?;
             let header = match family {
                 Family::ConnectStream => "connect-content-encoding",
                 _ => "grpc-encoding",
             };
-            (body, flags & 1 != 0, header)
+            (envelope.data, envelope.flags & 1 != 0, header)
         }
     };
     if compressed {
