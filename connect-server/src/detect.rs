@@ -47,26 +47,6 @@ pub(crate) async fn detect<T: AsyncRead + Unpin>(io: &mut T) -> io::Result<(Dete
     }
 }
 
-/// Closes a connection that will not be served: sends FIN, then reads and
-/// discards what the client still sends (at most 64 KiB, for at most a
-/// second), so the close is not turned into a reset by unread bytes.
-pub(crate) async fn close_gracefully<T: AsyncRead + AsyncWrite + Unpin>(mut io: T) {
-    use tokio::io::AsyncWriteExt as _;
-
-    let _ = io.shutdown().await;
-    let mut sink = [0u8; 4096];
-    let mut left = 64 * 1024usize;
-    let drain = async {
-        while left > 0 {
-            match io.read(&mut sink).await {
-                Ok(0) | Err(_) => break,
-                Ok(n) => left = left.saturating_sub(n),
-            }
-        }
-    };
-    let _ = tokio::time::timeout(std::time::Duration::from_secs(1), drain).await;
-}
-
 /// An IO that first replays bytes already read from it.
 #[derive(Debug)]
 pub(crate) struct Rewind<T> {

@@ -32,6 +32,7 @@ pub mod cors;
 mod detect;
 mod drain;
 mod lifecycle;
+mod linger;
 mod router;
 mod rpc_service;
 mod server;

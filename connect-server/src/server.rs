@@ -25,6 +25,7 @@ use tower_service::Service;
 use crate::catch_panic::CatchPanic;
 use crate::detect::{Detected, Rewind, detect};
 use crate::lifecycle::{self, Retirement};
+use crate::linger::Linger;
 
 type Signal = Pin<Box<dyn Future<Output = ()> + Send>>;
 
@@ -509,10 +510,14 @@ impl Connections {
         if self.http2_only && !h2 && detected == Detected::Http1 {
             // Not the preface on an HTTP/2-only port: a connection error.
             // Close cleanly (FIN, not a reset with the client's bytes unread).
-            crate::detect::close_gracefully(io).await;
+            crate::linger::close_gracefully(io).await;
             return;
         }
-        let io = TokioIo::new(Rewind::new(prefix, io));
+        // When the server closes first, the connection lingers (see
+        // `linger`): the client reads our GOAWAY or last response instead
+        // of a reset.
+        let (io, lingering) = Linger::new(Rewind::new(prefix, io));
+        let io = TokioIo::new(io);
         let service = TowerToHyperService::new(CatchPanic::new(service));
         let (service, calls) = lifecycle::track(service, &self.retirement, peer);
         if h2 || self.http2_only || detected == Detected::Http2 {
@@ -523,6 +528,7 @@ impl Connections {
             let conn = self.http1.serve_connection(io, service).with_upgrades();
             lifecycle::drive(conn, calls, self.retirement, stopped).await;
         }
+        lingering.finish().await;
     }
 }
 

@@ -13,7 +13,7 @@
 //!
 //! The last line of output is one JSON object:
 //! `{"ok":N,"failed":N,"codes":{"unavailable":N,…},"by_endpoint":{"127.0.0.1:8081":N,…},
-//! "retries":N,"transparent_retries":N,"hedges":N,"p50_ms":x,"p99_ms":x,"max_ms":x}`.
+//! "retries":N,"transparent_retries":N,"hedges":N,"throttled":N,"p50_ms":x,"p99_ms":x,"max_ms":x}`.
 //! `codes` counts failed calls by code; `by_endpoint` counts answered
 //! calls by the server that answered.
 //!
@@ -149,6 +149,7 @@ mod channel {
             retries: stats.retries(),
             transparent_retries: stats.transparent_retries(),
             hedges: stats.hedges(),
+            throttled: stats.throttled(),
         }
     }
 

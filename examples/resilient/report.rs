@@ -56,6 +56,7 @@ pub(crate) struct Report {
     retries: u64,
     transparent_retries: u64,
     hedges: u64,
+    throttled: u64,
     p50: f64,
     p99: f64,
     max: f64,
@@ -66,6 +67,7 @@ pub(crate) struct Attempts {
     pub(crate) retries: u64,
     pub(crate) transparent_retries: u64,
     pub(crate) hedges: u64,
+    pub(crate) throttled: u64,
 }
 
 fn percentile(sorted: &[Duration], p: f64) -> f64 {
@@ -98,6 +100,7 @@ impl Report {
             retries: attempts.retries,
             transparent_retries: attempts.transparent_retries,
             hedges: attempts.hedges,
+            throttled: attempts.throttled,
         }
     }
 
@@ -105,7 +108,7 @@ impl Report {
     pub(crate) fn to_json(&self) -> String {
         let map = json_map;
         format!(
-            "{{\"ok\":{},\"failed\":{},\"codes\":{},\"by_endpoint\":{},\"retries\":{},\"transparent_retries\":{},\"hedges\":{},\"p50_ms\":{:.3},\"p99_ms\":{:.3},\"max_ms\":{:.3}}}",
+            "{{\"ok\":{},\"failed\":{},\"codes\":{},\"by_endpoint\":{},\"retries\":{},\"transparent_retries\":{},\"hedges\":{},\"throttled\":{},\"p50_ms\":{:.3},\"p99_ms\":{:.3},\"max_ms\":{:.3}}}",
             self.ok,
             self.failed,
             map(&self.codes),
@@ -113,6 +116,7 @@ impl Report {
             self.retries,
             self.transparent_retries,
             self.hedges,
+            self.throttled,
             self.p50,
             self.p99,
             self.max

@@ -12,7 +12,8 @@ use hyper_util::client::legacy::Client;
 use hyper_util::rt::{TokioExecutor, TokioTimer};
 use tower_service::Service;
 
-use super::connector::{Connector, TcpSettings, check_uri};
+use super::connector::{Connector, Dials, TcpSettings, check_uri};
+use super::resend::resend;
 use super::{BoxError, ClientBody, ResponseFuture};
 
 /// A pooled HTTP client: the transport most clients want.
@@ -59,6 +60,7 @@ use super::{BoxError, ClientBody, ResponseFuture};
 pub struct HttpClient<B = ClientBody> {
     inner: Client<Connector, B>,
     tls: bool,
+    dials: Dials,
 }
 
 impl<B> Clone for HttpClient<B> {
@@ -66,6 +68,7 @@ impl<B> Clone for HttpClient<B> {
         HttpClient {
             inner: self.inner.clone(),
             tls: self.tls,
+            dials: self.dials.clone(),
         }
     }
 }
@@ -141,6 +144,13 @@ where
     fn call(&mut self, req: Request<B>) -> ResponseFuture {
         if let Err(e) = check_uri(req.uri(), self.tls) {
             return ResponseFuture::failed(e);
+        }
+        // While a dial is in progress this call may wait for it, and be
+        // dropped unsent if it fails: keep what it takes to send it again.
+        if self.dials.in_progress()
+            && let Some(resend) = resend(&self.inner, &req)
+        {
+            return ResponseFuture::resendable(self.inner.request(req), resend);
         }
         ResponseFuture::pooled(self.inner.request(req))
     }
@@ -298,6 +308,7 @@ impl HttpClientBuilder {
             connector = connector.with_tls(tls.rustls_config(alpn));
         }
         let tls = connector.has_tls();
+        let dials = connector.dials();
         let mut builder = Client::builder(TokioExecutor::new());
         builder
             .timer(TokioTimer::new())
@@ -313,6 +324,7 @@ impl HttpClientBuilder {
         HttpClient {
             inner: builder.build(connector),
             tls,
+            dials,
         }
     }
 }

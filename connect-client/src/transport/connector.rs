@@ -5,6 +5,8 @@ use std::fmt;
 use std::future::Future;
 use std::io;
 use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
@@ -41,6 +43,7 @@ impl Default for TcpSettings {
 #[derive(Clone)]
 pub(crate) struct Connector {
     http: HttpConnector,
+    dials: Dials,
     #[cfg(feature = "tls")]
     tls: Option<tokio_rustls::TlsConnector>,
 }
@@ -65,6 +68,7 @@ impl Connector {
         http.set_connect_timeout(tcp.connect_timeout);
         Connector {
             http,
+            dials: Dials::default(),
             #[cfg(feature = "tls")]
             tls: None,
         }
@@ -75,6 +79,11 @@ impl Connector {
     pub(crate) fn with_tls(mut self, config: std::sync::Arc<rustls::ClientConfig>) -> Self {
         self.tls = Some(tokio_rustls::TlsConnector::from(config));
         self
+    }
+
+    /// The dials of this connector (and its clones) in progress.
+    pub(crate) fn dials(&self) -> Dials {
+        self.dials.clone()
     }
 
     /// Whether `https` URIs can be dialled.
@@ -109,6 +118,7 @@ impl Connector {
                 let name = server_name(&uri)?;
                 let stream = tls.connect(name, tcp.into_inner()).await.map_err(|e| {
                     error::unavailable(&format!("TLS handshake with {authority} failed"), &e)
+                        .unprocessed()
                 })?;
                 return Ok(Io::Tls(Box::new(TokioIo::new(stream))));
             }
@@ -207,9 +217,9 @@ pub(crate) fn host_server_name(
 pub(crate) type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send>>;
 
 impl Service<Uri> for Connector {
-    type Response = Io;
+    type Response = Dialed;
     type Error = BoxError;
-    type Future = BoxFuture<Result<Io, BoxError>>;
+    type Future = BoxFuture<Result<Dialed, BoxError>>;
 
     #[inline]
     fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
@@ -218,8 +228,110 @@ impl Service<Uri> for Connector {
     }
 
     fn call(&mut self, uri: Uri) -> Self::Future {
+        let counted = self.dials.start();
         let dial = self.dial(uri);
-        Box::pin(async move { dial.await.map_err(BoxError::from) })
+        Box::pin(async move {
+            let io = dial.await.map_err(BoxError::from)?;
+            Ok(Dialed {
+                io,
+                dialing: Some(counted),
+            })
+        })
+    }
+}
+
+/// How many dials a connector and its clones have in progress (TCP, TLS,
+/// then the HTTP handshake, until the server's first bytes): while one
+/// is, a pooled call may end up waiting for it.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Dials(Arc<AtomicUsize>);
+
+impl Dials {
+    /// Counts a dial until the guard drops.
+    fn start(&self) -> DialGuard {
+        self.0.fetch_add(1, Ordering::Relaxed);
+        DialGuard(self.0.clone())
+    }
+
+    /// Whether a dial is in progress.
+    #[inline]
+    pub(crate) fn in_progress(&self) -> bool {
+        self.0.load(Ordering::Relaxed) > 0
+    }
+}
+
+/// One dial in progress (see [`Dials`]).
+#[derive(Debug)]
+struct DialGuard(Arc<AtomicUsize>);
+
+impl Drop for DialGuard {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+// ===== impl Dialed =====
+
+/// A connection the pool dialled: counted among the [`Dials`] in
+/// progress until the server's first bytes (its HTTP/2 SETTINGS) arrive,
+/// or it fails or closes.
+#[derive(Debug)]
+pub(crate) struct Dialed {
+    io: Io,
+    dialing: Option<DialGuard>,
+}
+
+impl Connection for Dialed {
+    fn connected(&self) -> Connected {
+        self.io.connected()
+    }
+}
+
+impl Read for Dialed {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: ReadBufCursor<'_>,
+    ) -> Poll<io::Result<()>> {
+        let this = self.get_mut();
+        let read = Pin::new(&mut this.io).poll_read(cx, buf);
+        if read.is_ready() {
+            this.dialing = None;
+        }
+        read
+    }
+}
+
+impl Write for Dialed {
+    #[inline]
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.get_mut().io).poll_write(cx, buf)
+    }
+
+    #[inline]
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.get_mut().io).poll_write_vectored(cx, bufs)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.io.is_write_vectored()
+    }
+
+    #[inline]
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.get_mut().io).poll_flush(cx)
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.get_mut().io).poll_shutdown(cx)
     }
 }
 

@@ -38,7 +38,8 @@ fn classify(context: &str, err: &(dyn Error + 'static)) -> ConnectError {
 /// Whether `err`'s chain proves the server's application never saw the
 /// request: a refused stream, a GOAWAY from the server (h2 fails only the
 /// streams above the GOAWAY's last stream id with it), a request hyper
-/// canceled before writing it, or a connection that was never opened.
+/// canceled before writing it, a call the pool dropped while it waited
+/// for a connection, or a connection that was never opened.
 pub(crate) fn unprocessed(err: &(dyn Error + 'static)) -> bool {
     if ConnectError::find_in(err).is_some_and(ConnectError::is_unprocessed) {
         return true;
@@ -50,6 +51,9 @@ pub(crate) fn unprocessed(err: &(dyn Error + 'static)) -> bool {
         }
         if let Some(hyper) = e.downcast_ref::<hyper::Error>() {
             return hyper.is_canceled();
+        }
+        if let Some(pooled) = e.downcast_ref::<hyper_util::client::legacy::Error>() {
+            return super::resend::checkout_canceled(pooled);
         }
         false
     })

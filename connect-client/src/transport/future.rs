@@ -12,6 +12,7 @@ use hyper_util::client::legacy;
 
 use super::connector::BoxFuture;
 use super::error;
+use super::resend::{MAX_RESENDS, Resend, checkout_canceled};
 
 /// The response of a call on [`HttpClient`](super::HttpClient) or
 /// [`Http2Connection`](super::Http2Connection): the response head once it
@@ -24,6 +25,12 @@ pub struct ResponseFuture {
 
 enum Inner {
     Pooled(legacy::ResponseFuture),
+    /// A call that can be sent again if the pool drops it unsent.
+    Resendable {
+        fut: legacy::ResponseFuture,
+        resend: Resend,
+        left: u8,
+    },
     Single(BoxFuture<Result<Response<Incoming>, hyper::Error>>),
     Failed(Option<ConnectError>),
 }
@@ -31,7 +38,7 @@ enum Inner {
 impl fmt::Debug for ResponseFuture {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let state = match &self.inner {
-            Inner::Pooled(_) => "Pooled",
+            Inner::Pooled(_) | Inner::Resendable { .. } => "Pooled",
             Inner::Single(_) => "Single",
             Inner::Failed(_) => "Failed",
         };
@@ -45,6 +52,16 @@ impl ResponseFuture {
     pub(crate) fn pooled(fut: legacy::ResponseFuture) -> Self {
         ResponseFuture {
             inner: Inner::Pooled(fut),
+        }
+    }
+
+    pub(crate) fn resendable(fut: legacy::ResponseFuture, resend: Resend) -> Self {
+        ResponseFuture {
+            inner: Inner::Resendable {
+                fut,
+                resend,
+                left: MAX_RESENDS,
+            },
         }
     }
 
@@ -69,6 +86,18 @@ impl Future for ResponseFuture {
             Inner::Pooled(fut) => {
                 std::task::ready!(Pin::new(fut).poll(cx)).map_err(|e| error::transport(&e))
             }
+            Inner::Resendable { fut, resend, left } => loop {
+                match std::task::ready!(Pin::new(&mut *fut).poll(cx)) {
+                    Err(e) if *left > 0 && checkout_canceled(&e) => match resend() {
+                        Some(again) => {
+                            *left -= 1;
+                            *fut = again;
+                        }
+                        None => break Err(error::transport(&e)),
+                    },
+                    done => break done.map_err(|e| error::transport(&e)),
+                }
+            },
             Inner::Single(fut) => {
                 std::task::ready!(fut.as_mut().poll(cx)).map_err(|e| error::transport(&e))
             }

@@ -57,6 +57,7 @@ pub(crate) mod connector;
 pub(crate) mod error;
 mod future;
 mod http2;
+mod resend;
 #[cfg(feature = "tls")]
 pub(crate) mod tls;
 

@@ -1,0 +1,104 @@
+//! Sending again a call the pool dropped before it was sent.
+//!
+//! hyper-util's pool makes a call wait for a connection that another call
+//! is dialling (for HTTP/2 with prior knowledge, and over TLS once ALPN
+//! picked `h2`). When that dial or its handshake fails, or the pool keeps
+//! an older connection instead of the new one, the waiting calls end with
+//! "request was canceled" (the pool's `CheckoutNoLongerWanted`): requests
+//! that never left the client, which hyper-util does not send again.
+//! [`HttpClient`](super::HttpClient) does, up to [`MAX_RESENDS`] times, for
+//! the calls it can replay: a body of one buffer (the client stack's unary
+//! [`ClientBody`], or `Full<Bytes>`). It copies the request (its head, and
+//! a reference to the body's buffer) only while a dial is in progress,
+//! which is when a call can end up waiting; otherwise a call costs one
+//! atomic load more.
+
+use std::any::Any;
+use std::error::Error as _;
+
+use bytes::Bytes;
+use connect_layers::ClientBody;
+use http::{Extensions, HeaderMap, Method, Request, Uri, Version};
+use http_body_util::Full;
+use hyper_util::client::legacy::{self, Client};
+
+use super::connector::Connector;
+
+/// How many times one call is sent again.
+pub(crate) const MAX_RESENDS: u8 = 3;
+
+/// Sends a copy of the original request once more.
+/// (`None` if it cannot be, which a replayable body never is.)
+pub(crate) type Resend = Box<dyn FnMut() -> Option<legacy::ResponseFuture> + Send>;
+
+/// A way to send `req` again on `client`, if its body can be replayed.
+pub(crate) fn resend<B>(client: &Client<Connector, B>, req: &Request<B>) -> Option<Resend>
+where
+    B: http_body::Body<Data = Bytes> + Send + Unpin + 'static,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    let body = replayable(req.body())?;
+    let head = Head {
+        method: req.method().clone(),
+        uri: req.uri().clone(),
+        version: req.version(),
+        headers: req.headers().clone(),
+        extensions: req.extensions().clone(),
+    };
+    let client = client.clone();
+    Some(Box::new(move || {
+        let mut again = Request::new(body.make::<B>()?);
+        *again.method_mut() = head.method.clone();
+        *again.uri_mut() = head.uri.clone();
+        *again.version_mut() = head.version;
+        *again.headers_mut() = head.headers.clone();
+        *again.extensions_mut() = head.extensions.clone();
+        Some(client.request(again))
+    }))
+}
+
+/// Whether `err` is the pool giving up on a call waiting for a connection
+/// (the request was never sent).
+pub(crate) fn checkout_canceled(err: &legacy::Error) -> bool {
+    // The pool's error type is private; its message is what tells.
+    err.is_connect()
+        && err
+            .source()
+            .is_some_and(|e| e.source().is_none() && e.to_string() == "request was canceled")
+}
+
+/// A request's head, kept to send it again.
+struct Head {
+    method: Method,
+    uri: Uri,
+    version: Version,
+    headers: HeaderMap,
+    extensions: Extensions,
+}
+
+/// A body that can be made again, of one of the types that can be.
+enum Replayable {
+    Client(Bytes),
+    Full(Full<Bytes>),
+}
+
+fn replayable<B: 'static>(body: &B) -> Option<Replayable> {
+    let body = body as &dyn Any;
+    if let Some(b) = body.downcast_ref::<ClientBody>() {
+        return b.as_full().map(Replayable::Client);
+    }
+    body.downcast_ref::<Full<Bytes>>()
+        .map(|b| Replayable::Full(b.clone()))
+}
+
+impl Replayable {
+    /// The body again, as `B`: the type it was read from, so never
+    /// `None`.
+    fn make<B: 'static>(&self) -> Option<B> {
+        let made: Box<dyn Any> = match self {
+            Replayable::Client(bytes) => Box::new(ClientBody::full(bytes.clone())),
+            Replayable::Full(full) => Box::new(full.clone()),
+        };
+        made.downcast::<B>().ok().map(|body| *body)
+    }
+}
