@@ -8,6 +8,7 @@
 pub mod bare;
 pub mod canned;
 pub mod clients;
+pub mod loopback;
 pub mod ours;
 pub mod published;
 pub mod tonic_impl;

@@ -21,11 +21,9 @@
 //! ```
 
 use std::collections::BTreeMap;
-use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
 
+use benches::loopback::{Pinning, pinned_command, start_servers};
 use benches::workload::{Proto, Template, Workload, check};
 use http_body_util::BodyExt as _;
 
@@ -108,47 +106,6 @@ struct Args {
     pin: bool,
 }
 
-/// CPU lists for `taskset -c`: (servers, h2load), or `None` to not pin.
-#[derive(Clone, Debug)]
-struct Pinning {
-    server: String,
-    load: String,
-}
-
-impl Pinning {
-    /// The last core for the servers, the others for h2load; `None` on one
-    /// core or without `taskset`.
-    fn detect(cores: usize) -> Option<Pinning> {
-        if cores < 2 {
-            return None;
-        }
-        let ok = Command::new("taskset")
-            .args(["-c", "0", "true"])
-            .status()
-            .is_ok_and(|s| s.success());
-        ok.then(|| Pinning {
-            server: (cores - 1).to_string(),
-            load: if cores == 2 {
-                "0".to_owned()
-            } else {
-                format!("0-{}", cores - 2)
-            },
-        })
-    }
-}
-
-/// A command, run under `taskset -c cpus` when pinned.
-fn pinned_command(program: &Path, cpus: Option<&str>) -> Command {
-    match cpus {
-        Some(cpus) => {
-            let mut c = Command::new("taskset");
-            c.args(["-c", cpus]).arg(program);
-            c
-        }
-        None => Command::new(program),
-    }
-}
-
 fn parse_args() -> Args {
     let mut a = Args {
         rounds: 3,
@@ -175,44 +132,6 @@ fn parse_args() -> Args {
         }
     }
     a
-}
-
-struct Servers(Vec<Child>);
-
-impl Drop for Servers {
-    fn drop(&mut self) {
-        for c in &mut self.0 {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
-    }
-}
-
-fn start_servers(pin: Option<&Pinning>) -> Servers {
-    let exe = std::env::current_exe().unwrap();
-    let server = exe.with_file_name("bench-server");
-    let mut children = Vec::new();
-    for (fw, port) in FRAMEWORKS {
-        let child = pinned_command(&server, pin.map(|p| p.server.as_str()))
-            .args([fw, &port.to_string()])
-            .stdout(Stdio::null())
-            .spawn()
-            .unwrap_or_else(|e| panic!("start {}: {e}", server.display()));
-        children.push(child);
-    }
-    let servers = Servers(children);
-    for (fw, port) in FRAMEWORKS {
-        let addr = SocketAddr::from(([127, 0, 0, 1], port));
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while std::net::TcpStream::connect(addr).is_err() {
-            assert!(
-                Instant::now() < deadline,
-                "{fw} server did not start on {addr}"
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    }
-    servers
 }
 
 /// One real HTTP/2 call per variant and workload; panics unless it is a
@@ -427,7 +346,7 @@ fn main() {
     } else {
         None
     };
-    let _servers = start_servers(pin.as_ref());
+    let _servers = start_servers(&FRAMEWORKS, pin.as_ref());
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
