@@ -17,7 +17,7 @@ use super::policy::{MethodPolicy, RetryPolicy};
 /// | other methods | [`RetryPolicy::transparent_only`] |
 /// | hedging | off (opt in per method or service) |
 /// | transparent retries per call | 3 |
-/// | throttle | 10 tokens, 0.1 per success (retries stop at ≤ 5) |
+/// | throttle | 100 tokens, 0.1 per success (retries stop at ≤ 50) |
 /// | replay buffer | 256 KiB per call, 16 MiB per channel |
 ///
 /// A method's own entry (by path, `/pkg.Service/Method`) wins over its
@@ -57,7 +57,7 @@ impl Default for RetryConfig {
             other: Arc::new(RetryPolicy::transparent_only().into()),
             services: HashMap::new(),
             methods: HashMap::new(),
-            max_tokens: 10,
+            max_tokens: 100,
             token_ratio: 0.1,
             max_transparent: 3,
             call_buffer: 256 * 1024,

@@ -18,7 +18,7 @@
 //!   a Connect unary error body (read up to 64 KiB and handed up again
 //!   byte for byte when not retried).
 //! - **Throttle** per target: a token bucket shared by the services one
-//!   layer makes (10 tokens, 0.1 per success by default); **server
+//!   layer makes (100 tokens, 0.1 per success by default); **server
 //!   pushback** (`grpc-retry-pushback-ms`, or a `google.rpc.RetryInfo`
 //!   detail in a Connect error) is obeyed, and a negative or unreadable one
 //!   stops retrying.

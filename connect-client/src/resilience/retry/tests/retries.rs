@@ -184,3 +184,29 @@ async fn the_throttle_stops_retries_at_half_and_recovers_with_successes() {
     run(&layer, &fake, grpc(&IDEMPOTENT)).await.unwrap();
     assert_eq!(fake.attempts(), 2, "retried once the bucket is above half");
 }
+
+#[tokio::test(start_paused = true)]
+async fn the_default_throttle_rides_out_a_crashed_servers_calls() {
+    // A server killed with its calls in flight: each fails once, at the
+    // same moment, and is retried elsewhere. With gRPC's example bucket
+    // (10 tokens) the sixth would already be throttled.
+    let layer = RetryLayer::new(RetryConfig::new());
+    for _ in 0..40 {
+        let fake = Fake::new([unavailable(), Step::Ok]);
+        run(&layer, &fake, grpc(&IDEMPOTENT)).await.unwrap();
+        assert_eq!(fake.attempts(), 2);
+    }
+    assert_eq!(layer.stats().throttled(), 0);
+    // A sustained failure rate still stops retries: 100 tokens, at most
+    // 50 net failures.
+    for _ in 0..20 {
+        run(
+            &layer,
+            &Fake::new([unavailable(), unavailable(), unavailable()]),
+            grpc(&IDEMPOTENT),
+        )
+        .await
+        .unwrap();
+    }
+    assert!(layer.stats().throttled() > 0);
+}
