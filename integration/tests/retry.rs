@@ -476,7 +476,8 @@ async fn server_pushback_is_obeyed_over_every_protocol() {
 async fn the_throttle_stops_a_retry_storm_when_the_server_always_fails() {
     let flaky = Flaky::new(usize::MAX);
     let server = support::start_with(Arc::new(flaky.clone()).register(Router::new())).await;
-    let layer = RetryLayer::new(RetryConfig::new());
+    // gRFC A6's example bucket (the default holds 100 tokens).
+    let layer = RetryLayer::new(RetryConfig::new().throttle(10, 0.1));
     let client = client(&layer, Proto::Grpc, server.addr);
     for _ in 0..20 {
         let err = client.unary(hi()).await.unwrap_err();

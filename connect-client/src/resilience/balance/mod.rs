@@ -7,7 +7,7 @@
 //! | [`Resolve`], [`StaticResolver`], [`DnsResolver`], [`ManualResolver`], [`Endpoint`] | `resolve.rs` |
 //! | per-endpoint connections and health ([`Health`], [`EndpointStatus`]) | `endpoint.rs`, `connect.rs` |
 //! | reconnect [`Backoff`] (gRPC's: 1 s, ×1.6, ±20 %, 120 s) | `backoff.rs` |
-//! | peak-EWMA load (decay 10 s, first estimate 30 ms) × calls in flight | `load.rs` |
+//! | peak-EWMA load (decay 10 s, first estimate 30 ms) × calls in flight; an idle endpoint unheard of for 1 s is probed | `load.rs` |
 //! | power of two choices over the best-ranked endpoints | `p2c.rs` |
 //! | [`OutlierDetection`] (A50: 10 s, 30 s, 300 s, 10 %) | `outlier.rs` |
 //! | resolution and outlier timers | `driver.rs` |
