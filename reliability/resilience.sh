@@ -100,6 +100,23 @@ print(count)
 PY
 }
 
+# health_timeline <client stderr> <endpoint>: how the channel saw the
+# endpoint each second (health/calls in flight, last error), for a failure.
+health_timeline() {
+    python3 - "$1" "$2" <<'PY'
+import json, sys
+path, endpoint = sys.argv[1], sys.argv[2]
+last = -1
+for line in open(path):
+    if not line.startswith("progress "):
+        continue
+    p = json.loads(line[len("progress "):])
+    if int(p["t_s"]) > last:
+        last = int(p["t_s"])
+        print(f"    {p['t_s']:6.2f} s: {p['by_endpoint'].get(endpoint, 0)} answered, {p.get('health', {}).get(endpoint, '?')}")
+PY
+}
+
 # A server killed (SIGKILL) mid-run and restarted on its port: no call
 # fails, calls stop going to it, and it gets traffic again once back.
 scenario_kill() {
@@ -129,7 +146,10 @@ scenario_kill() {
         # Back from 4 s: it answers again before the end.
         at8=$(progress_count "$work/err" 8 "127.0.0.1:$b")
         at12=$(progress_count "$work/err" 12.5 "127.0.0.1:$b")
-        [ "$at12" -gt "$at8" ] || [ "$at8" -gt "$at35" ] || fail "kill/$proto: the restarted server got no traffic"
+        if ! [ "$at12" -gt "$at8" ] && ! [ "$at8" -gt "$at35" ]; then
+            fail "kill/$proto: the restarted server got no traffic"
+            health_timeline "$work/err" "127.0.0.1:$b"
+        fi
         kill "$pa" "$pb" "$pc" 2>/dev/null || true
     done
 }

@@ -43,7 +43,7 @@ use crate::report::{Report, Tally};
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args = Args::parse(std::env::args().skip(1))?;
     let served: Arc<Mutex<BTreeMap<String, u64>>> = Arc::default();
-    let (channel, stats) = channel::build(&args, served.clone())?;
+    let (channel, stats, balanced) = channel::build(&args, served.clone())?;
     let config = args
         .protocol
         .config(ClientConfig::new(args.target.clone()))
@@ -58,8 +58,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             loop {
                 tick.tick().await;
                 let by_endpoint = report::json_map(&served.lock().unwrap());
+                let health = report::health_map(&balanced.endpoints());
                 eprintln!(
-                    "progress {{\"t_s\":{:.3},\"by_endpoint\":{by_endpoint}}}",
+                    "progress {{\"t_s\":{:.3},\"by_endpoint\":{by_endpoint},\"health\":{health}}}",
                     started.elapsed().as_secs_f64()
                 );
             }
@@ -156,7 +157,8 @@ mod channel {
     pub(crate) fn build(
         args: &Args,
         served: Arc<Mutex<BTreeMap<String, u64>>>,
-    ) -> Result<(impl connectrpc::Channel, RetryStats), Box<dyn std::error::Error>> {
+    ) -> Result<(impl connectrpc::Channel, RetryStats, BalancedChannel), Box<dyn std::error::Error>>
+    {
         let endpoints: Vec<String> = args.endpoints.iter().map(|e| e.to_string()).collect();
         let resolver = StaticResolver::parse(endpoints.iter().map(String::as_str))?;
         // HTTP/2 (h2c) to every endpoint: gRPC needs it, and Connect and
@@ -191,7 +193,7 @@ mod channel {
         let channel = ServiceBuilder::new()
             .map_response(count)
             .layer(retry)
-            .service(balanced);
-        Ok((channel, stats))
+            .service(balanced.clone());
+        Ok((channel, stats, balanced))
     }
 }

@@ -46,6 +46,28 @@ pub(crate) fn json_map(m: &BTreeMap<String, u64>) -> String {
     s
 }
 
+/// `{"addr":"Ready/2",…}`: each endpoint's health and calls in flight, and
+/// its last error while it is not ready (for whoever reads a failed run).
+pub(crate) fn health_map(
+    endpoints: &[connectrpc::client::resilience::balance::EndpointStatus],
+) -> String {
+    let mut s = String::from("{");
+    for (i, e) in endpoints.iter().enumerate() {
+        if i > 0 {
+            s.push(',');
+        }
+        let _ = write!(s, "\"{}\":\"{:?}/{}", e.addr, e.health, e.in_flight);
+        if e.health != connectrpc::client::resilience::balance::Health::Ready
+            && let Some(err) = &e.last_error
+        {
+            let _ = write!(s, " {}", err.replace(['"', '\\'], "'"));
+        }
+        s.push('"');
+    }
+    s.push('}');
+    s
+}
+
 /// The figures the last line prints.
 #[derive(Debug)]
 pub(crate) struct Report {
