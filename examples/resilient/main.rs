@@ -51,7 +51,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let client = GreetServiceClient::new(channel, config);
 
     let started = Instant::now();
-    if let Some(every) = args.progress {
+    let progress = args.progress.map(|every| {
         let served = served.clone();
         tokio::spawn(async move {
             let mut tick = tokio::time::interval(every);
@@ -64,8 +64,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                     started.elapsed().as_secs_f64()
                 );
             }
-        });
-    }
+        })
+    });
     let next = Arc::new(std::sync::atomic::AtomicU64::new(0));
     let tally = Arc::new(Mutex::new(Tally::default()));
     let mut workers = Vec::new();
@@ -97,6 +97,12 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
     for worker in workers {
         worker.await?;
+    }
+    // No progress line after this: it would show the counts taken below
+    // as zeros.
+    if let Some(progress) = progress {
+        progress.abort();
+        let _ = progress.await;
     }
     let tally = std::mem::take(&mut *tally.lock().unwrap());
     let by_endpoint = std::mem::take(&mut *served.lock().unwrap());
