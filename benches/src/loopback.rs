@@ -115,3 +115,15 @@ pub fn start_servers(frameworks: &[(&str, u16)], pin: Option<&Pinning>) -> Serve
     }
     servers
 }
+
+/// The median of rounds' figures (the mean of the middle two for an even
+/// count).
+pub fn median(mut xs: Vec<f64>) -> f64 {
+    xs.sort_by(|a, b| a.total_cmp(b));
+    let n = xs.len();
+    if n % 2 == 1 {
+        xs[n / 2]
+    } else {
+        (xs[n / 2 - 1] + xs[n / 2]) / 2.0
+    }
+}

@@ -23,7 +23,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use benches::loopback::{Pinning, pinned_command, start_servers};
+use benches::loopback::{Pinning, median, pinned_command, start_servers};
 use benches::workload::{Proto, Template, Workload, check};
 use http_body_util::BodyExt as _;
 
@@ -240,16 +240,6 @@ fn h2load(v: &Variant, w: Workload, m: usize, n: usize, dir: &Path, pin: Option<
         p50_ms: pct(0.50),
         p99_ms: pct(0.99),
         max_ms: *lat.last().unwrap(),
-    }
-}
-
-fn median(mut xs: Vec<f64>) -> f64 {
-    xs.sort_by(|a, b| a.partial_cmp(b).unwrap());
-    let n = xs.len();
-    if n % 2 == 1 {
-        xs[n / 2]
-    } else {
-        (xs[n / 2 - 1] + xs[n / 2]) / 2.0
     }
 }
 

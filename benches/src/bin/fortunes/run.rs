@@ -9,6 +9,8 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use benches::loopback::median;
+
 use crate::load::{self, Protocol, Run};
 
 pub(crate) struct Args {
@@ -162,16 +164,6 @@ fn start(args: &Args, frameworks: &[&Framework]) -> (Servers, Vec<u16>) {
         }
     }
     (servers, ports)
-}
-
-fn median(mut xs: Vec<f64>) -> f64 {
-    xs.sort_by(|a, b| a.partial_cmp(b).unwrap());
-    let n = xs.len();
-    if n % 2 == 1 {
-        xs[n / 2]
-    } else {
-        (xs[n / 2 - 1] + xs[n / 2]) / 2.0
-    }
 }
 
 pub(crate) fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
