@@ -20,26 +20,20 @@ use crate::response::{DecodeFn, Response, ServerStreaming};
 pin_project! {
     /// Sends one prepared request down a stack: waits for readiness, calls,
     /// and resolves to the stack's answer.
+    ///
+    /// The stack's future has a field of its own rather than sharing an
+    /// enum with the stack and request: built straight into that field, it
+    /// is not moved again (with an enum, the whole stack future was copied
+    /// into the new state on every call).
     pub(crate) struct SendCall<S>
     where
         S: Service<ClientRequest>,
     {
         #[pin]
-        state: SendState<S, S::Future>,
-    }
-}
-
-pin_project! {
-    #[project = SendProj]
-    enum SendState<S, F> {
-        /// Failed before anything was sent (the request did not encode).
-        Failed { error: Option<ConnectError> },
-        /// Waiting for the stack to be ready.
-        Ready { stack: S, req: Option<ClientRequest> },
-        /// Waiting for the answer.
-        Calling { #[pin] fut: F },
-        /// Answered.
-        Done,
+        fut: Option<S::Future>,
+        stack: S,
+        // The request until it is sent; `Err` when it could not be built.
+        req: Option<Result<ClientRequest, ConnectError>>,
     }
 }
 
@@ -52,20 +46,12 @@ where
     S: Service<ClientRequest>,
 {
     /// Sends `req` through `stack` (a clone of the client's, owned by the
-    /// call until it is sent).
-    pub(crate) fn new(stack: S, req: ClientRequest) -> Self {
+    /// call until it is sent), or fails with `req`'s error when polled.
+    pub(crate) fn new(stack: S, req: Result<ClientRequest, ConnectError>) -> Self {
         SendCall {
-            state: SendState::Ready {
-                stack,
-                req: Some(req),
-            },
-        }
-    }
-
-    /// A call that fails with `error` when polled.
-    pub(crate) fn failed(error: ConnectError) -> Self {
-        SendCall {
-            state: SendState::Failed { error: Some(error) },
+            fut: None,
+            stack,
+            req: Some(req),
         }
     }
 }
@@ -76,34 +62,29 @@ where
 {
     type Output = Result<ClientResponse, ConnectError>;
 
+    #[inline]
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let mut state = self.project().state;
-        loop {
-            match state.as_mut().project() {
-                SendProj::Failed { error } => {
-                    let e = error.take().unwrap_or_else(polled_after_completion);
-                    state.set(SendState::Done);
-                    return Poll::Ready(Err(e));
-                }
-                SendProj::Ready { stack, req } => {
-                    if let Err(e) = ready!(stack.poll_ready(cx)) {
-                        state.set(SendState::Done);
-                        return Poll::Ready(Err(e));
-                    }
-                    let Some(req) = req.take() else {
-                        state.set(SendState::Done);
-                        return Poll::Ready(Err(polled_after_completion()));
-                    };
-                    let fut = stack.call(req);
-                    state.set(SendState::Calling { fut });
-                }
-                SendProj::Calling { fut } => {
-                    let out = ready!(fut.poll(cx));
-                    state.set(SendState::Done);
-                    return Poll::Ready(out);
-                }
-                SendProj::Done => return Poll::Ready(Err(polled_after_completion())),
+        let mut this = self.project();
+        if let Some(fut) = this.fut.as_mut().as_pin_mut() {
+            return fut.poll(cx);
+        }
+        let req = match this.req.take() {
+            Some(Ok(req)) => req,
+            Some(Err(e)) => return Poll::Ready(Err(e)),
+            None => return Poll::Ready(Err(polled_after_completion())),
+        };
+        match this.stack.poll_ready(cx) {
+            Poll::Ready(Ok(())) => {}
+            Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
+            Poll::Pending => {
+                *this.req = Some(Ok(req));
+                return Poll::Pending;
             }
+        }
+        this.fut.set(Some(this.stack.call(req)));
+        match this.fut.as_pin_mut() {
+            Some(fut) => fut.poll(cx),
+            None => Poll::Ready(Err(polled_after_completion())),
         }
     }
 }

@@ -111,10 +111,7 @@ impl<T: Channel> Client<T> {
         &self,
         req: Result<ClientRequest, ConnectError>,
     ) -> SendCall<ClientStack<T>> {
-        match req {
-            Ok(req) => SendCall::new(self.stack.clone(), req),
-            Err(e) => SendCall::failed(e),
-        }
+        SendCall::new(self.stack.clone(), req)
     }
 
     /// Sends `messages` (or fails with their encoding error) to a method

@@ -32,7 +32,7 @@ pub struct CompressionLayer {
 }
 
 #[derive(Debug)]
-struct Config {
+pub(crate) struct Config {
     protocol: Protocol,
     registry: CompressionRegistry,
     accept: Option<HeaderValue>,
@@ -67,8 +67,10 @@ impl<S> Layer<S> for CompressionLayer {
 #[derive(Clone, Debug)]
 pub struct Compression<S> {
     inner: S,
-    config: Arc<Config>,
+    pub(crate) config: Arc<Config>,
 }
+
+crate::macros::define_inner_service_accessors!(Compression);
 
 impl<S> Service<ClientRequest> for Compression<S>
 where
@@ -83,14 +85,9 @@ where
     }
 
     fn call(&mut self, mut req: ClientRequest) -> Self::Future {
-        let (encoding, accept) = encoding_headers(self.config.protocol, req.method.stream_type());
-        if let Some(value) = &self.config.accept {
-            req.headers.insert(accept, value.clone());
-        }
+        let (encoding, _) = encoding_headers(self.config.protocol, req.method.stream_type());
         let read_max = req.settings.read_max_bytes;
-        if let Some(name) = req.settings.send_compression.filter(|n| *n != IDENTITY)
-            && let Err(e) = self.compress_request(&mut req, name, &encoding)
-        {
+        if let Err(e) = prepare(&self.config, &mut req) {
             return ResponseFuture {
                 inner: None,
                 early: Some(e),
@@ -109,37 +106,79 @@ where
     }
 }
 
-impl<S> Compression<S> {
-    fn compress_request(
-        &self,
-        req: &mut ClientRequest,
-        name: &'static str,
-        encoding: &HeaderName,
-    ) -> Result<(), ConnectError> {
-        let registry = &self.config.registry;
-        if !registry.supports(name) {
-            return Err(ConnectError::internal(format!(
-                "send compression {name:?} is not in the client's registry"
-            )));
-        }
-        req.headers
-            .insert(encoding.clone(), HeaderValue::from_static(name));
-        let min = req.settings.compress_min_bytes;
-        let messages =
-            std::mem::replace(&mut req.messages, RequestMessages::Unary(Frame::default()));
-        req.messages = match messages {
-            RequestMessages::Unary(frame) => {
-                RequestMessages::Unary(compress(registry, name, frame, min)?)
-            }
-            RequestMessages::Stream(s) => {
-                let registry = registry.clone();
-                RequestMessages::Stream(Box::pin(
-                    s.map(move |f| compress(&registry, name, f?, min)),
-                ))
-            }
-        };
-        Ok(())
+
+/// Advertises the encodings the client accepts and compresses `req`'s
+/// messages with its send encoding (failing when the registry lacks it).
+pub(crate) fn prepare(config: &Config, req: &mut ClientRequest) -> Result<(), ConnectError> {
+    let (encoding, accept) = encoding_headers(config.protocol, req.method.stream_type());
+    if let Some(value) = &config.accept {
+        req.headers.insert(accept, value.clone());
     }
+    match req.settings.send_compression.filter(|n| *n != IDENTITY) {
+        Some(name) => compress_request(config, req, name, encoding),
+        None => Ok(()),
+    }
+}
+
+fn compress_request(
+    config: &Config,
+    req: &mut ClientRequest,
+    name: &'static str,
+    encoding: HeaderName,
+) -> Result<(), ConnectError> {
+    let registry = &config.registry;
+    if !registry.supports(name) {
+        return Err(ConnectError::internal(format!(
+            "send compression {name:?} is not in the client's registry"
+        )));
+    }
+    req.headers.insert(encoding, HeaderValue::from_static(name));
+    let min = req.settings.compress_min_bytes;
+    let messages = std::mem::replace(&mut req.messages, RequestMessages::Unary(Frame::default()));
+    req.messages = match messages {
+        RequestMessages::Unary(frame) => RequestMessages::Unary(compress(registry, name, frame, min)?),
+        RequestMessages::Stream(s) => {
+            let registry = registry.clone();
+            RequestMessages::Stream(Box::pin(
+                s.map(move |f| compress(&registry, name, f?, min)),
+            ))
+        }
+    };
+    Ok(())
+}
+
+/// Checks the encoding the answer names (`encoding` is the protocol's
+/// header for it) and decompresses a single answer within `read_max`;
+/// a streamed answer passes (framing's reader decompresses its messages).
+pub(crate) fn finish(
+    config: &Config,
+    encoding: &HeaderName,
+    read_max: usize,
+    mut resp: ClientResponse,
+) -> Result<ClientResponse, ConnectError> {
+    let name = match response_encoding(&config.registry, &resp.headers, encoding) {
+        Ok(name) => name,
+        Err(mut e) => {
+            *e.headers_mut() = resp.headers;
+            return Err(e);
+        }
+    };
+    resp.messages = match resp.messages {
+        ResponseFrames::Unary { frame, trailers } => {
+            match decompress(&config.registry, name, read_max, frame) {
+                Ok(frame) => ResponseFrames::Unary { frame, trailers },
+                Err(mut e) => {
+                    *e.headers_mut() = resp.headers;
+                    *e.trailers_mut() = trailers;
+                    return Err(e);
+                }
+            }
+        }
+        // Framing's reader decompresses streamed messages as it reads
+        // them, with the encoding checked above: no wrapper per stream.
+        stream @ ResponseFrames::Stream(_) => stream,
+    };
+    Ok(resp)
 }
 
 pin_project! {
@@ -169,34 +208,11 @@ where
                 .take()
                 .unwrap_or_else(|| ConnectError::internal("polled after completion"))));
         };
-        let mut resp = std::task::ready!(inner.poll(cx))?;
+        let resp = std::task::ready!(inner.poll(cx))?;
         let Some(config) = this.config.take() else {
             return Poll::Ready(Err(ConnectError::internal("polled after completion")));
         };
-        let read_max = *this.read_max;
-        let name = match response_encoding(&config.registry, &resp.headers, this.encoding) {
-            Ok(name) => name,
-            Err(mut e) => {
-                *e.headers_mut() = resp.headers;
-                return Poll::Ready(Err(e));
-            }
-        };
-        resp.messages = match resp.messages {
-            ResponseFrames::Unary { frame, trailers } => {
-                match decompress(&config.registry, name, read_max, frame) {
-                    Ok(frame) => ResponseFrames::Unary { frame, trailers },
-                    Err(mut e) => {
-                        *e.headers_mut() = resp.headers;
-                        *e.trailers_mut() = trailers;
-                        return Poll::Ready(Err(e));
-                    }
-                }
-            }
-            // Framing's reader decompresses streamed messages as it reads
-            // them, with the encoding checked above: no wrapper per stream.
-            stream @ ResponseFrames::Stream(_) => stream,
-        };
-        Poll::Ready(Ok(resp))
+        Poll::Ready(finish(&config, this.encoding, *this.read_max, resp))
     }
 }
 

@@ -48,12 +48,14 @@ impl<S> Layer<S> for DeadlineLayer {
 #[derive(Clone, Debug)]
 pub struct Deadline<S> {
     inner: S,
-    protocol: Protocol,
+    pub(crate) protocol: Protocol,
 }
+
+crate::macros::define_inner_service_accessors!(Deadline);
 
 /// `err`, or `deadline_exceeded` if the deadline has passed: whatever
 /// failed after expiry failed because of it.
-fn after(deadline: Instant, err: ConnectError) -> ConnectError {
+pub(crate) fn after(deadline: Instant, err: ConnectError) -> ConnectError {
     if err.code() != Code::DeadlineExceeded && Instant::now() >= deadline {
         let mut e = ConnectError::deadline_exceeded(err.message().to_owned());
         *e.headers_mut() = err.headers().clone();
@@ -76,39 +78,51 @@ where
     }
 
     fn call(&mut self, mut req: ClientRequest) -> Self::Future {
-        let Some(timeout) = req.settings.timeout else {
-            return ResponseFuture {
+        match arm(self.protocol, &mut req) {
+            Timing::Unbounded => ResponseFuture {
                 inner: Some(self.inner.call(req)),
                 sleep: None,
                 deadline: None,
-            };
-        };
-        let (name, value) = timeout_value(self.protocol, timeout);
-        let Some(deadline) = deadline_after(timeout) else {
-            // Past what the clock holds: no local timer, the largest
-            // timeout the header can say on the wire.
-            req.headers.insert(name, value);
-            return ResponseFuture {
-                inner: Some(self.inner.call(req)),
-                sleep: None,
-                deadline: None,
-            };
-        };
-        if timeout.is_zero() {
-            // Already expired: fail here rather than send a zero timeout.
-            return ResponseFuture {
+            },
+            Timing::Expired => ResponseFuture {
                 inner: None,
                 sleep: None,
+                deadline: None,
+            },
+            Timing::Until(deadline) => ResponseFuture {
+                inner: Some(self.inner.call(req)),
+                sleep: Some(tokio::time::sleep_until(deadline)),
                 deadline: Some(deadline),
-            };
-        }
-        req.headers.insert(name, value);
-        ResponseFuture {
-            inner: Some(self.inner.call(req)),
-            sleep: Some(tokio::time::sleep_until(deadline)),
-            deadline: Some(deadline),
+            },
         }
     }
+}
+
+/// What a call's timeout asks of the client.
+pub(crate) enum Timing {
+    /// No deadline to enforce (no timeout, or one past what the clock
+    /// holds: the header then says the largest timeout it can).
+    Unbounded,
+    /// A zero timeout: the call fails before anything is sent.
+    Expired,
+    /// The call must end by then.
+    Until(Instant),
+}
+
+/// Writes `req`'s timeout header in `protocol`'s form, and says what must
+/// be enforced locally.
+pub(crate) fn arm(protocol: Protocol, req: &mut ClientRequest) -> Timing {
+    let Some(timeout) = req.settings.timeout else {
+        return Timing::Unbounded;
+    };
+    let deadline = deadline_after(timeout);
+    if deadline.is_some() && timeout.is_zero() {
+        // Already expired: fail here rather than send a zero timeout.
+        return Timing::Expired;
+    }
+    let (name, value) = timeout_value(protocol, timeout);
+    req.headers.insert(name, value);
+    deadline.map_or(Timing::Unbounded, Timing::Until)
 }
 
 pin_project! {

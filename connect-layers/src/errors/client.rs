@@ -40,7 +40,7 @@ pub struct ErrorMapLayer {
 }
 
 #[derive(Debug)]
-struct Config {
+pub(crate) struct Config {
     protocol: Protocol,
     codec: Codec,
     web_text: bool,
@@ -82,8 +82,10 @@ impl<S> Layer<S> for ErrorMapLayer {
 #[derive(Clone, Debug)]
 pub struct ErrorMap<S> {
     inner: S,
-    config: Arc<Config>,
+    pub(crate) config: Arc<Config>,
 }
+
+crate::macros::define_inner_service_accessors!(ErrorMap);
 
 impl<S, B, R> Service<http::Request<B>> for ErrorMap<S>
 where
@@ -148,37 +150,72 @@ where
         if let Some(reading) = this.reading {
             return reading.as_mut().poll(cx).map(Err);
         }
-        let resp = std::task::ready!(this.inner.poll(cx)).map_err(transport_error)?;
-        let config = &**this.config;
-        let unary_connect =
-            config.protocol == Protocol::Connect && *this.stream_type == StreamType::Unary;
-        if resp.status() != StatusCode::OK {
-            let (parts, body) = resp.into_parts();
-            if !unary_connect {
-                let mut err = status_error(config.protocol, parts.status, parts.version);
-                *err.headers_mut() = parts.headers;
-                return Poll::Ready(Err(err));
+        let resp = std::task::ready!(this.inner.poll(cx));
+        Poll::Ready(match check(this.config, *this.stream_type, resp) {
+            Checked::Answer(resp) => Ok(resp),
+            Checked::Failed(e) => Err(e),
+            Checked::ReadError(mut reading) => {
+                let polled = reading.as_mut().poll(cx);
+                *this.reading = Some(reading);
+                return polled.map(Err);
             }
-            let config = Arc::clone(this.config);
-            let mut reading: BoxFuture<ConnectError> = Box::pin(async move {
-                let mut err =
-                    connect_unary_error(&config, parts.status, &parts.headers, body).await;
-                let mut headers = parts.headers;
-                *err.trailers_mut() = take_trailer_headers(&mut headers);
-                *err.headers_mut() = headers;
-                err
-            });
-            let polled = reading.as_mut().poll(cx);
-            *this.reading = Some(reading);
-            return polled.map(Err);
-        }
-        if let Err(mut err) = check_content_type(config, unary_connect, resp.headers()) {
-            *err.headers_mut() = resp.headers().clone();
-            return Poll::Ready(Err(err));
-        }
-        Poll::Ready(Ok(resp))
+        })
     }
 }
+
+/// What error mapping makes of the channel's answer to a call of
+/// `stream_type`.
+pub(crate) enum Checked<R> {
+    /// An RPC answer, for framing to read.
+    Answer(http::Response<R>),
+    /// Not one: the call fails with this.
+    Failed(ConnectError),
+    /// A Connect unary error, whose JSON body is being read.
+    ReadError(BoxFuture<ConnectError>),
+}
+
+/// Maps a channel failure, a non-200 status or a wrong content type to
+/// the call's error; a Connect unary error's body is read (bounded) for
+/// the error it carries.
+pub(crate) fn check<R, E>(
+    config: &Arc<Config>,
+    stream_type: StreamType,
+    resp: Result<http::Response<R>, E>,
+) -> Checked<R>
+where
+    E: Into<BoxError>,
+    R: Body<Data = Bytes> + Send + 'static,
+    R::Error: Into<BoxError>,
+{
+    let resp = match resp {
+        Ok(resp) => resp,
+        Err(e) => return Checked::Failed(transport_error(e)),
+    };
+    let unary_connect = config.protocol == Protocol::Connect && stream_type == StreamType::Unary;
+    if resp.status() != StatusCode::OK {
+        let (parts, body) = resp.into_parts();
+        if !unary_connect {
+            let mut err = status_error(config.protocol, parts.status, parts.version);
+            *err.headers_mut() = parts.headers;
+            return Checked::Failed(err);
+        }
+        let config = Arc::clone(config);
+        return Checked::ReadError(Box::pin(async move {
+            let mut err = connect_unary_error(&config, parts.status, &parts.headers, body).await;
+            let mut headers = parts.headers;
+            *err.trailers_mut() = take_trailer_headers(&mut headers);
+            *err.headers_mut() = headers;
+            err
+        }));
+    }
+    if let Err(mut err) = check_content_type(config, unary_connect, resp.headers()) {
+        *err.headers_mut() = resp.headers().clone();
+        return Checked::Failed(err);
+    }
+    Checked::Answer(resp)
+}
+
+
 
 /// The error for a channel failure: a [`ConnectError`] found in the error
 /// chain as it is, a timeout as `deadline_exceeded`, anything else

@@ -68,9 +68,11 @@ impl<S> Layer<S> for ConnectGetLayer {
 #[derive(Clone, Debug)]
 pub struct ConnectGet<S> {
     inner: S,
-    policy: GetPolicy,
-    max_url_bytes: usize,
+    pub(crate) policy: GetPolicy,
+    pub(crate) max_url_bytes: usize,
 }
+
+crate::macros::define_inner_service_accessors!(ConnectGet);
 
 impl<S> Service<http::Request<ClientBody>> for ConnectGet<S>
 where

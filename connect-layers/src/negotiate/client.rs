@@ -58,10 +58,12 @@ impl<S> Layer<S> for NegotiateLayer {
 #[derive(Clone, Debug)]
 pub struct Negotiate<S> {
     inner: S,
-    protocol: Protocol,
-    codec: Codec,
-    web_text: bool,
+    pub(crate) protocol: Protocol,
+    pub(crate) codec: Codec,
+    pub(crate) web_text: bool,
 }
+
+crate::macros::define_inner_service_accessors!(Negotiate);
 
 impl<S, B> Service<http::Request<B>> for Negotiate<S>
 where
@@ -80,29 +82,48 @@ where
             .extensions()
             .get::<MethodRoute>()
             .map_or(StreamType::Unary, |m| m.0.stream_type());
-        let ct = content_type::request(self.protocol, self.codec, stream_type, self.web_text);
-        let headers = req.headers_mut();
-        headers.insert(CONTENT_TYPE, HeaderValue::from_static(ct));
-        if !headers.contains_key(USER_AGENT) {
-            headers.insert(USER_AGENT, HeaderValue::from_static(DEFAULT_USER_AGENT));
-        }
-        match self.protocol {
-            Protocol::Connect => {
-                headers.insert(
-                    names::CONNECT_PROTOCOL_VERSION,
-                    HeaderValue::from_static("1"),
-                );
-            }
-            Protocol::Grpc => {
-                headers.insert(TE, HeaderValue::from_static("trailers"));
-            }
-            _ => {
-                if !headers.contains_key(X_USER_AGENT) {
-                    headers.insert(X_USER_AGENT, HeaderValue::from_static(DEFAULT_USER_AGENT));
-                }
-            }
-        }
+        write_headers(
+            self.protocol,
+            self.codec,
+            self.web_text,
+            stream_type,
+            req.headers_mut(),
+        );
         self.inner.call(req)
+    }
+}
+
+
+/// Writes the headers that name `protocol` and `codec` for a call of
+/// `stream_type`: content type, protocol version or `te`, user agent.
+pub(crate) fn write_headers(
+    protocol: Protocol,
+    codec: Codec,
+    web_text: bool,
+    stream_type: StreamType,
+    headers: &mut http::HeaderMap,
+) {
+    let ct = content_type::request(protocol, codec, stream_type, web_text);
+    headers.insert(CONTENT_TYPE, HeaderValue::from_static(ct));
+    // One lookup each: a caller's own user agent stays.
+    headers
+        .entry(USER_AGENT)
+        .or_insert(HeaderValue::from_static(DEFAULT_USER_AGENT));
+    match protocol {
+        Protocol::Connect => {
+            headers.insert(
+                names::CONNECT_PROTOCOL_VERSION,
+                HeaderValue::from_static("1"),
+            );
+        }
+        Protocol::Grpc => {
+            headers.insert(TE, HeaderValue::from_static("trailers"));
+        }
+        _ => {
+            headers
+                .entry(X_USER_AGENT)
+                .or_insert(HeaderValue::from_static(DEFAULT_USER_AGENT));
+        }
     }
 }
 

@@ -41,8 +41,10 @@ impl<S> Layer<S> for WebTextLayer {
 #[derive(Clone, Debug)]
 pub struct WebText<S> {
     inner: S,
-    enabled: bool,
+    pub(crate) enabled: bool,
 }
+
+crate::macros::define_inner_service_accessors!(WebText);
 
 /// The response body below [`WebText`]: as received, or decoded from text.
 pub type WebTextResponseBody<R> = Either<R, Base64Body<R>>;
@@ -66,13 +68,31 @@ where
     fn call(&mut self, req: http::Request<ClientBody>) -> Self::Future {
         use futures_util::TryFutureExt as _;
         if !self.enabled {
-            return self.inner.call(req).map_ok(|r| r.map(Either::Left));
+            return self
+                .inner
+                .call(req)
+                .map_ok(plain_response as fn(http::Response<R>) -> _);
         }
-        let req = req.map(|b| b.map_chunks(|c: Bytes| encode_chunk(&c)));
         self.inner
-            .call(req)
-            .map_ok(|r| r.map(|b| Either::Right(Base64Body::new(b))))
+            .call(text_request(req))
+            .map_ok(text_response as fn(http::Response<R>) -> _)
     }
+}
+
+
+/// A request in text mode: its body as base64.
+pub(crate) fn text_request(req: http::Request<ClientBody>) -> http::Request<ClientBody> {
+    req.map(|b| b.map_chunks(|c: Bytes| encode_chunk(&c)))
+}
+
+/// A binary answer, as the layer hands it up.
+pub(crate) fn plain_response<R>(resp: http::Response<R>) -> http::Response<WebTextResponseBody<R>> {
+    resp.map(Either::Left)
+}
+
+/// A text-mode answer: its body decoded from base64.
+pub(crate) fn text_response<R>(resp: http::Response<R>) -> http::Response<WebTextResponseBody<R>> {
+    resp.map(|b| Either::Right(Base64Body::new(b)))
 }
 
 #[cfg(test)]

@@ -47,22 +47,10 @@ pin_project! {
             method: &'static MethodDescriptor,
             read_max: usize,
         },
-        /// Reading a Connect unary body.
-        Bare {
+        /// Reading the body of a single-response call.
+        Reading {
             #[pin]
-            body: R,
-            collect: Collected,
-            headers: HeaderMap,
-            trailers: HeaderMap,
-            compressed: bool,
-            read_max: usize,
-        },
-        /// Reading the one envelope of a single-response call, and its end.
-        Single {
-            #[pin]
-            reader: EnvelopeReader<R>,
-            headers: HeaderMap,
-            message: Option<Frame>,
+            read: SingleRead<R>,
         },
         /// Finished.
         Done,
@@ -127,119 +115,187 @@ where
                     method,
                     read_max,
                 } => {
-                    let resp = match ready!(fut.poll(cx)) {
-                        Ok(resp) => resp,
+                    let head = ready!(fut.poll(cx)).map(|resp| on_head(config, method, *read_max, resp));
+                    match head {
+                        Ok(Head::Read(read)) => State::Reading { read },
+                        Ok(Head::Stream(resp)) => {
+                            state.set(State::Done);
+                            return Poll::Ready(Ok(resp));
+                        }
                         Err(e) => {
                             state.set(State::Done);
                             return Poll::Ready(Err(e));
                         }
-                    };
-                    let (parts, body) = resp.into_parts();
-                    let mut headers = parts.headers;
-                    let (config, method, read_max) = (Arc::clone(config), *method, *read_max);
-                    if config.protocol == Protocol::Connect
-                        && method.stream_type() == StreamType::Unary
-                    {
-                        let trailers = take_trailer_headers(&mut headers);
-                        let compressed = metadata::find(&headers, &http::header::CONTENT_ENCODING)
-                            .is_some_and(|v| v.as_bytes() != IDENTITY.as_bytes());
-                        State::Bare {
-                            body,
-                            collect: Collected::default(),
-                            headers,
-                            trailers,
-                            compressed,
-                            read_max,
-                        }
-                    } else if method.stream_type().server_streams() {
-                        let items = ItemReader {
-                            encoding: message_encoding(&config, &headers),
-                            headers: reader_headers(config.protocol, &headers),
-                            reader: EnvelopeReader::new(body, read_max, config),
-                        };
-                        state.set(State::Done);
-                        return Poll::Ready(Ok(ClientResponse {
-                            headers,
-                            messages: ResponseFrames::Stream(Box::pin(items)),
-                        }));
-                    } else {
-                        State::Single {
-                            reader: EnvelopeReader::new(body, read_max, config),
-                            headers,
-                            message: None,
-                        }
                     }
                 }
-                Proj::Bare {
-                    mut body,
-                    collect,
-                    headers,
-                    trailers,
-                    compressed,
-                    read_max,
-                } => {
-                    let done = loop {
-                        match ready!(body.as_mut().poll_frame(cx)) {
-                            Some(Ok(frame)) => {
-                                if let Ok(data) = frame.into_data()
-                                    && !collect.push(data, *read_max)
-                                {
-                                    break Err(too_large(*read_max));
-                                }
-                            }
-                            Some(Err(e)) => break Err(body_error(e)),
-                            None => break Ok(collect.take()),
-                        }
-                    };
-                    let result = done.map(|data| ClientResponse {
-                        headers: std::mem::take(headers),
-                        messages: ResponseFrames::Unary {
-                            frame: Frame {
-                                compressed: *compressed && !data.is_empty(),
-                                data,
-                                prefixed: false,
-                            },
-                            trailers: std::mem::take(trailers),
-                        },
-                    });
-                    state.set(State::Done);
-                    return Poll::Ready(result);
-                }
-                Proj::Single {
-                    mut reader,
-                    headers,
-                    message,
-                } => {
-                    let result = loop {
-                        match ready!(reader.as_mut().poll_item(cx, headers)) {
-                            Some(Ok(StreamItem::Message(f))) => {
-                                if message.replace(f).is_some() {
-                                    // A second message is already a
-                                    // violation: don't wait for the rest.
-                                    break cardinality(2, headers, HeaderMap::new());
-                                }
-                            }
-                            Some(Ok(StreamItem::Trailers(trailers))) => match message.take() {
-                                Some(frame) => {
-                                    break Ok(ClientResponse {
-                                        headers: std::mem::take(headers),
-                                        messages: ResponseFrames::Unary { frame, trailers },
-                                    });
-                                }
-                                None => break cardinality(0, headers, trailers),
-                            },
-                            Some(Err(mut e)) => {
-                                *e.headers_mut() = std::mem::take(headers);
-                                break Err(e);
-                            }
-                            None => break cardinality(0, headers, HeaderMap::new()),
-                        }
-                    };
+                Proj::Reading { read } => {
+                    let result = ready!(read.poll_read(cx));
                     state.set(State::Done);
                     return Poll::Ready(result);
                 }
             };
             state.set(next);
+        }
+    }
+}
+
+/// What framing makes of an answer's head.
+pub(crate) enum Head<R> {
+    /// A single-response call: its body is read whole.
+    Read(SingleRead<R>),
+    /// A streamed answer, handed up as it is.
+    Stream(ClientResponse),
+}
+
+/// Framing's decision on an answer's head (`method` is the call's, the
+/// answer's status and content type already checked): a single answer is
+/// read whole (the bare body for Connect unary, else one envelope and the
+/// end of the call); a streamed body becomes a stream of items.
+pub(crate) fn on_head<R>(
+    config: &Arc<FramingConfig>,
+    method: &'static MethodDescriptor,
+    read_max: usize,
+    resp: http::Response<R>,
+) -> Head<R>
+where
+    R: Body<Data = Bytes> + Send + 'static,
+    R::Error: Into<BoxError>,
+{
+    let (parts, body) = resp.into_parts();
+    let mut headers = parts.headers;
+    if config.protocol == Protocol::Connect && method.stream_type() == StreamType::Unary {
+        let trailers = take_trailer_headers(&mut headers);
+        let compressed = metadata::find(&headers, &http::header::CONTENT_ENCODING)
+            .is_some_and(|v| v.as_bytes() != IDENTITY.as_bytes());
+        Head::Read(SingleRead::Bare {
+            body,
+            collect: Collected::default(),
+            headers,
+            trailers,
+            compressed,
+            read_max,
+        })
+    } else if method.stream_type().server_streams() {
+        let items = ItemReader {
+            encoding: message_encoding(config, &headers),
+            headers: reader_headers(config.protocol, &headers),
+            reader: EnvelopeReader::new(body, read_max, Arc::clone(config)),
+        };
+        Head::Stream(ClientResponse {
+            headers,
+            messages: ResponseFrames::Stream(Box::pin(items)),
+        })
+    } else {
+        Head::Read(SingleRead::Single {
+            reader: EnvelopeReader::new(body, read_max, Arc::clone(config)),
+            headers,
+            message: None,
+        })
+    }
+}
+
+pin_project! {
+    /// The body of a single-response call being read: the bare body of a
+    /// Connect unary answer, or the one envelope and the end of the call.
+    #[project = ReadProj]
+    pub(crate) enum SingleRead<R> {
+        /// Reading a Connect unary body.
+        Bare {
+            #[pin]
+            body: R,
+            collect: Collected,
+            headers: HeaderMap,
+            trailers: HeaderMap,
+            compressed: bool,
+            read_max: usize,
+        },
+        /// Reading the one envelope of a single-response call, and its end.
+        Single {
+            #[pin]
+            reader: EnvelopeReader<R>,
+            headers: HeaderMap,
+            message: Option<Frame>,
+        },
+    }
+}
+
+impl<R> SingleRead<R>
+where
+    R: Body<Data = Bytes> + Send + 'static,
+    R::Error: Into<BoxError>,
+{
+    /// Reads on; the answer once the body has ended (after which this is
+    /// spent: its headers are handed on).
+    pub(crate) fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Result<ClientResponse, ConnectError>> {
+        match self.project() {
+            ReadProj::Bare {
+                mut body,
+                collect,
+                headers,
+                trailers,
+                compressed,
+                read_max,
+            } => {
+                let done = loop {
+                    match ready!(body.as_mut().poll_frame(cx)) {
+                        Some(Ok(frame)) => {
+                            if let Ok(data) = frame.into_data()
+                                && !collect.push(data, *read_max)
+                            {
+                                break Err(too_large(*read_max));
+                            }
+                        }
+                        Some(Err(e)) => break Err(body_error(e)),
+                        None => break Ok(collect.take()),
+                    }
+                };
+                Poll::Ready(done.map(|data| ClientResponse {
+                    headers: std::mem::take(headers),
+                    messages: ResponseFrames::Unary {
+                        frame: Frame {
+                            compressed: *compressed && !data.is_empty(),
+                            data,
+                            prefixed: false,
+                        },
+                        trailers: std::mem::take(trailers),
+                    },
+                }))
+            }
+            ReadProj::Single {
+                mut reader,
+                headers,
+                message,
+            } => {
+                let result = loop {
+                    match ready!(reader.as_mut().poll_item(cx, headers)) {
+                        Some(Ok(StreamItem::Message(f))) => {
+                            if message.replace(f).is_some() {
+                                // A second message is already a
+                                // violation: don't wait for the rest.
+                                break cardinality(2, headers, HeaderMap::new());
+                            }
+                        }
+                        Some(Ok(StreamItem::Trailers(trailers))) => match message.take() {
+                            Some(frame) => {
+                                break Ok(ClientResponse {
+                                    headers: std::mem::take(headers),
+                                    messages: ResponseFrames::Unary { frame, trailers },
+                                });
+                            }
+                            None => break cardinality(0, headers, trailers),
+                        },
+                        Some(Err(mut e)) => {
+                            *e.headers_mut() = std::mem::take(headers);
+                            break Err(e);
+                        }
+                        None => break cardinality(0, headers, HeaderMap::new()),
+                    }
+                };
+                Poll::Ready(result)
+            }
         }
     }
 }

@@ -37,6 +37,7 @@ use crate::rpc::{Frame, RequestMessages};
 use crate::{BoxError, ClientBody};
 
 pub use self::future::ResponseFuture;
+pub(crate) use self::future::{Head, SingleRead, on_head};
 pub use self::reader::{body_error, read_bounded};
 
 /// Layer applying [`Framing`].
@@ -47,7 +48,7 @@ pub struct FramingLayer {
 }
 
 #[derive(Debug)]
-struct FramingConfig {
+pub(crate) struct FramingConfig {
     protocol: Protocol,
     scheme: Option<Scheme>,
     authority: Option<Authority>,
@@ -90,8 +91,10 @@ impl<S> Layer<S> for FramingLayer {
 #[derive(Clone, Debug)]
 pub struct Framing<S> {
     inner: S,
-    config: Arc<FramingConfig>,
+    pub(crate) config: Arc<FramingConfig>,
 }
+
+crate::macros::define_inner_service_accessors!(Framing);
 
 impl<S, R> Service<ClientRequest> for Framing<S>
 where
@@ -136,7 +139,7 @@ fn request_uri(config: &FramingConfig, path: &'static str) -> Result<Uri, Connec
     Uri::from_parts(parts).map_err(|e| ConnectError::internal(format!("invalid request URI: {e}")))
 }
 
-fn build_request(
+pub(crate) fn build_request(
     config: &FramingConfig,
     req: ClientRequest,
 ) -> Result<http::Request<ClientBody>, ConnectError> {

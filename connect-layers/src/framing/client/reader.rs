@@ -72,7 +72,7 @@ pub fn body_error(e: impl Into<BoxError>) -> ConnectError {
 
 pin_project! {
     /// Decodes a response body envelope by envelope.
-    pub(super) struct EnvelopeReader<R> {
+    pub(crate) struct EnvelopeReader<R> {
         #[pin]
         body: R,
         decoder: EnvelopeDecoder,

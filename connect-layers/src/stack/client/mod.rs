@@ -2,10 +2,21 @@
 //! channel, for one protocol (Connect, gRPC, or gRPC-Web in binary or text
 //! mode) and codec.
 
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use bytes::Bytes;
 use connect_codec::compression::CompressionRegistry;
-use connect_core::{Codec, Protocol};
+use connect_core::{Codec, ConnectError, Protocol, StreamType};
 use http::Uri;
+use http_body::Body;
+use pin_project_lite::pin_project;
 use tower_layer::Layer;
+use tower_service::Service;
+
+use crate::rpc::client::{ClientRequest, ClientResponse};
 
 use crate::compression::client::{Compression, CompressionLayer};
 use crate::deadline::client::{Deadline, DeadlineLayer};
@@ -14,6 +25,12 @@ use crate::framing::client::{Framing, FramingLayer};
 use crate::get::client::{ConnectGet, ConnectGetLayer, DEFAULT_MAX_URL_BYTES, GetPolicy};
 use crate::negotiate::client::{Negotiate, NegotiateLayer};
 use crate::web_text::client::{WebText, WebTextLayer};
+use crate::{BoxError, ClientBody};
+
+mod unary;
+
+pub use self::unary::UnaryFuture;
+use self::unary::{Unary, unary_encoding};
 
 /// What a client stack is built for: a builder, as the server's
 /// [`StackConfig`](crate::stack::server::StackConfig) is.
@@ -118,19 +135,129 @@ impl ClientStackConfig {
     }
 }
 
-/// The composed client stack over channel `T`, outermost first:
+/// The client layers composed over channel `T`, outermost first:
 /// deadline, compression, framing, negotiate, GET, gRPC-Web text, errors.
-#[cfg(not(feature = "tracing"))]
-pub type ClientStack<T> =
-    Deadline<Compression<Framing<Negotiate<ConnectGet<WebText<ErrorMap<T>>>>>>>;
+/// Streaming calls go through them as they are; [`ClientCore`] takes
+/// unary calls a shorter way.
+pub type Layered<T> = Deadline<Compression<Framing<Negotiate<ConnectGet<WebText<ErrorMap<T>>>>>>>;
 
-/// The composed client stack over channel `T`, outermost first: trace
-/// (feature `tracing`), deadline, compression, framing, negotiate, GET,
-/// gRPC-Web text, errors.
+/// The composed client stack over channel `T`: [`ClientCore`].
+#[cfg(not(feature = "tracing"))]
+pub type ClientStack<T> = ClientCore<T>;
+
+/// The composed client stack over channel `T`: trace (feature `tracing`)
+/// around [`ClientCore`].
 #[cfg(feature = "tracing")]
-pub type ClientStack<T> = crate::observe::ClientTrace<
-    Deadline<Compression<Framing<Negotiate<ConnectGet<WebText<ErrorMap<T>>>>>>>,
->;
+pub type ClientStack<T> = crate::observe::ClientTrace<ClientCore<T>>;
+
+/// The client halves of every concern over channel `T`.
+///
+/// Streaming calls go through [`Layered`], one layer after another. A
+/// unary call runs the same concerns in the same order (each layer's own
+/// request and answer functions) in one future, [`UnaryFuture`], calling
+/// the channel directly: its answer is not built and moved layer by layer.
+/// The two ways answer alike; `client_stack` builds this.
+#[derive(Clone, Debug)]
+pub struct ClientCore<T> {
+    layered: Layered<T>,
+    unary: Arc<Unary>,
+}
+
+impl<T> ClientCore<T> {
+    /// The layers streaming calls go through.
+    pub fn layered(&self) -> &Layered<T> {
+        &self.layered
+    }
+
+    /// The channel.
+    fn channel_mut(&mut self) -> &mut T {
+        self.layered
+            .get_mut() // compression
+            .get_mut() // framing
+            .get_mut() // negotiate
+            .get_mut() // GET
+            .get_mut() // web text
+            .get_mut() // errors
+            .get_mut()
+    }
+}
+
+impl<T, R> Service<ClientRequest> for ClientCore<T>
+where
+    T: Service<http::Request<ClientBody>, Response = http::Response<R>>,
+    T::Error: Into<BoxError>,
+    T::Future: Send + 'static,
+    R: Body<Data = Bytes> + Send + 'static,
+    R::Error: Into<BoxError>,
+{
+    type Response = ClientResponse;
+    type Error = ConnectError;
+    type Future = ResponseFuture<
+        UnaryFuture<T::Future, R>,
+        <Layered<T> as Service<ClientRequest>>::Future,
+    >;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), ConnectError>> {
+        self.layered.poll_ready(cx)
+    }
+
+    fn call(&mut self, req: ClientRequest) -> Self::Future {
+        if req.method.stream_type() != StreamType::Unary {
+            return ResponseFuture {
+                inner: Inner::Layered {
+                    fut: self.layered.call(req),
+                },
+            };
+        }
+        let (method, read_max) = (req.method, req.settings.read_max_bytes);
+        let unary = Arc::clone(&self.unary);
+        let (timing, fut) = unary.send(req, self.channel_mut());
+        ResponseFuture {
+            inner: Inner::Unary {
+                fut: UnaryFuture::new(unary, method, read_max, timing, fut),
+            },
+        }
+    }
+}
+
+pin_project! {
+    /// The response future of [`ClientCore`]: a unary call's
+    /// [`UnaryFuture`], or the layers' future for a streaming call.
+    pub struct ResponseFuture<U, L> {
+        #[pin]
+        inner: Inner<U, L>,
+    }
+}
+
+pin_project! {
+    #[project = InnerProj]
+    enum Inner<U, L> {
+        Unary { #[pin] fut: U },
+        Layered { #[pin] fut: L },
+    }
+}
+
+impl<U, L> std::fmt::Debug for ResponseFuture<U, L> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ResponseFuture")
+    }
+}
+
+impl<U, L> Future for ResponseFuture<U, L>
+where
+    U: Future<Output = Result<ClientResponse, ConnectError>>,
+    L: Future<Output = Result<ClientResponse, ConnectError>>,
+{
+    type Output = Result<ClientResponse, ConnectError>;
+
+    #[inline]
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        match self.project().inner.project() {
+            InnerProj::Unary { fut } => fut.poll(cx),
+            InnerProj::Layered { fut } => fut.poll(cx),
+        }
+    }
+}
 
 /// Builds the client stack for `config` over `channel`.
 ///
@@ -162,7 +289,19 @@ pub fn client_stack<T>(channel: T, config: &ClientStackConfig) -> ClientStack<T>
     let framing =
         FramingLayer::new(protocol, &config.base_uri, config.registry.clone()).layer(negotiate);
     let compression = CompressionLayer::new(protocol, config.registry.clone()).layer(framing);
-    let stack = DeadlineLayer::new(protocol).layer(compression);
+    let layered = DeadlineLayer::new(protocol).layer(compression);
+    let unary = Arc::new(Unary {
+        protocol,
+        compression: Arc::clone(&layered.get_ref().config),
+        encoding: unary_encoding(protocol),
+        framing: Arc::clone(&layered.get_ref().get_ref().config),
+        codec: config.codec,
+        get_policy,
+        max_get_url_bytes: config.max_get_url_bytes,
+        web_text,
+        errors: Arc::clone(&layered.get_ref().get_ref().get_ref().get_ref().get_ref().get_ref().config),
+    });
+    let stack = ClientCore { layered, unary };
     #[cfg(feature = "tracing")]
     let stack = crate::observe::ClientTraceLayer::new(protocol, &config.base_uri).layer(stack);
     stack
