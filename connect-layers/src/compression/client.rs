@@ -106,7 +106,6 @@ where
     }
 }
 
-
 /// Advertises the encodings the client accepts and compresses `req`'s
 /// messages with its send encoding (failing when the registry lacks it).
 pub(crate) fn prepare(config: &Config, req: &mut ClientRequest) -> Result<(), ConnectError> {
@@ -136,12 +135,12 @@ fn compress_request(
     let min = req.settings.compress_min_bytes;
     let messages = std::mem::replace(&mut req.messages, RequestMessages::Unary(Frame::default()));
     req.messages = match messages {
-        RequestMessages::Unary(frame) => RequestMessages::Unary(compress(registry, name, frame, min)?),
+        RequestMessages::Unary(frame) => {
+            RequestMessages::Unary(compress(registry, name, frame, min)?)
+        }
         RequestMessages::Stream(s) => {
             let registry = registry.clone();
-            RequestMessages::Stream(Box::pin(
-                s.map(move |f| compress(&registry, name, f?, min)),
-            ))
+            RequestMessages::Stream(Box::pin(s.map(move |f| compress(&registry, name, f?, min))))
         }
     };
     Ok(())

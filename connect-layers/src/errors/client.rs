@@ -215,8 +215,6 @@ where
     Checked::Answer(resp)
 }
 
-
-
 /// The error for a channel failure: a [`ConnectError`] found in the error
 /// chain as it is, a timeout as `deadline_exceeded`, anything else
 /// `unavailable` (which retry policies treat as safe to retry, so a

@@ -93,7 +93,6 @@ where
     }
 }
 
-
 /// Writes the headers that name `protocol` and `codec` for a call of
 /// `stream_type`: content type, protocol version or `te`, user agent.
 pub(crate) fn write_headers(

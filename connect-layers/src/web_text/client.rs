@@ -79,7 +79,6 @@ where
     }
 }
 
-
 /// A request in text mode: its body as base64.
 pub(crate) fn text_request(req: http::Request<ClientBody>) -> http::Request<ClientBody> {
     req.map(|b| b.map_chunks(|c: Bytes| encode_chunk(&c)))

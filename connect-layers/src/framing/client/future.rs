@@ -115,7 +115,8 @@ where
                     method,
                     read_max,
                 } => {
-                    let head = ready!(fut.poll(cx)).map(|resp| on_head(config, method, *read_max, resp));
+                    let head =
+                        ready!(fut.poll(cx)).map(|resp| on_head(config, method, *read_max, resp));
                     match head {
                         Ok(Head::Read(read)) => State::Reading { read },
                         Ok(Head::Stream(resp)) => {

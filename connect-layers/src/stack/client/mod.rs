@@ -192,10 +192,8 @@ where
 {
     type Response = ClientResponse;
     type Error = ConnectError;
-    type Future = ResponseFuture<
-        UnaryFuture<T::Future, R>,
-        <Layered<T> as Service<ClientRequest>>::Future,
-    >;
+    type Future =
+        ResponseFuture<UnaryFuture<T::Future, R>, <Layered<T> as Service<ClientRequest>>::Future>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), ConnectError>> {
         self.layered.poll_ready(cx)
@@ -299,10 +297,22 @@ pub fn client_stack<T>(channel: T, config: &ClientStackConfig) -> ClientStack<T>
         get_policy,
         max_get_url_bytes: config.max_get_url_bytes,
         web_text,
-        errors: Arc::clone(&layered.get_ref().get_ref().get_ref().get_ref().get_ref().get_ref().config),
+        errors: Arc::clone(
+            &layered
+                .get_ref()
+                .get_ref()
+                .get_ref()
+                .get_ref()
+                .get_ref()
+                .get_ref()
+                .config,
+        ),
     });
     let stack = ClientCore { layered, unary };
     #[cfg(feature = "tracing")]
     let stack = crate::observe::ClientTraceLayer::new(protocol, &config.base_uri).layer(stack);
     stack
 }
+
+#[cfg(test)]
+mod tests;

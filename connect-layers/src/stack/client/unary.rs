@@ -175,7 +175,13 @@ where
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let mut this = self.project();
-        let polled = poll_state(this.state.as_mut(), cx, this.unary, this.method, *this.read_max);
+        let polled = poll_state(
+            this.state.as_mut(),
+            cx,
+            this.unary,
+            this.method,
+            *this.read_max,
+        );
         let Poll::Ready(result) = polled else {
             if let Some(deadline) = *this.deadline
                 && this

@@ -1,0 +1,339 @@
+//! The unary path answers as the layers do: case by case, the same request
+//! reaches the channel and the same answer or error comes back.
+
+use std::convert::Infallible;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use bytes::Bytes;
+use connect_core::{Idempotency, MethodDescriptor};
+use http::{HeaderMap, HeaderValue, StatusCode};
+use http_body::Frame as BodyFrame;
+use http_body_util::{BodyExt as _, StreamBody};
+use tower::ServiceExt as _;
+
+use super::*;
+use crate::rpc::client::{CallSettings, ResponseFrames};
+use crate::rpc::{Frame, RequestMessages};
+
+static UNARY: MethodDescriptor = MethodDescriptor::new(
+    "a.v1.S",
+    "M",
+    "/a.v1.S/M",
+    StreamType::Unary,
+    Idempotency::NoSideEffects,
+);
+
+type Chunks = futures_util::stream::Iter<std::vec::IntoIter<Result<BodyFrame<Bytes>, Infallible>>>;
+
+/// An answer the channel gives: status, headers, body chunks, trailers;
+/// `None` never answers.
+/// Status, headers, body chunks and trailers.
+type Parts = (
+    StatusCode,
+    Vec<(&'static str, &'static str)>,
+    Vec<Bytes>,
+    Option<HeaderMap>,
+);
+
+#[derive(Clone)]
+struct Answer(Option<Parts>);
+
+/// What reached the channel: method, URI, headers and body.
+type Seen = (http::Method, http::Uri, HeaderMap, Bytes);
+
+/// A channel that records each request and gives its answer.
+#[derive(Clone)]
+struct Script {
+    answer: Answer,
+    seen: Arc<Mutex<Vec<Seen>>>,
+}
+
+impl tower_service::Service<http::Request<ClientBody>> for Script {
+    type Response = http::Response<StreamBody<Chunks>>;
+    type Error = std::io::Error;
+    type Future = crate::BoxFuture<Result<Self::Response, std::io::Error>>;
+
+    fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, req: http::Request<ClientBody>) -> Self::Future {
+        let (answer, seen) = (self.answer.clone(), Arc::clone(&self.seen));
+        Box::pin(async move {
+            let (parts, body) = req.into_parts();
+            let body = body
+                .collect()
+                .await
+                .map(|b| b.to_bytes())
+                .unwrap_or_default();
+            seen.lock()
+                .unwrap()
+                .push((parts.method, parts.uri, parts.headers, body));
+            let Some((status, headers, chunks, trailers)) = answer.0 else {
+                std::future::pending::<()>().await;
+                unreachable!("never answers");
+            };
+            if status == StatusCode::BAD_GATEWAY && chunks.is_empty() {
+                return Err(std::io::Error::new(
+                    std::io::ErrorKind::ConnectionRefused,
+                    "refused",
+                ));
+            }
+            let mut frames: Vec<_> = chunks.into_iter().map(|c| Ok(BodyFrame::data(c))).collect();
+            frames.extend(trailers.map(|t| Ok(BodyFrame::trailers(t))));
+            let mut resp = http::Response::new(StreamBody::new(futures_util::stream::iter(frames)));
+            *resp.status_mut() = status;
+            for (name, value) in headers {
+                resp.headers_mut()
+                    .append(name, HeaderValue::from_static(value));
+            }
+            Ok(resp)
+        })
+    }
+}
+
+/// An answer or error, in a form two runs can be compared in.
+fn outcome(r: Result<ClientResponse, ConnectError>) -> String {
+    match r {
+        Ok(resp) => match resp.messages {
+            ResponseFrames::Unary { frame, trailers } => format!(
+                "ok {:?} {:?} {} {:?}",
+                resp.headers, frame.data, frame.compressed, trailers
+            ),
+            ResponseFrames::Stream(_) => "a stream".to_owned(),
+        },
+        Err(e) => format!(
+            "{:?} {:?} {:?} {:?}",
+            e.code(),
+            e.message(),
+            e.headers(),
+            e.trailers()
+        ),
+    }
+}
+
+/// Runs `settings` against `answer` on the unary path and through the
+/// layers; both runs' outcome and what the channel saw.
+async fn both(
+    config: &ClientStackConfig,
+    settings: CallSettings,
+    answer: Answer,
+) -> [(String, Vec<Seen>); 2] {
+    let mut runs = Vec::new();
+    for layered in [false, true] {
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let channel = Script {
+            answer: answer.clone(),
+            seen: Arc::clone(&seen),
+        };
+        let stack = client_stack(channel, config);
+        #[cfg(feature = "tracing")]
+        let stack = stack.into_inner();
+        let req = ClientRequest {
+            method: &UNARY,
+            headers: HeaderMap::new(),
+            extensions: http::Extensions::new(),
+            settings: settings.clone(),
+            messages: RequestMessages::Unary(Frame::new(Bytes::from_static(b"\x0a\x02hi"))),
+        };
+        let out = if layered {
+            stack.layered().clone().oneshot(req).await
+        } else {
+            stack.oneshot(req).await
+        };
+        let seen = std::mem::take(&mut *seen.lock().unwrap());
+        runs.push((outcome(out), seen));
+    }
+    let [a, b]: [_; 2] = runs.try_into().unwrap_or_else(|_| unreachable!());
+    [a, b]
+}
+
+fn answer(
+    status: u16,
+    headers: &[(&'static str, &'static str)],
+    chunks: &[&'static [u8]],
+    trailers: Option<&[(&'static str, &'static str)]>,
+) -> Answer {
+    let trailers = trailers.map(|t| {
+        let mut map = HeaderMap::new();
+        for (name, value) in t {
+            map.append(*name, HeaderValue::from_static(value));
+        }
+        map
+    });
+    Answer(Some((
+        StatusCode::from_u16(status).unwrap(),
+        headers.to_vec(),
+        chunks.iter().map(|c| Bytes::from_static(c)).collect(),
+        trailers,
+    )))
+}
+
+fn config(protocol: Protocol) -> ClientStackConfig {
+    ClientStackConfig::new("http://h:1/api".parse().unwrap()).protocol(protocol)
+}
+
+const ENVELOPE: &[u8] = b"\x00\x00\x00\x00\x04\x0a\x02ok";
+
+#[tokio::test]
+async fn grpc_answers_alike() {
+    let grpc = config(Protocol::Grpc);
+    let ct = ("content-type", "application/grpc");
+    let cases = [
+        answer(
+            200,
+            &[ct, ("x-h", "1")],
+            &[ENVELOPE],
+            Some(&[("grpc-status", "0"), ("x-t", "2")]),
+        ),
+        answer(
+            200,
+            &[ct],
+            &[ENVELOPE],
+            Some(&[("grpc-status", "5"), ("grpc-message", "gone")]),
+        ),
+        answer(
+            200,
+            &[ct, ("grpc-status", "7"), ("grpc-message", "no")],
+            &[],
+            None,
+        ),
+        answer(
+            200,
+            &[ct],
+            &[ENVELOPE, ENVELOPE],
+            Some(&[("grpc-status", "0")]),
+        ),
+        answer(200, &[ct], &[&ENVELOPE[..3]], None),
+        answer(
+            200,
+            &[ct, ("grpc-encoding", "bogus")],
+            &[ENVELOPE],
+            Some(&[("grpc-status", "0")]),
+        ),
+        answer(200, &[("content-type", "text/html")], &[b"<html>"], None),
+        answer(503, &[], &[], None),
+        answer(502, &[], &[], None), // the channel fails
+    ];
+    for (i, case) in cases.into_iter().enumerate() {
+        let [fused, layered] = both(&grpc, CallSettings::default(), case).await;
+        assert_eq!(fused, layered);
+        assert_eq!(fused.0.starts_with("ok"), i == 0, "{}", fused.0);
+        assert_eq!(fused.1.len(), 1, "sent once: {}", fused.0);
+    }
+}
+
+#[tokio::test]
+async fn connect_answers_alike_and_get_is_taken_alike() {
+    let ct = ("content-type", "application/proto");
+    let json = ("content-type", "application/json");
+    let cases = [
+        answer(200, &[ct, ("trailer-x", "y")], &[b"\x0a\x02ok"], None),
+        answer(
+            404,
+            &[json],
+            &[br#"{"code":"not_found","message":"nope"}"#],
+            None,
+        ),
+        answer(500, &[json], &[b"not json"], None),
+        answer(
+            200,
+            &[ct, ("content-encoding", "gzip")],
+            &[b"\x0a\x02ok"],
+            None,
+        ),
+        answer(200, &[("content-type", "application/json")], &[b"{}"], None),
+    ];
+    for get in [GetPolicy::Never, GetPolicy::IfNoSideEffects] {
+        let connect = config(Protocol::Connect).get_policy(get);
+        for (i, case) in cases.clone().into_iter().enumerate() {
+            let [fused, layered] = both(&connect, CallSettings::default(), case).await;
+            assert_eq!(fused, layered);
+            assert_eq!(fused.0.starts_with("ok"), i == 0, "{}", fused.0);
+            let method = &fused.1[0].0;
+            assert_eq!(
+                *method == http::Method::GET,
+                get == GetPolicy::IfNoSideEffects
+            );
+        }
+    }
+}
+
+#[tokio::test]
+async fn grpc_web_text_answers_alike() {
+    let text = config(Protocol::GrpcWeb).web_text(true);
+    // One message, then the trailer frame (grpc-status: 0), in base64.
+    let body: &'static [u8] = b"AAAAAAQKAm9rgAAAABBncnBjLXN0YXR1czogMA0K";
+    let ct = ("content-type", "application/grpc-web-text+proto");
+    for case in [
+        answer(200, &[ct], &[body], None),
+        answer(200, &[ct], &[b"!!"], None),
+    ] {
+        let [fused, layered] = both(&text, CallSettings::default(), case).await;
+        assert_eq!(fused, layered);
+    }
+}
+
+#[tokio::test]
+async fn settings_act_alike() {
+    let grpc = config(Protocol::Grpc);
+    let ok = answer(
+        200,
+        &[("content-type", "application/grpc")],
+        &[ENVELOPE],
+        Some(&[("grpc-status", "0")]),
+    );
+    let zero = CallSettings {
+        timeout: Some(Duration::ZERO),
+        ..CallSettings::default()
+    };
+    let [fused, layered] = both(&grpc, zero, ok.clone()).await;
+    assert_eq!(fused, layered);
+    assert!(
+        fused.0.starts_with("DeadlineExceeded") && fused.1.is_empty(),
+        "{}",
+        fused.0
+    );
+
+    let unknown = CallSettings {
+        send_compression: Some("snappy-not-here"),
+        ..CallSettings::default()
+    };
+    let [fused, layered] = both(&grpc, unknown, ok.clone()).await;
+    assert_eq!(fused, layered);
+    assert!(
+        fused.0.starts_with("Internal") && fused.1.is_empty(),
+        "{}",
+        fused.0
+    );
+
+    let gzip = CallSettings {
+        send_compression: Some("gzip"),
+        timeout: Some(Duration::from_secs(5)),
+        ..CallSettings::default()
+    };
+    let [fused, layered] = both(&grpc, gzip, ok.clone()).await;
+    assert_eq!(fused, layered);
+    assert_eq!(fused.1[0].2["grpc-encoding"], "gzip");
+    assert!(fused.1[0].2.contains_key("grpc-timeout"));
+
+    let small = CallSettings {
+        read_max_bytes: 2,
+        ..CallSettings::default()
+    };
+    let [fused, layered] = both(&grpc, small, ok).await;
+    assert_eq!(fused, layered);
+    assert!(fused.0.starts_with("ResourceExhausted"), "{}", fused.0);
+}
+
+#[tokio::test]
+async fn a_silent_server_meets_the_deadline_alike() {
+    let soon = CallSettings {
+        timeout: Some(Duration::from_millis(20)),
+        ..CallSettings::default()
+    };
+    let [fused, layered] = both(&config(Protocol::Connect), soon, Answer(None)).await;
+    assert_eq!(fused, layered);
+    assert!(fused.0.starts_with("DeadlineExceeded"), "{}", fused.0);
+}
