@@ -9,7 +9,7 @@ use std::task::{Context, Poll};
 
 use bytes::Bytes;
 use connect_codec::compression::CompressionRegistry;
-use connect_core::{Codec, ConnectError, Protocol, StreamType};
+use connect_core::{Codec, ConnectError, Protocol};
 use http::Uri;
 use http_body::Body;
 use pin_project_lite::pin_project;
@@ -27,10 +27,10 @@ use crate::negotiate::client::{Negotiate, NegotiateLayer};
 use crate::web_text::client::{WebText, WebTextLayer};
 use crate::{BoxError, ClientBody};
 
-mod unary;
+mod single;
 
-pub use self::unary::UnaryFuture;
-use self::unary::{Unary, unary_encoding};
+pub use self::single::SingleFuture;
+use self::single::{Single, answer_encodings};
 
 /// What a client stack is built for: a builder, as the server's
 /// [`StackConfig`](crate::stack::server::StackConfig) is.
@@ -137,8 +137,8 @@ impl ClientStackConfig {
 
 /// The client layers composed over channel `T`, outermost first:
 /// deadline, compression, framing, negotiate, GET, gRPC-Web text, errors.
-/// Streaming calls go through them as they are; [`ClientCore`] takes
-/// unary calls a shorter way.
+/// Server-streaming and bidi calls go through them as they are;
+/// [`ClientCore`] takes calls with one answer a shorter way.
 pub type Layered<T> = Deadline<Compression<Framing<Negotiate<ConnectGet<WebText<ErrorMap<T>>>>>>>;
 
 /// The composed client stack over channel `T`: [`ClientCore`].
@@ -152,15 +152,17 @@ pub type ClientStack<T> = crate::observe::ClientTrace<ClientCore<T>>;
 
 /// The client halves of every concern over channel `T`.
 ///
-/// Streaming calls go through [`Layered`], one layer after another. A
-/// unary call runs the same concerns in the same order (each layer's own
-/// request and answer functions) in one future, [`UnaryFuture`], calling
-/// the channel directly: its answer is not built and moved layer by layer.
-/// The two ways answer alike; `client_stack` builds this.
+/// Server-streaming and bidi calls go through [`Layered`], one layer after
+/// another. A call with one answer (unary or client-streaming) runs the
+/// same concerns in the same order (each layer's own request and answer
+/// functions) in one future, [`SingleFuture`], calling the channel
+/// directly: its answer is not built and moved layer by layer. The two
+/// ways answer alike (`stack::client::tests` holds them to it);
+/// [`client_stack`] builds this.
 #[derive(Clone, Debug)]
 pub struct ClientCore<T> {
     layered: Layered<T>,
-    unary: Arc<Unary>,
+    single: Arc<Single>,
 }
 
 impl<T> ClientCore<T> {
@@ -193,14 +195,14 @@ where
     type Response = ClientResponse;
     type Error = ConnectError;
     type Future =
-        ResponseFuture<UnaryFuture<T::Future, R>, <Layered<T> as Service<ClientRequest>>::Future>;
+        ResponseFuture<SingleFuture<T::Future, R>, <Layered<T> as Service<ClientRequest>>::Future>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), ConnectError>> {
         self.layered.poll_ready(cx)
     }
 
     fn call(&mut self, req: ClientRequest) -> Self::Future {
-        if req.method.stream_type() != StreamType::Unary {
+        if req.method.stream_type().server_streams() {
             return ResponseFuture {
                 inner: Inner::Layered {
                     fut: self.layered.call(req),
@@ -208,19 +210,19 @@ where
             };
         }
         let (method, read_max) = (req.method, req.settings.read_max_bytes);
-        let unary = Arc::clone(&self.unary);
-        let (timing, fut) = unary.send(req, self.channel_mut());
+        let single = Arc::clone(&self.single);
+        let (timing, fut) = single.send(req, self.channel_mut());
         ResponseFuture {
-            inner: Inner::Unary {
-                fut: UnaryFuture::new(unary, method, read_max, timing, fut),
+            inner: Inner::Single {
+                fut: SingleFuture::new(single, method, read_max, timing, fut),
             },
         }
     }
 }
 
 pin_project! {
-    /// The response future of [`ClientCore`]: a unary call's
-    /// [`UnaryFuture`], or the layers' future for a streaming call.
+    /// The response future of [`ClientCore`]: a [`SingleFuture`] for a
+    /// call with one answer, the layers' future for a streamed answer.
     pub struct ResponseFuture<U, L> {
         #[pin]
         inner: Inner<U, L>,
@@ -230,7 +232,7 @@ pin_project! {
 pin_project! {
     #[project = InnerProj]
     enum Inner<U, L> {
-        Unary { #[pin] fut: U },
+        Single { #[pin] fut: U },
         Layered { #[pin] fut: L },
     }
 }
@@ -251,7 +253,7 @@ where
     #[inline]
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         match self.project().inner.project() {
-            InnerProj::Unary { fut } => fut.poll(cx),
+            InnerProj::Single { fut } => fut.poll(cx),
             InnerProj::Layered { fut } => fut.poll(cx),
         }
     }
@@ -288,10 +290,10 @@ pub fn client_stack<T>(channel: T, config: &ClientStackConfig) -> ClientStack<T>
         FramingLayer::new(protocol, &config.base_uri, config.registry.clone()).layer(negotiate);
     let compression = CompressionLayer::new(protocol, config.registry.clone()).layer(framing);
     let layered = DeadlineLayer::new(protocol).layer(compression);
-    let unary = Arc::new(Unary {
+    let single = Arc::new(Single {
         protocol,
         compression: Arc::clone(&layered.get_ref().config),
-        encoding: unary_encoding(protocol),
+        encodings: answer_encodings(protocol),
         framing: Arc::clone(&layered.get_ref().get_ref().config),
         codec: config.codec,
         get_policy,
@@ -308,7 +310,7 @@ pub fn client_stack<T>(channel: T, config: &ClientStackConfig) -> ClientStack<T>
                 .config,
         ),
     });
-    let stack = ClientCore { layered, unary };
+    let stack = ClientCore { layered, single };
     #[cfg(feature = "tracing")]
     let stack = crate::observe::ClientTraceLayer::new(protocol, &config.base_uri).layer(stack);
     stack

@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bytes::Bytes;
-use connect_core::{Idempotency, MethodDescriptor};
+use connect_core::{Idempotency, MethodDescriptor, StreamType};
 use http::{HeaderMap, HeaderValue, StatusCode};
 use http_body::Frame as BodyFrame;
 use http_body_util::{BodyExt as _, StreamBody};
@@ -22,6 +22,14 @@ static UNARY: MethodDescriptor = MethodDescriptor::new(
     "/a.v1.S/M",
     StreamType::Unary,
     Idempotency::NoSideEffects,
+);
+
+static CLIENT_STREAM: MethodDescriptor = MethodDescriptor::new(
+    "a.v1.S",
+    "C",
+    "/a.v1.S/C",
+    StreamType::ClientStream,
+    Idempotency::Unknown,
 );
 
 type Chunks = futures_util::stream::Iter<std::vec::IntoIter<Result<BodyFrame<Bytes>, Infallible>>>;
@@ -120,6 +128,16 @@ async fn both(
     settings: CallSettings,
     answer: Answer,
 ) -> [(String, Vec<Seen>); 2] {
+    both_for(&UNARY, config, settings, answer).await
+}
+
+/// [`both`] for a call of `method` (a client stream sends two messages).
+async fn both_for(
+    method: &'static MethodDescriptor,
+    config: &ClientStackConfig,
+    settings: CallSettings,
+    answer: Answer,
+) -> [(String, Vec<Seen>); 2] {
     let mut runs = Vec::new();
     for layered in [false, true] {
         let seen = Arc::new(Mutex::new(Vec::new()));
@@ -130,12 +148,19 @@ async fn both(
         let stack = client_stack(channel, config);
         #[cfg(feature = "tracing")]
         let stack = stack.into_inner();
+        let message = Frame::new(Bytes::from_static(b"\x0a\x02hi"));
+        let messages = if method.stream_type() == StreamType::Unary {
+            RequestMessages::Unary(message)
+        } else {
+            let frames = vec![Ok(message.clone()), Ok(message)];
+            RequestMessages::Stream(Box::pin(futures_util::stream::iter(frames)))
+        };
         let req = ClientRequest {
-            method: &UNARY,
+            method,
             headers: HeaderMap::new(),
             extensions: http::Extensions::new(),
             settings: settings.clone(),
-            messages: RequestMessages::Unary(Frame::new(Bytes::from_static(b"\x0a\x02hi"))),
+            messages,
         };
         let out = if layered {
             stack.layered().clone().oneshot(req).await
@@ -336,4 +361,49 @@ async fn a_silent_server_meets_the_deadline_alike() {
     let [fused, layered] = both(&config(Protocol::Connect), soon, Answer(None)).await;
     assert_eq!(fused, layered);
     assert!(fused.0.starts_with("DeadlineExceeded"), "{}", fused.0);
+}
+
+#[tokio::test]
+async fn client_streams_answer_alike() {
+    let grpc = config(Protocol::Grpc);
+    let ct = ("content-type", "application/grpc");
+    let ok = Some(&[("grpc-status", "0")][..]);
+    for (i, case) in [
+        answer(200, &[ct], &[ENVELOPE], ok),
+        answer(200, &[ct], &[], ok),
+        answer(200, &[ct, ("grpc-status", "3")], &[], None),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let [fused, layered] = both_for(&CLIENT_STREAM, &grpc, CallSettings::default(), case).await;
+        assert_eq!(fused, layered);
+        assert_eq!(fused.0.starts_with("ok"), i == 0, "{}", fused.0);
+        assert_eq!(fused.1[0].3.len(), 2 * 9, "both messages sent");
+    }
+    let connect = config(Protocol::Connect);
+    let ct = ("content-type", "application/connect+proto");
+    let end: &'static [u8] = b"\x02\x00\x00\x00\x02{}";
+    let failed: &'static [u8] =
+        b"\x02\x00\x00\x00\x2a{\"error\":{\"code\":\"aborted\",\"message\":\"x\"}}";
+    for (i, case) in [
+        answer(200, &[ct], &[ENVELOPE, end], None),
+        answer(200, &[ct], &[failed], None),
+        answer(
+            200,
+            &[("content-type", "application/proto")],
+            &[ENVELOPE, end],
+            None,
+        ),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let [fused, layered] =
+            both_for(&CLIENT_STREAM, &connect, CallSettings::default(), case).await;
+        assert_eq!(fused, layered);
+        assert_eq!(fused.0.starts_with("ok"), i == 0, "{}", fused.0);
+        assert_eq!(fused.1[0].2["content-type"], "application/connect+proto");
+        assert_eq!(fused.0.starts_with("Aborted"), i == 1, "{}", fused.0);
+    }
 }

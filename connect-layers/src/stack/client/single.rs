@@ -1,5 +1,6 @@
-//! The unary path of the client stack: the same concerns as the layers, in
-//! the same order, run by one future.
+//! The single-answer path of the client stack (unary and client-streaming
+//! calls): the same concerns as the layers, in the same order, run by one
+//! future.
 //!
 //! Each layer of [`Layered`](super::Layered) builds its future around the
 //! one below it and hands each answer up through its own `poll`: a unary
@@ -34,15 +35,16 @@ use crate::rpc::client::{ClientRequest, ClientResponse};
 use crate::web_text::client::{WebTextResponseBody, plain_response, text_request, text_response};
 use crate::{BoxError, BoxFuture, ClientBody};
 
-/// What the unary path needs of each layer, taken from the layers when the
-/// stack is built.
+/// What the single-answer path needs of each layer, taken from the layers
+/// when the stack is built.
 #[derive(Debug)]
-pub(super) struct Unary {
+pub(super) struct Single {
     /// The protocol on the wire.
     pub(super) protocol: Protocol,
     pub(super) compression: Arc<compression::Config>,
-    /// The header naming the answer's encoding (for unary calls).
-    pub(super) encoding: HeaderName,
+    /// The header naming the answer's encoding: for unary calls, and for
+    /// client streams.
+    pub(super) encodings: (HeaderName, HeaderName),
     pub(super) framing: Arc<FramingConfig>,
     pub(super) codec: Codec,
     pub(super) get_policy: GetPolicy,
@@ -51,7 +53,15 @@ pub(super) struct Unary {
     pub(super) errors: Arc<errors::Config>,
 }
 
-impl Unary {
+impl Single {
+    /// The header naming the encoding of a `stream_type` call's answer.
+    fn encoding(&self, stream_type: StreamType) -> &HeaderName {
+        match stream_type {
+            StreamType::Unary => &self.encodings.0,
+            _ => &self.encodings.1,
+        }
+    }
+
     /// Prepares `req` as the layers would and sends it down `channel`
     /// (ready); the call's deadline, and the channel's future or the error
     /// that ended the call before anything was sent.
@@ -63,6 +73,7 @@ impl Unary {
     where
         T: tower_service::Service<http::Request<ClientBody>>,
     {
+        let stream_type = req.method.stream_type();
         let timing = arm(self.protocol, &mut req);
         if let Timing::Expired = timing {
             return (timing, Err(expired()));
@@ -78,7 +89,7 @@ impl Unary {
             self.protocol,
             self.codec,
             self.web_text,
-            StreamType::Unary,
+            stream_type,
             http.headers_mut(),
         );
         if self.get_policy == GetPolicy::IfNoSideEffects {
@@ -92,16 +103,17 @@ impl Unary {
 }
 
 pin_project! {
-    /// The future of a unary call on the client stack: the channel's
-    /// answer taken through every concern, raced against the deadline.
-    pub struct UnaryFuture<F, R> {
+    /// The future of a unary or client-streaming call on the client stack:
+    /// the channel's answer taken through every concern, raced against the
+    /// deadline.
+    pub struct SingleFuture<F, R> {
         #[pin]
         state: State<F, R>,
         // The deadline's timer, set the first time the call has to wait:
         // an answer already there needs none.
         sleep: Option<Pin<Box<Sleep>>>,
         deadline: Option<Instant>,
-        unary: Arc<Unary>,
+        single: Arc<Single>,
         method: &'static MethodDescriptor,
         read_max: usize,
     }
@@ -123,19 +135,19 @@ pin_project! {
     }
 }
 
-impl<F, R> std::fmt::Debug for UnaryFuture<F, R> {
+impl<F, R> std::fmt::Debug for SingleFuture<F, R> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("UnaryFuture")
+        f.debug_struct("SingleFuture")
             .field("method", &self.method.path())
             .field("deadline", &self.deadline)
             .finish_non_exhaustive()
     }
 }
 
-impl<F, R> UnaryFuture<F, R> {
+impl<F, R> SingleFuture<F, R> {
     /// The call `fut` answers, or the error that ended it before sending.
     pub(super) fn new(
-        unary: Arc<Unary>,
+        single: Arc<Single>,
         method: &'static MethodDescriptor,
         read_max: usize,
         timing: Timing,
@@ -149,11 +161,11 @@ impl<F, R> UnaryFuture<F, R> {
             Ok(fut) => State::Head { fut },
             Err(e) => State::Failed { error: Some(e) },
         };
-        UnaryFuture {
+        SingleFuture {
             state,
             sleep: None,
             deadline,
-            unary,
+            single,
             method,
             read_max,
         }
@@ -164,7 +176,7 @@ fn finished() -> ConnectError {
     ConnectError::internal("call future polled after completion")
 }
 
-impl<F, R, E> Future for UnaryFuture<F, R>
+impl<F, R, E> Future for SingleFuture<F, R>
 where
     F: Future<Output = Result<http::Response<R>, E>>,
     E: Into<BoxError>,
@@ -178,7 +190,7 @@ where
         let polled = poll_state(
             this.state.as_mut(),
             cx,
-            this.unary,
+            this.single,
             this.method,
             *this.read_max,
         );
@@ -208,7 +220,7 @@ where
 fn poll_state<F, R, E>(
     mut state: Pin<&mut State<F, R>>,
     cx: &mut Context<'_>,
-    unary: &Unary,
+    single: &Single,
     method: &'static MethodDescriptor,
     read_max: usize,
 ) -> Poll<Result<ClientResponse, ConnectError>>
@@ -225,20 +237,20 @@ where
             }
             Proj::Head { fut } => {
                 let resp = ready!(fut.poll(cx));
-                match errors::check(&unary.errors, StreamType::Unary, resp) {
+                match errors::check(&single.errors, method.stream_type(), resp) {
                     Checked::Answer(resp) => {
-                        let resp = if unary.web_text {
+                        let resp = if single.web_text {
                             text_response(resp)
                         } else {
                             plain_response(resp)
                         };
-                        match on_head(&unary.framing, method, read_max, resp) {
+                        match on_head(&single.framing, method, read_max, resp) {
                             Head::Read(read) => state.set(State::Reading { read }),
                             // Not for a unary method; handed up as framing would.
                             Head::Stream(resp) => {
                                 return Poll::Ready(compression::finish(
-                                    &unary.compression,
-                                    &unary.encoding,
+                                    &single.compression,
+                                    single.encoding(method.stream_type()),
                                     read_max,
                                     resp,
                                 ));
@@ -253,7 +265,8 @@ where
             Proj::Reading { read } => {
                 let resp = ready!(read.poll_read(cx));
                 return Poll::Ready(resp.and_then(|resp| {
-                    compression::finish(&unary.compression, &unary.encoding, read_max, resp)
+                    let encoding = single.encoding(method.stream_type());
+                    compression::finish(&single.compression, encoding, read_max, resp)
                 }));
             }
             Proj::Done => return Poll::Ready(Err(finished())),
@@ -261,7 +274,11 @@ where
     }
 }
 
-/// The header naming a unary answer's encoding in `protocol`.
-pub(super) fn unary_encoding(protocol: Protocol) -> HeaderName {
-    encoding_headers(protocol, StreamType::Unary).0
+/// The headers naming the encoding of a unary and of a client-streaming
+/// call's answer in `protocol`.
+pub(super) fn answer_encodings(protocol: Protocol) -> (HeaderName, HeaderName) {
+    (
+        encoding_headers(protocol, StreamType::Unary).0,
+        encoding_headers(protocol, StreamType::ClientStream).0,
+    )
 }
