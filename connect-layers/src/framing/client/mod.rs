@@ -19,7 +19,9 @@
 mod future;
 mod reader;
 
+use std::cell::RefCell;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::task::{Context, Poll};
 
 use bytes::Bytes;
@@ -40,6 +42,9 @@ pub use self::future::ResponseFuture;
 pub(crate) use self::future::{Head, SingleRead, on_head};
 pub use self::reader::{body_error, read_bounded};
 
+/// The id the next [`FramingConfig`] gets.
+static NEXT_CONFIG_ID: AtomicU64 = AtomicU64::new(0);
+
 /// Layer applying [`Framing`].
 #[derive(Clone, Debug)]
 #[must_use]
@@ -49,6 +54,8 @@ pub struct FramingLayer {
 
 #[derive(Debug)]
 pub(crate) struct FramingConfig {
+    /// Unique among the configs of this process (the URI cache's key).
+    id: u64,
     protocol: Protocol,
     scheme: Option<Scheme>,
     authority: Option<Authority>,
@@ -65,6 +72,7 @@ impl FramingLayer {
     pub fn new(protocol: Protocol, base_uri: &Uri, registry: CompressionRegistry) -> Self {
         FramingLayer {
             config: Arc::new(FramingConfig {
+                id: NEXT_CONFIG_ID.fetch_add(1, Ordering::Relaxed),
                 protocol,
                 scheme: base_uri.scheme().cloned(),
                 authority: base_uri.authority().cloned(),
@@ -125,7 +133,26 @@ where
     }
 }
 
+/// The URI of `path` on `config`'s server: the last one built on this
+/// thread when it is the same (a client calling one method over and over
+/// parses its path once), else built anew.
 fn request_uri(config: &FramingConfig, path: &'static str) -> Result<Uri, ConnectError> {
+    thread_local! {
+        static LAST: RefCell<Option<(u64, &'static str, Uri)>> = const { RefCell::new(None) };
+    }
+    let cached = LAST.with_borrow(|last| match last {
+        Some((id, p, uri)) if *id == config.id && std::ptr::eq(*p, path) => Some(uri.clone()),
+        _ => None,
+    });
+    if let Some(uri) = cached {
+        return Ok(uri);
+    }
+    let uri = build_uri(config, path)?;
+    LAST.set(Some((config.id, path, uri.clone())));
+    Ok(uri)
+}
+
+fn build_uri(config: &FramingConfig, path: &'static str) -> Result<Uri, ConnectError> {
     let path_and_query = if config.prefix.is_empty() {
         PathAndQuery::from_static(path)
     } else {
@@ -184,6 +211,7 @@ mod uri_tests {
     #[test]
     fn request_uris_keep_the_base_prefix() {
         let config = |base: &'static str| FramingConfig {
+            id: NEXT_CONFIG_ID.fetch_add(1, Ordering::Relaxed),
             protocol: Protocol::Connect,
             scheme: Uri::from_static(base).scheme().cloned(),
             authority: Uri::from_static(base).authority().cloned(),
@@ -197,5 +225,27 @@ mod uri_tests {
         assert_eq!(uri, "http://h:1/a.S/M");
         let uri = request_uri(&config("https://h/api/"), "/a.S/M").unwrap();
         assert_eq!(uri, "https://h/api/a.S/M");
+    }
+
+    #[test]
+    fn the_uri_cache_answers_each_config_and_path_with_its_own() {
+        const PATH: &str = "/a.S/M";
+        const OTHER: &str = "/a.S/N";
+        let config = |base: &'static str| FramingConfig {
+            id: NEXT_CONFIG_ID.fetch_add(1, Ordering::Relaxed),
+            protocol: Protocol::Grpc,
+            scheme: Uri::from_static(base).scheme().cloned(),
+            authority: Uri::from_static(base).authority().cloned(),
+            prefix: String::new(),
+            registry: CompressionRegistry::empty(),
+        };
+        let (a, b) = (config("http://a:1"), config("http://b:2"));
+        for _ in 0..2 {
+            assert_eq!(request_uri(&a, PATH).unwrap(), "http://a:1/a.S/M");
+            assert_eq!(request_uri(&a, PATH).unwrap(), "http://a:1/a.S/M");
+            assert_eq!(request_uri(&b, PATH).unwrap(), "http://b:2/a.S/M");
+            assert_eq!(request_uri(&b, OTHER).unwrap(), "http://b:2/a.S/N");
+            assert_eq!(request_uri(&a, OTHER).unwrap(), "http://a:1/a.S/N");
+        }
     }
 }
