@@ -152,6 +152,7 @@ pub(crate) enum Head<R> {
 /// answer's status and content type already checked): a single answer is
 /// read whole (the bare body for Connect unary, else one envelope and the
 /// end of the call); a streamed body becomes a stream of items.
+#[inline]
 pub(crate) fn on_head<R>(
     config: &Arc<FramingConfig>,
     method: &'static MethodDescriptor,
