@@ -167,7 +167,7 @@ where
 }
 
 /// The response with its stream (if any) cut at `deadline`.
-fn cut_at(resp: ClientResponse, deadline: Instant) -> ClientResponse {
+pub(crate) fn cut_at(resp: ClientResponse, deadline: Instant) -> ClientResponse {
     let messages = match resp.messages {
         ResponseFrames::Stream(s) => ResponseFrames::Stream(Box::pin(DeadlineStream {
             inner: s,

@@ -2,8 +2,6 @@
 //! channel, for one protocol (Connect, gRPC, or gRPC-Web in binary or text
 //! mode) and codec.
 
-use std::future::Future;
-use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
@@ -12,7 +10,6 @@ use connect_codec::compression::CompressionRegistry;
 use connect_core::{Codec, ConnectError, Protocol};
 use http::Uri;
 use http_body::Body;
-use pin_project_lite::pin_project;
 use tower_layer::Layer;
 use tower_service::Service;
 
@@ -27,10 +24,10 @@ use crate::negotiate::client::{Negotiate, NegotiateLayer};
 use crate::web_text::client::{WebText, WebTextLayer};
 use crate::{BoxError, ClientBody};
 
-mod single;
+mod direct;
 
-pub use self::single::SingleFuture;
-use self::single::{Single, answer_encodings};
+pub use self::direct::DirectFuture;
+use self::direct::{Direct, answer_encodings};
 
 /// What a client stack is built for: a builder, as the server's
 /// [`StackConfig`](crate::stack::server::StackConfig) is.
@@ -137,8 +134,8 @@ impl ClientStackConfig {
 
 /// The client layers composed over channel `T`, outermost first:
 /// deadline, compression, framing, negotiate, GET, gRPC-Web text, errors.
-/// Server-streaming and bidi calls go through them as they are;
-/// [`ClientCore`] takes calls with one answer a shorter way.
+/// [`ClientCore`] runs the same concerns a shorter way; the layers serve
+/// those who compose them themselves.
 pub type Layered<T> = Deadline<Compression<Framing<Negotiate<ConnectGet<WebText<ErrorMap<T>>>>>>>;
 
 /// The composed client stack over channel `T`: [`ClientCore`].
@@ -152,21 +149,19 @@ pub type ClientStack<T> = crate::observe::ClientTrace<ClientCore<T>>;
 
 /// The client halves of every concern over channel `T`.
 ///
-/// Server-streaming and bidi calls go through [`Layered`], one layer after
-/// another. A call with one answer (unary or client-streaming) runs the
-/// same concerns in the same order (each layer's own request and answer
-/// functions) in one future, [`SingleFuture`], calling the channel
-/// directly: its answer is not built and moved layer by layer. The two
-/// ways answer alike (`stack::client::tests` holds them to it);
-/// [`client_stack`] builds this.
+/// A call runs each concern's own request and answer functions (the ones
+/// the layers of [`Layered`] call) in the layers' order, in one future,
+/// [`DirectFuture`], calling the channel directly: its answer is not built
+/// and moved layer by layer. The two ways answer alike
+/// (`stack::client::tests` holds them to it); [`client_stack`] builds this.
 #[derive(Clone, Debug)]
 pub struct ClientCore<T> {
     layered: Layered<T>,
-    single: Arc<Single>,
+    direct: Arc<Direct>,
 }
 
 impl<T> ClientCore<T> {
-    /// The layers streaming calls go through.
+    /// The same concerns as layers, over the same channel.
     pub fn layered(&self) -> &Layered<T> {
         &self.layered
     }
@@ -194,68 +189,17 @@ where
 {
     type Response = ClientResponse;
     type Error = ConnectError;
-    type Future =
-        ResponseFuture<SingleFuture<T::Future, R>, <Layered<T> as Service<ClientRequest>>::Future>;
+    type Future = DirectFuture<T::Future, R>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), ConnectError>> {
         self.layered.poll_ready(cx)
     }
 
     fn call(&mut self, req: ClientRequest) -> Self::Future {
-        if req.method.stream_type().server_streams() {
-            return ResponseFuture {
-                inner: Inner::Layered {
-                    fut: self.layered.call(req),
-                },
-            };
-        }
         let (method, read_max) = (req.method, req.settings.read_max_bytes);
-        let single = Arc::clone(&self.single);
-        let (timing, fut) = single.send(req, self.channel_mut());
-        ResponseFuture {
-            inner: Inner::Single {
-                fut: SingleFuture::new(single, method, read_max, timing, fut),
-            },
-        }
-    }
-}
-
-pin_project! {
-    /// The response future of [`ClientCore`]: a [`SingleFuture`] for a
-    /// call with one answer, the layers' future for a streamed answer.
-    pub struct ResponseFuture<U, L> {
-        #[pin]
-        inner: Inner<U, L>,
-    }
-}
-
-pin_project! {
-    #[project = InnerProj]
-    enum Inner<U, L> {
-        Single { #[pin] fut: U },
-        Layered { #[pin] fut: L },
-    }
-}
-
-impl<U, L> std::fmt::Debug for ResponseFuture<U, L> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("ResponseFuture")
-    }
-}
-
-impl<U, L> Future for ResponseFuture<U, L>
-where
-    U: Future<Output = Result<ClientResponse, ConnectError>>,
-    L: Future<Output = Result<ClientResponse, ConnectError>>,
-{
-    type Output = Result<ClientResponse, ConnectError>;
-
-    #[inline]
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        match self.project().inner.project() {
-            InnerProj::Single { fut } => fut.poll(cx),
-            InnerProj::Layered { fut } => fut.poll(cx),
-        }
+        let direct = Arc::clone(&self.direct);
+        let (timing, fut) = direct.send(req, self.channel_mut());
+        DirectFuture::new(direct, method, read_max, timing, fut)
     }
 }
 
@@ -290,7 +234,7 @@ pub fn client_stack<T>(channel: T, config: &ClientStackConfig) -> ClientStack<T>
         FramingLayer::new(protocol, &config.base_uri, config.registry.clone()).layer(negotiate);
     let compression = CompressionLayer::new(protocol, config.registry.clone()).layer(framing);
     let layered = DeadlineLayer::new(protocol).layer(compression);
-    let single = Arc::new(Single {
+    let direct = Arc::new(Direct {
         protocol,
         compression: Arc::clone(&layered.get_ref().config),
         encodings: answer_encodings(protocol),
@@ -310,7 +254,7 @@ pub fn client_stack<T>(channel: T, config: &ClientStackConfig) -> ClientStack<T>
                 .config,
         ),
     });
-    let stack = ClientCore { layered, single };
+    let stack = ClientCore { layered, direct };
     #[cfg(feature = "tracing")]
     let stack = crate::observe::ClientTraceLayer::new(protocol, &config.base_uri).layer(stack);
     stack

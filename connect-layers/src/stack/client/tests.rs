@@ -13,7 +13,7 @@ use http_body_util::{BodyExt as _, StreamBody};
 use tower::ServiceExt as _;
 
 use super::*;
-use crate::rpc::client::{CallSettings, ResponseFrames};
+use crate::rpc::client::{CallSettings, ResponseFrames, StreamItem};
 use crate::rpc::{Frame, RequestMessages};
 
 static UNARY: MethodDescriptor = MethodDescriptor::new(
@@ -29,6 +29,22 @@ static CLIENT_STREAM: MethodDescriptor = MethodDescriptor::new(
     "C",
     "/a.v1.S/C",
     StreamType::ClientStream,
+    Idempotency::Unknown,
+);
+
+static SERVER_STREAM: MethodDescriptor = MethodDescriptor::new(
+    "a.v1.S",
+    "S",
+    "/a.v1.S/S",
+    StreamType::ServerStream,
+    Idempotency::Unknown,
+);
+
+static BIDI: MethodDescriptor = MethodDescriptor::new(
+    "a.v1.S",
+    "B",
+    "/a.v1.S/B",
+    StreamType::BidiStream,
     Idempotency::Unknown,
 );
 
@@ -102,22 +118,39 @@ impl tower_service::Service<http::Request<ClientBody>> for Script {
 }
 
 /// An answer or error, in a form two runs can be compared in.
-fn outcome(r: Result<ClientResponse, ConnectError>) -> String {
+/// A streamed answer is read to its end.
+async fn outcome(r: Result<ClientResponse, ConnectError>) -> String {
+    use futures_util::StreamExt as _;
+    let error = |e: ConnectError| {
+        format!(
+            "{:?} {:?} {:?} {:?}",
+            e.code(),
+            e.message(),
+            e.headers(),
+            e.trailers()
+        )
+    };
     match r {
         Ok(resp) => match resp.messages {
             ResponseFrames::Unary { frame, trailers } => format!(
                 "ok {:?} {:?} {} {:?}",
                 resp.headers, frame.data, frame.compressed, trailers
             ),
-            ResponseFrames::Stream(_) => "a stream".to_owned(),
+            ResponseFrames::Stream(mut items) => {
+                let mut out = format!("ok stream {:?}", resp.headers);
+                while let Some(item) = items.next().await {
+                    out += &match item {
+                        Ok(StreamItem::Message(f)) => {
+                            format!(" message {:?} {}", f.data, f.compressed)
+                        }
+                        Ok(StreamItem::Trailers(t)) => format!(" trailers {t:?}"),
+                        Err(e) => format!(" error {}", error(e)),
+                    };
+                }
+                out
+            }
         },
-        Err(e) => format!(
-            "{:?} {:?} {:?} {:?}",
-            e.code(),
-            e.message(),
-            e.headers(),
-            e.trailers()
-        ),
+        Err(e) => error(e),
     }
 }
 
@@ -149,7 +182,7 @@ async fn both_for(
         #[cfg(feature = "tracing")]
         let stack = stack.into_inner();
         let message = Frame::new(Bytes::from_static(b"\x0a\x02hi"));
-        let messages = if method.stream_type() == StreamType::Unary {
+        let messages = if !method.stream_type().client_streams() {
             RequestMessages::Unary(message)
         } else {
             let frames = vec![Ok(message.clone()), Ok(message)];
@@ -168,7 +201,7 @@ async fn both_for(
             stack.oneshot(req).await
         };
         let seen = std::mem::take(&mut *seen.lock().unwrap());
-        runs.push((outcome(out), seen));
+        runs.push((outcome(out).await, seen));
     }
     let [a, b]: [_; 2] = runs.try_into().unwrap_or_else(|_| unreachable!());
     [a, b]
@@ -406,4 +439,62 @@ async fn client_streams_answer_alike() {
         assert_eq!(fused.1[0].2["content-type"], "application/connect+proto");
         assert_eq!(fused.0.starts_with("Aborted"), i == 1, "{}", fused.0);
     }
+}
+
+#[tokio::test]
+async fn streamed_answers_alike() {
+    let grpc = config(Protocol::Grpc);
+    let ct = ("content-type", "application/grpc");
+    let gzip = ("grpc-encoding", "gzip");
+    let ok = Some(&[("grpc-status", "0"), ("x-t", "1")][..]);
+    let cases = [
+        answer(200, &[ct], &[ENVELOPE, ENVELOPE], ok),
+        answer(200, &[ct], &[ENVELOPE], Some(&[("grpc-status", "9")])),
+        answer(200, &[ct, ("grpc-status", "3")], &[], None),
+        answer(200, &[ct, gzip], &[b"\x01\x00\x00\x00\x02no"], ok),
+        answer(200, &[ct, ("grpc-encoding", "bogus")], &[ENVELOPE], ok),
+        answer(200, &[ct], &[ENVELOPE, &ENVELOPE[..2]], None),
+        answer(404, &[], &[], None),
+    ];
+    for method in [&SERVER_STREAM, &BIDI] {
+        for (i, case) in cases.clone().into_iter().enumerate() {
+            let [fused, layered] = both_for(method, &grpc, CallSettings::default(), case).await;
+            assert_eq!(fused, layered);
+            assert_eq!(
+                fused.0.starts_with("ok stream"),
+                i < 4 || i == 5,
+                "{i}: {}",
+                fused.0
+            );
+        }
+    }
+    // A stream cut at the deadline, both ways.
+    let soon = CallSettings {
+        timeout: Some(Duration::from_secs(30)),
+        ..CallSettings::default()
+    };
+    let [fused, layered] = both_for(
+        &SERVER_STREAM,
+        &grpc,
+        soon,
+        answer(200, &[ct], &[ENVELOPE], ok),
+    )
+    .await;
+    assert_eq!(fused, layered);
+    assert!(fused.1[0].2.contains_key("grpc-timeout"));
+    let web = config(Protocol::GrpcWeb).web_text(true);
+    let body: &'static [u8] = b"AAAAAAQKAm9rgAAAABBncnBjLXN0YXR1czogMA0K";
+    let text = answer(
+        200,
+        &[("content-type", "application/grpc-web-text+proto")],
+        &[body],
+        None,
+    );
+    let [fused, layered] = both_for(&SERVER_STREAM, &web, CallSettings::default(), text).await;
+    assert_eq!(fused, layered);
+    assert!(
+        fused.0.contains("message") && fused.0.contains("trailers"),
+        "{}",
+        fused.0
+    );
 }

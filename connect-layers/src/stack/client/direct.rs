@@ -1,12 +1,12 @@
-//! The single-answer path of the client stack (unary and client-streaming
-//! calls): the same concerns as the layers, in the same order, run by one
-//! future.
+//! The direct path of the client stack: the same concerns as the layers,
+//! in the same order, run by one future, for every kind of call.
 //!
 //! Each layer of [`Layered`](super::Layered) builds its future around the
-//! one below it and hands each answer up through its own `poll`: a unary
-//! call's future was built by value seven times over and its answer moved
-//! four times, which came to a sixth of a call's instructions in `memcpy`
-//! alone. Here each concern's request half runs in turn on the request
+//! one below it and hands each answer up through its own `poll`: a call's
+//! future was built by value seven times over and its answer moved four
+//! times, which came to a sixth of a unary call's instructions in `memcpy`
+//! alone (and more of its time: copies of that size are slow per byte
+//! moved). Here each concern's request half runs in turn on the request
 //! (the very functions its layer calls), the channel is called once, and
 //! one state machine takes the answer through error mapping, gRPC-Web
 //! text, framing and compression, racing the deadline throughout.
@@ -24,7 +24,7 @@ use pin_project_lite::pin_project;
 use tokio::time::{Instant, Sleep};
 
 use crate::compression::client as compression;
-use crate::deadline::client::{Timing, after, arm};
+use crate::deadline::client::{Timing, after, arm, cut_at};
 use crate::deadline::expired;
 use crate::errors::client::{self as errors, Checked};
 use crate::framing::client::{FramingConfig, Head, SingleRead, build_request, on_head};
@@ -35,15 +35,15 @@ use crate::rpc::client::{ClientRequest, ClientResponse};
 use crate::web_text::client::{WebTextResponseBody, plain_response, text_request, text_response};
 use crate::{BoxError, BoxFuture, ClientBody};
 
-/// What the single-answer path needs of each layer, taken from the layers
-/// when the stack is built.
+/// What the direct path needs of each layer, taken from the layers when the
+/// stack is built.
 #[derive(Debug)]
-pub(super) struct Single {
+pub(super) struct Direct {
     /// The protocol on the wire.
     pub(super) protocol: Protocol,
     pub(super) compression: Arc<compression::Config>,
     /// The header naming the answer's encoding: for unary calls, and for
-    /// client streams.
+    /// streaming ones.
     pub(super) encodings: (HeaderName, HeaderName),
     pub(super) framing: Arc<FramingConfig>,
     pub(super) codec: Codec,
@@ -53,7 +53,7 @@ pub(super) struct Single {
     pub(super) errors: Arc<errors::Config>,
 }
 
-impl Single {
+impl Direct {
     /// The header naming the encoding of a `stream_type` call's answer.
     fn encoding(&self, stream_type: StreamType) -> &HeaderName {
         match stream_type {
@@ -103,17 +103,17 @@ impl Single {
 }
 
 pin_project! {
-    /// The future of a unary or client-streaming call on the client stack:
-    /// the channel's answer taken through every concern, raced against the
-    /// deadline.
-    pub struct SingleFuture<F, R> {
+    /// The future of a call on the client stack: the channel's answer
+    /// taken through every concern, raced against the deadline (and a
+    /// streamed answer cut at it).
+    pub struct DirectFuture<F, R> {
         #[pin]
         state: State<F, R>,
         // The deadline's timer, set the first time the call has to wait:
         // an answer already there needs none.
         sleep: Option<Pin<Box<Sleep>>>,
         deadline: Option<Instant>,
-        single: Arc<Single>,
+        direct: Arc<Direct>,
         method: &'static MethodDescriptor,
         read_max: usize,
     }
@@ -135,19 +135,19 @@ pin_project! {
     }
 }
 
-impl<F, R> std::fmt::Debug for SingleFuture<F, R> {
+impl<F, R> std::fmt::Debug for DirectFuture<F, R> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SingleFuture")
+        f.debug_struct("DirectFuture")
             .field("method", &self.method.path())
             .field("deadline", &self.deadline)
             .finish_non_exhaustive()
     }
 }
 
-impl<F, R> SingleFuture<F, R> {
+impl<F, R> DirectFuture<F, R> {
     /// The call `fut` answers, or the error that ended it before sending.
     pub(super) fn new(
-        single: Arc<Single>,
+        direct: Arc<Direct>,
         method: &'static MethodDescriptor,
         read_max: usize,
         timing: Timing,
@@ -161,11 +161,11 @@ impl<F, R> SingleFuture<F, R> {
             Ok(fut) => State::Head { fut },
             Err(e) => State::Failed { error: Some(e) },
         };
-        SingleFuture {
+        DirectFuture {
             state,
             sleep: None,
             deadline,
-            single,
+            direct,
             method,
             read_max,
         }
@@ -176,7 +176,7 @@ fn finished() -> ConnectError {
     ConnectError::internal("call future polled after completion")
 }
 
-impl<F, R, E> Future for SingleFuture<F, R>
+impl<F, R, E> Future for DirectFuture<F, R>
 where
     F: Future<Output = Result<http::Response<R>, E>>,
     E: Into<BoxError>,
@@ -190,7 +190,7 @@ where
         let polled = poll_state(
             this.state.as_mut(),
             cx,
-            this.single,
+            this.direct,
             this.method,
             *this.read_max,
         );
@@ -210,8 +210,9 @@ where
         };
         this.state.set(State::Done);
         Poll::Ready(match (result, *this.deadline) {
+            (Ok(resp), Some(deadline)) => Ok(cut_at(resp, deadline)),
             (Err(e), Some(deadline)) => Err(after(deadline, e)),
-            (result, _) => result,
+            (result, None) => result,
         })
     }
 }
@@ -220,7 +221,7 @@ where
 fn poll_state<F, R, E>(
     mut state: Pin<&mut State<F, R>>,
     cx: &mut Context<'_>,
-    single: &Single,
+    direct: &Direct,
     method: &'static MethodDescriptor,
     read_max: usize,
 ) -> Poll<Result<ClientResponse, ConnectError>>
@@ -237,20 +238,19 @@ where
             }
             Proj::Head { fut } => {
                 let resp = ready!(fut.poll(cx));
-                match errors::check(&single.errors, method.stream_type(), resp) {
+                match errors::check(&direct.errors, method.stream_type(), resp) {
                     Checked::Answer(resp) => {
-                        let resp = if single.web_text {
+                        let resp = if direct.web_text {
                             text_response(resp)
                         } else {
                             plain_response(resp)
                         };
-                        match on_head(&single.framing, method, read_max, resp) {
+                        match on_head(&direct.framing, method, read_max, resp) {
                             Head::Read(read) => state.set(State::Reading { read }),
-                            // Not for a unary method; handed up as framing would.
                             Head::Stream(resp) => {
                                 return Poll::Ready(compression::finish(
-                                    &single.compression,
-                                    single.encoding(method.stream_type()),
+                                    &direct.compression,
+                                    direct.encoding(method.stream_type()),
                                     read_max,
                                     resp,
                                 ));
@@ -265,8 +265,8 @@ where
             Proj::Reading { read } => {
                 let resp = ready!(read.poll_read(cx));
                 return Poll::Ready(resp.and_then(|resp| {
-                    let encoding = single.encoding(method.stream_type());
-                    compression::finish(&single.compression, encoding, read_max, resp)
+                    let encoding = direct.encoding(method.stream_type());
+                    compression::finish(&direct.compression, encoding, read_max, resp)
                 }));
             }
             Proj::Done => return Poll::Ready(Err(finished())),
@@ -274,8 +274,8 @@ where
     }
 }
 
-/// The headers naming the encoding of a unary and of a client-streaming
-/// call's answer in `protocol`.
+/// The headers naming the encoding of a unary and of a streaming call's
+/// answer in `protocol`.
 pub(super) fn answer_encodings(protocol: Protocol) -> (HeaderName, HeaderName) {
     (
         encoding_headers(protocol, StreamType::Unary).0,
