@@ -91,6 +91,51 @@ async fn calls_waiting_for_a_dial_that_fails_are_sent_again() {
     assert_eq!(accepted.load(Ordering::SeqCst), 2, "one failed, one served");
 }
 
+#[tokio::test]
+async fn streaming_calls_waiting_for_a_dial_that_fails_are_sent_again() {
+    let (addr, pem, accepted) = failing_first_connection(Duration::from_millis(100)).await;
+    let tls = ClientTlsConfig::with_roots_pem(pem.as_bytes()).unwrap();
+    let channel = HttpClient::builder().http2_only(true).tls(tls).build();
+    let base = format!("https://localhost:{}", addr.port())
+        .parse()
+        .unwrap();
+    let client = TestServiceClient::new(channel, ClientConfig::new(base).grpc());
+    let mut calls = JoinSet::new();
+    for i in 0..8 {
+        let client = client.clone();
+        calls.spawn(async move {
+            let reqs = futures_util::stream::iter(["a", "b"].map(|t| UnaryRequest {
+                text: format!("{t}{i}"),
+                ..Default::default()
+            }));
+            client
+                .client_stream(reqs)
+                .await
+                .map(|r| (i, r.into_inner()))
+        });
+    }
+    let mut failures = Vec::new();
+    let mut ok = 0;
+    while let Some(done) = calls.join_next().await {
+        match done.unwrap() {
+            Ok((i, resp)) => {
+                // The whole stream went, on the second connection.
+                assert_eq!((resp.text, resp.count), (format!("a{i}b{i}"), 2));
+                ok += 1;
+            }
+            Err(e) => failures.push(e),
+        }
+    }
+    assert_eq!(ok, 7, "failures: {failures:?}");
+    assert_eq!(failures.len(), 1);
+    assert!(
+        !failures[0].message().contains("request was canceled"),
+        "{}",
+        failures[0]
+    );
+    assert_eq!(accepted.load(Ordering::SeqCst), 2, "one failed, one served");
+}
+
 async fn tls_server() -> (SocketAddr, String) {
     let key = rcgen::KeyPair::generate().unwrap();
     let cert = rcgen::CertificateParams::new(vec!["localhost".to_owned()])

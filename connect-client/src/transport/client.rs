@@ -141,14 +141,14 @@ where
         Poll::Ready(Ok(()))
     }
 
-    fn call(&mut self, req: Request<B>) -> ResponseFuture {
+    fn call(&mut self, mut req: Request<B>) -> ResponseFuture {
         if let Err(e) = check_uri(req.uri(), self.tls) {
             return ResponseFuture::failed(e);
         }
         // While a dial is in progress this call may wait for it, and be
         // dropped unsent if it fails: keep what it takes to send it again.
         if self.dials.in_progress()
-            && let Some(resend) = resend(&self.inner, &req)
+            && let Some(resend) = resend(&self.inner, &mut req)
         {
             return ResponseFuture::resendable(self.inner.request(req), resend);
         }
