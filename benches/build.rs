@@ -21,6 +21,44 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     // The fortunes workload (`--bin fortunes`), in its own directory so the
     // bench services' generated code is unchanged.
     generate("fortunes/v1/fortunes.proto", &out.join("fortunes"))?;
+    // The ingest messages as an editions file whose strings skip UTF-8
+    // validation, generated (ours only) with `strict_utf8_mapping`.
+    generate_raw("raw/v1/raw.proto", &out.join("raw"))?;
+    Ok(())
+}
+
+/// Generates `proto` with ours and `strict_utf8_mapping` under `out/ours`,
+/// as an editions file: `edition = 2023`, `utf8_validation = NONE`,
+/// `field_presence = IMPLICIT` (set on the parsed descriptor: protox does
+/// not parse `edition` yet).
+fn generate_raw(proto: &str, out: &Path) -> Result<(), Box<dyn std::error::Error>> {
+    println!("cargo:rerun-if-changed=proto/{proto}");
+    let fds = protox::compile([proto], ["proto"])?;
+    let [file] = <[_; 1]>::try_from(fds.file).map_err(|_| "one file, no imports")?;
+    let mut file = file;
+    file.syntax = Some("editions".into());
+    let mut bytes = file.encode_to_vec();
+    // FileDescriptorProto.edition (14) = EDITION_2023 (1000).
+    bytes.extend_from_slice(&[0x70, 0xE8, 0x07]);
+    // FileDescriptorProto.options (8), merged into the parsed ones:
+    // FileOptions.features (50) = FeatureSet { field_presence (1) =
+    // IMPLICIT (2), utf8_validation (4) = NONE (3) }.
+    bytes.extend_from_slice(&[0x42, 0x07, 0x92, 0x03, 0x04, 0x08, 0x02, 0x20, 0x03]);
+    // FileDescriptorSet.file (1).
+    let mut set = vec![0x0A];
+    prost::encoding::encode_varint(bytes.len() as u64, &mut set);
+    set.extend_from_slice(&bytes);
+    std::fs::create_dir_all(out.join("ours"))?;
+    let fds_path = out.join("descriptors.binpb");
+    std::fs::write(&fds_path, set)?;
+    connectrpc_build::Config::new()
+        .files(&[proto])
+        .includes(&["proto"])
+        .descriptor_set(&fds_path)
+        .out_dir(out.join("ours"))
+        .include_file("_connectrpc.rs")
+        .strict_utf8_mapping(true)
+        .compile()?;
     Ok(())
 }
 

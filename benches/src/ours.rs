@@ -86,6 +86,35 @@ impl LogService for Log {
     }
 }
 
+/// Implements `raw.v1.LogService`: the ingest workload over messages whose
+/// strings skip UTF-8 validation (`strict_utf8_mapping`: they are bytes).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct RawLog;
+
+impl crate::raw_proto::raw::v1::LogService for RawLog {
+    async fn ingest(
+        &self,
+        ctx: Context,
+        request: OwnedView<crate::raw_proto::raw::v1::log_service::IngestRequestView<'static>>,
+    ) -> Result<(crate::raw_proto::raw::v1::IngestResponse, Context), ConnectError> {
+        let (count, bytes) = crate::sum_ingest_view!(request.reborrow());
+        Ok((
+            crate::raw_proto::raw::v1::IngestResponse {
+                count,
+                total_bytes: bytes,
+                ..Default::default()
+            },
+            ctx,
+        ))
+    }
+}
+
+/// The router serving `raw.v1.LogService` alone.
+pub fn raw_router() -> Router {
+    use crate::raw_proto::raw::v1::LogServiceExt as _;
+    Arc::new(RawLog).register(Router::new())
+}
+
 /// The router serving both services (Connect, gRPC and gRPC-Web).
 pub fn router() -> Router {
     let router = Arc::new(Echo).register(Router::new());

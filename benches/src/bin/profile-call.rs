@@ -1,7 +1,11 @@
 //! Calls one framework's tower service in a loop, in process, for a
 //! profiler (`valgrind --tool=callgrind`, `perf`).
 //!
-//! `profile-call <ours|connectrpc09|tonic|bare> <connect|grpc> <echo|ingest|client_stream|server_stream> <calls>`
+//! `profile-call <ours|ours-raw|connectrpc09|tonic|bare> <connect|grpc> <echo|ingest|client_stream|server_stream> <calls>`
+//!
+//! `ours-raw` serves only the ingest workload, over `raw.v1`: the same
+//! messages from an editions file whose strings skip UTF-8 validation,
+//! generated with `strict_utf8_mapping`.
 //!
 //! `bare` answers with the request body and does no RPC work: the floor of
 //! the harness, to subtract from the others.
@@ -37,7 +41,8 @@ where
 
 fn main() {
     let a: Vec<String> = std::env::args().skip(1).collect();
-    let usage = "profile-call <ours|connectrpc09|tonic|bare> <connect|grpc> <echo|ingest|client_stream|server_stream> <calls>";
+    let usage = "profile-call <ours|ours-raw|connectrpc09|tonic|bare> <connect|grpc> <echo|ingest|client_stream|server_stream> <calls>\n\
+                 (ours-raw: ingest only, over raw.v1 (strings not validated as UTF-8, strict_utf8_mapping))";
     assert_eq!(a.len(), 4, "{usage}");
     let proto = match a[1].as_str() {
         "connect" => Proto::Connect,
@@ -52,8 +57,13 @@ fn main() {
         _ => panic!("{usage}"),
     };
     let calls: usize = a[3].parse().expect(usage);
-    let t = Template::new(workload, proto);
+    let mut t = Template::new(workload, proto);
     match a[0].as_str() {
+        "ours-raw" => {
+            assert_eq!(workload, Workload::Ingest, "{usage}");
+            t.path = "/raw.v1.LogService/Ingest";
+            run(&benches::ours::raw_router(), &t, calls, true)
+        }
         "ours" => run(&benches::ours::router(), &t, calls, true),
         "connectrpc09" => run(&benches::published::service(), &t, calls, true),
         "tonic" => run(&benches::tonic_impl::routes(), &t, calls, true),
