@@ -18,6 +18,10 @@ for fw in ours connectrpc09 tonic bare; do
         done
     done
 done
+# The ingest workload over raw.v1 (strict_utf8_mapping).
+for proto in connect grpc; do
+    "$bin/profile-call" ours-raw "$proto" ingest 5 >/dev/null
+done
 "$bin/alloc-count" >/dev/null
 "$bin/client-alloc-count" >/dev/null
 "$bin/trace-overhead" >/dev/null
