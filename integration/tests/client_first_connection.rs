@@ -48,16 +48,24 @@ async fn failing_first_connection(hold: Duration) -> (SocketAddr, String, Arc<At
     (addr, pem, accepted)
 }
 
-#[tokio::test]
-async fn calls_waiting_for_a_dial_that_fails_are_sent_again() {
+/// A gRPC client over HTTP/2 only (one dial at a time, the other calls
+/// wait for it) to a front whose first connection fails its TLS handshake
+/// after 100 ms; and how many connections the front accepted.
+async fn client_behind_a_failing_first_connection()
+-> (TestServiceClient<HttpClient>, Arc<AtomicUsize>) {
     let (addr, pem, accepted) = failing_first_connection(Duration::from_millis(100)).await;
     let tls = ClientTlsConfig::with_roots_pem(pem.as_bytes()).unwrap();
-    // HTTP/2 only: one dial at a time, the other calls wait for it.
     let channel = HttpClient::builder().http2_only(true).tls(tls).build();
     let base = format!("https://localhost:{}", addr.port())
         .parse()
         .unwrap();
     let client = TestServiceClient::new(channel, ClientConfig::new(base).grpc());
+    (client, accepted)
+}
+
+#[tokio::test]
+async fn calls_waiting_for_a_dial_that_fails_are_sent_again() {
+    let (client, accepted) = client_behind_a_failing_first_connection().await;
     let mut calls = JoinSet::new();
     for i in 0..8 {
         let client = client.clone();
@@ -93,13 +101,7 @@ async fn calls_waiting_for_a_dial_that_fails_are_sent_again() {
 
 #[tokio::test]
 async fn streaming_calls_waiting_for_a_dial_that_fails_are_sent_again() {
-    let (addr, pem, accepted) = failing_first_connection(Duration::from_millis(100)).await;
-    let tls = ClientTlsConfig::with_roots_pem(pem.as_bytes()).unwrap();
-    let channel = HttpClient::builder().http2_only(true).tls(tls).build();
-    let base = format!("https://localhost:{}", addr.port())
-        .parse()
-        .unwrap();
-    let client = TestServiceClient::new(channel, ClientConfig::new(base).grpc());
+    let (client, accepted) = client_behind_a_failing_first_connection().await;
     let mut calls = JoinSet::new();
     for i in 0..8 {
         let client = client.clone();
