@@ -48,7 +48,7 @@ impl<S> Layer<S> for DeadlineLayer {
 #[derive(Clone, Debug)]
 pub struct Deadline<S> {
     inner: S,
-    pub(crate) protocol: Protocol,
+    protocol: Protocol,
 }
 
 crate::macros::define_inner_service_accessors!(Deadline);

@@ -68,8 +68,8 @@ impl<S> Layer<S> for ConnectGetLayer {
 #[derive(Clone, Debug)]
 pub struct ConnectGet<S> {
     inner: S,
-    pub(crate) policy: GetPolicy,
-    pub(crate) max_url_bytes: usize,
+    policy: GetPolicy,
+    max_url_bytes: usize,
 }
 
 crate::macros::define_inner_service_accessors!(ConnectGet);

@@ -58,9 +58,9 @@ impl<S> Layer<S> for NegotiateLayer {
 #[derive(Clone, Debug)]
 pub struct Negotiate<S> {
     inner: S,
-    pub(crate) protocol: Protocol,
-    pub(crate) codec: Codec,
-    pub(crate) web_text: bool,
+    protocol: Protocol,
+    codec: Codec,
+    web_text: bool,
 }
 
 crate::macros::define_inner_service_accessors!(Negotiate);

@@ -41,7 +41,7 @@ impl<S> Layer<S> for WebTextLayer {
 #[derive(Clone, Debug)]
 pub struct WebText<S> {
     inner: S,
-    pub(crate) enabled: bool,
+    enabled: bool,
 }
 
 crate::macros::define_inner_service_accessors!(WebText);
