@@ -25,7 +25,7 @@ use tower_service::Service;
 
 use crate::framing::client::read_bounded;
 use crate::framing::take_trailer_headers;
-use crate::protocol::MethodRoute;
+use crate::intercept::method_of;
 use crate::protocol::content_type::{self, Family};
 use crate::{BoxError, BoxFuture};
 
@@ -87,7 +87,7 @@ pub struct ErrorMap<S> {
 
 crate::macros::define_inner_service_accessors!(ErrorMap);
 
-impl<S, B, R> Service<http::Request<B>> for ErrorMap<S>
+impl<S, B: 'static, R> Service<http::Request<B>> for ErrorMap<S>
 where
     S: Service<http::Request<B>, Response = http::Response<R>>,
     S::Error: Into<BoxError>,
@@ -103,10 +103,7 @@ where
     }
 
     fn call(&mut self, req: http::Request<B>) -> Self::Future {
-        let stream_type = req
-            .extensions()
-            .get::<MethodRoute>()
-            .map_or(StreamType::Unary, |m| m.0.stream_type());
+        let stream_type = method_of(&req).map_or(StreamType::Unary, |m| m.stream_type());
         ResponseFuture {
             inner: self.inner.call(req),
             config: Arc::clone(&self.config),

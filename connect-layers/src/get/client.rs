@@ -17,7 +17,8 @@ use tower_service::Service;
 
 use super::{QUERY_BASE64, QUERY_COMPRESSION, QUERY_CONNECT, QUERY_ENCODING, QUERY_MESSAGE};
 use crate::ClientBody;
-use crate::protocol::{MethodRoute, content_type};
+use crate::intercept::method_of;
+use crate::protocol::content_type;
 
 /// The default cap on a GET request's URL, in bytes.
 pub const DEFAULT_MAX_URL_BYTES: usize = 8 * 1024;
@@ -101,10 +102,7 @@ pub fn to_get(
     mut req: http::Request<ClientBody>,
     max_url_bytes: usize,
 ) -> http::Request<ClientBody> {
-    let eligible = req
-        .extensions()
-        .get::<MethodRoute>()
-        .is_some_and(|m| m.0.allows_get())
+    let eligible = method_of(&req).is_some_and(|m| m.allows_get())
         && req.method() == Method::POST
         && req.headers().contains_key(names::CONNECT_PROTOCOL_VERSION);
     let Some(body) = eligible.then(|| req.body().as_full()).flatten() else {
@@ -138,7 +136,7 @@ pub fn to_get(
     };
     *req.method_mut() = Method::GET;
     *req.uri_mut() = uri;
-    *req.body_mut() = ClientBody::empty();
+    *req.body_mut() = req.body().emptied();
     let headers = req.headers_mut();
     for name in [CONTENT_TYPE, CONTENT_ENCODING, CONTENT_LENGTH] {
         headers.remove(name);
@@ -168,7 +166,8 @@ mod tests {
     );
 
     fn post(m: &'static MethodDescriptor, body: &'static [u8]) -> http::Request<ClientBody> {
-        let mut req = http::Request::new(ClientBody::full(bytes::Bytes::from_static(body)));
+        let body = ClientBody::full(bytes::Bytes::from_static(body)).with_method(m);
+        let mut req = http::Request::new(body);
         *req.method_mut() = Method::POST;
         *req.uri_mut() = Uri::from_static("http://h/a.S/G");
         req.headers_mut()
@@ -177,7 +176,6 @@ mod tests {
             .insert(CONTENT_ENCODING, "gzip".parse().unwrap());
         req.headers_mut()
             .insert(names::CONNECT_PROTOCOL_VERSION, "1".parse().unwrap());
-        req.extensions_mut().insert(MethodRoute(m));
         req
     }
 

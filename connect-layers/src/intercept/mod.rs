@@ -11,9 +11,11 @@
 //!   headers, and for unary calls the message (decoded on demand with
 //!   [`server::unary_message`]);
 //! - on the client, around a channel, where it sees each
-//!   `http::Request<ClientBody>`, with the method descriptor in its
-//!   extensions ([`MethodRoute`], read with
-//!   [`method_of`]) and for unary calls the message ([`client::unary_message`]).
+//!   `http::Request<ClientBody>`, with the method descriptor named by its
+//!   body (read with [`method_of`]) and for unary calls the message
+//!   ([`client::unary_message`]). An interceptor that replaces the body
+//!   names the method on the new one
+//!   ([`ClientBody::with_method`](crate::ClientBody::with_method)).
 //!
 //! The common cases need no trait impl: [`headers`] (add or check headers,
 //! synchronously), [`from_fn`] (any async function of the request) and
@@ -65,22 +67,32 @@ pub trait InterceptedRequest: Send + 'static {
     fn extensions_mut(&mut self) -> &mut http::Extensions;
 }
 
-/// The method of a client request, from its [`MethodRoute`] extension
-/// (every request a generated client or [`ClientStack`](crate::ClientStack)
-/// sends carries one).
+/// The method of a client request: the one its
+/// [`ClientBody`](crate::ClientBody) names (every request a generated
+/// client or [`ClientStack`](crate::ClientStack) sends names one), or else
+/// its [`MethodRoute`] extension (for requests built by hand, of any body
+/// type).
 ///
 /// ```
 /// use connect_core::{Idempotency, MethodDescriptor, StreamType};
+/// use connect_layers::ClientBody;
 /// use connect_layers::intercept::{MethodRoute, method_of};
 ///
 /// static M: MethodDescriptor =
 ///     MethodDescriptor::new("a.v1.S", "M", "/a.v1.S/M", StreamType::Unary, Idempotency::Unknown);
+/// let req = http::Request::new(ClientBody::empty().with_method(&M));
+/// assert_eq!(method_of(&req).unwrap().path(), "/a.v1.S/M");
+///
 /// let mut req = http::Request::new(());
 /// req.extensions_mut().insert(MethodRoute(&M));
 /// assert_eq!(method_of(&req).unwrap().path(), "/a.v1.S/M");
+/// assert!(method_of(&http::Request::new(())).is_none());
 /// ```
-pub fn method_of<B>(req: &http::Request<B>) -> Option<&'static MethodDescriptor> {
-    req.extensions().get::<MethodRoute>().map(|route| route.0)
+pub fn method_of<B: 'static>(req: &http::Request<B>) -> Option<&'static MethodDescriptor> {
+    let body = req.body() as &dyn std::any::Any;
+    body.downcast_ref::<crate::ClientBody>()
+        .and_then(crate::ClientBody::method)
+        .or_else(|| req.extensions().get::<MethodRoute>().map(|route| route.0))
 }
 
 /// Async code run before each call goes on, and after it is answered.

@@ -13,7 +13,8 @@ use http::{HeaderName, HeaderValue};
 use tower_layer::Layer;
 use tower_service::Service;
 
-use crate::protocol::{MethodRoute, content_type};
+use crate::intercept::method_of;
+use crate::protocol::content_type;
 
 /// The `user-agent` sent unless the caller sets one.
 pub const DEFAULT_USER_AGENT: &str = concat!("connectrpc-rust/", env!("CARGO_PKG_VERSION"));
@@ -65,7 +66,7 @@ pub struct Negotiate<S> {
 
 crate::macros::define_inner_service_accessors!(Negotiate);
 
-impl<S, B> Service<http::Request<B>> for Negotiate<S>
+impl<S, B: 'static> Service<http::Request<B>> for Negotiate<S>
 where
     S: Service<http::Request<B>>,
 {
@@ -78,10 +79,7 @@ where
     }
 
     fn call(&mut self, mut req: http::Request<B>) -> S::Future {
-        let stream_type = req
-            .extensions()
-            .get::<MethodRoute>()
-            .map_or(StreamType::Unary, |m| m.0.stream_type());
+        let stream_type = method_of(&req).map_or(StreamType::Unary, |m| m.stream_type());
         write_headers(
             self.protocol,
             self.codec,
@@ -130,6 +128,8 @@ pub(crate) fn write_headers(
 mod tests {
     use super::*;
     use connect_core::{Idempotency, MethodDescriptor};
+
+    use crate::protocol::MethodRoute;
 
     static BIDI: MethodDescriptor = MethodDescriptor::new(
         "a.S",

@@ -76,7 +76,7 @@ use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 
 use connect_layers::ClientBody;
-use connect_layers::protocol::MethodRoute;
+use connect_layers::intercept::method_of;
 use tower_layer::Layer;
 use tower_service::Service;
 
@@ -222,7 +222,7 @@ where
 
     fn call(&mut self, req: http::Request<ClientBody>) -> Self::Future {
         Counters::bump(&self.shared.stats.inner.attempts);
-        let method = req.extensions().get::<MethodRoute>().map(|r| r.0);
+        let method = method_of(&req);
         let policy = self.shared.config.policy_for(method);
         let retries = match &**policy {
             Policy::Retry(p) => p.max_attempts > 1,

@@ -33,7 +33,6 @@ use http_body::Body;
 use tower_layer::Layer;
 use tower_service::Service;
 
-use crate::protocol::MethodRoute;
 use crate::rpc::{ClientRequest, ClientResponse};
 use crate::rpc::{Frame, RequestMessages};
 use crate::{BoxError, ClientBody};
@@ -184,13 +183,13 @@ pub(crate) fn build_request(
             }
         }
         RequestMessages::Stream(frames) => ClientBody::frames(frames, limit),
-    };
+    }
+    .with_method(req.method);
     let mut http = http::Request::new(body);
     *http.method_mut() = Method::POST;
     *http.uri_mut() = uri;
     *http.headers_mut() = req.headers;
     *http.extensions_mut() = req.extensions;
-    http.extensions_mut().insert(MethodRoute(req.method));
     Ok(http)
 }
 

@@ -63,8 +63,15 @@ type Parts = (
 #[derive(Clone)]
 struct Answer(Option<Parts>);
 
-/// What reached the channel: method, URI, headers and body.
-type Seen = (http::Method, http::Uri, HeaderMap, Bytes);
+/// What reached the channel: method, URI, headers, body, and the path of
+/// the RPC method the request named.
+type Seen = (
+    http::Method,
+    http::Uri,
+    HeaderMap,
+    Bytes,
+    Option<&'static str>,
+);
 
 /// A channel that records each request and gives its answer.
 #[derive(Clone)]
@@ -85,6 +92,7 @@ impl tower_service::Service<http::Request<ClientBody>> for Script {
     fn call(&mut self, req: http::Request<ClientBody>) -> Self::Future {
         let (answer, seen) = (self.answer.clone(), Arc::clone(&self.seen));
         Box::pin(async move {
+            let rpc = crate::intercept::method_of(&req).map(|m| m.path());
             let (parts, body) = req.into_parts();
             let body = body
                 .collect()
@@ -93,7 +101,7 @@ impl tower_service::Service<http::Request<ClientBody>> for Script {
                 .unwrap_or_default();
             seen.lock()
                 .unwrap()
-                .push((parts.method, parts.uri, parts.headers, body));
+                .push((parts.method, parts.uri, parts.headers, body, rpc));
             let Some((status, headers, chunks, trailers)) = answer.0 else {
                 std::future::pending::<()>().await;
                 unreachable!("never answers");
@@ -201,6 +209,13 @@ async fn both_for(
             stack.oneshot(req).await
         };
         let seen = std::mem::take(&mut *seen.lock().unwrap());
+        for request in &seen {
+            assert_eq!(
+                request.4,
+                Some(method.path()),
+                "the request names its method"
+            );
+        }
         runs.push((outcome(out).await, seen));
     }
     let [a, b]: [_; 2] = runs.try_into().unwrap_or_else(|_| unreachable!());

@@ -14,7 +14,7 @@ fn stream_request(chunks: Vec<Bytes>) -> http::Request<ClientBody> {
     let items: Vec<Result<Bytes, ConnectError>> = chunks.into_iter().map(Ok).collect();
     let body = ClientBody::stream(Box::pin(futures_util::stream::iter(items)));
     let mut req = grpc(&UPLOAD);
-    *req.body_mut() = body;
+    *req.body_mut() = body.with_method(&UPLOAD);
     req
 }
 
@@ -31,6 +31,11 @@ async fn client_streams_replay_within_the_buffer_and_not_beyond() {
         let seen = fake.seen.lock().unwrap();
         assert_eq!(seen[1].body.len(), 256 * 1024);
         assert_eq!(seen[0].body, seen[1].body);
+        let named = |i: usize| seen[i].method.map(|m| m.path());
+        assert_eq!(
+            (named(0), named(1)),
+            (Some("/t.S/Upload"), Some("/t.S/Upload"))
+        );
     }
 
     let fake = Fake::new([unavailable(), Step::Ok]);

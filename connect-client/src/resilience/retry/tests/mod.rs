@@ -11,7 +11,6 @@ use std::time::Duration;
 use bytes::Bytes;
 use connect_core::{Code, ConnectError, Idempotency, MethodDescriptor, StreamType};
 use connect_layers::ClientBody;
-use connect_layers::protocol::MethodRoute;
 use http_body_util::{BodyExt as _, Full};
 use tokio::time::Instant;
 use tower::{Service, ServiceExt as _};
@@ -68,6 +67,8 @@ pub(super) struct Seen {
     pub(super) at: Instant,
     pub(super) headers: http::HeaderMap,
     pub(super) attempt: Option<Attempt>,
+    /// The method the attempt's request named.
+    pub(super) method: Option<&'static MethodDescriptor>,
     pub(super) body: Bytes,
     /// Set when the attempt's future was dropped before it answered.
     pub(super) dropped: Arc<AtomicBool>,
@@ -170,6 +171,7 @@ impl Service<http::Request<ClientBody>> for Fake {
             .expect("an attempt beyond the script");
         let seen = self.seen.clone();
         Box::pin(async move {
+            let method = connect_layers::intercept::method_of(&req);
             let (parts, body) = req.into_parts();
             let dropped = Arc::new(AtomicBool::new(false));
             let mut guard = DropFlag(dropped.clone(), false);
@@ -185,6 +187,7 @@ impl Service<http::Request<ClientBody>> for Fake {
                     at: Instant::now(),
                     headers: parts.headers,
                     attempt: parts.extensions.get::<Attempt>().cloned(),
+                    method,
                     body,
                     dropped,
                 });
@@ -202,7 +205,8 @@ pub(super) fn request(
     ct: &'static str,
     timeout: Option<&str>,
 ) -> http::Request<ClientBody> {
-    let mut req = http::Request::new(ClientBody::full(Bytes::from_static(b"request")));
+    let body = ClientBody::full(Bytes::from_static(b"request")).with_method(method);
+    let mut req = http::Request::new(body);
     *req.method_mut() = http::Method::POST;
     req.headers_mut()
         .insert("content-type", ct.parse().unwrap());
@@ -214,7 +218,6 @@ pub(super) fn request(
         };
         req.headers_mut().insert(name, t.parse().unwrap());
     }
-    req.extensions_mut().insert(MethodRoute(method));
     req
 }
 

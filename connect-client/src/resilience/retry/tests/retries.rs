@@ -25,6 +25,18 @@ async fn retries_up_to_max_attempts_then_hands_up_the_last_failure() {
 }
 
 #[tokio::test(start_paused = true)]
+async fn every_attempt_names_the_method_for_the_layers_below() {
+    let layer = RetryLayer::new(RetryConfig::new());
+    let fake = Fake::new([unavailable(), unavailable(), Step::Ok]);
+    run(&layer, &fake, grpc(&IDEMPOTENT)).await.unwrap();
+    let seen = fake.seen.lock().unwrap();
+    assert_eq!(seen.len(), 3);
+    for attempt in seen.iter() {
+        assert_eq!(attempt.method.map(|m| m.path()), Some("/t.S/Get"));
+    }
+}
+
+#[tokio::test(start_paused = true)]
 async fn backoff_grows_by_the_multiplier_with_jitter_in_bounds() {
     let policy = RetryPolicy::default()
         .max_attempts(5)
