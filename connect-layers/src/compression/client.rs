@@ -12,7 +12,7 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use connect_codec::compression::{CompressionRegistry, IDENTITY};
-use connect_core::{Code, ConnectError, Protocol, metadata};
+use connect_core::{Code, ConnectError, Protocol, StreamType, metadata};
 use futures_util::StreamExt as _;
 use http::{HeaderMap, HeaderName, HeaderValue};
 use pin_project_lite::pin_project;
@@ -109,12 +109,31 @@ where
 /// Advertises the encodings the client accepts and compresses `req`'s
 /// messages with its send encoding (failing when the registry lacks it).
 pub(crate) fn prepare(config: &Config, req: &mut ClientRequest) -> Result<(), ConnectError> {
-    let (encoding, accept) = encoding_headers(config.protocol, req.method.stream_type());
+    write_accept(config, req.method.stream_type(), &mut req.headers);
+    compress_messages(config, req)
+}
+
+/// Names the encodings the client accepts in a `stream_type` call's
+/// request headers.
+pub(crate) fn write_accept(config: &Config, stream_type: StreamType, headers: &mut HeaderMap) {
     if let Some(value) = &config.accept {
-        req.headers.insert(accept, value.clone());
+        let (_, accept) = encoding_headers(config.protocol, stream_type);
+        headers.insert(accept, value.clone());
     }
+}
+
+/// Compresses `req`'s messages with its send encoding, if it has one
+/// (failing when the registry lacks it): [`prepare`] but for the accept
+/// header.
+pub(crate) fn compress_messages(
+    config: &Config,
+    req: &mut ClientRequest,
+) -> Result<(), ConnectError> {
     match req.settings.send_compression.filter(|n| *n != IDENTITY) {
-        Some(name) => compress_request(config, req, name, encoding),
+        Some(name) => {
+            let (encoding, _) = encoding_headers(config.protocol, req.method.stream_type());
+            compress_request(config, req, name, encoding)
+        }
         None => Ok(()),
     }
 }

@@ -18,7 +18,7 @@ use std::task::{Context, Poll, ready};
 
 use bytes::Bytes;
 use connect_core::{Codec, ConnectError, MethodDescriptor, Protocol, StreamType};
-use http::HeaderName;
+use http::{HeaderMap, HeaderName};
 use http_body::Body;
 use pin_project_lite::pin_project;
 use tokio::time::{Instant, Sleep};
@@ -51,6 +51,43 @@ pub(super) struct Direct {
     pub(super) max_get_url_bytes: usize,
     pub(super) web_text: bool,
     pub(super) errors: Arc<errors::Config>,
+    /// The headers compression and negotiation write, for each stream
+    /// type (by [`StreamType`] order), written once: a call with no
+    /// headers of its own starts from a clone, with no header hashed.
+    pub(super) templates: [HeaderMap; 4],
+}
+
+/// Every stream type, in the order of [`Direct::templates`].
+const STREAM_TYPES: [StreamType; 4] = [
+    StreamType::Unary,
+    StreamType::ClientStream,
+    StreamType::ServerStream,
+    StreamType::BidiStream,
+];
+
+fn template_index(stream_type: StreamType) -> usize {
+    match stream_type {
+        StreamType::Unary => 0,
+        StreamType::ClientStream => 1,
+        StreamType::ServerStream => 2,
+        StreamType::BidiStream => 3,
+    }
+}
+
+/// The request headers compression and negotiation write for each stream
+/// type, written by their own functions.
+pub(super) fn header_templates(
+    protocol: Protocol,
+    codec: Codec,
+    web_text: bool,
+    compression: &compression::Config,
+) -> [HeaderMap; 4] {
+    STREAM_TYPES.map(|stream_type| {
+        let mut headers = HeaderMap::new();
+        compression::write_accept(compression, stream_type, &mut headers);
+        write_headers(protocol, codec, web_text, stream_type, &mut headers);
+        headers
+    })
 }
 
 impl Direct {
@@ -74,24 +111,38 @@ impl Direct {
         T: tower_service::Service<http::Request<ClientBody>>,
     {
         let stream_type = req.method.stream_type();
+        // With no headers of its own, the call starts from the headers
+        // compression and negotiation would write; the deadline adds its
+        // timeout to them (a header neither of them writes).
+        let templated = req.headers.is_empty();
+        if templated {
+            req.headers = self.templates[template_index(stream_type)].clone();
+        }
         let timing = arm(self.protocol, &mut req);
         if let Timing::Expired = timing {
             return (timing, Err(expired()));
         }
-        if let Err(e) = compression::prepare(&self.compression, &mut req) {
+        let prepared = if templated {
+            compression::compress_messages(&self.compression, &mut req)
+        } else {
+            compression::prepare(&self.compression, &mut req)
+        };
+        if let Err(e) = prepared {
             return (timing, Err(e));
         }
         let mut http = match build_request(&self.framing, req) {
             Ok(http) => http,
             Err(e) => return (timing, Err(e)),
         };
-        write_headers(
-            self.protocol,
-            self.codec,
-            self.web_text,
-            stream_type,
-            http.headers_mut(),
-        );
+        if !templated {
+            write_headers(
+                self.protocol,
+                self.codec,
+                self.web_text,
+                stream_type,
+                http.headers_mut(),
+            );
+        }
         if self.get_policy == GetPolicy::IfNoSideEffects {
             http = to_get(http, self.max_get_url_bytes);
         }

@@ -27,7 +27,7 @@ use crate::{BoxError, ClientBody};
 mod direct;
 
 pub use self::direct::DirectFuture;
-use self::direct::{Direct, answer_encodings};
+use self::direct::{Direct, answer_encodings, header_templates};
 
 /// What a client stack is built for: a builder, as the server's
 /// [`StackConfig`](crate::stack::server::StackConfig) is.
@@ -234,9 +234,11 @@ pub fn client_stack<T>(channel: T, config: &ClientStackConfig) -> ClientStack<T>
         FramingLayer::new(protocol, &config.base_uri, config.registry.clone()).layer(negotiate);
     let compression = CompressionLayer::new(protocol, config.registry.clone()).layer(framing);
     let layered = DeadlineLayer::new(protocol).layer(compression);
+    let compression = Arc::clone(&layered.get_ref().config);
     let direct = Arc::new(Direct {
         protocol,
-        compression: Arc::clone(&layered.get_ref().config),
+        templates: header_templates(protocol, config.codec, web_text, &compression),
+        compression,
         encodings: answer_encodings(protocol),
         framing: Arc::clone(&layered.get_ref().get_ref().config),
         codec: config.codec,

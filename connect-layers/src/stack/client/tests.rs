@@ -169,7 +169,7 @@ async fn both(
     settings: CallSettings,
     answer: Answer,
 ) -> [(String, Vec<Seen>); 2] {
-    both_for(&UNARY, config, settings, answer).await
+    both_for(&UNARY, config, settings, answer, HeaderMap::new()).await
 }
 
 /// [`both`] for a call of `method` (a client stream sends two messages).
@@ -178,6 +178,7 @@ async fn both_for(
     config: &ClientStackConfig,
     settings: CallSettings,
     answer: Answer,
+    headers: HeaderMap,
 ) -> [(String, Vec<Seen>); 2] {
     let mut runs = Vec::new();
     for layered in [false, true] {
@@ -198,7 +199,7 @@ async fn both_for(
         };
         let req = ClientRequest {
             method,
-            headers: HeaderMap::new(),
+            headers: headers.clone(),
             extensions: http::Extensions::new(),
             settings: settings.clone(),
             messages,
@@ -424,7 +425,14 @@ async fn client_streams_answer_alike() {
     .into_iter()
     .enumerate()
     {
-        let [fused, layered] = both_for(&CLIENT_STREAM, &grpc, CallSettings::default(), case).await;
+        let [fused, layered] = both_for(
+            &CLIENT_STREAM,
+            &grpc,
+            CallSettings::default(),
+            case,
+            HeaderMap::new(),
+        )
+        .await;
         assert_eq!(fused, layered);
         assert_eq!(fused.0.starts_with("ok"), i == 0, "{}", fused.0);
         assert_eq!(fused.1[0].3.len(), 2 * 9, "both messages sent");
@@ -447,8 +455,14 @@ async fn client_streams_answer_alike() {
     .into_iter()
     .enumerate()
     {
-        let [fused, layered] =
-            both_for(&CLIENT_STREAM, &connect, CallSettings::default(), case).await;
+        let [fused, layered] = both_for(
+            &CLIENT_STREAM,
+            &connect,
+            CallSettings::default(),
+            case,
+            HeaderMap::new(),
+        )
+        .await;
         assert_eq!(fused, layered);
         assert_eq!(fused.0.starts_with("ok"), i == 0, "{}", fused.0);
         assert_eq!(fused.1[0].2["content-type"], "application/connect+proto");
@@ -473,7 +487,14 @@ async fn streamed_answers_alike() {
     ];
     for method in [&SERVER_STREAM, &BIDI] {
         for (i, case) in cases.clone().into_iter().enumerate() {
-            let [fused, layered] = both_for(method, &grpc, CallSettings::default(), case).await;
+            let [fused, layered] = both_for(
+                method,
+                &grpc,
+                CallSettings::default(),
+                case,
+                HeaderMap::new(),
+            )
+            .await;
             assert_eq!(fused, layered);
             assert_eq!(
                 fused.0.starts_with("ok stream"),
@@ -493,6 +514,7 @@ async fn streamed_answers_alike() {
         &grpc,
         soon,
         answer(200, &[ct], &[ENVELOPE], ok),
+        HeaderMap::new(),
     )
     .await;
     assert_eq!(fused, layered);
@@ -505,11 +527,60 @@ async fn streamed_answers_alike() {
         &[body],
         None,
     );
-    let [fused, layered] = both_for(&SERVER_STREAM, &web, CallSettings::default(), text).await;
+    let [fused, layered] = both_for(
+        &SERVER_STREAM,
+        &web,
+        CallSettings::default(),
+        text,
+        HeaderMap::new(),
+    )
+    .await;
     assert_eq!(fused, layered);
     assert!(
         fused.0.contains("message") && fused.0.contains("trailers"),
         "{}",
         fused.0
     );
+}
+
+#[tokio::test]
+async fn the_callers_headers_are_kept_alike() {
+    let mut own = HeaderMap::new();
+    own.insert("user-agent", HeaderValue::from_static("mine/1"));
+    own.insert("x-trace", HeaderValue::from_static("7"));
+    let settings = CallSettings {
+        timeout: Some(std::time::Duration::from_secs(5)),
+        ..CallSettings::default()
+    };
+    for protocol in [Protocol::Connect, Protocol::Grpc, Protocol::GrpcWeb] {
+        let answer = answer(200, &[("content-type", "application/proto")], &[], None);
+        for headers in [HeaderMap::new(), own.clone()] {
+            let config = config(protocol);
+            let answer = answer.clone();
+            let [direct, layered] =
+                both_for(&UNARY, &config, settings.clone(), answer, headers.clone()).await;
+            assert_eq!(direct, layered, "{protocol}: the same request and outcome");
+            let sent = &direct.1[0].2;
+            let agent = sent["user-agent"].to_str().unwrap();
+            assert_eq!(
+                agent == "mine/1",
+                !headers.is_empty(),
+                "{protocol}: {agent}"
+            );
+            assert_eq!(sent.contains_key("x-trace"), !headers.is_empty());
+            assert!(sent.contains_key("content-type"), "{protocol}: {sent:?}");
+            let timeout = if protocol == Protocol::Connect {
+                "connect-timeout-ms"
+            } else {
+                "grpc-timeout"
+            };
+            assert!(sent.contains_key(timeout), "{protocol}: {sent:?}");
+            let accept = if protocol == Protocol::Connect {
+                "accept-encoding"
+            } else {
+                "grpc-accept-encoding"
+            };
+            assert!(sent.contains_key(accept), "{protocol}: {sent:?}");
+        }
+    }
 }
