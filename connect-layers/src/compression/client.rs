@@ -181,21 +181,21 @@ pub(crate) fn finish(
             return Err(e);
         }
     };
-    resp.messages = match resp.messages {
-        ResponseFrames::Unary { frame, trailers } => {
-            match decompress(&config.registry, name, read_max, frame) {
-                Ok(frame) => ResponseFrames::Unary { frame, trailers },
-                Err(mut e) => {
-                    *e.headers_mut() = resp.headers;
-                    *e.trailers_mut() = trailers;
-                    return Err(e);
-                }
+    // Framing's reader decompresses streamed messages as it reads them,
+    // with the encoding checked above: no wrapper per stream. An answer
+    // that is not compressed is left where it is (not moved out and back).
+    if let ResponseFrames::Unary { frame, trailers } = &mut resp.messages
+        && frame.compressed
+    {
+        match decompress(&config.registry, name, read_max, std::mem::take(frame)) {
+            Ok(plain) => *frame = plain,
+            Err(mut e) => {
+                *e.trailers_mut() = std::mem::take(trailers);
+                *e.headers_mut() = resp.headers;
+                return Err(e);
             }
         }
-        // Framing's reader decompresses streamed messages as it reads
-        // them, with the encoding checked above: no wrapper per stream.
-        stream @ ResponseFrames::Stream(_) => stream,
-    };
+    }
     Ok(resp)
 }
 

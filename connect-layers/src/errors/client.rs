@@ -171,6 +171,19 @@ pub(crate) enum Checked<R> {
     ReadError(BoxFuture<ConnectError>),
 }
 
+/// Whether `resp` is the call's answer (200, and the content type the call
+/// expects): what [`check`] decides, by reference, so that the common
+/// case moves nothing.
+pub(crate) fn is_answer<R>(
+    config: &Config,
+    stream_type: StreamType,
+    resp: &http::Response<R>,
+) -> bool {
+    let unary_connect = config.protocol == Protocol::Connect && stream_type == StreamType::Unary;
+    resp.status() == StatusCode::OK
+        && check_content_type(config, unary_connect, resp.headers()).is_ok()
+}
+
 /// Maps a channel failure, a non-200 status or a wrong content type to
 /// the call's error; a Connect unary error's body is read (bounded) for
 /// the error it carries.

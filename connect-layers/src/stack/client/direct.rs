@@ -100,16 +100,17 @@ impl Direct {
     }
 
     /// Prepares `req` as the layers would and sends it down `channel`
-    /// (ready); the call's deadline, and the channel's future or the error
-    /// that ended the call before anything was sent.
-    pub(super) fn send<T>(
-        &self,
+    /// (ready): the call's future, built where it is returned (the
+    /// channel's future is not moved through a tuple on its way there).
+    pub(super) fn send<T, R>(
+        self: &Arc<Self>,
         mut req: ClientRequest,
         channel: &mut T,
-    ) -> (Timing, Result<T::Future, ConnectError>)
+    ) -> DirectFuture<T::Future, R>
     where
         T: tower_service::Service<http::Request<ClientBody>>,
     {
+        let (method, read_max) = (req.method, req.settings.read_max_bytes);
         let stream_type = req.method.stream_type();
         // With no headers of its own, the call starts from the headers
         // compression and negotiation would write; the deadline adds its
@@ -120,7 +121,7 @@ impl Direct {
         }
         let timing = arm(self.protocol, &mut req);
         if let Timing::Expired = timing {
-            return (timing, Err(expired()));
+            return DirectFuture::failed(self, method, read_max, expired());
         }
         let prepared = if templated {
             compression::compress_messages(&self.compression, &mut req)
@@ -128,11 +129,13 @@ impl Direct {
             compression::prepare(&self.compression, &mut req)
         };
         if let Err(e) = prepared {
-            return (timing, Err(e));
+            return DirectFuture::failed(self, method, read_max, after_deadline(timing, e));
         }
         let mut http = match build_request(&self.framing, req) {
             Ok(http) => http,
-            Err(e) => return (timing, Err(e)),
+            Err(e) => {
+                return DirectFuture::failed(self, method, read_max, after_deadline(timing, e));
+            }
         };
         if !templated {
             write_headers(
@@ -149,7 +152,19 @@ impl Direct {
         if self.web_text {
             http = text_request(http);
         }
-        (timing, Ok(channel.call(http)))
+        DirectFuture {
+            state: State::Head {
+                fut: channel.call(http),
+            },
+            sleep: None,
+            deadline: match timing {
+                Timing::Until(deadline) => Some(deadline),
+                Timing::Unbounded | Timing::Expired => None,
+            },
+            direct: Arc::clone(self),
+            method,
+            read_max,
+        }
     }
 }
 
@@ -196,30 +211,30 @@ impl<F, R> std::fmt::Debug for DirectFuture<F, R> {
 }
 
 impl<F, R> DirectFuture<F, R> {
-    /// The call `fut` answers, or the error that ended it before sending.
-    pub(super) fn new(
-        direct: Arc<Direct>,
+    /// A call that ended before anything was sent, with `error`.
+    fn failed(
+        direct: &Arc<Direct>,
         method: &'static MethodDescriptor,
         read_max: usize,
-        timing: Timing,
-        fut: Result<F, ConnectError>,
+        error: ConnectError,
     ) -> Self {
-        let deadline = match timing {
-            Timing::Until(deadline) => Some(deadline),
-            Timing::Unbounded | Timing::Expired => None,
-        };
-        let state = match fut {
-            Ok(fut) => State::Head { fut },
-            Err(e) => State::Failed { error: Some(e) },
-        };
         DirectFuture {
-            state,
+            state: State::Failed { error: Some(error) },
             sleep: None,
-            deadline,
-            direct,
+            deadline: None,
+            direct: Arc::clone(direct),
             method,
             read_max,
         }
+    }
+}
+
+/// `error`, for a call with deadline `timing`: as the deadline layer
+/// reports an error of the call it bounds.
+fn after_deadline(timing: Timing, error: ConnectError) -> ConnectError {
+    match timing {
+        Timing::Until(deadline) => after(deadline, error),
+        Timing::Unbounded | Timing::Expired => error,
     }
 }
 
@@ -288,8 +303,13 @@ where
                 return Poll::Ready(Err(error.take().unwrap_or_else(finished)));
             }
             Proj::Head { fut } => {
-                let resp = ready!(fut.poll(cx));
-                match errors::check(&direct.errors, method.stream_type(), resp) {
+                let resp = match ready!(fut.poll(cx)) {
+                    Ok(resp) if errors::is_answer(&direct.errors, method.stream_type(), &resp) => {
+                        Checked::Answer(resp)
+                    }
+                    resp => errors::check(&direct.errors, method.stream_type(), resp),
+                };
+                match resp {
                     Checked::Answer(resp) => {
                         let resp = if direct.web_text {
                             text_response(resp)

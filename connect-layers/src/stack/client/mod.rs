@@ -165,18 +165,18 @@ impl<T> ClientCore<T> {
     pub fn layered(&self) -> &Layered<T> {
         &self.layered
     }
+}
 
-    /// The channel.
-    fn channel_mut(&mut self) -> &mut T {
-        self.layered
-            .get_mut() // compression
-            .get_mut() // framing
-            .get_mut() // negotiate
-            .get_mut() // GET
-            .get_mut() // web text
-            .get_mut() // errors
-            .get_mut()
-    }
+/// The channel under the layers.
+fn channel_mut<T>(layered: &mut Layered<T>) -> &mut T {
+    layered
+        .get_mut() // compression
+        .get_mut() // framing
+        .get_mut() // negotiate
+        .get_mut() // GET
+        .get_mut() // web text
+        .get_mut() // errors
+        .get_mut()
 }
 
 impl<T, R> Service<ClientRequest> for ClientCore<T>
@@ -196,10 +196,7 @@ where
     }
 
     fn call(&mut self, req: ClientRequest) -> Self::Future {
-        let (method, read_max) = (req.method, req.settings.read_max_bytes);
-        let direct = Arc::clone(&self.direct);
-        let (timing, fut) = direct.send(req, self.channel_mut());
-        DirectFuture::new(direct, method, read_max, timing, fut)
+        self.direct.send(req, channel_mut(&mut self.layered))
     }
 }
 
