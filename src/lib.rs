@@ -151,8 +151,8 @@ pub mod __codegen {
     };
     pub use connect_core::{ConnectError, Idempotency, MethodDescriptor, StreamType};
     pub use connect_layers::handler::{
-        BoxFuture, ResponseStream, Streaming, bidi_stream, client_stream, server_stream, unary,
-        unimplemented,
+        BoxFuture, ResponseStream, Streaming, bidi_stream, boxed, client_stream, server_stream,
+        unary, unimplemented,
     };
     pub use connect_layers::rpc::{Context, NamedService, RpcRequest, RpcResponse, RpcService};
     #[cfg(feature = "server")]

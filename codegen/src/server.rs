@@ -157,7 +157,7 @@ pub fn server(service: &ServiceDef, rt: &TokenStream) -> TokenStream {
         let handler = Ident::new(m.stream_kind().handler_fn(), Span::call_site());
         let fn_ident = names::method_fn(&m.name);
         quote! {
-            #path => ::std::boxed::Box::pin(#rt::#handler(req, move |ctx, request| async move {
+            #path => #rt::boxed(move || #rt::#handler(req, move |ctx, request| async move {
                 <T as #trait_ident>::#fn_ident(&*inner, ctx, request).await
             })),
         }

@@ -153,10 +153,10 @@ fn server_dispatch() {
     assert!(
         has(
             &code,
-            r#""/greet.v1.GreetService/Greet" => { ::std::boxed::Box::pin( ::connectrpc::__codegen::unary("#
+            r#""/greet.v1.GreetService/Greet" => { ::connectrpc::__codegen::boxed(move || ::connectrpc::__codegen::unary("#
         ) || has(
             &code,
-            r#""/greet.v1.GreetService/Greet" => ::std::boxed::Box::pin( ::connectrpc::__codegen::unary("#
+            r#""/greet.v1.GreetService/Greet" => ::connectrpc::__codegen::boxed(move || ::connectrpc::__codegen::unary("#
         ),
         "{code}"
     );

@@ -89,8 +89,8 @@ mod __codegen {
     };
     pub(crate) use connect_core::{ConnectError, Idempotency, MethodDescriptor, StreamType};
     pub(crate) use connect_layers::handler::{
-        BoxFuture, ResponseStream, Streaming, bidi_stream, client_stream, server_stream, unary,
-        unimplemented,
+        BoxFuture, ResponseStream, Streaming, bidi_stream, boxed, client_stream, server_stream,
+        unary, unimplemented,
     };
     pub(crate) use connect_layers::rpc::{
         Context, NamedService, RpcRequest, RpcResponse, RpcService,

@@ -136,24 +136,20 @@ impl<T: EchoService> ::connectrpc::__codegen::RpcService for EchoServiceServer<T
         let inner = ::connectrpc::__codegen::Arc::clone(&self.inner);
         match req.head.method.path() {
             "/echo.v1.EchoService/Echo" => {
-                ::std::boxed::Box::pin(
-                    ::connectrpc::__codegen::unary(
-                        req,
-                        move |ctx, request| async move {
-                            <T as EchoService>::echo(&*inner, ctx, request).await
-                        },
-                    ),
-                )
+                ::connectrpc::__codegen::boxed(move || ::connectrpc::__codegen::unary(
+                    req,
+                    move |ctx, request| async move {
+                        <T as EchoService>::echo(&*inner, ctx, request).await
+                    },
+                ))
             }
             "/echo.v1.EchoService/EchoMany" => {
-                ::std::boxed::Box::pin(
-                    ::connectrpc::__codegen::server_stream(
-                        req,
-                        move |ctx, request| async move {
-                            <T as EchoService>::echo_many(&*inner, ctx, request).await
-                        },
-                    ),
-                )
+                ::connectrpc::__codegen::boxed(move || ::connectrpc::__codegen::server_stream(
+                    req,
+                    move |ctx, request| async move {
+                        <T as EchoService>::echo_many(&*inner, ctx, request).await
+                    },
+                ))
             }
             _ => {
                 let err = ::connectrpc::__codegen::unimplemented(&req);

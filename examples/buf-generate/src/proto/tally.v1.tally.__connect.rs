@@ -106,14 +106,12 @@ impl<T: TallyService> ::connectrpc::__codegen::RpcService for TallyServiceServer
         let inner = ::connectrpc::__codegen::Arc::clone(&self.inner);
         match req.head.method.path() {
             "/tally.v1.TallyService/Sum" => {
-                ::std::boxed::Box::pin(
-                    ::connectrpc::__codegen::client_stream(
-                        req,
-                        move |ctx, request| async move {
-                            <T as TallyService>::sum(&*inner, ctx, request).await
-                        },
-                    ),
-                )
+                ::connectrpc::__codegen::boxed(move || ::connectrpc::__codegen::client_stream(
+                    req,
+                    move |ctx, request| async move {
+                        <T as TallyService>::sum(&*inner, ctx, request).await
+                    },
+                ))
             }
             _ => {
                 let err = ::connectrpc::__codegen::unimplemented(&req);
