@@ -14,7 +14,7 @@
 //! | [`framing`] | envelope writing, bounded collection, read limit | body → frames, frames → body | frames → body, body → frames and trailers |
 //! | [`deadline`] | timeout header, deadline, error | header → deadline, enforced | timeout → header, enforced |
 //! | [`compression`] | compress, decompress, accept value | negotiate, decompress requests, compress responses | compress requests, decompress responses |
-//! | [`observe`] | span fields, hooks, trace context | span per call | span per call |
+//! | `observe` (feature `tracing`) | span fields, hooks, trace context | span per call | span per call |
 //! | [`intercept`] | [`Interceptor`](intercept::Interceptor), the layer, `headers` / `from_fn` helpers | around a generated service: [`RpcRequest`]s, the unary message | around a channel: HTTP requests with the method, the unary message |
 //! | [`body`] | | [`ResponseBody`](body::server::ResponseBody) | [`ClientBody`] |
 //! | [`rpc`] | [`Frame`], [`RequestMessages`] | [`RpcRequest`], [`RpcResponse`], [`Context`] | [`ClientRequest`], [`ClientResponse`] |
