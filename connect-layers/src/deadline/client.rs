@@ -109,6 +109,16 @@ pub(crate) enum Timing {
     Until(Instant),
 }
 
+impl Timing {
+    /// The instant the call must end by, if there is one to enforce.
+    pub(crate) fn deadline(self) -> Option<Instant> {
+        match self {
+            Timing::Until(deadline) => Some(deadline),
+            Timing::Unbounded | Timing::Expired => None,
+        }
+    }
+}
+
 /// Writes `req`'s timeout header in `protocol`'s form, and says what must
 /// be enforced locally.
 pub(crate) fn arm(protocol: Protocol, req: &mut ClientRequest) -> Timing {

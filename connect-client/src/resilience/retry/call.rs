@@ -24,14 +24,6 @@ use crate::resilience::{Attempt, ServedBy};
 pub(crate) const PREVIOUS_ATTEMPTS: HeaderName =
     HeaderName::from_static("grpc-previous-rpc-attempts");
 
-/// `body`, naming `method` (a replayed body is built anew).
-fn named(body: ClientBody, method: Option<&'static MethodDescriptor>) -> ClientBody {
-    match method {
-        Some(m) => body.with_method(m),
-        None => body,
-    }
-}
-
 /// A call that may be sent again.
 pub(crate) struct Call<S> {
     pub(crate) svc: S,
@@ -41,8 +33,6 @@ pub(crate) struct Call<S> {
     /// Whether an enveloped answer's first frame is read before it commits.
     pub(crate) peek: bool,
     pub(crate) path: &'static str,
-    /// The RPC method, named again on every attempt's body.
-    rpc: Option<&'static MethodDescriptor>,
     method: Method,
     uri: Uri,
     version: Version,
@@ -79,7 +69,6 @@ impl<S: Channel> Call<S> {
     ) -> (Self, http::Request<ClientBody>) {
         let (parts, body) = req.into_parts();
         let (first, replay) = Replay::new(body, &shared.limits);
-        let first = named(first, method);
         let kind = Kind::of(&parts.method, &parts.headers);
         // A failure first in the body is looked for only where the
         // response is one message (so nothing waits for it) and a retry
@@ -96,7 +85,6 @@ impl<S: Channel> Call<S> {
             peek: one_response && retries,
             policy,
             path,
-            rpc: method,
             method: parts.method.clone(),
             uri: parts.uri.clone(),
             version: parts.version,
@@ -147,7 +135,7 @@ impl<S: Channel> Call<S> {
     /// timeout header, `grpc-previous-rpc-attempts` and [`Attempt`] set.
     /// `None` if the body can no longer be replayed or no time is left.
     pub(crate) fn next_request(&mut self) -> Option<http::Request<ClientBody>> {
-        let body = named(self.replay.body()?, self.rpc);
+        let body = self.replay.body()?;
         let mut headers = self.headers.clone();
         if let Some(deadline) = self.deadline() {
             let left = deadline.checked_duration_since(Instant::now())?;

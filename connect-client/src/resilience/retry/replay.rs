@@ -7,14 +7,21 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::{Context, Poll};
 
 use bytes::Bytes;
-use connect_core::ConnectError;
+use connect_core::{ConnectError, MethodDescriptor};
 use connect_layers::ClientBody;
 use connect_layers::body::client::ChunkStream;
 use futures_core::Stream;
 
-/// What a call can send again.
+/// What a call can send again: its body, naming the method the original
+/// named (layers below the retry layer read it there).
 #[derive(Debug)]
-pub(crate) enum Replay {
+pub(crate) struct Replay {
+    kind: Kind,
+    method: Option<&'static MethodDescriptor>,
+}
+
+#[derive(Debug)]
+enum Kind {
     /// One buffer (unary and server-stream requests, GETs).
     Full(Bytes),
     /// A recorded stream.
@@ -25,37 +32,49 @@ impl Replay {
     /// The body of the first attempt and what replays it: a one-buffer
     /// body as is, a stream through a [`Tee`].
     pub(crate) fn new(body: ClientBody, limits: &Limits) -> (ClientBody, Replay) {
-        match body.as_full() {
-            Some(bytes) => (body, Replay::Full(bytes)),
+        let method = body.method();
+        let (first, kind) = match body.as_full() {
+            Some(bytes) => (body, Kind::Full(bytes)),
             None => {
                 let tee = Arc::new(Tee::new(body, limits.clone()));
                 let first = tee.reader().expect("a new tee replays");
-                (first, Replay::Stream(tee))
+                (first, Kind::Stream(tee))
             }
-        }
+        };
+        let replay = Replay { kind, method };
+        (replay.named(first), replay)
     }
 
     /// The body of another attempt; `None` once a stream outgrew its
     /// buffer (or failed), so the call can no longer be retried.
     pub(crate) fn body(&self) -> Option<ClientBody> {
-        match self {
-            Replay::Full(b) => Some(ClientBody::full(b.clone())),
-            Replay::Stream(tee) => tee.reader(),
+        let body = match &self.kind {
+            Kind::Full(b) => ClientBody::full(b.clone()),
+            Kind::Stream(tee) => tee.reader()?,
+        };
+        Some(self.named(body))
+    }
+
+    /// `body`, naming the original's method.
+    fn named(&self, body: ClientBody) -> ClientBody {
+        match self.method {
+            Some(m) => body.with_method(m),
+            None => body,
         }
     }
 
     /// Whether another attempt could be sent.
     pub(crate) fn available(&self) -> bool {
-        match self {
-            Replay::Full(_) => true,
-            Replay::Stream(tee) => !tee.lock().overflowed,
+        match &self.kind {
+            Kind::Full(_) => true,
+            Kind::Stream(tee) => !tee.lock().overflowed,
         }
     }
 
     /// The response is committed: nothing more is recorded, and what was
     /// is let go as soon as the current attempt has sent it.
     pub(crate) fn commit(&self) {
-        if let Replay::Stream(tee) = self {
+        if let Kind::Stream(tee) = &self.kind {
             let mut state = tee.lock();
             state.overflowed = true;
             tee.release(&mut state);

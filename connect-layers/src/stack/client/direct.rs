@@ -157,10 +157,7 @@ impl Direct {
                 fut: channel.call(http),
             },
             sleep: None,
-            deadline: match timing {
-                Timing::Until(deadline) => Some(deadline),
-                Timing::Unbounded | Timing::Expired => None,
-            },
+            deadline: timing.deadline(),
             direct: Arc::clone(self),
             method,
             read_max,
@@ -232,9 +229,9 @@ impl<F, R> DirectFuture<F, R> {
 /// `error`, for a call with deadline `timing`: as the deadline layer
 /// reports an error of the call it bounds.
 fn after_deadline(timing: Timing, error: ConnectError) -> ConnectError {
-    match timing {
-        Timing::Until(deadline) => after(deadline, error),
-        Timing::Unbounded | Timing::Expired => error,
+    match timing.deadline() {
+        Some(deadline) => after(deadline, error),
+        None => error,
     }
 }
 
