@@ -337,7 +337,10 @@ async fn rapid_reset_is_cut_off() {
     let block = request_block(UNARY, "application/json");
     let out = under_attack("rapid reset", |addr| {
         attack(addr, true, Duration::from_secs(5), move |i| {
-            (i < 200).then(|| {
+            // More batches (about 19 MB) than loopback's socket buffers and the
+            // server's lingering read take in: a server that stops taking
+            // streams makes the writes fail or stall before the last one.
+            (i < 2000).then(|| {
                 let mut b = Vec::new();
                 for k in 0..100u32 {
                     let id = 1 + 2 * (i as u32 * 100 + k);
@@ -350,7 +353,7 @@ async fn rapid_reset_is_cut_off() {
     })
     .await;
     assert!(calmed(&out, "too_many_resets"), "{out:?}");
-    assert!(out.batches < 200, "all 20,000 streams were taken: {out:?}");
+    assert!(out.batches < 2000, "all 200,000 streams were taken: {out:?}");
 }
 
 /// CVE-2024-27316 and kin: a header block that never ends. h2 stops
