@@ -353,7 +353,10 @@ async fn rapid_reset_is_cut_off() {
     })
     .await;
     assert!(calmed(&out, "too_many_resets"), "{out:?}");
-    assert!(out.batches < 2000, "all 200,000 streams were taken: {out:?}");
+    assert!(
+        out.batches < 2000,
+        "all 200,000 streams were taken: {out:?}"
+    );
 }
 
 /// CVE-2024-27316 and kin: a header block that never ends. h2 stops
