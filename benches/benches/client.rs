@@ -54,6 +54,13 @@ fn benches(c: &mut Criterion) {
                 c,
                 &rt,
                 w,
+                &format!("ours-view-{p}"),
+                Ours::with_views(proto, w),
+            );
+            run(
+                c,
+                &rt,
+                w,
                 &format!("connectrpc09-{p}"),
                 Published::new(proto, w),
             );

@@ -88,9 +88,12 @@ fn request_for<E: Clone, I: Clone>(workload: Workload, echo: &E, ingest: &I) -> 
     }
 }
 
-/// Ours: this workspace's generated clients.
+/// Ours: this workspace's generated clients, answering with owned
+/// messages or (with [`Ours::with_views`]) with zero-copy views, as
+/// connectrpc 0.9's clients always do.
 pub struct Ours {
     workload: Workload,
+    views: bool,
     echo: ours_proto::bench::v1::EchoServiceClient<CannedChannel>,
     log: ours_proto::bench::v1::LogServiceClient<CannedChannel>,
     echo_req: ours_proto::bench::v1::EchoRequest,
@@ -109,6 +112,7 @@ impl Ours {
         let channel = channel(proto, workload);
         Ours {
             workload,
+            views: false,
             echo: EchoServiceClient::new(channel.clone(), config.clone()),
             log: LogServiceClient::new(channel, config),
             echo_req: EchoRequest {
@@ -116,6 +120,15 @@ impl Ours {
                 ..Default::default()
             },
             ingest_req: buffa::Message::decode_from_slice(&ingest_request()).unwrap(),
+        }
+    }
+
+    /// Ours over `proto`, calling the `_view` methods: every answer a
+    /// zero-copy view over its bytes.
+    pub fn with_views(proto: Proto, workload: Workload) -> Self {
+        Ours {
+            views: true,
+            ..Ours::new(proto, workload)
         }
     }
 }
@@ -130,6 +143,19 @@ impl ClientBench for Ours {
 
     async fn call(&mut self, req: Self::Request) -> usize {
         match req {
+            Request::Echo(r) if self.workload == Workload::ServerStream && self.views => {
+                let mut s = self
+                    .echo
+                    .echo_server_stream_view(&r)
+                    .await
+                    .expect("ours stream");
+                let mut n = 0;
+                while let Some(m) = s.message().await {
+                    black_box(m.expect("ours message"));
+                    n += 1;
+                }
+                n
+            }
             Request::Echo(r) if self.workload == Workload::ServerStream => {
                 let mut s = self.echo.echo_server_stream(&r).await.expect("ours stream");
                 let mut n = 0;
@@ -139,12 +165,26 @@ impl ClientBench for Ours {
                 }
                 n
             }
+            Request::Echo(r) if self.views => {
+                black_box(self.echo.echo_view(&r).await.expect("ours echo"));
+                1
+            }
             Request::Echo(r) => {
                 black_box(self.echo.echo(&r).await.expect("ours echo"));
                 1
             }
+            Request::Ingest(r) if self.views => {
+                black_box(self.log.ingest_view(&r).await.expect("ours ingest"));
+                1
+            }
             Request::Ingest(r) => {
                 black_box(self.log.ingest(&r).await.expect("ours ingest"));
+                1
+            }
+            Request::Stream(v) if self.views => {
+                let s = futures_util::stream::iter(v);
+                let answer = self.echo.echo_client_stream_view(s).await;
+                black_box(answer.expect("ours stream"));
                 1
             }
             Request::Stream(v) => {

@@ -15,8 +15,8 @@ use crate::names::{self, ClientMethodNames};
 /// `rt` is the path to the runtime's codegen support module
 /// (`::connectrpc::__codegen`). The method descriptors of
 /// [`descriptors`](crate::server::descriptors) must be emitted beside it.
-/// With `views` off (the messages have no view types) unary methods get
-/// no `_view` pair.
+/// With `views` off (the messages have no view types) no method gets a
+/// `_view` pair.
 pub fn client(service: &ServiceDef, rt: &TokenStream, views: bool) -> TokenStream {
     let service_names = service.names();
     let client_ident = &service_names.client;
@@ -25,8 +25,8 @@ pub fn client(service: &ServiceDef, rt: &TokenStream, views: bool) -> TokenStrea
     let first_line = format!("A typed client for `{full_name}` over any channel `T`.");
     let view_pair: &[&str] = if views {
         &[
-            "over the config for that call (unary ones also have a `_view` pair that",
-            "answers with a zero-copy view). A request is passed by value or by",
+            "over the config for that call; a `_view` pair answers with zero-copy",
+            "views over the response bytes instead. A request is passed by value or by",
         ]
     } else {
         &["over the config for that call. A request is passed by value or by"]
@@ -43,11 +43,7 @@ pub fn client(service: &ServiceDef, rt: &TokenStream, views: bool) -> TokenStrea
         "returned future borrows neither it nor the client.",
     ]);
     let docs = doc_with(&service.comments, &lines);
-    let method_names: Vec<(&str, bool)> = service
-        .methods
-        .iter()
-        .map(|m| (m.name.as_str(), m.stream_kind() == StreamKind::Unary))
-        .collect();
+    let method_names: Vec<&str> = service.methods.iter().map(|m| m.name.as_str()).collect();
     // The `_view` names are reserved even with views off, so turning views
     // off never renames a method.
     let names = names::client_methods(&method_names);
@@ -102,8 +98,8 @@ pub fn client(service: &ServiceDef, rt: &TokenStream, views: bool) -> TokenStrea
     }
 }
 
-/// The plain and `_with_options` methods of one `rpc`, and the `_view`
-/// pair of a unary one when `views` is on.
+/// The plain and `_with_options` methods of one `rpc`, and its `_view`
+/// pair when `views` is on.
 fn client_methods(
     service: &ServiceDef,
     module: &Ident,
@@ -145,158 +141,180 @@ fn client_methods(
     );
     let with_options_docs = doc_with(&method.comments, &[kind.summary(), "", &plain_link]);
 
-    let default_options = quote!(#rt::CallOptions::default());
-    let ok = |ty: TokenStream| quote!(::core::result::Result<#ty, #rt::ConnectError>);
-    match kind {
-        StreamKind::Unary | StreamKind::ServerStream => {
-            let (call, out) = if kind == StreamKind::Unary {
-                (quote!(unary), quote!(#rt::Response<#resp>))
-            } else {
-                (quote!(server_stream), quote!(#rt::ServerStreaming<#resp>))
-            };
-            let ret = ok(out);
-            let borrow = quote!(impl ::core::borrow::Borrow<#req>);
-            let fut = |out: TokenStream| quote!(impl #rt::Future<Output = #out> + ::core::marker::Send + 'static);
-            let view = names
-                .view
-                .as_ref()
-                .zip(names.view_with_options.as_ref())
-                .filter(|_| views)
-                .map(|(view, view_with)| {
-                    let out_view = &method.output_view;
-                    let view_ty = quote!(#rt::OwnedView<#out_view<'static>>);
-                    let ret = fut(ok(quote!(#rt::Response<#view_ty>)));
-                    let like = |what: &Ident| {
-                        doc_with(
-                            &method.comments,
-                            &[
-                                kind.summary(),
-                                "",
-                                &format!(
-                                    "Like {}, answering with a zero-copy view over the \
-                                     response bytes instead of an owned message.",
-                                    link(what, "Self::")
-                                ),
-                            ],
+    // What each kind's methods take and answer, and the runtime call they
+    // make: `(call, answer)` for the owned form and the view form.
+    let out_view = &method.output_view;
+    let view_msg = quote!(#rt::OwnedView<#out_view<'static>>);
+    let (call, call_view, out, out_view_ty) = match kind {
+        StreamKind::Unary => (
+            quote!(unary),
+            quote!(unary_view),
+            quote!(#rt::Response<#resp>),
+            quote!(#rt::Response<#view_msg>),
+        ),
+        StreamKind::ServerStream => (
+            quote!(server_stream),
+            quote!(server_stream_view),
+            quote!(#rt::ServerStreaming<#resp>),
+            quote!(#rt::ServerStreaming<#view_msg>),
+        ),
+        StreamKind::ClientStream => (
+            quote!(client_stream),
+            quote!(client_stream_view),
+            quote!(#rt::Response<#resp>),
+            quote!(#rt::Response<#view_msg>),
+        ),
+        StreamKind::BidiStream => (
+            quote!(bidi_stream),
+            quote!(bidi_stream_view),
+            quote!(#rt::BidiStream<#req, #resp>),
+            quote!(#rt::BidiStream<#req, #view_msg>),
+        ),
+    };
+    let one = Method {
+        kind,
+        rt,
+        req: &req,
+        descriptor: &descriptor,
+        deprecated: &deprecated,
+    };
+    let plain_fn = one.method(&plain_docs, &allow_plain, plain, false, &call, &resp, &out);
+    let with_fn = one.method(
+        &with_options_docs,
+        &allow_with,
+        with_options,
+        true,
+        &call,
+        &resp,
+        &out,
+    );
+    let view = views.then(|| {
+        let answers = match kind {
+            StreamKind::Unary | StreamKind::ClientStream => {
+                "answering with a zero-copy view over the response bytes instead of \
+                 an owned message."
+            }
+            StreamKind::ServerStream | StreamKind::BidiStream => {
+                "each response message a zero-copy view over its bytes instead of an \
+                 owned message."
+            }
+        };
+        let like = |what: &Ident| {
+            doc_with(
+                &method.comments,
+                &[
+                    kind.summary(),
+                    "",
+                    &format!("Like {}, {answers}", link(what, "Self::")),
+                ],
+            )
+        };
+        let (view, view_with) = (&names.view, &names.view_with_options);
+        let view_ty = quote!(#out_view<'static>);
+        let view_fn = one.method(
+            &like(plain),
+            &allow_self_convention(view),
+            view,
+            false,
+            &call_view,
+            &view_ty,
+            &out_view_ty,
+        );
+        let view_with_fn = one.method(
+            &like(with_options),
+            &allow_self_convention(view_with),
+            view_with,
+            true,
+            &call_view,
+            &view_ty,
+            &out_view_ty,
+        );
+        quote!(#view_fn #view_with_fn)
+    });
+    quote! {
+        #plain_fn
+        #with_fn
+        #view
+    }
+}
+
+/// What every client method of one `rpc` shares.
+struct Method<'a> {
+    kind: StreamKind,
+    rt: &'a TokenStream,
+    req: &'a TokenStream,
+    descriptor: &'a TokenStream,
+    deprecated: &'a TokenStream,
+}
+
+impl Method<'_> {
+    /// One client method: `name`, taking call options if `with_options`,
+    /// calling the runtime's `call::<Req, answer, ..>` and answering `out`.
+    #[allow(clippy::too_many_arguments)] // one method's every part
+    fn method(
+        &self,
+        docs: &TokenStream,
+        allow: &TokenStream,
+        name: &Ident,
+        with_options: bool,
+        call: &TokenStream,
+        answer: &TokenStream,
+        out: &TokenStream,
+    ) -> TokenStream {
+        let Method {
+            kind,
+            rt,
+            req,
+            descriptor,
+            deprecated,
+        } = self;
+        let ret = quote!(::core::result::Result<#out, #rt::ConnectError>);
+        let (param, options) = if with_options {
+            (quote!(options: #rt::CallOptions,), quote!(options))
+        } else {
+            (quote!(), quote!(#rt::CallOptions::default()))
+        };
+        match kind {
+            StreamKind::Unary | StreamKind::ServerStream => {
+                let borrow = quote!(impl ::core::borrow::Borrow<#req>);
+                quote! {
+                    #docs
+                    #deprecated
+                    #allow
+                    pub fn #name(
+                        &self,
+                        request: #borrow,
+                        #param
+                    ) -> impl #rt::Future<Output = #ret> + ::core::marker::Send + 'static {
+                        self.inner.#call::<#req, #answer>(
+                            #descriptor,
+                            ::core::borrow::Borrow::borrow(&request),
+                            #options,
                         )
-                    };
-                    let docs = like(plain);
-                    let with_docs = like(with_options);
-                    let allow = allow_self_convention(view);
-                    let allow_with = allow_self_convention(view_with);
-                    quote! {
-                        #docs
-                        #deprecated
-                        #allow
-                        pub fn #view(&self, request: #borrow) -> #ret {
-                            self.inner.unary_view::<#req, #out_view<'static>>(
-                                #descriptor,
-                                ::core::borrow::Borrow::borrow(&request),
-                                #default_options,
-                            )
-                        }
-
-                        #with_docs
-                        #deprecated
-                        #allow_with
-                        pub fn #view_with(
-                            &self,
-                            request: #borrow,
-                            options: #rt::CallOptions,
-                        ) -> #ret {
-                            self.inner.unary_view::<#req, #out_view<'static>>(
-                                #descriptor,
-                                ::core::borrow::Borrow::borrow(&request),
-                                options,
-                            )
-                        }
                     }
-                });
-            let ret = fut(ret);
-            quote! {
-                #plain_docs
-                #deprecated
-                #allow_plain
-                pub fn #plain(&self, request: #borrow) -> #ret {
-                    self.inner.#call::<#req, #resp>(
-                        #descriptor,
-                        ::core::borrow::Borrow::borrow(&request),
-                        #default_options,
-                    )
                 }
-
-                #with_options_docs
-                #deprecated
-                #allow_with
-                pub fn #with_options(
-                    &self,
-                    request: #borrow,
-                    options: #rt::CallOptions,
-                ) -> #ret {
-                    self.inner.#call::<#req, #resp>(
-                        #descriptor,
-                        ::core::borrow::Borrow::borrow(&request),
-                        options,
-                    )
-                }
-
-                #view
             }
-        }
-        StreamKind::ClientStream => {
-            let ret = ok(quote!(#rt::Response<#resp>));
-            let bound = quote! {
-                S: #rt::Stream<Item = #req> + ::core::marker::Send + 'static
-            };
-            quote! {
-                #plain_docs
+            StreamKind::ClientStream => quote! {
+                #docs
                 #deprecated
-                #allow_plain
-                pub async fn #plain<S>(&self, requests: S) -> #ret
+                #allow
+                pub async fn #name<S>(&self, requests: S, #param) -> #ret
                 where
-                    #bound,
+                    S: #rt::Stream<Item = #req> + ::core::marker::Send + 'static,
                 {
                     self.inner
-                        .client_stream::<#req, #resp, S>(#descriptor, requests, #default_options)
+                        .#call::<#req, #answer, S>(#descriptor, requests, #options)
                         .await
                 }
-
-                #with_options_docs
+            },
+            StreamKind::BidiStream => quote! {
+                #docs
                 #deprecated
-                #allow_with
-                pub async fn #with_options<S>(
-                    &self,
-                    requests: S,
-                    options: #rt::CallOptions,
-                ) -> #ret
-                where
-                    #bound,
-                {
-                    self.inner
-                        .client_stream::<#req, #resp, S>(#descriptor, requests, options)
-                        .await
+                #allow
+                pub async fn #name(&self, #param) -> #ret {
+                    self.inner.#call::<#req, #answer>(#descriptor, #options).await
                 }
-            }
-        }
-        StreamKind::BidiStream => {
-            let ret = ok(quote!(#rt::BidiStream<#req, #resp>));
-            quote! {
-                #plain_docs
-                #deprecated
-                #allow_plain
-                pub async fn #plain(&self) -> #ret {
-                    self.inner
-                        .bidi_stream::<#req, #resp>(#descriptor, #default_options)
-                        .await
-                }
-
-                #with_options_docs
-                #deprecated
-                #allow_with
-                pub async fn #with_options(&self, options: #rt::CallOptions) -> #ret {
-                    self.inner.bidi_stream::<#req, #resp>(#descriptor, options).await
-                }
-            }
+            },
         }
     }
 }

@@ -84,23 +84,21 @@ pub fn breaks_self_convention(fn_name: &str) -> bool {
 pub const CLIENT_RESERVED: &[&str] = &["new", "from_client", "client", "clone"];
 
 /// The client methods of one `rpc`: the plain form, the form taking call
-/// options and, for unary methods, the form answering with a zero-copy
-/// view.
+/// options, and the two forms answering with zero-copy views.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ClientMethodNames {
     /// `greet`, escaped like [`method_fn`] (`r#type`).
     pub plain: Ident,
     /// `greet_with_options`.
     pub with_options: Ident,
-    /// `greet_view`, for unary methods only.
-    pub view: Option<Ident>,
-    /// `greet_view_with_options`, for unary methods only.
-    pub view_with_options: Option<Ident>,
+    /// `greet_view`.
+    pub view: Ident,
+    /// `greet_view_with_options`.
+    pub view_with_options: Ident,
 }
 
 /// The client method names for `methods` (proto names, in declaration
-/// order, each with whether it is unary): [`method_fn`],
-/// `<that>_with_options` and, for unary methods, `<that>_view` and
+/// order): [`method_fn`], `<that>_with_options`, `<that>_view` and
 /// `<that>_view_with_options`, except that a name
 /// taken by [`CLIENT_RESERVED`] or an earlier method gets `_` appended
 /// until it is free (`New` → `new_` and `new_with_options`; `Greet` then
@@ -110,7 +108,7 @@ pub struct ClientMethodNames {
 ///
 /// ```
 /// use connectrpc_codegen::names::client_methods;
-/// let names = client_methods(&[("Greet", true), ("Type", false), ("New", false)]);
+/// let names = client_methods(&["Greet", "Type", "New"]);
 /// let shown: Vec<_> = names
 ///     .iter()
 ///     .map(|n| (n.plain.to_string(), n.with_options.to_string()))
@@ -118,15 +116,11 @@ pub struct ClientMethodNames {
 /// assert_eq!(shown[0], ("greet".into(), "greet_with_options".into()));
 /// assert_eq!(shown[1], ("r#type".into(), "type_with_options".into()));
 /// assert_eq!(shown[2], ("new_".into(), "new_with_options".into()));
-/// assert_eq!(names[0].view.as_ref().unwrap().to_string(), "greet_view");
-/// assert_eq!(
-///     names[0].view_with_options.as_ref().unwrap().to_string(),
-///     "greet_view_with_options"
-/// );
-/// assert!(names[1].view.is_none());
-/// assert!(names[1].view_with_options.is_none());
+/// assert_eq!(names[0].view.to_string(), "greet_view");
+/// assert_eq!(names[0].view_with_options.to_string(), "greet_view_with_options");
+/// assert_eq!(names[1].view.to_string(), "type_view");
 /// ```
-pub fn client_methods(methods: &[(&str, bool)]) -> Vec<ClientMethodNames> {
+pub fn client_methods(methods: &[&str]) -> Vec<ClientMethodNames> {
     let mut taken: Vec<String> = CLIENT_RESERVED.iter().map(|s| s.to_string()).collect();
     let mut free = |mut name: String| loop {
         let candidate = ident(&name);
@@ -139,13 +133,13 @@ pub fn client_methods(methods: &[(&str, bool)]) -> Vec<ClientMethodNames> {
     };
     methods
         .iter()
-        .map(|&(m, unary)| {
+        .map(|&m| {
             let base = snake_case(m);
+            let stem = base.trim_end_matches('_');
             let plain = free(base.clone());
-            let with_options = free(format!("{}_with_options", base.trim_end_matches('_')));
-            let view = unary.then(|| free(format!("{}_view", base.trim_end_matches('_'))));
-            let view_with_options =
-                unary.then(|| free(format!("{}_view_with_options", base.trim_end_matches('_'))));
+            let with_options = free(format!("{stem}_with_options"));
+            let view = free(format!("{stem}_view"));
+            let view_with_options = free(format!("{stem}_view_with_options"));
             ClientMethodNames {
                 plain,
                 with_options,
@@ -397,15 +391,16 @@ mod tests {
     #[test]
     fn client_method_names_never_clash() {
         let names = client_methods(&[
-            ("Greet", false),
-            ("GreetWithOptions", false),
-            ("Client", false),
-            ("FromClient", false),
-            ("Clone", false),
-            ("Self", false),
-            ("Type", false),
-            ("New", false),
-            ("New_", false),
+            "Greet",
+            "GreetWithOptions",
+            "Client",
+            "FromClient",
+            "Clone",
+            "Self",
+            "Type",
+            "New",
+            "New_",
+            "GreetView",
         ]);
         let shown: Vec<(String, String)> = names
             .iter()
@@ -421,6 +416,8 @@ mod tests {
             ("r#type", "type_with_options"),
             ("new_", "new_with_options"),
             ("new__", "new_with_options_"),
+            // Greet's view pair came first.
+            ("greet_view_", "greet_view_with_options_"),
         ];
         for ((plain, with), (p, w)) in shown.iter().zip(expected) {
             assert_eq!((plain.as_str(), with.as_str()), (p, w));
@@ -428,11 +425,11 @@ mod tests {
         assert_eq!(shown.len(), expected.len());
         let mut all: Vec<String> = names
             .iter()
-            .flat_map(|n| [unraw(&n.plain), unraw(&n.with_options)])
+            .flat_map(|n| [&n.plain, &n.with_options, &n.view, &n.view_with_options].map(unraw))
             .collect();
         all.sort();
         all.dedup();
-        assert_eq!(all.len(), 2 * names.len());
+        assert_eq!(all.len(), 4 * names.len());
         // No `__` inside a name, which `non_snake_case` rejects.
         assert!(
             all.iter().all(|n| !n.trim_matches('_').contains("__")),

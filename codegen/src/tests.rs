@@ -385,7 +385,7 @@ fn generated_file_parses() {
             "GreetServiceClient"
         ]
     );
-    // Eight client methods (two per rpc) plus new, from_client and client.
+    // Sixteen client methods (four per rpc) plus new, from_client and client.
     let client_impl = file
         .items
         .iter()
@@ -417,10 +417,16 @@ fn generated_file_parses() {
             "greet_view_with_options",
             "greet_stream",
             "greet_stream_with_options",
+            "greet_stream_view",
+            "greet_stream_view_with_options",
             "greet_many",
             "greet_many_with_options",
+            "greet_many_view",
+            "greet_many_view_with_options",
             "chat",
-            "chat_with_options"
+            "chat_with_options",
+            "chat_view",
+            "chat_view_with_options"
         ]
     );
 }

@@ -10,21 +10,23 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::task::{Context, Poll};
 
+use buffa::view::{MessageView, OwnedView};
 use connect_core::{Codec, ConnectError, MethodDescriptor};
 use connect_layers::ClientResponse;
 use connect_layers::rpc::Frame;
 use futures_core::Stream;
 use futures_util::task::AtomicWaker;
 use http::HeaderMap;
+use serde::de::DeserializeOwned;
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 
 use crate::call::streaming;
 use crate::channel::Channel;
 use crate::client::Client;
-use crate::message::{RequestMessage, ResponseMessage, owned_decoder};
+use crate::message::{RequestMessage, ResponseMessage, decode_owned, decode_view};
 use crate::options::CallOptions;
-use crate::response::ServerStreaming;
+use crate::response::{DecodeFn, ServerStreaming};
 
 /// How many encoded messages may wait to be written before `send` waits.
 const SEND_BUFFER: usize = 16;
@@ -69,11 +71,12 @@ impl<Req, Resp> fmt::Debug for BidiStream<Req, Resp> {
     }
 }
 
-impl<Req: RequestMessage + Send + 'static, Resp: ResponseMessage> BidiStream<Req, Resp> {
+impl<Req: RequestMessage + Send + 'static, Resp: Send + 'static> BidiStream<Req, Resp> {
     pub(crate) fn open<T: Channel>(
         client: &Client<T>,
         method: &'static MethodDescriptor,
         options: CallOptions,
+        decode: DecodeFn<Resp>,
     ) -> Self {
         let cancel = Arc::new(Cancel::default());
         let (tx, mut rx) = mpsc::channel::<Frame>(SEND_BUFFER);
@@ -108,13 +111,13 @@ impl<Req: RequestMessage + Send + 'static, Resp: ResponseMessage> BidiStream<Req
                 state: State::Waiting { done_rx, task },
                 cancel,
                 codec,
-                _message: PhantomData,
+                decode,
             },
         }
     }
 }
 
-impl<Req: RequestMessage, Resp: ResponseMessage> BidiStream<Req, Resp> {
+impl<Req: RequestMessage, Resp> BidiStream<Req, Resp> {
     /// Sends one message, given by value or by reference (waits while the
     /// send buffer is full).
     pub async fn send(&mut self, message: impl Borrow<Req>) -> Result<(), ConnectError> {
@@ -219,7 +222,7 @@ pub struct BidiReceiver<Resp> {
     state: State<Resp>,
     cancel: Arc<Cancel>,
     codec: Codec,
-    _message: PhantomData<fn() -> Resp>,
+    decode: DecodeFn<Resp>,
 }
 
 impl<Resp> fmt::Debug for BidiReceiver<Resp> {
@@ -243,7 +246,7 @@ impl<Resp> Drop for BidiReceiver<Resp> {
     }
 }
 
-impl<Resp: ResponseMessage> BidiReceiver<Resp> {
+impl<Resp> BidiReceiver<Resp> {
     fn poll_open(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), ConnectError>> {
         self.cancel.receiver.register(cx.waker());
         if self.cancel.is_cancelled() {
@@ -261,12 +264,11 @@ impl<Resp: ResponseMessage> BidiReceiver<Resp> {
                         Ok(r) => r,
                         Err(_) => Err(canceled()),
                     };
-                    self.state = match result
-                        .and_then(|resp| streaming(self.codec, resp, owned_decoder::<Resp>()))
-                    {
-                        Ok(s) => State::Open(Box::new(s)),
-                        Err(e) => State::Failed(Some(e)),
-                    };
+                    self.state =
+                        match result.and_then(|resp| streaming(self.codec, resp, self.decode)) {
+                            Ok(s) => State::Open(Box::new(s)),
+                            Err(e) => State::Failed(Some(e)),
+                        };
                 }
                 State::Open(_) => return Poll::Ready(Ok(())),
                 State::Failed(e) => {
@@ -313,7 +315,7 @@ impl<Resp: ResponseMessage> BidiReceiver<Resp> {
 
 impl<Resp> Unpin for BidiReceiver<Resp> {}
 
-impl<Resp: ResponseMessage> Stream for BidiReceiver<Resp> {
+impl<Resp> Stream for BidiReceiver<Resp> {
     type Item = Result<Resp, ConnectError>;
 
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
@@ -353,7 +355,27 @@ impl<T: Channel> Client<T> {
         Req: RequestMessage + Send + 'static,
         Resp: ResponseMessage,
     {
-        let opened = BidiStream::open(self, method, options);
+        let opened = BidiStream::open(self, method, options, decode_owned::<Resp>);
+        async move { Ok(opened) }
+    }
+
+    /// Like [`bidi_stream`](Self::bidi_stream), receiving each response
+    /// message as a zero-copy view over its bytes instead of an owned
+    /// message.
+    pub fn bidi_stream_view<Req, V>(
+        &self,
+        method: &'static MethodDescriptor,
+        options: CallOptions,
+    ) -> impl Future<Output = Result<BidiStream<Req, OwnedView<V>>, ConnectError>>
+    + Send
+    + 'static
+    + use<T, Req, V>
+    where
+        Req: RequestMessage + Send + 'static,
+        V: MessageView<'static> + Send + 'static,
+        V::Owned: DeserializeOwned,
+    {
+        let opened = BidiStream::open(self, method, options, decode_view::<V>);
         async move { Ok(opened) }
     }
 }

@@ -188,9 +188,44 @@ impl<T: Channel> Client<T> {
         Resp: ResponseMessage,
         S: Stream<Item = Req> + Send + 'static,
     {
+        self.client_stream_decoded(method, requests, options, decode_owned::<Resp>)
+    }
+
+    /// Like [`client_stream`](Self::client_stream), answering with a
+    /// zero-copy view over the response bytes.
+    pub fn client_stream_view<Req, V, S>(
+        &self,
+        method: &'static MethodDescriptor,
+        requests: S,
+        options: CallOptions,
+    ) -> impl Future<Output = Result<Response<OwnedView<V>>, ConnectError>>
+    + Send
+    + 'static
+    + use<T, Req, V, S>
+    where
+        Req: RequestMessage,
+        V: MessageView<'static> + Send + 'static,
+        V::Owned: DeserializeOwned,
+        S: Stream<Item = Req> + Send + 'static,
+    {
+        self.client_stream_decoded(method, requests, options, decode_view::<V>)
+    }
+
+    fn client_stream_decoded<Req, M, S>(
+        &self,
+        method: &'static MethodDescriptor,
+        requests: S,
+        options: CallOptions,
+        decode: DecodeFn<M>,
+    ) -> impl Future<Output = Result<Response<M>, ConnectError>> + Send + 'static + use<T, Req, M, S>
+    where
+        Req: RequestMessage,
+        M: Send + 'static,
+        S: Stream<Item = Req> + Send + 'static,
+    {
         let frames = self.frame_stream(requests);
         let send = self.send(self.request(method, options, RequestMessages::Stream(frames)));
-        Call::new(send, self.config.codec(), decode_owned::<Resp>, single)
+        Call::new(send, self.config.codec(), decode, single)
     }
 
     /// Encodes each message of `requests` into an envelope frame.
@@ -221,9 +256,41 @@ impl<T: Channel> Client<T> {
         Req: RequestMessage,
         Resp: ResponseMessage,
     {
+        self.server_stream_decoded(method, request, options, decode_owned::<Resp>)
+    }
+
+    /// Like [`server_stream`](Self::server_stream), each message a
+    /// zero-copy view over its own bytes instead of an owned message.
+    pub fn server_stream_view<Req, V>(
+        &self,
+        method: &'static MethodDescriptor,
+        request: &Req,
+        options: CallOptions,
+    ) -> impl Future<Output = Result<ServerStreaming<OwnedView<V>>, ConnectError>>
+    + Send
+    + 'static
+    + use<T, Req, V>
+    where
+        Req: RequestMessage,
+        V: MessageView<'static> + Send + 'static,
+        V::Owned: DeserializeOwned,
+    {
+        self.server_stream_decoded(method, request, options, decode_view::<V>)
+    }
+
+    fn server_stream_decoded<Req: RequestMessage, M>(
+        &self,
+        method: &'static MethodDescriptor,
+        request: &Req,
+        options: CallOptions,
+        decode: DecodeFn<M>,
+    ) -> impl Future<Output = Result<ServerStreaming<M>, ConnectError>> + Send + 'static + use<T, Req, M>
+    where
+        M: Send + 'static,
+    {
         let messages = self.encode(true, request).map(RequestMessages::Unary);
         let send = self.send_messages(method, messages, options);
-        Call::new(send, self.config.codec(), decode_owned::<Resp>, streaming)
+        Call::new(send, self.config.codec(), decode, streaming)
     }
 
     pub(crate) fn prepare(

@@ -9,8 +9,6 @@ use connect_core::{Codec, ConnectError};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use crate::response::DecodeFn;
-
 /// Message types a client can send.
 pub trait RequestMessage: Message + Serialize {}
 impl<M: Message + Serialize> RequestMessage for M {}
@@ -36,8 +34,4 @@ where
 
 fn response_decode_error(e: ConnectError) -> ConnectError {
     ConnectError::internal(format!("failed to decode the response: {}", e.message()))
-}
-
-pub(crate) fn owned_decoder<M: ResponseMessage>() -> DecodeFn<M> {
-    decode_owned::<M>
 }

@@ -116,6 +116,23 @@ async fn every_stream_kind_round_trips_on_every_protocol() {
             "{name}"
         );
 
+        // The same stream as zero-copy views, each over its own message's
+        // bytes.
+        let mut views = client
+            .server_stream_view(&ServerStreamRequest {
+                text: "v".into(),
+                count: 2,
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        let mut texts = Vec::new();
+        while let Some(m) = views.next().await {
+            texts.push(m.unwrap().reborrow().text.to_owned());
+        }
+        assert_eq!(texts, ["v0", "v1"], "{name}");
+        assert_eq!(views.trailers().unwrap()["x-stream-trailer"], "done");
+
         // Client stream: any Stream of requests.
         let reqs = futures_util::stream::iter(["a", "b", "c"].map(unary_req));
         let reply = client.client_stream(reqs).await.unwrap();
@@ -124,6 +141,13 @@ async fn every_stream_kind_round_trips_on_every_protocol() {
             ("abc", 3),
             "{name}"
         );
+        let reqs = futures_util::stream::iter(["d", "e"].map(unary_req));
+        let reply = client
+            .client_stream_view_with_options(reqs, CallOptions::new())
+            .await
+            .unwrap();
+        let view = reply.message().reborrow();
+        assert_eq!((view.text, view.count), ("de", 2), "{name}");
 
         // Bidi: interleaved over HTTP/2, half duplex over HTTP/1.1.
         let mut bidi = client.bidi().await.unwrap();
@@ -143,6 +167,14 @@ async fn every_stream_kind_round_trips_on_every_protocol() {
                 assert_eq!(bidi.message().await.unwrap().unwrap().text, text, "{name}");
             }
         }
+        assert!(bidi.message().await.is_none(), "{name}");
+
+        // Bidi answering with views.
+        let mut bidi = client.bidi_view().await.unwrap();
+        bidi.send(unary_req("z")).await.unwrap();
+        bidi.close_send();
+        let reply = bidi.message().await.unwrap().unwrap();
+        assert_eq!(reply.reborrow().text, "Z", "{name}");
         assert!(bidi.message().await.is_none(), "{name}");
 
         // Protocol headers the channel saw.

@@ -256,8 +256,10 @@ fn criterion_table(dir: &Path, groups: &[&str], bench: &str) {
     println!("| --- | --- | ---: | ---: | ---: |");
     let ids = [
         "ours-connect",
+        "ours-view-connect",
         "connectrpc09-connect",
         "ours-grpc",
+        "ours-view-grpc",
         "connectrpc09-grpc",
         "tonic-grpc",
         "bare-grpc",
@@ -271,16 +273,20 @@ fn criterion_table(dir: &Path, groups: &[&str], bench: &str) {
         for id in ids {
             let Some(ns) = times.get(id) else { continue };
             any = true;
-            let ours = if id.starts_with("ours") {
-                None
+            let (ours, views) = if id.starts_with("ours") {
+                (None, None)
             } else if id.starts_with("bare") || id.ends_with("connect") {
                 // The floor is compared with ours over Connect, as over
                 // loopback.
-                times.get("ours-connect")
+                (times.get("ours-connect"), times.get("ours-view-connect"))
             } else {
-                times.get("ours-grpc")
+                (times.get("ours-grpc"), times.get("ours-view-grpc"))
             };
-            let ratio = ours.map(|o| format!("{:.2}×", ns / o)).unwrap_or_default();
+            let mut ratio = ours.map(|o| format!("{:.2}×", ns / o)).unwrap_or_default();
+            if let Some(v) = views.filter(|_| !id.starts_with("bare")) {
+                // Ours answering with views, as connectrpc 0.9 does.
+                ratio.push_str(&format!(" (views {:.2}×)", ns / v));
+            }
             println!(
                 "| {group} | {id} | {:.2} | {:.0} | {ratio} |",
                 ns / 1000.0,

@@ -78,6 +78,14 @@ fn main() {
             ("ours-connect", per_call(&rt, Ours::new(Proto::Connect, w))),
             ("ours-grpc", per_call(&rt, Ours::new(Proto::Grpc, w))),
             (
+                "ours-view-connect",
+                per_call(&rt, Ours::with_views(Proto::Connect, w)),
+            ),
+            (
+                "ours-view-grpc",
+                per_call(&rt, Ours::with_views(Proto::Grpc, w)),
+            ),
+            (
                 "connectrpc09-connect",
                 per_call(&rt, Published::new(Proto::Connect, w)),
             ),

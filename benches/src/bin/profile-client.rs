@@ -2,10 +2,12 @@
 //! in-memory channel of the client benchmarks, for a profiler
 //! (`valgrind --tool=callgrind`, `perf`).
 //!
-//! `profile-client <ours|connectrpc09|tonic|bare> <connect|grpc> <echo|ingest|client_stream|server_stream> <calls>`
+//! `profile-client <ours|ours-view|connectrpc09|tonic|bare> <connect|grpc> <echo|ingest|client_stream|server_stream> <calls>`
 //!
-//! `bare` calls the channel with a prebuilt HTTP request and reads the
-//! answer: the floor of the harness, to subtract from the others.
+//! `ours-view` calls the `_view` methods (answers as zero-copy views, as
+//! connectrpc 0.9 always answers). `bare` calls the channel with a
+//! prebuilt HTTP request and reads the answer: the floor of the harness,
+//! to subtract from the others.
 //!
 //! Requests are built before the calls, a pool of the same size whatever
 //! `calls` is (1001, 201 for ingest, or `calls` if larger), and the unused
@@ -42,7 +44,7 @@ fn run<B: ClientBench>(mut bench: B, workload: Workload, calls: usize) {
 
 fn main() {
     let a: Vec<String> = std::env::args().skip(1).collect();
-    let usage = "profile-client <ours|connectrpc09|tonic|bare> <connect|grpc> <echo|ingest|client_stream|server_stream> <calls>";
+    let usage = "profile-client <ours|ours-view|connectrpc09|tonic|bare> <connect|grpc> <echo|ingest|client_stream|server_stream> <calls>";
     assert_eq!(a.len(), 4, "{usage}");
     let proto = match a[1].as_str() {
         "connect" => Proto::Connect,
@@ -59,6 +61,7 @@ fn main() {
     let calls: usize = a[3].parse().expect(usage);
     match a[0].as_str() {
         "ours" => run(Ours::new(proto, workload), workload, calls),
+        "ours-view" => run(Ours::with_views(proto, workload), workload, calls),
         "connectrpc09" => run(Published::new(proto, workload), workload, calls),
         "tonic" => {
             assert_eq!(proto, Proto::Grpc, "tonic speaks gRPC only");

@@ -204,8 +204,8 @@ impl<T: EchoService> EchoServiceExt for ::connectrpc::__codegen::Arc<T> {
 ///
 /// Each `rpc` has two methods: the plain one calls with the call options of
 /// the client's config, the `_with_options` one takes `CallOptions` that win
-/// over the config for that call (unary ones also have a `_view` pair that
-/// answers with a zero-copy view). A request is passed by value or by
+/// over the config for that call; a `_view` pair answers with zero-copy
+/// views over the response bytes instead. A request is passed by value or by
 /// reference; either way it is encoded before the call is sent, and the
 /// returned future borrows neither it nor the client.
 pub struct EchoServiceClient<T> {
@@ -382,6 +382,63 @@ impl<T: ::connectrpc::__codegen::Channel> EchoServiceClient<T> {
             .server_stream::<
                 EchoRequest,
                 EchoResponse,
+            >(
+                &echo_service::ECHO_MANY,
+                ::core::borrow::Borrow::borrow(&request),
+                options,
+            )
+    }
+    /// EchoMany answers `repeat` times (once when unset).
+    ///
+    /// Server streaming: one request, a stream of responses.
+    ///
+    /// Like [`echo_many`](Self::echo_many), each response message a zero-copy view over its bytes instead of an owned message.
+    pub fn echo_many_view(
+        &self,
+        request: impl ::core::borrow::Borrow<EchoRequest>,
+    ) -> impl ::connectrpc::__codegen::Future<
+        Output = ::core::result::Result<
+            ::connectrpc::__codegen::ServerStreaming<
+                ::connectrpc::__codegen::OwnedView<
+                    __buffa::view::EchoResponseView<'static>,
+                >,
+            >,
+            ::connectrpc::__codegen::ConnectError,
+        >,
+    > + ::core::marker::Send + 'static {
+        self.inner
+            .server_stream_view::<
+                EchoRequest,
+                __buffa::view::EchoResponseView<'static>,
+            >(
+                &echo_service::ECHO_MANY,
+                ::core::borrow::Borrow::borrow(&request),
+                ::connectrpc::__codegen::CallOptions::default(),
+            )
+    }
+    /// EchoMany answers `repeat` times (once when unset).
+    ///
+    /// Server streaming: one request, a stream of responses.
+    ///
+    /// Like [`echo_many_with_options`](Self::echo_many_with_options), each response message a zero-copy view over its bytes instead of an owned message.
+    pub fn echo_many_view_with_options(
+        &self,
+        request: impl ::core::borrow::Borrow<EchoRequest>,
+        options: ::connectrpc::__codegen::CallOptions,
+    ) -> impl ::connectrpc::__codegen::Future<
+        Output = ::core::result::Result<
+            ::connectrpc::__codegen::ServerStreaming<
+                ::connectrpc::__codegen::OwnedView<
+                    __buffa::view::EchoResponseView<'static>,
+                >,
+            >,
+            ::connectrpc::__codegen::ConnectError,
+        >,
+    > + ::core::marker::Send + 'static {
+        self.inner
+            .server_stream_view::<
+                EchoRequest,
+                __buffa::view::EchoResponseView<'static>,
             >(
                 &echo_service::ECHO_MANY,
                 ::core::borrow::Borrow::borrow(&request),

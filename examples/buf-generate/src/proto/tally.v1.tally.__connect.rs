@@ -166,8 +166,8 @@ impl<T: TallyService> TallyServiceExt for ::connectrpc::__codegen::Arc<T> {
 ///
 /// Each `rpc` has two methods: the plain one calls with the call options of
 /// the client's config, the `_with_options` one takes `CallOptions` that win
-/// over the config for that call (unary ones also have a `_view` pair that
-/// answers with a zero-copy view). A request is passed by value or by
+/// over the config for that call; a `_view` pair answers with zero-copy
+/// views over the response bytes instead. A request is passed by value or by
 /// reference; either way it is encoded before the call is sent, and the
 /// returned future borrows neither it nor the client.
 pub struct TallyServiceClient<T> {
@@ -247,6 +247,61 @@ impl<T: ::connectrpc::__codegen::Channel> TallyServiceClient<T> {
     {
         self.inner
             .client_stream::<Add, Count, S>(&tally_service::SUM, requests, options)
+            .await
+    }
+    /// Sum adds every number the client sends.
+    ///
+    /// Client streaming: a stream of requests, one response.
+    ///
+    /// Like [`sum`](Self::sum), answering with a zero-copy view over the response bytes instead of an owned message.
+    pub async fn sum_view<S>(
+        &self,
+        requests: S,
+    ) -> ::core::result::Result<
+        ::connectrpc::__codegen::Response<
+            ::connectrpc::__codegen::OwnedView<__buffa::view::CountView<'static>>,
+        >,
+        ::connectrpc::__codegen::ConnectError,
+    >
+    where
+        S: ::connectrpc::__codegen::Stream<Item = Add> + ::core::marker::Send + 'static,
+    {
+        self.inner
+            .client_stream_view::<
+                Add,
+                __buffa::view::CountView<'static>,
+                S,
+            >(
+                &tally_service::SUM,
+                requests,
+                ::connectrpc::__codegen::CallOptions::default(),
+            )
+            .await
+    }
+    /// Sum adds every number the client sends.
+    ///
+    /// Client streaming: a stream of requests, one response.
+    ///
+    /// Like [`sum_with_options`](Self::sum_with_options), answering with a zero-copy view over the response bytes instead of an owned message.
+    pub async fn sum_view_with_options<S>(
+        &self,
+        requests: S,
+        options: ::connectrpc::__codegen::CallOptions,
+    ) -> ::core::result::Result<
+        ::connectrpc::__codegen::Response<
+            ::connectrpc::__codegen::OwnedView<__buffa::view::CountView<'static>>,
+        >,
+        ::connectrpc::__codegen::ConnectError,
+    >
+    where
+        S: ::connectrpc::__codegen::Stream<Item = Add> + ::core::marker::Send + 'static,
+    {
+        self.inner
+            .client_stream_view::<
+                Add,
+                __buffa::view::CountView<'static>,
+                S,
+            >(&tally_service::SUM, requests, options)
             .await
     }
 }
