@@ -193,6 +193,68 @@ mod tests {
         Idempotency::Unknown,
     );
 
+    /// A server stream read as views: each message decoded over its own
+    /// bytes; one that does not decode ends the stream with `internal`.
+    #[tokio::test]
+    async fn view_streams_decode_each_message_and_stop_at_a_bad_one() {
+        use buffa::Message as _;
+        use buffa_types::google::protobuf::__buffa::view::StringValueView;
+        use buffa_types::google::protobuf::StringValue;
+        use futures_util::StreamExt as _;
+
+        static STREAM: MethodDescriptor = MethodDescriptor::new(
+            "a.v1.S",
+            "S",
+            "/a.v1.S/S",
+            StreamType::ServerStream,
+            Idempotency::Unknown,
+        );
+        fn envelope(out: &mut Vec<u8>, flags: u8, data: &[u8]) {
+            out.push(flags);
+            out.extend_from_slice(&(data.len() as u32).to_be_bytes());
+            out.extend_from_slice(data);
+        }
+        let ok = StringValue {
+            value: "one".into(),
+            ..Default::default()
+        };
+        let mut body = Vec::new();
+        envelope(&mut body, 0, &ok.encode_to_vec());
+        // Field 1 as a string of 5 bytes, with only 1 present.
+        envelope(&mut body, 0, &[0x0a, 0x05, b'x']);
+        // Never read: the stream ends at its first error.
+        envelope(&mut body, 0, &ok.encode_to_vec());
+        envelope(&mut body, 2, b"{}");
+        let body = bytes::Bytes::from(body);
+        let channel = tower::service_fn(move |_req: http::Request<crate::ClientBody>| {
+            let body = body.clone();
+            async move {
+                let resp = http::Response::builder()
+                    .header("content-type", "application/connect+proto")
+                    .body(http_body_util::Full::new(body))
+                    .unwrap();
+                Ok::<_, Infallible>(resp)
+            }
+        });
+        let client = Client::new(channel, ClientConfig::new("http://h".parse().unwrap()));
+        let mut stream = client
+            .server_stream_view::<_, StringValueView<'static>>(
+                &STREAM,
+                &StringValue::default(),
+                CallOptions::new(),
+            )
+            .await
+            .unwrap();
+        let first = stream.next().await.unwrap().unwrap();
+        assert_eq!(first.reborrow().value, "one");
+        let err = stream.next().await.unwrap().unwrap_err();
+        assert_eq!(err.code(), connect_core::Code::Internal, "{err}");
+        assert!(err.message().starts_with("failed to decode"), "{err}");
+        assert!(stream.next().await.is_none());
+        // The first view is still good after the stream moved on.
+        assert_eq!(first.reborrow().value, "one");
+    }
+
     /// Every `block_on`, spawn and `.await` in a caller's own future moves
     /// the call's future: nested `async` blocks once made a unary call's
     /// 6.4 KB. Each layer's future is small; so must the whole be.

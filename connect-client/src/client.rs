@@ -261,6 +261,60 @@ impl<T: Channel> Client<T> {
 
     /// Like [`server_stream`](Self::server_stream), each message a
     /// zero-copy view over its own bytes instead of an owned message.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// use buffa::Message as _;
+    /// use buffa_types::google::protobuf::StringValue;
+    /// use buffa_types::google::protobuf::__buffa::view::StringValueView;
+    /// use bytes::Bytes;
+    /// use connect_client::{CallOptions, Client, ClientConfig};
+    /// use connect_core::{Idempotency, MethodDescriptor, StreamType};
+    /// use futures_util::StreamExt as _;
+    ///
+    /// static WATCH: MethodDescriptor = MethodDescriptor::new(
+    ///     "a.v1.S", "Watch", "/a.v1.S/Watch", StreamType::ServerStream, Idempotency::Unknown,
+    /// );
+    /// // A server answering two messages and a clean end (Connect streaming).
+    /// let envelope = |flags: u8, data: &[u8]| {
+    ///     let mut e = vec![flags];
+    ///     e.extend_from_slice(&(data.len() as u32).to_be_bytes());
+    ///     e.extend_from_slice(data);
+    ///     e
+    /// };
+    /// let mut body = Vec::new();
+    /// for word in ["zero", "copy"] {
+    ///     let msg = StringValue { value: word.into(), ..Default::default() };
+    ///     body.extend(envelope(0, &msg.encode_to_vec()));
+    /// }
+    /// body.extend(envelope(2, b"{}"));
+    /// let body = Bytes::from(body);
+    /// let server = tower::service_fn(move |_req: http::Request<connect_client::ClientBody>| {
+    ///     let body = body.clone();
+    ///     async move {
+    ///         let resp = http::Response::builder()
+    ///             .header("content-type", "application/connect+proto")
+    ///             .body(http_body_util::Full::new(body))
+    ///             .unwrap();
+    ///         Ok::<_, std::convert::Infallible>(resp)
+    ///     }
+    /// });
+    ///
+    /// let client = Client::new(server, ClientConfig::new("http://localhost".parse().unwrap()));
+    /// let request = StringValue::default();
+    /// let mut stream = client
+    ///     .server_stream_view::<_, StringValueView<'static>>(&WATCH, &request, CallOptions::new())
+    ///     .await
+    ///     .unwrap();
+    /// let mut words = Vec::new();
+    /// while let Some(view) = stream.next().await {
+    ///     // Each view borrows its own message's bytes: keep it as long as you like.
+    ///     words.push(view.unwrap().reborrow().value.to_owned());
+    /// }
+    /// assert_eq!(words, ["zero", "copy"]);
+    /// # }
+    /// ```
     pub fn server_stream_view<Req, V>(
         &self,
         method: &'static MethodDescriptor,
