@@ -2,7 +2,9 @@
 //! channel (a `tower::service_fn`) that answers every call with a response
 //! built from the fuzz input — status, headers, body chunks, HTTP trailers,
 //! and how the body ends — for Connect, gRPC, gRPC-Web and gRPC-Web text,
-//! unary, client-, server- and bidi-streaming calls.
+//! unary, client-, server- and bidi-streaming calls. Each answer is read
+//! twice, as owned messages and as zero-copy views (the `_view` methods),
+//! and both readings must end alike: as many messages, the same error code.
 #![no_main]
 
 use std::convert::Infallible;
@@ -128,11 +130,7 @@ const CLIENT_READ_MAX: usize = 256 << 10;
 /// Gzip streams of zeros, inflating to each of `BOMBS`.
 fn bombs() -> &'static [Bytes; 3] {
     static B: OnceLock<[Bytes; 3]> = OnceLock::new();
-    B.get_or_init(|| {
-        BOMBS.map(|n| {
-            fixture_gzip(&vec![0u8; n])
-        })
-    })
+    B.get_or_init(|| BOMBS.map(|n| fixture_gzip(&vec![0u8; n])))
 }
 
 #[derive(Arbitrary, Debug)]
@@ -403,66 +401,111 @@ impl Canned {
 /// How a call ended: how many messages it read, and its error if any.
 type Outcome = (usize, Result<(), ConnectError>);
 
+/// Reads a stream of answers to its end: how many messages came, and the
+/// error that ended it, if any.
+async fn drain<M, S>(mut s: S) -> Outcome
+where
+    S: Stream<Item = Result<M, ConnectError>> + Unpin,
+{
+    let mut n = 0;
+    while let Some(m) = s.next().await {
+        if let Err(e) = m {
+            return (n, Err(e));
+        }
+        n += 1;
+    }
+    (n, Ok(()))
+}
+
+/// One call of kind `call`, answered as owned messages or, with `views`,
+/// as zero-copy views (the `_view` methods).
 async fn run_call<T: connectrpc::Channel>(
     client: TestServiceClient<T>,
     call: Call,
     options: CallOptions,
+    views: bool,
 ) -> Outcome {
     let req = UnaryRequest {
         text: "fuzz".into(),
         ..Default::default()
     };
-    match call {
-        Call::Unary => (0, client.unary_with_options(&req, options).await.map(drop)),
-        Call::ClientStream => {
-            let reqs = futures_util::stream::iter([req.clone(), req]);
-            (
-                0,
-                client
-                    .client_stream_with_options(reqs, options)
-                    .await
-                    .map(drop),
-            )
-        }
-        Call::ServerStream => {
-            let mut s = match client
-                .server_stream_with_options(&ServerStreamRequest::default(), options)
+    let reqs = futures_util::stream::iter([req.clone(), req.clone()]);
+    let stream_req = ServerStreamRequest::default();
+    match (call, views) {
+        (Call::Unary, false) => (0, client.unary_with_options(&req, options).await.map(drop)),
+        (Call::Unary, true) => (
+            0,
+            client
+                .unary_view_with_options(&req, options)
+                .await
+                .map(drop),
+        ),
+        (Call::ClientStream, false) => (
+            0,
+            client
+                .client_stream_with_options(reqs, options)
+                .await
+                .map(drop),
+        ),
+        (Call::ClientStream, true) => (
+            0,
+            client
+                .client_stream_view_with_options(reqs, options)
+                .await
+                .map(drop),
+        ),
+        (Call::ServerStream, false) => {
+            match client
+                .server_stream_with_options(&stream_req, options)
                 .await
             {
-                Ok(s) => s,
-                Err(e) => return (0, Err(e)),
-            };
-            let mut n = 0;
-            while let Some(m) = s.message().await {
-                if let Err(e) = m {
-                    return (n, Err(e));
+                Ok(mut s) => {
+                    let out = drain(&mut s).await;
+                    assert!(
+                        out.1.is_err() || s.trailers().is_some(),
+                        "a stream ended well without trailers"
+                    );
+                    out
                 }
-                n += 1;
+                Err(e) => (0, Err(e)),
             }
-            assert!(
-                s.trailers().is_some(),
-                "a stream ended well without trailers"
-            );
-            (n, Ok(()))
         }
-        Call::Bidi => {
-            let mut s = match client.bidi_with_options(options).await {
-                Ok(s) => s,
-                Err(e) => return (0, Err(e)),
-            };
+        (Call::ServerStream, true) => {
+            match client
+                .server_stream_view_with_options(&stream_req, options)
+                .await
+            {
+                Ok(mut s) => {
+                    let out = drain(&mut s).await;
+                    assert!(
+                        out.1.is_err() || s.trailers().is_some(),
+                        "a stream of views ended well without trailers"
+                    );
+                    out
+                }
+                Err(e) => (0, Err(e)),
+            }
+        }
+        (Call::Bidi, false) => match client.bidi_with_options(options).await {
             // The channel never reads the request: sending may fail once
             // the call has ended, which is not the answer being checked.
-            let _ = s.send(&req).await;
-            s.close_send();
-            let mut n = 0;
-            while let Some(m) = s.message().await {
-                if let Err(e) = m {
-                    return (n, Err(e));
-                }
-                n += 1;
+            Ok(mut s) => {
+                let _ = s.send(&req).await;
+                s.close_send();
+                let (_, rx) = s.split();
+                drain(rx).await
             }
-            (n, Ok(()))
-        }
+            Err(e) => (0, Err(e)),
+        },
+        (Call::Bidi, true) => match client.bidi_view_with_options(options).await {
+            Ok(mut s) => {
+                let _ = s.send(&req).await;
+                s.close_send();
+                let (_, rx) = s.split();
+                drain(rx).await
+            }
+            Err(e) => (0, Err(e)),
+        },
     }
 }
 
@@ -510,9 +553,33 @@ fuzz_target!(|input: Input| {
             let started = tokio::time::Instant::now();
             let outcome = tokio::time::timeout(
                 Duration::from_secs(24 * 3600),
-                run_call(client, input.call, options),
+                run_call(client.clone(), input.call, options.clone(), false),
             )
             .await;
+            let owned_elapsed = started.elapsed();
+            // The same answer read as views ends the same way: as many
+            // messages, the same error code.
+            let started_views = tokio::time::Instant::now();
+            let viewed = tokio::time::timeout(
+                Duration::from_secs(24 * 3600),
+                run_call(client, input.call, options, true),
+            )
+            .await;
+            match (&outcome, &viewed) {
+                (Ok((n, r)), Ok((vn, vr))) => assert_eq!(
+                    (n, r.as_ref().map_err(ConnectError::code)),
+                    (vn, vr.as_ref().map_err(ConnectError::code)),
+                    "owned and view decoding differ: {r:?} / {vr:?}"
+                ),
+                (Err(_), Err(_)) => {}
+                _ => panic!("one decoding hung and the other did not"),
+            }
+            if let Some(t) = timeout {
+                assert!(
+                    started_views.elapsed() <= t + Duration::from_millis(1),
+                    "the view call outlived its deadline"
+                );
+            }
             let (messages, result) = match outcome {
                 Ok(o) => o,
                 // A body that never ends may hold a call without a
@@ -528,9 +595,8 @@ fuzz_target!(|input: Input| {
             };
             if let Some(t) = timeout {
                 assert!(
-                    started.elapsed() <= t + Duration::from_millis(1),
-                    "the call outlived its deadline: {:?} > {t:?}",
-                    started.elapsed()
+                    owned_elapsed <= t + Duration::from_millis(1),
+                    "the call outlived its deadline: {owned_elapsed:?} > {t:?}"
                 );
             }
             match result {
