@@ -17,7 +17,7 @@ use bytes::{BufMut, Bytes, BytesMut};
 use connect_codec::compression::{CompressionRegistry, Gzip};
 use connect_core::Code;
 use connectrpc::client::ClientBody;
-use connectrpc::{CallOptions, ClientConfig, ConnectError};
+use connectrpc::{BidiStream, CallOptions, ClientConfig, ConnectError, ServerStreaming};
 use futures_util::{Stream, StreamExt as _};
 use http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
 use http_body_util::StreamBody;
@@ -401,14 +401,43 @@ impl Canned {
 /// How a call ended: how many messages it read, and its error if any.
 type Outcome = (usize, Result<(), ConnectError>);
 
-/// Reads a stream of answers to its end: how many messages came, and the
-/// error that ended it, if any.
-async fn drain<M, S>(mut s: S) -> Outcome
-where
-    S: Stream<Item = Result<M, ConnectError>> + Unpin,
-{
+/// Reads an opened server stream to its end: how many messages came, and
+/// the error that ended it, if any. A stream that ended well has trailers.
+async fn server_stream<M>(opened: Result<ServerStreaming<M>, ConnectError>) -> Outcome {
+    let mut s = match opened {
+        Ok(s) => s,
+        Err(e) => return (0, Err(e)),
+    };
     let mut n = 0;
     while let Some(m) = s.next().await {
+        if let Err(e) = m {
+            return (n, Err(e));
+        }
+        n += 1;
+    }
+    assert!(
+        s.trailers().is_some(),
+        "a stream ended well without trailers"
+    );
+    (n, Ok(()))
+}
+
+/// Sends `req` on an opened bidi call, closes the sending side and reads
+/// the answers to their end.
+async fn bidi<M>(
+    opened: Result<BidiStream<UnaryRequest, M>, ConnectError>,
+    req: &UnaryRequest,
+) -> Outcome {
+    let mut s = match opened {
+        Ok(s) => s,
+        Err(e) => return (0, Err(e)),
+    };
+    // The channel never reads the request: sending may fail once the call
+    // has ended, which is not the answer being checked.
+    let _ = s.send(req).await;
+    s.close_send();
+    let mut n = 0;
+    while let Some(m) = s.message().await {
         if let Err(e) = m {
             return (n, Err(e));
         }
@@ -455,57 +484,23 @@ async fn run_call<T: connectrpc::Channel>(
                 .map(drop),
         ),
         (Call::ServerStream, false) => {
-            match client
-                .server_stream_with_options(&stream_req, options)
-                .await
-            {
-                Ok(mut s) => {
-                    let out = drain(&mut s).await;
-                    assert!(
-                        out.1.is_err() || s.trailers().is_some(),
-                        "a stream ended well without trailers"
-                    );
-                    out
-                }
-                Err(e) => (0, Err(e)),
-            }
+            server_stream(
+                client
+                    .server_stream_with_options(&stream_req, options)
+                    .await,
+            )
+            .await
         }
         (Call::ServerStream, true) => {
-            match client
-                .server_stream_view_with_options(&stream_req, options)
-                .await
-            {
-                Ok(mut s) => {
-                    let out = drain(&mut s).await;
-                    assert!(
-                        out.1.is_err() || s.trailers().is_some(),
-                        "a stream of views ended well without trailers"
-                    );
-                    out
-                }
-                Err(e) => (0, Err(e)),
-            }
+            server_stream(
+                client
+                    .server_stream_view_with_options(&stream_req, options)
+                    .await,
+            )
+            .await
         }
-        (Call::Bidi, false) => match client.bidi_with_options(options).await {
-            // The channel never reads the request: sending may fail once
-            // the call has ended, which is not the answer being checked.
-            Ok(mut s) => {
-                let _ = s.send(&req).await;
-                s.close_send();
-                let (_, rx) = s.split();
-                drain(rx).await
-            }
-            Err(e) => (0, Err(e)),
-        },
-        (Call::Bidi, true) => match client.bidi_view_with_options(options).await {
-            Ok(mut s) => {
-                let _ = s.send(&req).await;
-                s.close_send();
-                let (_, rx) = s.split();
-                drain(rx).await
-            }
-            Err(e) => (0, Err(e)),
-        },
+        (Call::Bidi, false) => bidi(client.bidi_with_options(options).await, &req).await,
+        (Call::Bidi, true) => bidi(client.bidi_view_with_options(options).await, &req).await,
     }
 }
 
