@@ -18,9 +18,13 @@ TARGET_DIR=${CARGO_TARGET_DIR:-target}
 cargo build -q --release --example greet-server --example resilient-client
 BIN="$TARGET_DIR/release/examples"
 work=$(mktemp -d)
-pids=()
+# Every process started, one pid a line: a file, not an array, because
+# servers are started in `$(start_server ...)` subshells, whose variables
+# the script never sees.
+pids="$work/pids"
+: >"$pids"
 cleanup() {
-    for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null || true; done
+    while read -r p; do kill -9 "$p" 2>/dev/null || true; done <"$pids"
     rm -rf "$work"
 }
 trap cleanup EXIT
@@ -43,7 +47,7 @@ start_server() {
     local port=$1 log="$work/server-$1.log"
     "$BIN/greet-server" "127.0.0.1:$port" >>"$log" 2>&1 &
     local pid=$!
-    pids+=("$pid")
+    echo "$pid" >>"$pids"
     for _ in $(seq 100); do
         if python3 -c "import socket,sys; socket.create_connection(('127.0.0.1', $port), 0.2)" 2>/dev/null; then
             echo "$pid"
@@ -199,7 +203,7 @@ scenario_envoy() {
     sed -e "s/@ADMIN_PORT@/$admin/; s/@LISTEN_PORT@/$front/; s/@BACKEND_A@/$a/; s/@BACKEND_B@/$b/; s/@BACKEND_C@/$c/" \
         reliability/envoy/envoy.yaml.in >"$work/envoy.yaml"
     "$venv/bin/envoy" -c "$work/envoy.yaml" --log-level warn >"$work/envoy.log" 2>&1 &
-    pids+=("$!")
+    echo "$!" >>"$pids"
     disown "$!" # killed at exit without a job-control notice
     for _ in $(seq 200); do
         python3 -c "import socket; socket.create_connection(('127.0.0.1', $front), 0.2)" 2>/dev/null && break
