@@ -28,6 +28,7 @@
 //!   register it with [`Router::add_methods`].
 
 mod catch_panic;
+mod coalesce;
 pub mod cors;
 mod detect;
 mod drain;

@@ -23,6 +23,7 @@ use tokio::time::Instant;
 use tower_service::Service;
 
 use crate::catch_panic::CatchPanic;
+use crate::coalesce::Coalesce;
 use crate::detect::{Detected, Rewind, detect};
 use crate::lifecycle::{self, Retirement};
 use crate::linger::Linger;
@@ -517,14 +518,16 @@ impl Connections {
         // `linger`): the client reads our GOAWAY or last response instead
         // of a reset.
         let (io, lingering) = Linger::new(Rewind::new(prefix, io));
-        let io = TokioIo::new(io);
         let service = TowerToHyperService::new(CatchPanic::new(service));
         let (service, calls) = lifecycle::track(service, &self.retirement, peer);
         if h2 || self.http2_only || detected == Detected::Http2 {
+            // h2's writes coalesced: one system call per flush (`coalesce`).
+            let io = TokioIo::new(Coalesce::new(io));
             let conn = self.http2.serve_connection(io, service);
             lifecycle::drive(conn, calls, self.retirement, stopped).await;
         } else {
             // Upgrades stay possible (an axum app's WebSocket routes).
+            let io = TokioIo::new(io);
             let conn = self.http1.serve_connection(io, service).with_upgrades();
             lifecycle::drive(conn, calls, self.retirement, stopped).await;
         }
