@@ -15,9 +15,10 @@
 //! with the frames around them, and a call's headers, message and
 //! trailers, and those of the other streams ready at the same time, leave
 //! in one write. For the larger payloads h2 still chains, it holds what h2
-//! writes first (its buffer, small) and writes it together with the
-//! payload, vectored, as h2 would have: one system call, as before. What it
-//! holds is always written by the flush that ends every h2 write pass.
+//! writes first (its buffer) and writes it together with the payload,
+//! vectored, as h2 would have: one system call, as before, and the payload
+//! is not copied. What it holds is always written by the flush that ends
+//! every h2 write pass.
 
 use std::io::{self, IoSlice};
 use std::pin::Pin;
@@ -29,6 +30,11 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 /// Up to this much of what h2 writes is held for the next write or the
 /// flush (h2's own buffer is 16 KiB, plus a frame head).
 const HOLD_MAX: usize = 16 * 1024 + 64;
+
+/// Behind held bytes, a write larger than this is a payload h2 chained
+/// (h2 copies smaller ones into its buffer): it goes out with them at
+/// once, vectored, rather than being copied.
+const COPY_MAX: usize = 1024;
 
 /// A transport for an HTTP/2 connection that coalesces h2's writes (see
 /// the module docs). Reads pass through.
@@ -80,7 +86,8 @@ impl<T: AsyncWrite + Unpin> AsyncWrite for Coalesce<T> {
     ) -> Poll<io::Result<usize>> {
         let this = &mut *self;
         loop {
-            if this.held.len() + buf.len() <= HOLD_MAX {
+            let hold = this.held.is_empty() || buf.len() <= COPY_MAX;
+            if hold && this.held.len() + buf.len() <= HOLD_MAX {
                 // Held until the next write or the flush.
                 this.held.extend_from_slice(buf);
                 return Poll::Ready(Ok(buf.len()));
@@ -237,6 +244,19 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_chained_payload_is_written_at_once_not_copied() {
+        let rec = Recorder::default();
+        let mut io = Coalesce::new(rec.clone());
+        let payload = vec![9u8; 4096];
+        io.write_all(b"frame head").await.unwrap();
+        assert_eq!(io.write(&payload).await.unwrap(), payload.len());
+        assert_eq!(rec.calls(), 1, "written with the held bytes, not held");
+        assert!(io.held.is_empty());
+        io.flush().await.unwrap();
+        assert_eq!(rec.calls(), 1);
+    }
+
+    #[tokio::test]
     async fn partial_and_pending_writes_lose_and_reorder_nothing() {
         let rec = Recorder {
             limit: Some(3),
@@ -246,7 +266,12 @@ mod tests {
         let mut io = Coalesce::new(rec.clone());
         let mut want = Vec::new();
         for i in 0..50u8 {
-            let chunk = vec![i; if i % 7 == 0 { HOLD_MAX + 5 } else { 11 }];
+            let len = match i % 7 {
+                0 => HOLD_MAX + 5,
+                3 => 3000,
+                _ => 11,
+            };
+            let chunk = vec![i; len];
             io.write_all(&chunk).await.unwrap();
             want.extend_from_slice(&chunk);
         }
