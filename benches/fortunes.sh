@@ -4,11 +4,13 @@
 # connections), adds one, sorts them and answers 13. Servers: ours (Connect,
 # gRPC, gRPC-Web), tonic (gRPC), the published connectrpc 0.9 (Connect, gRPC)
 # and connect-go (Connect, gRPC; benches/fortunes-go), all driven by the same
-# load generator (our client, `fortunes run`), c = 16 / 64 / 256 over 8 HTTP/2
-# connections. Prints a Markdown table, or with --json one JSON object a line.
+# load generator (h2load, as in the server benches; or our client), c = 16 /
+# 64 / 256 over 8 HTTP/2 connections. Prints a Markdown table, or with --json
+# one JSON object a line. Every server's answer is checked (13 sorted
+# fortunes, over each protocol, with our client) before any load runs.
 #
-# Needs redis-server (installed with apt-get when missing and run as root)
-# and Go. Redis and every server listen on free ports of 127.0.0.1 only and
+# Needs redis-server and h2load (each installed with apt-get when missing and
+# run as root) and Go. Redis and every server listen on free ports of 127.0.0.1 only and
 # are stopped on exit. Not run by CI (it needs Redis); `fortunes self-check`
 # runs the Rust servers briefly against a stand-in for Redis instead.
 #
@@ -17,8 +19,13 @@
 # FORTUNES_CONNECTIONS (8), FORTUNES_ONLY (cells to run, e.g. ours-grpc,tonic-grpc),
 # FORTUNES_COMPRESSION (0: the client accepts identity only, so every server
 # answers uncompressed and framing is the only variable; 1: it accepts gzip and
-# zstd, and each server compresses by its own default), FORTUNES_PIN (1: with 2+ cores the servers get the
-# last core, the load generator and Redis the others; 0: all share every core).
+# zstd, and each server compresses by its own default; needs FORTUNES_LOAD=client),
+# FORTUNES_PIN (1: with 2+ cores the servers get the last core, the load
+# generator and Redis the others; 0: all share every core), FORTUNES_LOAD
+# (h2load: h2load drives the load, as in the server benches, and leaves the
+# server's core the bottleneck; client: our generated client does, in the
+# `fortunes run` process; it costs more per call and on 2 cores, sharing its
+# core with Redis, saturates before the servers do).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -40,6 +47,16 @@ if ! command -v redis-server >/dev/null; then
     fi
 fi
 command -v go >/dev/null || { echo "go not found (needed for the connect-go server)" >&2; exit 1; }
+load_gen="${FORTUNES_LOAD:-h2load}"
+if [ "$load_gen" = h2load ] && ! command -v h2load >/dev/null; then
+    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+        echo "installing h2load (apt-get nghttp2-client)" >&2
+        apt-get update -qq >&2 && apt-get install -y -qq nghttp2-client >&2
+    else
+        echo "h2load not found: apt-get install -y nghttp2-client" >&2
+        exit 1
+    fi
+fi
 
 cargo build --release -p benches --bin fortunes >&2
 bin="$(cd "${CARGO_TARGET_DIR:-target}/release" && pwd)"
@@ -61,10 +78,12 @@ trap 'exit 130' INT TERM
 cores="$(nproc)"
 server_cpus=()
 load_pin=()
+load_cpus=()
 if [ "${FORTUNES_PIN:-1}" != 0 ] && [ "$cores" -ge 2 ] && command -v taskset >/dev/null; then
     server_cpus=(--server-cpus "$((cores - 1))")
     if [ "$cores" = 2 ]; then load="0"; else load="0-$((cores - 2))"; fi
     load_pin=(taskset -c "$load")
+    load_cpus=(--load-cpus "$load")
 fi
 
 redis_port="$("$fortunes" free-port)"
@@ -90,4 +109,5 @@ fi
     --concurrency "${FORTUNES_CONCURRENCY:-16,64,256}" \
     --connections "${FORTUNES_CONNECTIONS:-8}" \
     ${FORTUNES_ONLY:+--only "$FORTUNES_ONLY"} \
+    --load "$load_gen" "${load_cpus[@]}" \
     $([ "${FORTUNES_COMPRESSION:-0}" = 1 ] && echo --accept-compression) "${server_cpus[@]}" "${json[@]}"

@@ -10,10 +10,13 @@
 //! fortunes seed <redis host:port>
 //! fortunes self-check [--json]   # the Rust servers, briefly, against a stand-in for Redis
 //! fortunes run --redis <host:port> [--go-server PATH] [--secs 3] [--rounds 1]
-//!              [--concurrency 16,64,256] [--connections 8] [--server-cpus LIST] [--only ours-grpc,..] [--accept-compression] [--redis-pid PID] [--json]
+//!              [--concurrency 16,64,256] [--connections 8] [--server-cpus LIST]
+//!              [--only ours-grpc,..] [--accept-compression] [--redis-pid PID]
+//!              [--load client|h2load] [--load-cpus LIST] [--json]
 //! ```
 
 mod fake_redis;
+mod h2load;
 mod load;
 mod run;
 mod servers;
@@ -40,7 +43,7 @@ mod tonic {
     include!(concat!(env!("OUT_DIR"), "/fortunes/tonic/fortunes.v1.rs"));
 }
 
-const USAGE: &str = "usage: fortunes serve <ours|tonic|connectrpc09> <port> <redis host:port>\n       fortunes free-port\n       fortunes seed <redis host:port>\n       fortunes self-check [--json]\n       fortunes run --redis <host:port> [--go-server PATH] [--secs 3] [--rounds 1] [--concurrency 16,64,256] [--connections 8] [--server-cpus LIST] [--only ours-grpc,..] [--accept-compression] [--redis-pid PID] [--json]";
+const USAGE: &str = "usage: fortunes serve <ours|tonic|connectrpc09> <port> <redis host:port>\n       fortunes free-port\n       fortunes seed <redis host:port>\n       fortunes self-check [--json]\n       fortunes run --redis <host:port> [--go-server PATH] [--secs 3] [--rounds 1] [--concurrency 16,64,256] [--connections 8] [--server-cpus LIST] [--only ours-grpc,..] [--accept-compression] [--redis-pid PID] [--load client|h2load] [--load-cpus LIST] [--json]";
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut args = std::env::args().skip(1);
@@ -92,6 +95,14 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                     "--accept-compression" => a.accept_compression = true,
                     "--redis-pid" => a.redis_pid = Some(val()?),
                     "--json" => a.json = true,
+                    "--load" => {
+                        a.load = match val()?.as_str() {
+                            "client" => run::Load::Client,
+                            "h2load" => run::Load::H2load,
+                            other => return Err(format!("unknown load {other}\n{USAGE}").into()),
+                        }
+                    }
+                    "--load-cpus" => a.load_cpus = Some(val()?),
                     other => return Err(format!("unknown argument {other}\n{USAGE}").into()),
                 }
             }

@@ -30,6 +30,19 @@ pub(crate) struct Args {
     pub(crate) redis_pid: Option<String>,
     /// Only these cells (`framework-protocol`, e.g. `ours-grpc`); empty: all.
     pub(crate) only: Vec<String>,
+    /// What drives the load.
+    pub(crate) load: Load,
+    /// `taskset -c` list for h2load; `None`: not pinned.
+    pub(crate) load_cpus: Option<String>,
+}
+
+/// The load generator.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Load {
+    /// Our generated client, in this process.
+    Client,
+    /// h2load (see the `h2load` module).
+    H2load,
 }
 
 impl Args {
@@ -48,6 +61,8 @@ impl Args {
             accept_compression: false,
             redis_pid: None,
             only: Vec::new(),
+            load: Load::Client,
+            load_cpus: None,
         }
     }
 }
@@ -100,6 +115,17 @@ fn cpu_secs(pid: &str) -> Option<f64> {
     let utime: f64 = fields.next()?.parse().ok()?;
     let stime: f64 = fields.next()?.parse().ok()?;
     Some((utime + stime) / 100.0)
+}
+
+/// CPU seconds (user + system) of this process's children that have
+/// ended and been waited for (h2load's runs).
+fn children_cpu_secs() -> Option<f64> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    // cutime and cstime follow utime and stime.
+    let mut fields = stat.rsplit_once(')')?.1.split_whitespace().skip(13);
+    let cutime: f64 = fields.next()?.parse().ok()?;
+    let cstime: f64 = fields.next()?.parse().ok()?;
+    Some((cutime + cstime) / 100.0)
 }
 
 /// A port nobody listens on now (the kernel's pick on 127.0.0.1).
@@ -182,6 +208,11 @@ pub(crate) fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     if args.go_server.is_none() {
         eprintln!("no --go-server: connect-go is left out");
     }
+    if args.load == Load::H2load && args.accept_compression {
+        return Err(
+            "--accept-compression needs --load client (h2load asks for no compression)".into(),
+        );
+    }
     let (servers, ports) = start(&args, &frameworks);
     // (framework index, protocol): every cell of the table.
     let cells: Vec<(usize, Protocol)> = frameworks
@@ -202,6 +233,8 @@ pub(crate) fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     }
     eprintln!("every server answered 13 sorted fortunes over each protocol");
 
+    let dir = std::env::temp_dir().join(format!("fortunes-{}", std::process::id()));
+    std::fs::create_dir_all(&dir)?;
     let mut runs: BTreeMap<(usize, usize), Vec<Run>> = BTreeMap::new();
     for round in 0..args.rounds {
         for (ci, &c) in args.concurrency.iter().enumerate() {
@@ -212,18 +245,33 @@ pub(crate) fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
                 let (i, p) = cells[cell];
                 let server = servers.0[i].id().to_string();
                 let redis = args.redis_pid.as_deref().unwrap_or("none");
-                let before = (cpu_secs(&server), cpu_secs("self"), cpu_secs(redis));
-                let mut r = rt
-                    .block_on(load::run(
+                let load_secs = || match args.load {
+                    Load::Client => cpu_secs("self"),
+                    Load::H2load => children_cpu_secs(),
+                };
+                let before = (cpu_secs(&server), load_secs(), cpu_secs(redis));
+                let r = match args.load {
+                    Load::Client => rt.block_on(load::run(
                         ports[i],
                         p,
                         args.accept_compression,
                         c,
                         args.connections,
                         args.secs,
-                    ))
-                    .map_err(|e| format!("{} {} c={c}: {e}", frameworks[i].name, p.name()))?;
-                let after = (cpu_secs(&server), cpu_secs("self"), cpu_secs(redis));
+                    )),
+                    Load::H2load => crate::h2load::run(
+                        &dir,
+                        ports[i],
+                        p,
+                        c,
+                        args.connections,
+                        args.secs,
+                        args.load_cpus.as_deref(),
+                    ),
+                };
+                let mut r =
+                    r.map_err(|e| format!("{} {} c={c}: {e}", frameworks[i].name, p.name()))?;
+                let after = (cpu_secs(&server), load_secs(), cpu_secs(redis));
                 // Includes the untimed first calls and connection set-up:
                 // a little high, alike for every server.
                 let server_cpu = after.0.zip(before.0).map(|(a, b)| a - b);
@@ -290,10 +338,14 @@ pub(crate) fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     }
 
     println!(
-        "## Fortunes (Redis HGETALL of 12, add one, sort, answer 13; {} connections, {} s per cell, {} round(s), median; {})\n",
+        "## Fortunes (Redis HGETALL of 12, add one, sort, answer 13; {} connections, {} s per cell, {} round(s), median; load: {}; {})\n",
         args.connections,
         args.secs,
         args.rounds,
+        match args.load {
+            Load::H2load => "h2load",
+            Load::Client => "our generated client",
+        },
         if args.accept_compression {
             "the client accepts gzip and zstd: each server compresses by its own default"
         } else {

@@ -6,7 +6,7 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use deadpool_redis::Pool;
+use crate::store::Pool;
 
 use crate::store;
 
