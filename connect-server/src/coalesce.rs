@@ -31,6 +31,10 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 /// flush (h2's own buffer is 16 KiB, plus a frame head).
 const HOLD_MAX: usize = 16 * 1024 + 64;
 
+/// The hold's allocation kept between flushes: a connection that once held
+/// a large batch gives the rest back, so idle connections cost little.
+const KEEP: usize = 4 * 1024;
+
 /// Behind held bytes, a write larger than this is a payload h2 chained
 /// (h2 copies smaller ones into its buffer): it goes out with them at
 /// once, vectored, rather than being copied.
@@ -42,6 +46,9 @@ const COPY_MAX: usize = 1024;
 pub(crate) struct Coalesce<T> {
     inner: T,
     held: BytesMut,
+    /// The most held since the last flush (`held`'s own capacity shrinks
+    /// as it is written out, so it cannot tell).
+    peak: usize,
 }
 
 impl<T> Coalesce<T> {
@@ -49,6 +56,7 @@ impl<T> Coalesce<T> {
         Coalesce {
             inner,
             held: BytesMut::new(),
+            peak: 0,
         }
     }
 }
@@ -64,6 +72,9 @@ impl<T: AsyncWrite + Unpin> Coalesce<T> {
             self.held.advance(n);
         }
         self.held.clear();
+        if std::mem::take(&mut self.peak) > KEEP {
+            self.held = BytesMut::new();
+        }
         Poll::Ready(Ok(()))
     }
 }
@@ -90,6 +101,7 @@ impl<T: AsyncWrite + Unpin> AsyncWrite for Coalesce<T> {
             if hold && this.held.len() + buf.len() <= HOLD_MAX {
                 // Held until the next write or the flush.
                 this.held.extend_from_slice(buf);
+                this.peak = this.peak.max(this.held.len());
                 return Poll::Ready(Ok(buf.len()));
             }
             if this.held.is_empty() {
@@ -289,6 +301,19 @@ mod tests {
         io.write_all(b"held").await.unwrap();
         let err = io.flush().await.unwrap_err();
         assert_eq!(err.kind(), io::ErrorKind::WriteZero);
+    }
+
+    #[tokio::test]
+    async fn a_large_hold_is_given_back_after_the_flush() {
+        let rec = Recorder::default();
+        let mut io = Coalesce::new(rec.clone());
+        io.write_all(&vec![1u8; HOLD_MAX - 1]).await.unwrap();
+        io.flush().await.unwrap();
+        assert!(io.held.capacity() <= KEEP);
+        io.write_all(b"small").await.unwrap();
+        io.flush().await.unwrap();
+        assert!(io.held.capacity() <= KEEP);
+        assert_eq!(rec.calls(), 2);
     }
 
     #[test]
