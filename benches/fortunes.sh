@@ -37,26 +37,22 @@ for arg in "$@"; do
     esac
 done
 
-if ! command -v redis-server >/dev/null; then
+# need <command> <Debian package>: installs the package with apt-get when
+# the command is missing (as root), or says how.
+need() {
+    command -v "$1" >/dev/null && return
     if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
-        echo "installing redis-server (apt-get)" >&2
-        apt-get update -qq >&2 && apt-get install -y -qq redis-server >&2
+        echo "installing $1 (apt-get $2)" >&2
+        apt-get update -qq >&2 && apt-get install -y -qq "$2" >&2
     else
-        echo "redis-server not found: apt-get install -y redis-server" >&2
+        echo "$1 not found: apt-get install -y $2" >&2
         exit 1
     fi
-fi
+}
+need redis-server redis-server
 command -v go >/dev/null || { echo "go not found (needed for the connect-go server)" >&2; exit 1; }
 load_gen="${FORTUNES_LOAD:-h2load}"
-if [ "$load_gen" = h2load ] && ! command -v h2load >/dev/null; then
-    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
-        echo "installing h2load (apt-get nghttp2-client)" >&2
-        apt-get update -qq >&2 && apt-get install -y -qq nghttp2-client >&2
-    else
-        echo "h2load not found: apt-get install -y nghttp2-client" >&2
-        exit 1
-    fi
-fi
+if [ "$load_gen" = h2load ]; then need h2load nghttp2-client; fi
 
 cargo build --release -p benches --bin fortunes >&2
 bin="$(cd "${CARGO_TARGET_DIR:-target}/release" && pwd)"

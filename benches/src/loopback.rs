@@ -73,6 +73,37 @@ pub fn pinned_command(program: &Path, cpus: Option<&str>) -> Command {
     }
 }
 
+/// The request rate h2load reports for its measured run (`finished in …,
+/// N req/s`).
+pub fn h2load_rps(stdout: &str) -> Option<f64> {
+    stdout.lines().find_map(|l| {
+        l.trim()
+            .strip_prefix("finished in ")?
+            .split(", ")
+            .nth(1)?
+            .strip_suffix(" req/s")?
+            .parse::<f64>()
+            .ok()
+    })
+}
+
+/// The latencies, in milliseconds and sorted, of the HTTP 200 answers in an
+/// h2load `--log-file` (start, status, microseconds, tab-separated).
+pub fn h2load_latencies_ms(log: &str) -> Vec<f64> {
+    let mut ms: Vec<f64> = log
+        .lines()
+        .filter_map(|l| {
+            let mut cols = l.split('\t');
+            let _start = cols.next()?;
+            let status = cols.next()?;
+            let us: f64 = cols.next()?.trim().parse().ok()?;
+            (status == "200").then_some(us / 1000.0)
+        })
+        .collect();
+    ms.sort_by(f64::total_cmp);
+    ms
+}
+
 /// Running `bench-server`s, killed on drop.
 #[derive(Debug)]
 pub struct Servers(Vec<Child>);

@@ -199,18 +199,8 @@ fn h2load(v: &Variant, w: Workload, m: usize, n: usize, dir: &Path, pin: Option<
         .output()
         .expect("run h2load (apt-get install nghttp2-client)");
     let stdout = String::from_utf8_lossy(&out.stdout);
-    let rps = stdout
-        .lines()
-        .find_map(|l| {
-            let l = l.trim();
-            l.strip_prefix("finished in ")?
-                .split(", ")
-                .nth(1)?
-                .strip_suffix(" req/s")?
-                .parse::<f64>()
-                .ok()
-        })
-        .unwrap_or_else(|| panic!("h2load output: {stdout}"));
+    let rps =
+        benches::loopback::h2load_rps(&stdout).unwrap_or_else(|| panic!("h2load output: {stdout}"));
     let requests = stdout
         .lines()
         .find(|l| l.starts_with("requests:"))
@@ -220,19 +210,8 @@ fn h2load(v: &Variant, w: Workload, m: usize, n: usize, dir: &Path, pin: Option<
         .find_map(|p| p.strip_suffix(" succeeded")?.parse::<usize>().ok())
         .unwrap_or(0);
     assert_eq!(succeeded, n, "{} {} m={m}: {requests}", v.name(), w.name());
-    let mut lat: Vec<f64> = std::fs::read_to_string(&log)
-        .unwrap()
-        .lines()
-        .filter_map(|l| {
-            let mut cols = l.split('\t');
-            let _start = cols.next()?;
-            let status = cols.next()?;
-            let us: f64 = cols.next()?.trim().parse().ok()?;
-            (status == "200").then_some(us / 1000.0)
-        })
-        .collect();
+    let lat = benches::loopback::h2load_latencies_ms(&std::fs::read_to_string(&log).unwrap());
     assert_eq!(lat.len(), n, "h2load log rows");
-    lat.sort_by(|a, b| a.partial_cmp(b).unwrap());
     let pct = |p: f64| lat[((lat.len() as f64 * p) as usize).min(lat.len() - 1)];
     Run {
         rps,

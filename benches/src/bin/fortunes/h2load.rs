@@ -10,7 +10,8 @@
 //! every protocol before any load runs.
 
 use std::path::Path;
-use std::process::Command;
+
+use benches::loopback::{h2load_latencies_ms, h2load_rps, pinned_command};
 
 use crate::load::{Protocol, Run};
 
@@ -56,14 +57,7 @@ pub(crate) fn run(
     std::fs::write(&body_file, body).map_err(|e| e.to_string())?;
     let log = dir.join("h2load.log");
     let _ = std::fs::remove_file(&log);
-    let mut cmd = match cpus {
-        Some(cpus) => {
-            let mut c = Command::new("taskset");
-            c.args(["-c", cpus, "h2load"]);
-            c
-        }
-        None => Command::new("h2load"),
-    };
+    let mut cmd = pinned_command(Path::new("h2load"), cpus);
     let streams = concurrency.div_ceil(connections).max(1);
     cmd.args(["-c", &connections.to_string()])
         .args(["-m", &streams.to_string()])
@@ -91,31 +85,13 @@ pub(crate) fn run(
         return Err(format!("h2load: {failed} requests failed"));
     }
     // h2load's own count and rate are of the measured duration only.
-    let rps = line("finished in")
-        .and_then(|l| {
-            l.split(", ")
-                .nth(1)?
-                .strip_suffix(" req/s")?
-                .parse::<f64>()
-                .ok()
-        })
-        .ok_or_else(|| format!("h2load output: {stdout}"))?;
-    let mut micros: Vec<f64> = std::fs::read_to_string(&log)
-        .map_err(|e| format!("h2load log: {e}"))?
-        .lines()
-        .filter_map(|l| {
-            let mut cols = l.split('\t');
-            let _start = cols.next()?;
-            let status = cols.next()?;
-            let us: f64 = cols.next()?.trim().parse().ok()?;
-            (status == "200").then_some(us)
-        })
-        .collect();
-    if micros.is_empty() {
+    let rps = h2load_rps(&stdout).ok_or_else(|| format!("h2load output: {stdout}"))?;
+    let log = std::fs::read_to_string(&log).map_err(|e| format!("h2load log: {e}"))?;
+    let ms = h2load_latencies_ms(&log);
+    if ms.is_empty() {
         return Err(format!("h2load: no call completed: {stdout}"));
     }
-    micros.sort_by(f64::total_cmp);
-    let pct = |p: f64| micros[((micros.len() as f64 * p) as usize).min(micros.len() - 1)] / 1000.0;
+    let pct = |p: f64| ms[((ms.len() as f64 * p) as usize).min(ms.len() - 1)];
     Ok(Run {
         rps,
         p50_ms: pct(0.50),
