@@ -9,7 +9,8 @@ use connect_core::{ConnectError, MethodDescriptor};
 use futures_core::Stream;
 use http_body::{Body, Frame, SizeHint};
 
-use crate::rpc::{Frame as RpcFrame, FrameStream};
+use super::batch::Batcher;
+use crate::rpc::FrameStream;
 
 /// A boxed stream of body chunks.
 pub type ChunkStream = Pin<Box<dyn Stream<Item = Result<Bytes, ConnectError>> + Send>>;
@@ -40,12 +41,10 @@ enum Kind {
     Full(Option<Bytes>),
     Stream(ChunkStream),
     /// Request frames sent as envelopes, each checked against the send
-    /// limit: framing's mapping done here, in the body, rather than in one
-    /// more boxed stream around the frames.
-    Frames {
-        frames: FrameStream,
-        limit: usize,
-    },
+    /// limit, small ones that are ready together gathered into one chunk:
+    /// framing's mapping done here, in the body, rather than in one more
+    /// boxed stream around the frames.
+    Frames(Batcher),
 }
 
 impl ClientBody {
@@ -77,7 +76,7 @@ impl ClientBody {
     /// failing the body if its message is over `limit` bytes.
     pub(crate) fn frames(frames: FrameStream, limit: usize) -> Self {
         ClientBody {
-            kind: Kind::Frames { frames, limit },
+            kind: Kind::Frames(Batcher::new(frames, limit)),
             method: None,
         }
     }
@@ -118,13 +117,13 @@ impl ClientBody {
     pub fn as_full(&self) -> Option<Bytes> {
         match &self.kind {
             Kind::Full(b) => Some(b.clone().unwrap_or_default()),
-            Kind::Stream(_) | Kind::Frames { .. } => None,
+            Kind::Stream(_) | Kind::Frames(_) => None,
         }
     }
 
     /// Whether the body streams.
     pub fn is_stream(&self) -> bool {
-        matches!(self.kind, Kind::Stream(_) | Kind::Frames { .. })
+        matches!(self.kind, Kind::Stream(_) | Kind::Frames(_))
     }
 
     /// The body with each chunk mapped by `f` (the whole buffer, for a
@@ -139,9 +138,9 @@ impl ClientBody {
                 use futures_util::StreamExt as _;
                 ClientBody::stream(Box::pin(s.map(move |c| c.map(&mut f))))
             }
-            Kind::Frames { mut frames, limit } => {
+            Kind::Frames(mut batcher) => {
                 ClientBody::stream(Box::pin(futures_util::stream::poll_fn(move |cx| {
-                    poll_envelope(frames.as_mut(), limit, cx).map(|c| c.map(|c| c.map(&mut f)))
+                    batcher.poll_chunk(cx).map(|c| c.map(|c| c.map(&mut f)))
                 })))
             }
         };
@@ -165,7 +164,7 @@ impl fmt::Debug for ClientBody {
                 .debug_tuple("ClientBody::Full")
                 .field(&b.as_ref().map_or(0, Bytes::len))
                 .finish(),
-            Kind::Stream(_) | Kind::Frames { .. } => f.write_str("ClientBody::Stream(..)"),
+            Kind::Stream(_) | Kind::Frames(_) => f.write_str("ClientBody::Stream(..)"),
         }
     }
 }
@@ -189,8 +188,8 @@ impl Body for ClientBody {
                     Poll::Pending => Poll::Pending,
                 };
             },
-            Kind::Frames { frames, limit } => loop {
-                return match poll_envelope(frames.as_mut(), *limit, cx) {
+            Kind::Frames(batcher) => loop {
+                return match batcher.poll_chunk(cx) {
                     Poll::Ready(Some(Ok(c))) if c.is_empty() => continue,
                     Poll::Ready(Some(Ok(c))) => Poll::Ready(Some(Ok(Frame::data(c)))),
                     Poll::Ready(Some(Err(e))) => Poll::Ready(Some(Err(e))),
@@ -208,22 +207,7 @@ impl Body for ClientBody {
     fn size_hint(&self) -> SizeHint {
         match &self.kind {
             Kind::Full(b) => SizeHint::with_exact(b.as_ref().map_or(0, |b| b.len() as u64)),
-            Kind::Stream(_) | Kind::Frames { .. } => SizeHint::default(),
+            Kind::Stream(_) | Kind::Frames(_) => SizeHint::default(),
         }
     }
-}
-
-/// The next frame of `frames` as an envelope, checked against `limit`.
-fn poll_envelope(
-    frames: Pin<&mut (dyn Stream<Item = Result<RpcFrame, ConnectError>> + Send)>,
-    limit: usize,
-    cx: &mut Context<'_>,
-) -> Poll<Option<Result<Bytes, ConnectError>>> {
-    frames.poll_next(cx).map(|f| {
-        f.map(|f| {
-            let f = f?;
-            crate::framing::client::check_send_limit(&f, limit)?;
-            Ok(f.into_envelope(0))
-        })
-    })
 }

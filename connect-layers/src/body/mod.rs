@@ -8,6 +8,7 @@
 //!
 //! Both write envelopes through [`Frame::into_envelope`](crate::rpc::Frame::into_envelope).
 
+mod batch;
 pub mod client;
 pub mod server;
 

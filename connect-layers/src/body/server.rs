@@ -11,6 +11,7 @@ use connect_core::{ConnectError, flags};
 use http::HeaderMap;
 use http_body::{Body, Frame, SizeHint};
 
+use super::batch::Batcher;
 use crate::rpc::FrameStream;
 
 /// How a streamed response ends.
@@ -48,7 +49,8 @@ enum Kind {
 }
 
 struct Streaming {
-    frames: FrameStream,
+    /// The messages, those ready together gathered into one chunk.
+    frames: Batcher,
     trailers: HeaderMap,
     end: StreamEnd,
     done: bool,
@@ -102,7 +104,7 @@ impl ResponseBody {
     pub fn stream(frames: FrameStream, trailers: HeaderMap, end: StreamEnd) -> Self {
         ResponseBody {
             kind: Kind::Stream(Box::new(Streaming {
-                frames,
+                frames: Batcher::new(frames, usize::MAX),
                 trailers,
                 end,
                 done: false,
@@ -194,8 +196,8 @@ impl Body for ResponseBody {
                 if s.done {
                     return Poll::Ready(None);
                 }
-                Some(match std::task::ready!(s.frames.as_mut().poll_next(cx)) {
-                    Some(Ok(frame)) => Frame::data(frame.into_envelope(0)),
+                Some(match std::task::ready!(s.frames.poll_chunk(cx)) {
+                    Some(Ok(chunk)) => Frame::data(chunk),
                     Some(Err(err)) => {
                         s.done = true;
                         end_frame(s.end, Some(&err), &s.trailers)

@@ -1,0 +1,305 @@
+//! A stream's message frames gathered into body chunks: a client's request
+//! stream and a server's response stream alike.
+//!
+//! Messages that are ready together (an iterator, a channel with a
+//! backlog) would otherwise leave as one body chunk each: one HTTP/2 DATA
+//! frame per message. Besides the framing overhead, that can cost the
+//! connection: h2 (0.4.20 on) charges every unread DATA frame under 256
+//! bytes against a connection-wide budget, half the connection window,
+//! and closes the connection with `ENHANCE_YOUR_CALM`
+//! ("too_many_data_frames") when a peer runs it out. A few hundred client
+//! streams of small messages to a busy server did (tonic's server and
+//! ours alike; `examples/tests/busy_streams.rs`).
+//!
+//! The [`Batcher`] reads frames while they are ready and copies the small
+//! ones into one chunk, so they leave together; a frame that is not ready
+//! yet is not waited for, so nothing is held back.
+
+use std::task::{Context, Poll};
+
+use bytes::{BufMut as _, Bytes, BytesMut};
+use connect_core::{ConnectError, ENVELOPE_PREFIX_LEN, flags};
+
+use crate::framing::client::check_send_limit;
+use crate::rpc::{Frame, FrameStream};
+
+/// Messages up to this size are copied into a shared chunk; a larger one
+/// leaves as its own chunk, without a copy.
+const COPY_MAX: usize = 1024;
+
+/// A chunk takes no more messages once it holds this many bytes.
+const CHUNK_MAX: usize = 16 * 1024;
+
+/// Room reserved at a time for gathered messages.
+const RESERVE: usize = 4 * 1024;
+
+/// Message frames read as envelope chunks, each frame checked against a
+/// send limit, small ready frames gathered into one chunk.
+pub(crate) struct Batcher {
+    frames: FrameStream,
+    limit: usize,
+    buf: BytesMut,
+    /// What the last chunk read past its end: a large frame, an error, or
+    /// the stream's end (`Some(None)`).
+    next: Option<Option<Result<Frame, ConnectError>>>,
+    done: bool,
+}
+
+impl Batcher {
+    /// Gathers `frames`, failing on a message over `limit` bytes.
+    pub(crate) fn new(frames: FrameStream, limit: usize) -> Self {
+        Batcher {
+            frames,
+            limit,
+            buf: BytesMut::new(),
+            next: None,
+            done: false,
+        }
+    }
+
+    /// The next chunk: one or more envelopes, or the stream's error.
+    pub(crate) fn poll_chunk(
+        &mut self,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Bytes, ConnectError>>> {
+        if self.done {
+            return Poll::Ready(None);
+        }
+        let item = match self.next.take() {
+            Some(item) => item,
+            None => std::task::ready!(self.frames.as_mut().poll_next(cx)),
+        };
+        let checked = item.map(|f| f.and_then(|f| check_send_limit(&f, self.limit).map(|()| f)));
+        let first = match checked {
+            Some(Ok(f)) => f,
+            Some(Err(e)) => {
+                self.done = true;
+                return Poll::Ready(Some(Err(e)));
+            }
+            None => {
+                self.done = true;
+                return Poll::Ready(None);
+            }
+        };
+        if first.payload().len() > COPY_MAX {
+            return Poll::Ready(Some(Ok(first.into_envelope(0))));
+        }
+        let mut first = Some(first);
+        while self.buf.len() < CHUNK_MAX {
+            match self.frames.as_mut().poll_next(cx) {
+                Poll::Pending => break,
+                Poll::Ready(Some(Ok(f)))
+                    if f.payload().len() <= COPY_MAX && f.payload().len() <= self.limit =>
+                {
+                    if let Some(first) = first.take() {
+                        self.append(&first);
+                    }
+                    self.append(&f);
+                }
+                Poll::Ready(other) => {
+                    self.next = Some(other);
+                    break;
+                }
+            }
+        }
+        Poll::Ready(Some(Ok(match first {
+            Some(alone) => alone.into_envelope(0),
+            None => self.buf.split().freeze(),
+        })))
+    }
+
+    /// Writes `frame`'s envelope at the end of the chunk being gathered.
+    fn append(&mut self, frame: &Frame) {
+        let payload = frame.payload();
+        let need = ENVELOPE_PREFIX_LEN + payload.len();
+        if self.buf.capacity() - self.buf.len() < need {
+            self.buf.reserve(need.max(RESERVE));
+        }
+        if frame.prefixed && !frame.compressed {
+            // The prefix written at encode time (flags 0) is the envelope's.
+            self.buf.put_slice(&frame.data);
+            return;
+        }
+        self.buf.put_u8(if frame.compressed {
+            flags::COMPRESSED
+        } else {
+            0
+        });
+        self.buf.put_u32(payload.len() as u32);
+        self.buf.put_slice(payload);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::pin::Pin;
+    use std::sync::{Arc, Mutex};
+
+    use futures_core::Stream;
+
+    fn frame(payload: &[u8]) -> Frame {
+        Frame::new(Bytes::copy_from_slice(payload))
+    }
+
+    fn prefixed(payload: &[u8]) -> Frame {
+        Frame {
+            data: connect_codec::envelope::encode_envelope(0, payload),
+            compressed: false,
+            prefixed: true,
+        }
+    }
+
+    fn envelope(flags: u8, payload: &[u8]) -> Vec<u8> {
+        connect_codec::envelope::encode_envelope(flags, payload).to_vec()
+    }
+
+    type Item = Option<Result<Frame, ConnectError>>;
+
+    /// A stream whose items are released by the test: `Pending` until then.
+    #[derive(Clone, Default)]
+    struct Feed(Arc<Mutex<(Vec<Item>, usize)>>);
+
+    impl Feed {
+        fn push(&self, item: Item) {
+            self.0.lock().unwrap().0.push(item);
+        }
+    }
+
+    impl Stream for Feed {
+        type Item = Result<Frame, ConnectError>;
+        fn poll_next(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+            let mut state = self.0.lock().unwrap();
+            let (items, read) = &mut *state;
+            match items.get_mut(*read) {
+                Some(item) => {
+                    *read += 1;
+                    Poll::Ready(item.take())
+                }
+                None => Poll::Pending,
+            }
+        }
+    }
+
+    fn poll(b: &mut Batcher) -> Poll<Option<Result<Bytes, ConnectError>>> {
+        b.poll_chunk(&mut Context::from_waker(std::task::Waker::noop()))
+    }
+
+    fn chunk(b: &mut Batcher) -> Vec<u8> {
+        match poll(b) {
+            Poll::Ready(Some(Ok(c))) => c.to_vec(),
+            other => panic!("expected a chunk, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn ready_messages_leave_in_one_chunk() {
+        let frames = vec![Ok(prefixed(b"one")), Ok(frame(b"two")), Ok(prefixed(b""))];
+        let mut b = Batcher::new(Box::pin(futures_util::stream::iter(frames)), 100);
+        let mut want = envelope(0, b"one");
+        want.extend(envelope(0, b"two"));
+        want.extend(envelope(0, b""));
+        assert_eq!(chunk(&mut b), want);
+        assert!(matches!(poll(&mut b), Poll::Ready(None)));
+        assert!(matches!(poll(&mut b), Poll::Ready(None)));
+    }
+
+    #[test]
+    fn a_message_not_ready_is_not_waited_for() {
+        let feed = Feed::default();
+        feed.push(Some(Ok(frame(b"a"))));
+        let mut b = Batcher::new(Box::pin(feed.clone()), 100);
+        assert_eq!(chunk(&mut b), envelope(0, b"a"));
+        assert!(poll(&mut b).is_pending());
+        feed.push(Some(Ok(frame(b"b"))));
+        feed.push(Some(Ok(frame(b"c"))));
+        let mut want = envelope(0, b"b");
+        want.extend(envelope(0, b"c"));
+        assert_eq!(chunk(&mut b), want);
+        feed.push(None);
+        assert!(matches!(poll(&mut b), Poll::Ready(None)));
+    }
+
+    #[test]
+    fn a_compressed_message_keeps_its_flag() {
+        let compressed = Frame {
+            data: Bytes::from_static(b"zz"),
+            compressed: true,
+            prefixed: false,
+        };
+        let frames = vec![Ok(frame(b"a")), Ok(compressed)];
+        let mut b = Batcher::new(Box::pin(futures_util::stream::iter(frames)), 100);
+        let mut want = envelope(0, b"a");
+        want.extend(envelope(flags::COMPRESSED, b"zz"));
+        assert_eq!(chunk(&mut b), want);
+    }
+
+    #[test]
+    fn a_large_message_leaves_alone_and_uncopied() {
+        let big = prefixed(&[7; COPY_MAX + 1]);
+        let big_ptr = big.data.as_ptr();
+        let frames = vec![Ok(frame(b"a")), Ok(big), Ok(frame(b"b"))];
+        let mut b = Batcher::new(Box::pin(futures_util::stream::iter(frames)), 1 << 20);
+        assert_eq!(chunk(&mut b), envelope(0, b"a"));
+        match poll(&mut b) {
+            Poll::Ready(Some(Ok(c))) => assert_eq!(c.as_ptr(), big_ptr),
+            other => panic!("expected the large chunk, got {other:?}"),
+        }
+        assert_eq!(chunk(&mut b), envelope(0, b"b"));
+        assert!(matches!(poll(&mut b), Poll::Ready(None)));
+    }
+
+    #[test]
+    fn messages_before_an_error_leave_then_the_error() {
+        let frames = vec![
+            Ok(frame(b"a")),
+            Ok(frame(b"b")),
+            Err(ConnectError::internal("encoder failed")),
+            Ok(frame(b"never")),
+        ];
+        let mut b = Batcher::new(Box::pin(futures_util::stream::iter(frames)), 100);
+        let mut want = envelope(0, b"a");
+        want.extend(envelope(0, b"b"));
+        assert_eq!(chunk(&mut b), want);
+        match poll(&mut b) {
+            Poll::Ready(Some(Err(e))) => assert_eq!(e.message(), "encoder failed"),
+            other => panic!("expected the error, got {other:?}"),
+        }
+        assert!(matches!(poll(&mut b), Poll::Ready(None)));
+    }
+
+    #[test]
+    fn a_message_over_the_limit_fails_after_the_ones_before() {
+        let frames = vec![Ok(frame(b"ok")), Ok(frame(b"too long"))];
+        let mut b = Batcher::new(Box::pin(futures_util::stream::iter(frames)), 4);
+        assert_eq!(chunk(&mut b), envelope(0, b"ok"));
+        match poll(&mut b) {
+            Poll::Ready(Some(Err(e))) => {
+                assert_eq!(e.code(), connect_core::Code::ResourceExhausted)
+            }
+            other => panic!("expected the limit error, got {other:?}"),
+        }
+        assert!(matches!(poll(&mut b), Poll::Ready(None)));
+    }
+
+    #[test]
+    fn a_chunk_stops_growing_at_its_cap() {
+        let payload = [1u8; COPY_MAX];
+        let count = 2 * CHUNK_MAX / (COPY_MAX + ENVELOPE_PREFIX_LEN) + 3;
+        let frames: Vec<_> = (0..count).map(|_| Ok(frame(&payload))).collect();
+        let mut b = Batcher::new(Box::pin(futures_util::stream::iter(frames)), 1 << 20);
+        let mut total = 0;
+        loop {
+            match poll(&mut b) {
+                Poll::Ready(Some(Ok(c))) => {
+                    assert!(c.len() < CHUNK_MAX + COPY_MAX + ENVELOPE_PREFIX_LEN);
+                    assert_eq!(c.len() % (COPY_MAX + ENVELOPE_PREFIX_LEN), 0);
+                    total += c.len() / (COPY_MAX + ENVELOPE_PREFIX_LEN);
+                }
+                Poll::Ready(None) => break,
+                other => panic!("unexpected {other:?}"),
+            }
+        }
+        assert_eq!(total, count);
+    }
+}
