@@ -1,6 +1,7 @@
 //! The pair over loopback: each framework's generated client calling its
-//! own server (`bench-server`), unary echo, the client itself the load
-//! generator.
+//! own server (`bench-server`), unary echo (or, with `--workload
+//! client_stream`, a client stream of ten echo requests), the client
+//! itself the load generator.
 //!
 //! Variants: ours over Connect, gRPC and gRPC-Web; tonic (gRPC); the
 //! published `connectrpc` 0.9 over Connect and gRPC. For each, `c`
@@ -17,6 +18,7 @@
 //! ```text
 //! pair [--secs 3] [--warmup-ms 500] [--rounds 1] [--concurrency 16,64,256]
 //!      [--connections 1,8] [--only ours-grpc,tonic-grpc] [--json] [--no-pin]
+//!      [--workload echo|client_stream] [--message-bytes N]
 //! ```
 //!
 //! `--json` prints one object a line instead of the table:
@@ -26,8 +28,39 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
+use benches::STREAM_LEN;
 use benches::loopback::{Pinning, start_servers};
 use benches::workload::ECHO_MESSAGE;
+
+/// The echo message every call sends: [`ECHO_MESSAGE`], or `--message-bytes`
+/// of it repeated.
+static MESSAGE: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+
+fn message_of_stream() -> String {
+    message().repeat(STREAM_LEN)
+}
+
+fn message() -> &'static str {
+    MESSAGE.get().map_or(ECHO_MESSAGE, String::as_str)
+}
+
+/// What each call of a run is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Workload {
+    /// Unary echo.
+    Echo,
+    /// A client stream of [`STREAM_LEN`] echo requests.
+    ClientStream,
+}
+
+impl Workload {
+    fn name(self) -> &'static str {
+        match self {
+            Workload::Echo => "echo",
+            Workload::ClientStream => "client_stream",
+        }
+    }
+}
 
 const SERVERS: [(&str, u16); 3] = [("ours", 18091), ("connectrpc09", 18092), ("tonic", 18093)];
 
@@ -119,7 +152,7 @@ impl Client {
                     _ => config.connect(),
                 };
                 let req = EchoRequest {
-                    message: ECHO_MESSAGE.into(),
+                    message: message().into(),
                     ..Default::default()
                 };
                 Ok(Client::Ours(EchoServiceClient::new(conn, config), req))
@@ -132,7 +165,7 @@ impl Client {
                     .await
                     .map_err(|e| e.to_string())?;
                 let req = EchoRequest {
-                    message: ECHO_MESSAGE.into(),
+                    message: message().into(),
                 };
                 Ok(Client::Tonic(EchoServiceClient::new(channel), req))
             }
@@ -150,11 +183,50 @@ impl Client {
                 };
                 let config = ClientConfig::new(uri).with_protocol(protocol);
                 let req = EchoRequest {
-                    message: ECHO_MESSAGE.into(),
+                    message: message().into(),
                     ..Default::default()
                 };
                 Ok(Client::Published(EchoServiceClient::new(conn, config), req))
             }
+        }
+    }
+
+    /// One call of `workload`, its answer checked.
+    async fn call(&mut self, workload: Workload) -> Result<(), String> {
+        match workload {
+            Workload::Echo => self.echo().await,
+            Workload::ClientStream => self.client_stream().await,
+        }
+    }
+
+    /// One client-streaming call of [`STREAM_LEN`] echo requests, all
+    /// ready at once, its answer (the messages joined) checked.
+    async fn client_stream(&mut self) -> Result<(), String> {
+        use futures_util::stream::iter;
+        let message = match self {
+            Client::Ours(client, req) => client
+                .echo_client_stream(iter(vec![req.clone(); STREAM_LEN]))
+                .await
+                .map(|r| r.into_inner().message)
+                .map_err(|e| e.to_string())?,
+            Client::Tonic(client, req) => client
+                .echo_client_stream(iter(vec![req.clone(); STREAM_LEN]))
+                .await
+                .map(|r| r.into_inner().message)
+                .map_err(|e| e.to_string())?,
+            Client::Published(client, req) => client
+                .echo_client_stream(connectrpc_published::stream_iter(vec![
+                    req.clone();
+                    STREAM_LEN
+                ]))
+                .await
+                .map(|r| r.into_view().reborrow().message.to_owned())
+                .map_err(|e| e.to_string())?,
+        };
+        if message == message_of_stream() {
+            Ok(())
+        } else {
+            Err("the client stream's answer came back different".to_owned())
         }
     }
 
@@ -164,17 +236,17 @@ impl Client {
             Client::Ours(client, req) => client
                 .echo(&*req)
                 .await
-                .map(|r| r.message == ECHO_MESSAGE)
+                .map(|r| r.message == message())
                 .map_err(|e| e.to_string())?,
             Client::Tonic(client, req) => client
                 .echo(req.clone())
                 .await
-                .map(|r| r.into_inner().message == ECHO_MESSAGE)
+                .map(|r| r.into_inner().message == message())
                 .map_err(|e| e.to_string())?,
             Client::Published(client, req) => client
                 .echo(req.clone())
                 .await
-                .map(|r| r.into_view().reborrow().message == ECHO_MESSAGE)
+                .map(|r| r.into_view().reborrow().message == message())
                 .map_err(|e| e.to_string())?,
         };
         if message {
@@ -186,17 +258,20 @@ impl Client {
 }
 
 /// What one run measured.
-#[derive(Clone, Copy, Debug, Default)]
+#[derive(Clone, Debug, Default)]
 struct Run {
     rps: f64,
     p50_ms: f64,
     p99_ms: f64,
     max_ms: f64,
+    /// The first failed call's error: the run stopped there.
+    error: Option<String>,
 }
 
 /// `concurrency` tasks over `connections` new connections: warm-up, then
 /// `secs` of calls counted.
 async fn run(
+    workload: Workload,
     v: Variant,
     concurrency: usize,
     connections: usize,
@@ -222,21 +297,32 @@ async fn run(
             let mut latencies = Vec::with_capacity(4096);
             while !stop.load(Ordering::Relaxed) {
                 let began = Instant::now();
-                if let Err(e) = client.echo().await {
-                    panic!("{name}: {e}");
+                if let Err(e) = client.call(workload).await {
+                    stop.store(true, Ordering::Relaxed);
+                    return Err(format!("{name}: {e}"));
                 }
                 if began >= start {
                     latencies.push(began.elapsed());
                 }
             }
-            latencies
+            Ok(latencies)
         });
     }
     tokio::time::sleep_until((start + Duration::from_secs_f64(secs)).into()).await;
     stop.store(true, Ordering::Relaxed);
     let mut all = Vec::new();
+    let mut error = None;
     while let Some(done) = tasks.join_next().await {
-        all.extend(done.expect("a load task panicked"));
+        match done.expect("a load task panicked") {
+            Ok(latencies) => all.extend(latencies),
+            Err(e) => error = error.or(Some(e)),
+        }
+    }
+    if error.is_some() {
+        return Run {
+            error,
+            ..Run::default()
+        };
     }
     all.sort_unstable();
     let pct = |p: f64| {
@@ -249,6 +335,7 @@ async fn run(
         p50_ms: pct(0.50),
         p99_ms: pct(0.99),
         max_ms: all.last().map_or(0.0, |d| d.as_secs_f64() * 1000.0),
+        error: None,
     }
 }
 
@@ -261,6 +348,7 @@ struct Args {
     only: Option<Vec<String>>,
     json: bool,
     pin: bool,
+    workload: Workload,
 }
 
 fn list(s: &str) -> Vec<usize> {
@@ -279,6 +367,7 @@ fn parse_args() -> Args {
         only: None,
         json: false,
         pin: true,
+        workload: Workload::Echo,
     };
     let mut it = std::env::args().skip(1);
     while let Some(arg) = it.next() {
@@ -292,6 +381,18 @@ fn parse_args() -> Args {
             "--only" => a.only = Some(val().split(',').map(str::to_owned).collect()),
             "--json" => a.json = true,
             "--no-pin" => a.pin = false,
+            "--message-bytes" => {
+                let n: usize = val().parse().expect("--message-bytes");
+                let text: String = ECHO_MESSAGE.chars().cycle().take(n).collect();
+                MESSAGE.set(text).expect("--message-bytes given once");
+            }
+            "--workload" => {
+                a.workload = match val().as_str() {
+                    "echo" => Workload::Echo,
+                    "client_stream" => Workload::ClientStream,
+                    other => panic!("unknown workload {other} (echo, client_stream)"),
+                }
+            }
             other => panic!("unknown argument {other}"),
         }
     }
@@ -300,7 +401,11 @@ fn parse_args() -> Args {
 
 fn median_run(mut runs: Vec<Run>) -> Run {
     runs.sort_by(|a, b| a.rps.total_cmp(&b.rps));
-    runs[runs.len() / 2]
+    // A run that failed is the result: the variant does not work here.
+    if let Some(failed) = runs.iter().find(|r| r.error.is_some()) {
+        return failed.clone();
+    }
+    runs[runs.len() / 2].clone()
 }
 
 fn main() {
@@ -336,7 +441,7 @@ fn main() {
             Client::connect(*v)
                 .await
                 .unwrap_or_else(|e| panic!("{}: {e}", v.name()))
-                .echo()
+                .call(args.workload)
                 .await
                 .unwrap_or_else(|e| panic!("{}: {e}", v.name()));
         }
@@ -344,7 +449,7 @@ fn main() {
             for &k in &args.connections {
                 for &c in &args.concurrency {
                     for v in &variants {
-                        let r = run(*v, c, k, args.warmup, args.secs).await;
+                        let r = run(args.workload, *v, c, k, args.warmup, args.secs).await;
                         match results.iter_mut().find(|(key, _)| *key == (c, k, *v)) {
                             Some((_, runs)) => runs.push(r),
                             None => results.push(((c, k, *v), vec![r])),
@@ -360,9 +465,24 @@ fn main() {
         .collect();
     if args.json {
         for ((c, k, v), r) in &results {
+            if let Some(e) = &r.error {
+                println!(
+                    "{{\"workload\":\"{}\",\"concurrency\":{c},\"connections\":{k},\"framework\":\"{}\",\"protocol\":\"{}\",\"error\":{e:?}}}",
+                    args.workload.name(),
+                    v.framework,
+                    v.protocol,
+                );
+                continue;
+            }
             println!(
-                "{{\"workload\":\"echo\",\"concurrency\":{c},\"connections\":{k},\"framework\":\"{}\",\"protocol\":\"{}\",\"rps\":{:.0},\"p50_ms\":{:.3},\"p99_ms\":{:.3},\"max_ms\":{:.3}}}",
-                v.framework, v.protocol, r.rps, r.p50_ms, r.p99_ms, r.max_ms
+                "{{\"workload\":\"{}\",\"concurrency\":{c},\"connections\":{k},\"framework\":\"{}\",\"protocol\":\"{}\",\"rps\":{:.0},\"p50_ms\":{:.3},\"p99_ms\":{:.3},\"max_ms\":{:.3}}}",
+                args.workload.name(),
+                v.framework,
+                v.protocol,
+                r.rps,
+                r.p50_ms,
+                r.p99_ms,
+                r.max_ms
             );
         }
         return;
@@ -380,10 +500,16 @@ fn print_table(
         results
             .iter()
             .find(|(key, _)| *key == (c, k, v))
-            .map(|(_, r)| *r)
+            .map(|(_, r)| r.clone())
     };
     println!(
-        "# The pair over loopback: unary echo, each client against its own server ({} s per run, {} round(s), {})",
+        "# The pair over loopback: {}, each client against its own server ({} s per run, {} round(s), {})",
+        match args.workload {
+            Workload::Echo => format!("unary echo of {} bytes", message().len()),
+            Workload::ClientStream => {
+                format!("client stream of {STREAM_LEN} × {} bytes", message().len())
+            }
+        },
         args.secs,
         args.rounds,
         if pinned {
@@ -402,6 +528,10 @@ fn print_table(
             let tonic = get(c, k, VARIANTS[3]);
             for v in variants {
                 let Some(r) = get(c, k, *v) else { continue };
+                if let Some(e) = &r.error {
+                    println!("| {k} | {c} | {} | failed: {e} | | | | | |", v.name());
+                    continue;
+                }
                 let ratio = |other: Option<Run>| match other {
                     Some(o) if v.framework == "ours" && o.rps > 0.0 => {
                         format!("{:.2}×", r.rps / o.rps)
@@ -419,7 +549,7 @@ fn print_table(
                     r.p50_ms,
                     r.p99_ms,
                     r.max_ms,
-                    ratio(tonic),
+                    ratio(tonic.clone()),
                     ratio(published),
                 );
             }
