@@ -17,7 +17,7 @@
 
 use std::task::{Context, Poll};
 
-use bytes::{BufMut as _, Bytes, BytesMut};
+use bytes::{BufMut as _, Bytes};
 use connect_core::{ConnectError, ENVELOPE_PREFIX_LEN, flags};
 
 use crate::framing::client::check_send_limit;
@@ -30,15 +30,15 @@ const COPY_MAX: usize = 1024;
 /// A chunk takes no more messages once it holds this many bytes.
 const CHUNK_MAX: usize = 16 * 1024;
 
-/// Room reserved at a time for gathered messages.
-const RESERVE: usize = 4 * 1024;
+/// The most messages gathered into one chunk (held on the stack until the
+/// chunk's size is known, so it is allocated once, exactly).
+const GATHER_MAX: usize = 32;
 
 /// Message frames read as envelope chunks, each frame checked against a
 /// send limit, small ready frames gathered into one chunk.
 pub(crate) struct Batcher {
     frames: FrameStream,
     limit: usize,
-    buf: BytesMut,
     /// What the last chunk read past its end: a large frame, an error, or
     /// the stream's end (`Some(None)`).
     next: Option<Option<Result<Frame, ConnectError>>>,
@@ -51,7 +51,6 @@ impl Batcher {
         Batcher {
             frames,
             limit,
-            buf: BytesMut::new(),
             next: None,
             done: false,
         }
@@ -84,17 +83,19 @@ impl Batcher {
         if first.payload().len() > COPY_MAX {
             return Poll::Ready(Some(Ok(first.into_envelope(0))));
         }
-        let mut first = Some(first);
-        while self.buf.len() < CHUNK_MAX {
+        let mut size = envelope_len(&first);
+        let mut gathered: [Option<Frame>; GATHER_MAX] = Default::default();
+        gathered[0] = Some(first);
+        let mut count = 1;
+        while count < GATHER_MAX && size < CHUNK_MAX {
             match self.frames.as_mut().poll_next(cx) {
                 Poll::Pending => break,
                 Poll::Ready(Some(Ok(f)))
                     if f.payload().len() <= COPY_MAX && f.payload().len() <= self.limit =>
                 {
-                    if let Some(first) = first.take() {
-                        self.append(&first);
-                    }
-                    self.append(&f);
+                    size += envelope_len(&f);
+                    gathered[count] = Some(f);
+                    count += 1;
                 }
                 Poll::Ready(other) => {
                     self.next = Some(other);
@@ -102,32 +103,38 @@ impl Batcher {
                 }
             }
         }
-        Poll::Ready(Some(Ok(match first {
-            Some(alone) => alone.into_envelope(0),
-            None => self.buf.split().freeze(),
-        })))
+        if count == 1 {
+            let alone = gathered[0].take().expect("the first frame");
+            return Poll::Ready(Some(Ok(alone.into_envelope(0))));
+        }
+        let mut chunk = Vec::with_capacity(size);
+        for frame in gathered[..count].iter().flatten() {
+            append(&mut chunk, frame);
+        }
+        Poll::Ready(Some(Ok(Bytes::from(chunk))))
     }
+}
 
-    /// Writes `frame`'s envelope at the end of the chunk being gathered.
-    fn append(&mut self, frame: &Frame) {
-        let payload = frame.payload();
-        let need = ENVELOPE_PREFIX_LEN + payload.len();
-        if self.buf.capacity() - self.buf.len() < need {
-            self.buf.reserve(need.max(RESERVE));
-        }
-        if frame.prefixed && !frame.compressed {
-            // The prefix written at encode time (flags 0) is the envelope's.
-            self.buf.put_slice(&frame.data);
-            return;
-        }
-        self.buf.put_u8(if frame.compressed {
-            flags::COMPRESSED
-        } else {
-            0
-        });
-        self.buf.put_u32(payload.len() as u32);
-        self.buf.put_slice(payload);
+/// The size of `frame` behind its envelope prefix.
+fn envelope_len(frame: &Frame) -> usize {
+    ENVELOPE_PREFIX_LEN + frame.payload().len()
+}
+
+/// Writes `frame`'s envelope at the end of `chunk`.
+fn append(chunk: &mut Vec<u8>, frame: &Frame) {
+    if frame.prefixed && !frame.compressed {
+        // The prefix written at encode time (flags 0) is the envelope's.
+        chunk.extend_from_slice(&frame.data);
+        return;
     }
+    let payload = frame.payload();
+    chunk.put_u8(if frame.compressed {
+        flags::COMPRESSED
+    } else {
+        0
+    });
+    chunk.put_u32(payload.len() as u32);
+    chunk.extend_from_slice(payload);
 }
 
 #[cfg(test)]
@@ -280,6 +287,22 @@ mod tests {
             other => panic!("expected the limit error, got {other:?}"),
         }
         assert!(matches!(poll(&mut b), Poll::Ready(None)));
+    }
+
+    #[test]
+    fn many_tiny_messages_leave_in_order_at_most_a_gather_each() {
+        let frames: Vec<_> = (0..100u8).map(|i| Ok(frame(&[i]))).collect();
+        let mut b = Batcher::new(Box::pin(futures_util::stream::iter(frames)), 100);
+        let mut all = Vec::new();
+        let mut chunks = 0;
+        while let Poll::Ready(Some(Ok(c))) = poll(&mut b) {
+            assert!(c.len() <= GATHER_MAX * (ENVELOPE_PREFIX_LEN + 1));
+            all.extend_from_slice(&c);
+            chunks += 1;
+        }
+        let want: Vec<u8> = (0..100u8).flat_map(|i| envelope(0, &[i])).collect();
+        assert_eq!(all, want);
+        assert_eq!(chunks, 100usize.div_ceil(GATHER_MAX));
     }
 
     #[test]
