@@ -17,7 +17,8 @@
 
 use std::task::{Context, Poll};
 
-use bytes::{BufMut as _, Bytes};
+use bytes::Bytes;
+use connect_codec::envelope::put_prefix;
 use connect_core::{ConnectError, ENVELOPE_PREFIX_LEN, flags};
 
 use crate::framing::client::check_send_limit;
@@ -128,12 +129,12 @@ fn append(chunk: &mut Vec<u8>, frame: &Frame) {
         return;
     }
     let payload = frame.payload();
-    chunk.put_u8(if frame.compressed {
+    let flags = if frame.compressed {
         flags::COMPRESSED
     } else {
         0
-    });
-    chunk.put_u32(payload.len() as u32);
+    };
+    put_prefix(chunk, flags, payload.len());
     chunk.extend_from_slice(payload);
 }
 
