@@ -199,7 +199,7 @@ impl<M> Stream for ServerStreaming<M> {
                     Poll::Ready(Some(decoded))
                 }
                 Some(Ok(StreamItem::Trailers(t))) => {
-                    this.trailers = Some(t);
+                    this.trailers = Some(t.into_map());
                     this.items = None;
                     Poll::Ready(None)
                 }

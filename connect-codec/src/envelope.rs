@@ -81,6 +81,7 @@ impl EnvelopeDecoder {
 
     /// The next complete envelope, `None` if more bytes are needed, or
     /// `resource_exhausted` if the announced length is over the limit.
+    #[inline]
     pub fn next_envelope(&mut self) -> Result<Option<Envelope>, ConnectError> {
         if !self.head.is_empty() {
             let Some(len) = peek_len(&self.head) else {
@@ -140,6 +141,7 @@ impl EnvelopeDecoder {
 /// The most an incomplete envelope reserves beyond the bytes buffered.
 const RESERVE_AHEAD: usize = 256 * 1024;
 
+#[inline]
 fn peek_len(buf: &[u8]) -> Option<usize> {
     if buf.len() < ENVELOPE_PREFIX_LEN {
         return None;
@@ -148,6 +150,7 @@ fn peek_len(buf: &[u8]) -> Option<usize> {
     Some(len as usize)
 }
 
+#[cold]
 fn too_large(len: usize, limit: usize) -> ConnectError {
     ConnectError::resource_exhausted(format!(
         "message size {len} is larger than configured max {limit}"

@@ -49,7 +49,7 @@ pub use body::client::ClientBody;
 pub use rpc::{
     CallSettings, ClientRequest, ClientResponse, Context, Frame, FrameStream, NamedService,
     RequestHead, RequestMessages, ResponseFrames, ResponseMessages, RpcRequest, RpcResponse,
-    RpcService, StreamItem,
+    RpcService, StreamItem, Trailers,
 };
 pub use stack::client::{ClientStack, ClientStackConfig, client_stack};
 

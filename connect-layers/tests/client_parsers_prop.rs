@@ -200,7 +200,7 @@ async fn call(
                         assert!(items.next().await.is_none(), "items after the trailers");
                         return Outcome {
                             messages,
-                            end: Ok(t),
+                            end: Ok(t.into_map()),
                         };
                     }
                     Some(Err(e)) => {

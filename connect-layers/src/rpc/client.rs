@@ -72,7 +72,54 @@ pub enum StreamItem {
     /// One response message, possibly still compressed.
     Message(Frame),
     /// The trailers of a successful call; nothing follows.
-    Trailers(HeaderMap),
+    Trailers(Trailers),
+}
+
+/// The trailers that end a streamed response well: a header map, held
+/// boxed and only when it has entries, so that a [`StreamItem`] stays the
+/// size of a message frame (every message of a stream is moved through
+/// the reader's layers as an item; a header map inline would triple it).
+/// The common end, no trailers, allocates nothing.
+///
+/// ```
+/// use connect_layers::rpc::client::Trailers;
+/// use http::HeaderMap;
+///
+/// assert!(Trailers::default().is_empty());
+/// let mut map = HeaderMap::new();
+/// map.insert("x-served-by", "a".parse().unwrap());
+/// let trailers = Trailers::from(map);
+/// assert_eq!(trailers.get("x-served-by").unwrap(), "a");
+/// assert_eq!(trailers.into_map().len(), 1);
+/// ```
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Trailers(Option<Box<HeaderMap>>);
+
+impl Trailers {
+    /// Whether there are no trailers.
+    pub fn is_empty(&self) -> bool {
+        self.0.as_ref().is_none_or(|m| m.is_empty())
+    }
+
+    /// The value of trailer `name`, if present (the first, if repeated).
+    pub fn get(&self, name: impl http::header::AsHeaderName) -> Option<&http::HeaderValue> {
+        self.0.as_ref()?.get(name)
+    }
+
+    /// The trailers as a header map (empty if there are none).
+    pub fn into_map(self) -> HeaderMap {
+        self.0.map(|m| *m).unwrap_or_default()
+    }
+}
+
+impl From<HeaderMap> for Trailers {
+    fn from(map: HeaderMap) -> Self {
+        if map.is_empty() {
+            Trailers(None)
+        } else {
+            Trailers(Some(Box::new(map)))
+        }
+    }
 }
 
 /// A boxed stream of response items.

@@ -25,7 +25,7 @@ use futures_core::Stream;
 pub const DEFAULT_READ_MAX_BYTES: usize = 4 * 1024 * 1024;
 
 pub use self::client::{
-    CallSettings, ClientRequest, ClientResponse, ItemStream, ResponseFrames, StreamItem,
+    CallSettings, ClientRequest, ClientResponse, ItemStream, ResponseFrames, StreamItem, Trailers,
 };
 pub use self::server::{
     Context, NamedService, RequestHead, ResponseMessages, RpcRequest, RpcResponse, RpcService,

@@ -284,10 +284,13 @@ where
                             Some(frame) => {
                                 break Ok(ClientResponse {
                                     headers: std::mem::take(headers),
-                                    messages: ResponseFrames::Unary { frame, trailers },
+                                    messages: ResponseFrames::Unary {
+                                        frame,
+                                        trailers: trailers.into_map(),
+                                    },
                                 });
                             }
-                            None => break cardinality(0, headers, trailers),
+                            None => break cardinality(0, headers, trailers.into_map()),
                         },
                         Some(Err(mut e)) => {
                             *e.headers_mut() = std::mem::take(headers);

@@ -21,7 +21,7 @@ use crate::BoxError;
 use crate::framing::Collected;
 use crate::protocol::encoding_headers;
 use crate::rpc::Frame;
-use crate::rpc::client::StreamItem;
+use crate::rpc::client::{StreamItem, Trailers};
 
 /// The error for a response body past the read limit.
 pub(super) fn too_large(limit: usize) -> ConnectError {
@@ -103,6 +103,7 @@ where
     /// The next item: a message, then the trailers or an error, then
     /// `None`. `headers` are the response's (trailers-only answers carry
     /// their status there).
+    #[inline]
     pub(super) fn poll_item(
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
@@ -141,7 +142,10 @@ where
     }
 }
 
-/// The next complete envelope's item, if one is buffered.
+/// The next complete envelope's item, if one is buffered. A message (the
+/// hot path, ten or a thousand times a call) is built here, inlined into
+/// the reader; anything else leaves for [`envelope_end`].
+#[inline]
 fn next_envelope(
     decoder: &mut EnvelopeDecoder,
     config: &FramingConfig,
@@ -151,24 +155,38 @@ fn next_envelope(
     let Some(env) = decoder.next_envelope().map_err(response_error)? else {
         return Ok(None);
     };
+    if env.flags & !flags::COMPRESSED == 0 {
+        return Ok(Some(StreamItem::Message(Frame {
+            data: env.data,
+            compressed: env.flags != 0,
+            prefixed: false,
+        })));
+    }
+    envelope_end(decoder, config, read_max, headers, env).map(Some)
+}
+
+/// An envelope with flags beyond compression: the protocol's end of the
+/// stream (its trailers or error), or flags no response may carry.
+#[cold]
+#[inline(never)]
+fn envelope_end(
+    decoder: &EnvelopeDecoder,
+    config: &FramingConfig,
+    read_max: usize,
+    headers: &HeaderMap,
+    env: connect_codec::envelope::Envelope,
+) -> Result<StreamItem, ConnectError> {
     let compressed = env.flags & flags::COMPRESSED != 0;
     let end_flag = match config.protocol {
         Protocol::Connect => flags::CONNECT_END_STREAM,
         Protocol::GrpcWeb => flags::GRPC_WEB_TRAILERS,
         _ => 0,
     };
-    if env.flags & !(flags::COMPRESSED | end_flag) != 0 {
+    if env.flags & !(flags::COMPRESSED | end_flag) != 0 || env.flags & end_flag == 0 {
         return Err(ConnectError::internal(format!(
             "invalid envelope flags {:#04x} in a {} response",
             env.flags, config.protocol
         )));
-    }
-    if env.flags & end_flag == 0 {
-        return Ok(Some(StreamItem::Message(Frame {
-            data: env.data,
-            compressed,
-            prefixed: false,
-        })));
     }
     if !decoder.is_empty() {
         return Err(ConnectError::internal(
@@ -184,7 +202,6 @@ fn next_envelope(
         Protocol::Connect => end_stream(&data),
         _ => grpc_end(grpc_status::parse_web_trailer_block(&data)),
     }
-    .map(Some)
 }
 
 fn decompress_end(
@@ -341,7 +358,7 @@ fn end_stream(data: &[u8]) -> Result<StreamItem, ConnectError> {
             *e.trailers_mut() = end.trailers;
             Err(e)
         }
-        None => Ok(StreamItem::Trailers(end.trailers)),
+        None => Ok(StreamItem::Trailers(end.trailers.into())),
     }
 }
 
@@ -350,7 +367,7 @@ fn grpc_end(mut trailers: HeaderMap) -> Result<StreamItem, ConnectError> {
     if trailers.len() == 1
         && metadata::find(&trailers, &grpc_status::GRPC_STATUS).is_some_and(|v| v == "0")
     {
-        return Ok(StreamItem::Trailers(HeaderMap::new()));
+        return Ok(StreamItem::Trailers(Trailers::default()));
     }
     let status = grpc_status::parse_status(&trailers);
     for name in [
@@ -361,7 +378,7 @@ fn grpc_end(mut trailers: HeaderMap) -> Result<StreamItem, ConnectError> {
         trailers.remove(name);
     }
     match status {
-        Ok(()) => Ok(StreamItem::Trailers(trailers)),
+        Ok(()) => Ok(StreamItem::Trailers(trailers.into())),
         Err(mut e) => {
             *e.trailers_mut() = trailers;
             Err(e)
@@ -401,7 +418,7 @@ mod tests {
         ok.insert("grpc-status", "0".parse().unwrap());
         assert_eq!(
             grpc_end(ok).unwrap(),
-            StreamItem::Trailers(HeaderMap::new())
+            StreamItem::Trailers(Trailers::default())
         );
         assert_eq!(
             grpc_end(HeaderMap::new()).unwrap_err().code(),

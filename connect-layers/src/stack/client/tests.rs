@@ -151,7 +151,7 @@ async fn outcome(r: Result<ClientResponse, ConnectError>) -> String {
                         Ok(StreamItem::Message(f)) => {
                             format!(" message {:?} {}", f.data, f.compressed)
                         }
-                        Ok(StreamItem::Trailers(t)) => format!(" trailers {t:?}"),
+                        Ok(StreamItem::Trailers(t)) => format!(" trailers {:?}", t.into_map()),
                         Err(e) => format!(" error {}", error(e)),
                     };
                 }
