@@ -46,6 +46,7 @@ pub struct Frame {
 
 impl Frame {
     /// The message, without any envelope prefix written at encode time.
+    #[inline]
     pub fn payload(&self) -> &[u8] {
         if self.prefixed {
             &self.data[connect_core::ENVELOPE_PREFIX_LEN..]
@@ -55,6 +56,7 @@ impl Frame {
     }
 
     /// The message as an owned buffer, without any prefix (no copy).
+    #[inline]
     pub fn into_payload(self) -> Bytes {
         if self.prefixed {
             self.data.slice(connect_core::ENVELOPE_PREFIX_LEN..)
