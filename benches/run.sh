@@ -10,15 +10,17 @@
 #      clients (`client`), and the loopback h2load benches: bench-driver's
 #      tables (extra arguments go to bench-driver, e.g. --rounds 5,
 #      --no-loopback);
-#   2. the pair: each client against its own server (src/bin/pair.rs);
-#   3. instructions per call, servers and clients (instructions.sh), if
+#   2. the client benches again, interleaved (src/bin/client-ab.rs): every
+#      framework timed in short bursts taken in turn, ratios per round;
+#   3. the pair: each client against its own server (src/bin/pair.rs);
+#   4. instructions per call, servers and clients (instructions.sh), if
 #      valgrind is installed.
 # Not run here: fortunes (Redis behind the handler, connect-go too) is
 # `bash benches/fortunes.sh`; the resilient client's cost is
 # `target/release/resilience-cost` (see RESULTS.md).
 #
 # Needs h2load (Debian: apt-get install -y nghttp2-client); valgrind
-# (apt-get install -y valgrind) for step 3.
+# (apt-get install -y valgrind) for step 4.
 # `bash benches/run.sh --no-write ...` prints without touching RESULTS.md.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -35,7 +37,7 @@ trap 'rm -rf "$out"' EXIT
 
 cargo bench -p benches --bench inprocess >&2   # criterion output to stderr; stdout is the tables
 cargo bench -p benches --bench client >&2
-cargo build --release -p benches --bin bench-server --bin bench-driver --bin pair >&2
+cargo build --release -p benches --bin bench-server --bin bench-driver --bin pair --bin client-ab >&2
 
 cpu="$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo 2>/dev/null || true)"
 {
@@ -47,6 +49,12 @@ cpu="$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo 2>/dev/null |
     echo "instruction tables, ours ÷ theirs in instructions (below 1: ours does less)."
     echo
     "$target/release/bench-driver" --criterion-dir "$target/criterion" "$@" | sed 's/^## /### /'
+    echo
+    echo "### Client, in process, interleaved (\`target/release/client-ab\`)"
+    echo
+    echo "The same clients and channel as the criterion table above, each framework"
+    echo "timed in ~20 ms bursts taken in turn, so the host's drift moves all alike."
+    "$target/release/client-ab"
     echo
     "$target/release/pair" | sed 's/^# /### /'
     echo

@@ -129,7 +129,7 @@ fn run(rt: &Rt, w: Workload, rounds: usize, burst: Duration) {
     }
     let find = |name: &str| vs.iter().find(|v| v.name == name).expect("variant");
     println!(
-        "\n{} ({rounds} rounds of ~{} ms bursts; median ns/call; ratios: median over rounds of ours ÷ theirs in throughput)",
+        "\n`{}`: {rounds} rounds of ~{} ms bursts per variant; ns per call, median over the rounds; ratios, the median over the rounds of ours ÷ theirs in throughput.\n",
         w.name(),
         burst.as_millis()
     );
