@@ -57,11 +57,34 @@ impl Batcher {
         }
     }
 
+    /// Whether the stream is known to have ended with nothing left to
+    /// yield: the last chunk read up to the stream's end. A body reports it
+    /// as its end, so HTTP/2 ends the stream on that chunk's DATA frame
+    /// rather than on an empty one after it.
+    pub(crate) fn is_finished(&self) -> bool {
+        self.done || matches!(self.next, Some(None))
+    }
+
     /// The next chunk: one or more envelopes, or the stream's error.
     pub(crate) fn poll_chunk(
         &mut self,
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Bytes, ConnectError>>> {
+        self.poll_chunk_ending(cx, None::<fn() -> Bytes>)
+            .map(|chunk| chunk.map(|c| c.map(|(bytes, _)| bytes)))
+    }
+
+    /// The next chunk, as [`poll_chunk`](Self::poll_chunk); when the
+    /// messages it gathers run up to the stream's end, `end` (if given)
+    /// makes the protocol's last bytes (an end-of-stream envelope), which
+    /// are written at the chunk's end, and the flag says so: the response
+    /// then ends on one DATA frame rather than two. The stream is then
+    /// done.
+    pub(crate) fn poll_chunk_ending<F: FnOnce() -> Bytes>(
+        &mut self,
+        cx: &mut Context<'_>,
+        end: Option<F>,
+    ) -> Poll<Option<Result<(Bytes, bool), ConnectError>>> {
         if self.done {
             return Poll::Ready(None);
         }
@@ -82,7 +105,7 @@ impl Batcher {
             }
         };
         if first.payload().len() > COPY_MAX {
-            return Poll::Ready(Some(Ok(first.into_envelope(0))));
+            return Poll::Ready(Some(Ok((first.into_envelope(0), false))));
         }
         let mut size = envelope_len(&first);
         let mut gathered: [Option<Frame>; GATHER_MAX] = Default::default();
@@ -104,15 +127,27 @@ impl Batcher {
                 }
             }
         }
-        if count == 1 {
+        let tail = match end {
+            Some(end) if matches!(self.next, Some(None)) => {
+                self.next = None;
+                self.done = true;
+                Some(end())
+            }
+            _ => None,
+        };
+        if count == 1 && tail.is_none() {
             let alone = gathered[0].take().expect("the first frame");
-            return Poll::Ready(Some(Ok(alone.into_envelope(0))));
+            return Poll::Ready(Some(Ok((alone.into_envelope(0), false))));
         }
-        let mut chunk = Vec::with_capacity(size);
+        let tail_len = tail.as_ref().map_or(0, Bytes::len);
+        let mut chunk = Vec::with_capacity(size + tail_len);
         for frame in gathered[..count].iter().flatten() {
             append(&mut chunk, frame);
         }
-        Poll::Ready(Some(Ok(Bytes::from(chunk))))
+        if let Some(tail) = &tail {
+            chunk.extend_from_slice(tail);
+        }
+        Poll::Ready(Some(Ok((Bytes::from(chunk), tail.is_some()))))
     }
 }
 
@@ -122,7 +157,7 @@ fn envelope_len(frame: &Frame) -> usize {
 }
 
 /// Writes `frame`'s envelope at the end of `chunk`.
-fn append(chunk: &mut Vec<u8>, frame: &Frame) {
+pub(super) fn append(chunk: &mut Vec<u8>, frame: &Frame) {
     if frame.prefixed && !frame.compressed {
         // The prefix written at encode time (flags 0) is the envelope's.
         chunk.extend_from_slice(&frame.data);
@@ -207,9 +242,12 @@ mod tests {
         let mut want = envelope(0, b"one");
         want.extend(envelope(0, b"two"));
         want.extend(envelope(0, b""));
+        assert!(!b.is_finished());
         assert_eq!(chunk(&mut b), want);
+        assert!(b.is_finished(), "the chunk read up to the stream's end");
         assert!(matches!(poll(&mut b), Poll::Ready(None)));
         assert!(matches!(poll(&mut b), Poll::Ready(None)));
+        assert!(b.is_finished());
     }
 
     #[test]
@@ -224,8 +262,10 @@ mod tests {
         let mut want = envelope(0, b"b");
         want.extend(envelope(0, b"c"));
         assert_eq!(chunk(&mut b), want);
+        assert!(!b.is_finished(), "the end has not been seen");
         feed.push(None);
         assert!(matches!(poll(&mut b), Poll::Ready(None)));
+        assert!(b.is_finished());
     }
 
     #[test]

@@ -201,7 +201,11 @@ impl Body for ClientBody {
     }
 
     fn is_end_stream(&self) -> bool {
-        matches!(self.kind, Kind::Full(None))
+        match &self.kind {
+            Kind::Full(b) => b.is_none(),
+            Kind::Frames(batcher) => batcher.is_finished(),
+            Kind::Stream(_) => false,
+        }
     }
 
     fn size_hint(&self) -> SizeHint {
@@ -209,5 +213,42 @@ impl Body for ClientBody {
             Kind::Full(b) => SizeHint::with_exact(b.as_ref().map_or(0, |b| b.len() as u64)),
             Kind::Stream(_) | Kind::Frames(_) => SizeHint::default(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use http_body_util::BodyExt as _;
+
+    #[tokio::test]
+    async fn a_request_stream_ends_on_its_last_chunk() {
+        // Ready messages and the stream's end are read together: the body
+        // says it has ended as it yields them, so HTTP/2 sets END_STREAM on
+        // that DATA frame instead of sending an empty one after it.
+        let frames: Vec<Result<crate::rpc::Frame, ConnectError>> = vec![
+            Ok(crate::rpc::Frame::new(Bytes::from_static(b"a"))),
+            Ok(crate::rpc::Frame::new(Bytes::from_static(b"b"))),
+        ];
+        let mut body = ClientBody::frames(Box::pin(futures_util::stream::iter(frames)), 100);
+        assert!(!body.is_end_stream());
+        let chunk = body.frame().await.unwrap().unwrap().into_data().unwrap();
+        assert_eq!(chunk.len(), 2 * (connect_core::ENVELOPE_PREFIX_LEN + 1));
+        assert!(body.is_end_stream());
+        assert!(body.frame().await.is_none());
+    }
+
+    #[tokio::test]
+    async fn a_stream_still_open_has_not_ended() {
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+        tx.send(Ok(crate::rpc::Frame::new(Bytes::from_static(b"a"))))
+            .unwrap();
+        let frames = futures_util::stream::poll_fn(move |cx| rx.poll_recv(cx));
+        let mut body = ClientBody::frames(Box::pin(frames), 100);
+        body.frame().await.unwrap().unwrap();
+        assert!(!body.is_end_stream(), "more may come");
+        drop(tx);
+        assert!(body.frame().await.is_none());
+        assert!(body.is_end_stream());
     }
 }

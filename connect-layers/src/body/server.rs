@@ -143,10 +143,19 @@ impl ResponseBody {
 fn end_frame(end: StreamEnd, error: Option<&ConnectError>, trailers: &HeaderMap) -> Frame<Bytes> {
     match end {
         StreamEnd::GrpcTrailers => Frame::trailers(grpc_status::status_trailers(error, trailers)),
+        _ => Frame::data(end_envelope(end, error, trailers)),
+    }
+}
+
+/// The end of an enveloped stream (Connect, gRPC-Web) as its last
+/// envelope; gRPC ends in HTTP trailers instead and has none (empty).
+fn end_envelope(end: StreamEnd, error: Option<&ConnectError>, trailers: &HeaderMap) -> Bytes {
+    match end {
+        StreamEnd::GrpcTrailers => Bytes::new(),
         StreamEnd::GrpcWebTrailers => {
             let block =
                 grpc_status::web_trailer_block(&grpc_status::status_trailers(error, trailers));
-            Frame::data(encode_envelope(flags::GRPC_WEB_TRAILERS, &block))
+            encode_envelope(flags::GRPC_WEB_TRAILERS, &block)
         }
         StreamEnd::ConnectEndStream => {
             let mut merged;
@@ -161,10 +170,25 @@ fn end_frame(end: StreamEnd, error: Option<&ConnectError>, trailers: &HeaderMap)
                 _ => trailers,
             };
             let json = error_json::encode_end_stream(error, metadata);
-            Frame::data(encode_envelope(flags::CONNECT_END_STREAM, &json))
+            encode_envelope(flags::CONNECT_END_STREAM, &json)
         }
     }
 }
+
+/// A message and the envelope ending its stream, in one chunk (so in one
+/// DATA frame): the message is copied behind its prefix, the end after it.
+fn with_end(frame: &crate::rpc::Frame, end: &[u8]) -> Bytes {
+    let mut chunk =
+        Vec::with_capacity(connect_core::ENVELOPE_PREFIX_LEN + frame.payload().len() + end.len());
+    super::batch::append(&mut chunk, frame);
+    chunk.extend_from_slice(end);
+    Bytes::from(chunk)
+}
+
+/// The largest message a unary answer copies to send it in one DATA frame
+/// with the envelope that ends it (a larger one leaves uncopied, the end in
+/// a frame of its own).
+const JOIN_MAX: usize = 16 * 1024;
 
 impl Body for ResponseBody {
     type Data = Bytes;
@@ -183,6 +207,17 @@ impl Body for ResponseBody {
                 done,
                 end,
             } => match frame.take() {
+                // An enveloped end (Connect, gRPC-Web) rides in the
+                // message's DATA frame.
+                Some(frame)
+                    if *end != StreamEnd::GrpcTrailers && frame.payload().len() <= JOIN_MAX =>
+                {
+                    *done = true;
+                    let empty = HeaderMap::new();
+                    let t = trailers.take();
+                    let tail = end_envelope(*end, None, t.as_deref().unwrap_or(&empty));
+                    Some(Frame::data(with_end(&frame, &tail)))
+                }
                 Some(frame) => Some(Frame::data(frame.into_envelope(0))),
                 None if *done => None,
                 None => {
@@ -196,17 +231,32 @@ impl Body for ResponseBody {
                 if s.done {
                     return Poll::Ready(None);
                 }
-                Some(match std::task::ready!(s.frames.poll_chunk(cx)) {
-                    Some(Ok(chunk)) => Frame::data(chunk),
-                    Some(Err(err)) => {
-                        s.done = true;
-                        end_frame(s.end, Some(&err), &s.trailers)
-                    }
-                    None => {
-                        s.done = true;
-                        end_frame(s.end, None, &s.trailers)
-                    }
-                })
+                let Streaming {
+                    frames,
+                    trailers,
+                    end,
+                    done,
+                } = &mut **s;
+                // Messages that run up to the stream's end leave with the
+                // end's envelope in their chunk (Connect, gRPC-Web).
+                let tail = (*end != StreamEnd::GrpcTrailers)
+                    .then_some(|| end_envelope(*end, None, trailers));
+                Some(
+                    match std::task::ready!(frames.poll_chunk_ending(cx, tail)) {
+                        Some(Ok((chunk, ended))) => {
+                            *done = ended;
+                            Frame::data(chunk)
+                        }
+                        Some(Err(err)) => {
+                            *done = true;
+                            end_frame(*end, Some(&err), trailers)
+                        }
+                        None => {
+                            *done = true;
+                            end_frame(*end, None, trailers)
+                        }
+                    },
+                )
             }
         };
         Poll::Ready(frame.map(|f| {
@@ -233,5 +283,104 @@ impl Body for ResponseBody {
             }
             Kind::Full(_) | Kind::Single { .. } | Kind::Stream(_) => SizeHint::default(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use http_body_util::BodyExt as _;
+
+    fn frames(messages: &[&'static [u8]]) -> FrameStream {
+        let items: Vec<Result<crate::rpc::Frame, ConnectError>> = messages
+            .iter()
+            .map(|m| Ok(crate::rpc::Frame::new(Bytes::from_static(m))))
+            .collect();
+        Box::pin(futures_util::stream::iter(items))
+    }
+
+    /// The body's frames: each DATA frame's bytes, or `None` for trailers.
+    async fn frames_of(mut body: ResponseBody) -> Vec<Option<Vec<u8>>> {
+        let mut out = vec![];
+        while let Some(frame) = body.frame().await {
+            let frame = frame.unwrap();
+            out.push(frame.into_data().ok().map(|d| d.to_vec()));
+        }
+        assert!(body.is_end_stream());
+        out
+    }
+
+    fn envelope(flags: u8, payload: &[u8]) -> Vec<u8> {
+        encode_envelope(flags, payload).to_vec()
+    }
+
+    #[tokio::test]
+    async fn a_connect_stream_ends_in_the_chunk_of_its_last_messages() {
+        let body = ResponseBody::stream(
+            frames(&[b"a", b"b"]),
+            HeaderMap::new(),
+            StreamEnd::ConnectEndStream,
+        );
+        let mut want = envelope(0, b"a");
+        want.extend(envelope(0, b"b"));
+        want.extend(envelope(flags::CONNECT_END_STREAM, b"{}"));
+        assert_eq!(frames_of(body).await, vec![Some(want)]);
+    }
+
+    #[tokio::test]
+    async fn a_grpc_stream_still_ends_in_trailers() {
+        let body = ResponseBody::stream(frames(&[b"a"]), HeaderMap::new(), StreamEnd::GrpcTrailers);
+        assert_eq!(frames_of(body).await, vec![Some(envelope(0, b"a")), None]);
+    }
+
+    #[tokio::test]
+    async fn a_grpc_web_unary_answer_is_one_data_frame() {
+        let body = ResponseBody::single(
+            crate::rpc::Frame::new(Bytes::from_static(b"hi")),
+            HeaderMap::new(),
+            StreamEnd::GrpcWebTrailers,
+        );
+        let mut want = envelope(0, b"hi");
+        want.extend(envelope(flags::GRPC_WEB_TRAILERS, b"grpc-status: 0\r\n"));
+        assert_eq!(frames_of(body).await, vec![Some(want)]);
+    }
+
+    #[tokio::test]
+    async fn an_error_after_messages_ends_in_its_own_envelope() {
+        let items: Vec<Result<crate::rpc::Frame, ConnectError>> = vec![
+            Ok(crate::rpc::Frame::new(Bytes::from_static(b"a"))),
+            Err(ConnectError::not_found("gone")),
+        ];
+        let body = ResponseBody::stream(
+            Box::pin(futures_util::stream::iter(items)),
+            HeaderMap::new(),
+            StreamEnd::ConnectEndStream,
+        );
+        let got = frames_of(body).await;
+        assert_eq!(got.len(), 2);
+        assert_eq!(got[0], Some(envelope(0, b"a")));
+        let end = got[1].clone().unwrap();
+        assert_eq!(end[0], flags::CONNECT_END_STREAM);
+        assert!(String::from_utf8_lossy(&end[5..]).contains("not_found"));
+    }
+
+    #[tokio::test]
+    async fn an_end_not_yet_seen_leaves_in_a_frame_of_its_own() {
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+        tx.send(Ok(crate::rpc::Frame::new(Bytes::from_static(b"a"))))
+            .unwrap();
+        let stream = futures_util::stream::poll_fn(move |cx| rx.poll_recv(cx));
+        let mut body = ResponseBody::stream(
+            Box::pin(stream),
+            HeaderMap::new(),
+            StreamEnd::ConnectEndStream,
+        );
+        let first = body.frame().await.unwrap().unwrap().into_data().unwrap();
+        assert_eq!(first.to_vec(), envelope(0, b"a"));
+        assert!(!body.is_end_stream());
+        drop(tx);
+        let end = body.frame().await.unwrap().unwrap().into_data().unwrap();
+        assert_eq!(end.to_vec(), envelope(flags::CONNECT_END_STREAM, b"{}"));
+        assert!(body.is_end_stream());
     }
 }
