@@ -31,6 +31,11 @@ const COPY_MAX: usize = 1024;
 /// A chunk takes no more messages once it holds this many bytes.
 const CHUNK_MAX: usize = 16 * 1024;
 
+/// Room reserved in a chunk for the end of the stream written after its
+/// messages (a Connect end without error or metadata is 7 bytes; a larger
+/// one grows the chunk).
+pub(crate) const END_ROOM: usize = 64;
+
 /// The most messages gathered into one chunk (held on the stack until the
 /// chunk's size is known, so it is allocated once, exactly).
 const GATHER_MAX: usize = 32;
@@ -70,17 +75,17 @@ impl Batcher {
         &mut self,
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Bytes, ConnectError>>> {
-        self.poll_chunk_ending(cx, None::<fn() -> Bytes>)
+        self.poll_chunk_ending(cx, None::<fn(&mut Vec<u8>)>)
             .map(|chunk| chunk.map(|c| c.map(|(bytes, _)| bytes)))
     }
 
     /// The next chunk, as [`poll_chunk`](Self::poll_chunk); when the
     /// messages it gathers run up to the stream's end, `end` (if given)
-    /// makes the protocol's last bytes (an end-of-stream envelope), which
-    /// are written at the chunk's end, and the flag says so: the response
-    /// then ends on one DATA frame rather than two. The stream is then
-    /// done.
-    pub(crate) fn poll_chunk_ending<F: FnOnce() -> Bytes>(
+    /// writes the protocol's last bytes (an end-of-stream envelope) at the
+    /// chunk's end, and the flag says so: the response then ends on one
+    /// DATA frame rather than two. The stream is then done.
+    #[inline]
+    pub(crate) fn poll_chunk_ending<F: FnOnce(&mut Vec<u8>)>(
         &mut self,
         cx: &mut Context<'_>,
         end: Option<F>,
@@ -127,27 +132,28 @@ impl Batcher {
                 }
             }
         }
-        let tail = match end {
+        let end = match end {
             Some(end) if matches!(self.next, Some(None)) => {
                 self.next = None;
                 self.done = true;
-                Some(end())
+                Some(end)
             }
             _ => None,
         };
-        if count == 1 && tail.is_none() {
+        if count == 1 && end.is_none() {
             let alone = gathered[0].take().expect("the first frame");
             return Poll::Ready(Some(Ok((alone.into_envelope(0), false))));
         }
-        let tail_len = tail.as_ref().map_or(0, Bytes::len);
-        let mut chunk = Vec::with_capacity(size + tail_len);
+        let room = if end.is_some() { END_ROOM } else { 0 };
+        let mut chunk = Vec::with_capacity(size + room);
         for frame in gathered[..count].iter().flatten() {
             append(&mut chunk, frame);
         }
-        if let Some(tail) = &tail {
-            chunk.extend_from_slice(tail);
+        let ended = end.is_some();
+        if let Some(end) = end {
+            end(&mut chunk);
         }
-        Poll::Ready(Some(Ok((Bytes::from(chunk), tail.is_some()))))
+        Poll::Ready(Some(Ok((Bytes::from(chunk), ended))))
     }
 }
 
@@ -157,6 +163,7 @@ fn envelope_len(frame: &Frame) -> usize {
 }
 
 /// Writes `frame`'s envelope at the end of `chunk`.
+#[inline]
 pub(super) fn append(chunk: &mut Vec<u8>, frame: &Frame) {
     if frame.prefixed && !frame.compressed {
         // The prefix written at encode time (flags 0) is the envelope's.

@@ -5,7 +5,7 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 
 use bytes::Bytes;
-use connect_codec::envelope::encode_envelope;
+use connect_codec::envelope::put_prefix;
 use connect_codec::{error_json, grpc_status};
 use connect_core::{ConnectError, flags};
 use http::HeaderMap;
@@ -150,13 +150,20 @@ fn end_frame(end: StreamEnd, error: Option<&ConnectError>, trailers: &HeaderMap)
 /// The end of an enveloped stream (Connect, gRPC-Web) as its last
 /// envelope; gRPC ends in HTTP trailers instead and has none (empty).
 fn end_envelope(end: StreamEnd, error: Option<&ConnectError>, trailers: &HeaderMap) -> Bytes {
-    match end {
-        StreamEnd::GrpcTrailers => Bytes::new(),
-        StreamEnd::GrpcWebTrailers => {
-            let block =
-                grpc_status::web_trailer_block(&grpc_status::status_trailers(error, trailers));
-            encode_envelope(flags::GRPC_WEB_TRAILERS, &block)
-        }
+    let mut out = Vec::new();
+    put_end(&mut out, end, error, trailers);
+    Bytes::from(out)
+}
+
+/// Writes the envelope that ends an enveloped stream at the end of `out`
+/// (nothing for gRPC, which ends in HTTP trailers).
+fn put_end(out: &mut Vec<u8>, end: StreamEnd, error: Option<&ConnectError>, trailers: &HeaderMap) {
+    let (flags, payload) = match end {
+        StreamEnd::GrpcTrailers => return,
+        StreamEnd::GrpcWebTrailers => (
+            flags::GRPC_WEB_TRAILERS,
+            grpc_status::web_trailer_block(&grpc_status::status_trailers(error, trailers)),
+        ),
         StreamEnd::ConnectEndStream => {
             let mut merged;
             let metadata = match error {
@@ -169,19 +176,24 @@ fn end_envelope(end: StreamEnd, error: Option<&ConnectError>, trailers: &HeaderM
                 }
                 _ => trailers,
             };
-            let json = error_json::encode_end_stream(error, metadata);
-            encode_envelope(flags::CONNECT_END_STREAM, &json)
+            (
+                flags::CONNECT_END_STREAM,
+                error_json::encode_end_stream(error, metadata),
+            )
         }
-    }
+    };
+    put_prefix(out, flags, payload.len());
+    out.extend_from_slice(&payload);
 }
 
 /// A message and the envelope ending its stream, in one chunk (so in one
 /// DATA frame): the message is copied behind its prefix, the end after it.
-fn with_end(frame: &crate::rpc::Frame, end: &[u8]) -> Bytes {
-    let mut chunk =
-        Vec::with_capacity(connect_core::ENVELOPE_PREFIX_LEN + frame.payload().len() + end.len());
+fn with_end(frame: &crate::rpc::Frame, end: StreamEnd, trailers: &HeaderMap) -> Bytes {
+    let mut chunk = Vec::with_capacity(
+        connect_core::ENVELOPE_PREFIX_LEN + frame.payload().len() + super::batch::END_ROOM,
+    );
     super::batch::append(&mut chunk, frame);
-    chunk.extend_from_slice(end);
+    put_end(&mut chunk, end, None, trailers);
     Bytes::from(chunk)
 }
 
@@ -215,8 +227,11 @@ impl Body for ResponseBody {
                     *done = true;
                     let empty = HeaderMap::new();
                     let t = trailers.take();
-                    let tail = end_envelope(*end, None, t.as_deref().unwrap_or(&empty));
-                    Some(Frame::data(with_end(&frame, &tail)))
+                    Some(Frame::data(with_end(
+                        &frame,
+                        *end,
+                        t.as_deref().unwrap_or(&empty),
+                    )))
                 }
                 Some(frame) => Some(Frame::data(frame.into_envelope(0))),
                 None if *done => None,
@@ -240,7 +255,7 @@ impl Body for ResponseBody {
                 // Messages that run up to the stream's end leave with the
                 // end's envelope in their chunk (Connect, gRPC-Web).
                 let tail = (*end != StreamEnd::GrpcTrailers)
-                    .then_some(|| end_envelope(*end, None, trailers));
+                    .then_some(|out: &mut Vec<u8>| put_end(out, *end, None, trailers));
                 Some(
                     match std::task::ready!(frames.poll_chunk_ending(cx, tail)) {
                         Some(Ok((chunk, ended))) => {
@@ -289,6 +304,7 @@ impl Body for ResponseBody {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use connect_codec::envelope::encode_envelope;
     use http_body_util::BodyExt as _;
 
     fn frames(messages: &[&'static [u8]]) -> FrameStream {
