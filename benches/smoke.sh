@@ -24,6 +24,7 @@ for proto in connect grpc; do
 done
 "$bin/alloc-count" >/dev/null
 "$bin/client-alloc-count" >/dev/null
+"$bin/client-ab" --rounds 1 --burst-ms 1 >/dev/null
 "$bin/trace-overhead" >/dev/null
 # The loopback drivers: the pair, and fortunes against a stand-in Redis.
 "$bin/pair" --secs 0.2 --warmup-ms 50 --concurrency 4 --connections 1 >/dev/null

@@ -37,7 +37,7 @@ impl<B: ClientBench> Burst for Timed<B> {
         for _ in 0..n {
             let req = pool.pop().expect("pool");
             let got = rt.block_on(self.0.call(req));
-            debug_assert_eq!(got, expected_messages(self.1));
+            assert_eq!(got, expected_messages(self.1), "response messages");
             std::hint::black_box(got);
         }
         start.elapsed()
