@@ -29,7 +29,7 @@ use crate::rpc::{Frame, FrameStream};
 const COPY_MAX: usize = 1024;
 
 /// A chunk takes no more messages once it holds this many bytes.
-const CHUNK_MAX: usize = 16 * 1024;
+pub(super) const CHUNK_MAX: usize = 16 * 1024;
 
 /// Room reserved in a chunk for the end of the stream written after its
 /// messages (a Connect end without error or metadata is 7 bytes; a larger

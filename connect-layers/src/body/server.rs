@@ -197,11 +197,6 @@ fn with_end(frame: &crate::rpc::Frame, end: StreamEnd, trailers: &HeaderMap) -> 
     Bytes::from(chunk)
 }
 
-/// The largest message a unary answer copies to send it in one DATA frame
-/// with the envelope that ends it (a larger one leaves uncopied, the end in
-/// a frame of its own).
-const JOIN_MAX: usize = 16 * 1024;
-
 impl Body for ResponseBody {
     type Data = Bytes;
     type Error = std::convert::Infallible;
@@ -220,9 +215,12 @@ impl Body for ResponseBody {
                 end,
             } => match frame.take() {
                 // An enveloped end (Connect, gRPC-Web) rides in the
-                // message's DATA frame.
+                // message's DATA frame, for a message no larger than a
+                // gathered chunk (a larger one leaves uncopied, the end
+                // in a frame of its own).
                 Some(frame)
-                    if *end != StreamEnd::GrpcTrailers && frame.payload().len() <= JOIN_MAX =>
+                    if *end != StreamEnd::GrpcTrailers
+                        && frame.payload().len() <= super::batch::CHUNK_MAX =>
                 {
                     *done = true;
                     let empty = HeaderMap::new();
@@ -359,6 +357,23 @@ mod tests {
         let mut want = envelope(0, b"hi");
         want.extend(envelope(flags::GRPC_WEB_TRAILERS, b"grpc-status: 0\r\n"));
         assert_eq!(frames_of(body).await, vec![Some(want)]);
+    }
+
+    #[tokio::test]
+    async fn a_large_unary_answer_leaves_uncopied_and_ends_apart() {
+        let big = Bytes::from(vec![7u8; crate::body::batch::CHUNK_MAX + 1]);
+        let body = ResponseBody::single(
+            crate::rpc::Frame::new(big.clone()),
+            HeaderMap::new(),
+            StreamEnd::GrpcWebTrailers,
+        );
+        let got = frames_of(body).await;
+        assert_eq!(got.len(), 2);
+        assert_eq!(got[0], Some(envelope(0, &big)));
+        assert_eq!(
+            got[1],
+            Some(envelope(flags::GRPC_WEB_TRAILERS, b"grpc-status: 0\r\n"))
+        );
     }
 
     #[tokio::test]
