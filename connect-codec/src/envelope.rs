@@ -79,6 +79,36 @@ impl EnvelopeDecoder {
         self.head.is_empty() && self.buf.is_empty()
     }
 
+    /// The next envelope's payload, if it lies whole in the chunk being
+    /// read, within the limit, and its flags have no bit outside `allowed`:
+    /// the common case of a stream of messages, taken without building a
+    /// `Result`. `None` leaves everything as it was; call
+    /// [`next_envelope`](Self::next_envelope) then, which reports what this
+    /// does not (a length over the limit, an envelope that spans chunks,
+    /// other flags).
+    ///
+    /// ```
+    /// use connect_codec::envelope::{EnvelopeDecoder, encode_envelope};
+    ///
+    /// let mut dec = EnvelopeDecoder::new(1024);
+    /// dec.push(encode_envelope(0x02, b"end"));
+    /// assert!(dec.next_ready(0x01).is_none()); // flag 0x02 not allowed
+    /// let env = dec.next_ready(0x03).unwrap();
+    /// assert_eq!((env.flags, &env.data[..]), (0x02, &b"end"[..]));
+    /// ```
+    #[inline]
+    pub fn next_ready(&mut self, allowed: u8) -> Option<Envelope> {
+        let len = peek_len(&self.head)?;
+        let flags = self.head[0];
+        if flags & !allowed != 0 || len > self.limit || self.head.len() < ENVELOPE_PREFIX_LEN + len
+        {
+            return None;
+        }
+        let mut data = self.head.split_to(ENVELOPE_PREFIX_LEN + len);
+        data.advance(ENVELOPE_PREFIX_LEN);
+        Some(Envelope { flags, data })
+    }
+
     /// The next complete envelope, `None` if more bytes are needed, or
     /// `resource_exhausted` if the announced length is over the limit.
     #[inline]
@@ -195,6 +225,33 @@ pub fn encode_envelope(flags: u8, payload: &[u8]) -> Bytes {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn next_ready_takes_only_whole_allowed_envelopes_and_leaves_the_rest() {
+        let mut dec = EnvelopeDecoder::new(4);
+        let mut wire = BytesMut::new();
+        wire.put(encode_envelope(0, b"ab"));
+        wire.put(encode_envelope(0, b"toolong"));
+        dec.push(wire.freeze());
+        assert_eq!(&dec.next_ready(0).unwrap().data[..], b"ab");
+        // Over the limit: left for next_envelope, which reports it.
+        assert!(dec.next_ready(0).is_none());
+        assert_eq!(
+            dec.next_envelope().unwrap_err().code(),
+            connect_core::Code::ResourceExhausted
+        );
+
+        // An envelope split across chunks is not taken; nor is it lost.
+        let mut dec = EnvelopeDecoder::new(1024);
+        let wire = encode_envelope(1, b"hello");
+        dec.push(wire.slice(..4));
+        assert!(dec.next_ready(1).is_none());
+        dec.push(wire.slice(4..));
+        assert!(dec.next_ready(1).is_none());
+        let env = dec.next_envelope().unwrap().unwrap();
+        assert_eq!((env.flags, &env.data[..]), (1, &b"hello"[..]));
+        assert!(dec.is_empty());
+    }
 
     #[test]
     fn a_huge_announced_length_reserves_little() {

@@ -100,6 +100,19 @@ where
         }
     }
 
+    /// The next message's payload if it is uncompressed and whole in the
+    /// chunk being read; `None` for anything else ([`poll_item`] then).
+    ///
+    /// [`poll_item`]: Self::poll_item
+    #[inline]
+    fn next_ready(self: Pin<&mut Self>) -> Option<Bytes> {
+        let this = self.project();
+        if *this.done {
+            return None;
+        }
+        this.decoder.next_ready(0).map(|env| env.data)
+    }
+
     /// The next item: a message, then the trailers or an error, then
     /// `None`. `headers` are the response's (trailers-only answers carry
     /// their status there).
@@ -295,6 +308,16 @@ where
     fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         let this = self.project();
         let mut reader = this.reader;
+        // The hot path: an uncompressed message whole in the chunk at hand,
+        // built once, in the caller's slot (not moved through the general
+        // path's nested results).
+        if let Some(data) = reader.as_mut().next_ready() {
+            return Poll::Ready(Some(Ok(StreamItem::Message(Frame {
+                data,
+                compressed: false,
+                prefixed: false,
+            }))));
+        }
         match ready!(reader.as_mut().poll_item(cx, this.headers)) {
             Some(Ok(StreamItem::Message(frame))) if frame.compressed => {
                 let read_max = *reader.as_mut().project().read_max;
