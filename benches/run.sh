@@ -12,7 +12,10 @@
 #      --no-loopback);
 #   2. the client benches again, interleaved (src/bin/client-ab.rs): every
 #      framework timed in short bursts taken in turn, ratios per round;
-#   3. the pair: each client against its own server (src/bin/pair.rs);
+#   3. the pair: each client against its own server (src/bin/pair.rs),
+#      PAIR_ROUNDS rounds (3; the variants alternate within a round, and
+#      each figure is the median round's: one round is not evidence on a
+#      shared host);
 #   4. instructions per call, servers and clients (instructions.sh), if
 #      valgrind is installed.
 # Not run here: fortunes (Redis behind the handler, connect-go too) is
@@ -56,7 +59,7 @@ cpu="$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo 2>/dev/null |
     echo "timed in ~20 ms bursts taken in turn, so the host's drift moves all alike."
     "$target/release/client-ab"
     echo
-    "$target/release/pair" | sed 's/^# /### /'
+    "$target/release/pair" --rounds "${PAIR_ROUNDS:-3}" | sed 's/^# /### /'
     echo
     if command -v valgrind >/dev/null; then
         echo "### Instructions per call (callgrind; \`bash benches/instructions.sh\`)"
