@@ -130,15 +130,6 @@ fn guarded<T>(
         .map(|out| out.unwrap_or_else(|_| Err(panicked())))
 }
 
-/// A response stream whose panic ends it with `internal`.
-fn guarded_stream<M: 'static>(
-    stream: ResponseStream<M>,
-) -> impl Stream<Item = Result<M, ConnectError>> {
-    std::panic::AssertUnwindSafe(stream)
-        .catch_unwind()
-        .map(|item| item.unwrap_or_else(|_| Err(panicked())))
-}
-
 /// Takes the single request message of a unary or server-streaming call.
 async fn single(messages: RequestMessages) -> Result<Frame, ConnectError> {
     match messages {
@@ -208,23 +199,62 @@ fn respond_stream<M>(codec: Codec, stream: ResponseStream<M>, ctx: Context) -> R
 where
     M: Message + Serialize + 'static,
 {
-    // Streamed responses are enveloped in every protocol, and encoded into
-    // one buffer: a message is split off it, not allocated on its own.
-    let mut buf = bytes::BytesMut::new();
-    let frames = guarded_stream(stream).map(move |item| {
-        item.and_then(|m| {
-            Ok(Frame {
-                data: codec::encode_prefixed_into(codec, &m, &mut buf)?,
-                compressed: false,
-                prefixed: true,
-            })
-        })
-    });
+    let frames = Encoded {
+        stream,
+        codec,
+        buf: bytes::BytesMut::new(),
+        panicked: false,
+    };
     let (headers, trailers) = ctx.into_response_metadata();
     RpcResponse {
         headers,
         trailers,
         messages: ResponseMessages::Stream(Box::pin(frames)),
+    }
+}
+
+/// A streaming handler's answer, encoded as it is read. Streamed responses
+/// are enveloped in every protocol, and encoded into one buffer: a message
+/// is split off it, not allocated on its own. Each message is polled from
+/// the handler's stream and encoded in one step, under one `catch_unwind`
+/// (a panic in either ends the stream with `internal`), so it is never
+/// returned by value through layers of stream adapters.
+struct Encoded<M> {
+    stream: ResponseStream<M>,
+    codec: Codec,
+    buf: bytes::BytesMut,
+    panicked: bool,
+}
+
+impl<M: Message + Serialize> Stream for Encoded<M> {
+    type Item = Result<Frame, ConnectError>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<Option<Self::Item>> {
+        let this = &mut *self;
+        if this.panicked {
+            return Poll::Ready(None);
+        }
+        let (stream, codec, buf) = (&mut this.stream, this.codec, &mut this.buf);
+        let polled = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            match stream.as_mut().poll_next(cx) {
+                Poll::Ready(Some(Ok(m))) => Poll::Ready(Some(
+                    codec::encode_prefixed_into(codec, &m, buf).map(|data| Frame {
+                        data,
+                        compressed: false,
+                        prefixed: true,
+                    }),
+                )),
+                Poll::Ready(Some(Err(e))) => Poll::Ready(Some(Err(e))),
+                Poll::Ready(None) => Poll::Ready(None),
+                Poll::Pending => Poll::Pending,
+            }
+        }));
+        polled.unwrap_or_else(|_| {
+            // The stream is not polled again (nor dropped here, where a
+            // second panic would escape).
+            this.panicked = true;
+            Poll::Ready(Some(Err(panicked())))
+        })
     }
 }
 
@@ -311,4 +341,66 @@ where
 /// The answer for a method the service does not know.
 pub fn unimplemented(req: &RpcRequest) -> ConnectError {
     ConnectError::unimplemented(format!("{} is not implemented", req.head.method.path()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use buffa_types::google::protobuf::StringValue;
+
+    fn text(value: &str) -> StringValue {
+        StringValue {
+            value: value.into(),
+            ..Default::default()
+        }
+    }
+
+    #[tokio::test]
+    async fn a_streamed_answer_is_encoded_behind_its_prefix_and_a_panic_ends_it() {
+        let mut n = 0;
+        let answers: ResponseStream<StringValue> =
+            Box::pin(futures_util::stream::poll_fn(move |_| {
+                n += 1;
+                match n {
+                    1 => Poll::Ready(Some(Ok(text("one")))),
+                    2 => panic!("a stream bug"),
+                    _ => Poll::Ready(None),
+                }
+            }));
+        let resp = respond_stream(Codec::Proto, answers, Context::default());
+        let ResponseMessages::Stream(mut frames) = resp.messages else {
+            panic!("a streamed answer");
+        };
+        let first = frames.next().await.unwrap().unwrap();
+        assert!(first.prefixed && !first.compressed);
+        assert_eq!(&first.data[..5], &[0, 0, 0, 0, 5]);
+        let decoded: StringValue = codec::decode_owned(Codec::Proto, first.payload()).unwrap();
+        assert_eq!(decoded.value, "one");
+        let err = frames.next().await.unwrap().unwrap_err();
+        assert_eq!(
+            (err.code(), err.message()),
+            (connect_core::Code::Internal, "the handler panicked")
+        );
+        assert!(frames.next().await.is_none());
+        assert!(frames.next().await.is_none());
+    }
+
+    #[tokio::test]
+    async fn an_error_from_the_handler_s_stream_passes_as_it_is() {
+        let answers: ResponseStream<StringValue> = Box::pin(futures_util::stream::iter([
+            Ok(text("a")),
+            Err(ConnectError::not_found("gone")),
+        ]));
+        let resp = respond_stream(Codec::Json, answers, Context::default());
+        let ResponseMessages::Stream(frames) = resp.messages else {
+            panic!("a streamed answer");
+        };
+        let items: Vec<_> = frames.collect().await;
+        assert_eq!(items.len(), 2);
+        assert_eq!(items[0].as_ref().unwrap().payload(), br#""a""#);
+        assert_eq!(
+            items[1].as_ref().unwrap_err().code(),
+            connect_core::Code::NotFound
+        );
+    }
 }
