@@ -82,7 +82,9 @@ pub(crate) struct Calls {
     born: Instant,
     in_flight: AtomicUsize,
     served: AtomicU64,
-    /// Milliseconds after `born` when the last call in flight ended.
+    /// Milliseconds after `born` when the last call in flight ended;
+    /// [`BUSY`] from the start of a call on an idle connection until the
+    /// call that leaves it idle again writes the time.
     idle_since_ms: AtomicU64,
     max_requests: u64,
     quota_reached: Notify,
@@ -101,7 +103,9 @@ impl Calls {
     }
 
     fn start(self: &Arc<Self>) -> InFlight {
-        self.in_flight.fetch_add(1, Ordering::AcqRel);
+        if self.in_flight.fetch_add(1, Ordering::AcqRel) == 0 {
+            self.idle_since_ms.store(BUSY, Ordering::Release);
+        }
         let served = self.served.fetch_add(1, Ordering::AcqRel) + 1;
         let last = served == self.max_requests;
         if last {
@@ -115,10 +119,18 @@ impl Calls {
 
     /// When the connection became idle, if it is.
     fn idle_since(&self) -> Option<Instant> {
-        (self.in_flight.load(Ordering::Acquire) == 0)
-            .then(|| self.born + Duration::from_millis(self.idle_since_ms.load(Ordering::Acquire)))
+        if self.in_flight.load(Ordering::Acquire) != 0 {
+            return None;
+        }
+        // `BUSY`: the call that left the connection idle has not written
+        // the time yet; it is not idle for long enough to count.
+        let ms = self.idle_since_ms.load(Ordering::Acquire);
+        (ms != BUSY).then(|| self.born + Duration::from_millis(ms))
     }
 }
+
+/// `Calls::idle_since_ms` while the connection is not known to be idle.
+const BUSY: u64 = u64::MAX;
 
 /// One call in flight; dropped when its response body ends or is dropped.
 #[derive(Debug)]
@@ -137,9 +149,12 @@ impl InFlight {
 impl Drop for InFlight {
     fn drop(&mut self) {
         let calls = &self.calls;
-        let ms = calls.born.elapsed().as_millis() as u64;
-        calls.idle_since_ms.store(ms, Ordering::Release);
-        calls.in_flight.fetch_sub(1, Ordering::AcqRel);
+        // Only the call that leaves the connection idle reads the clock:
+        // on a busy connection, none does.
+        if calls.in_flight.fetch_sub(1, Ordering::AcqRel) == 1 {
+            let ms = calls.born.elapsed().as_millis() as u64;
+            calls.idle_since_ms.store(ms, Ordering::Release);
+        }
     }
 }
 
@@ -340,5 +355,35 @@ pub(crate) async fn drive<C: Graceful>(
         let _ = tokio::time::timeout(retirement.age_grace, conn).await;
     } else {
         conn.await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_connection_is_idle_from_the_end_of_its_last_call() {
+        let calls = Arc::new(Calls::new(None));
+        assert!(calls.idle_since().is_some(), "idle since it was born");
+        let a = calls.start();
+        let b = calls.start();
+        assert!(calls.idle_since().is_none());
+        drop(a);
+        assert!(calls.idle_since().is_none(), "one call still in flight");
+        std::thread::sleep(Duration::from_millis(5));
+        let before = Instant::now();
+        drop(b);
+        let since = calls.idle_since().expect("idle after the last call");
+        // Whole milliseconds since `born`: within one of the call's end.
+        assert!(
+            since + Duration::from_millis(1) >= before,
+            "{since:?} {before:?}"
+        );
+        assert!(since <= Instant::now());
+        let c = calls.start();
+        assert!(calls.idle_since().is_none(), "busy again");
+        drop(c);
+        assert!(calls.idle_since().unwrap() >= since);
     }
 }
