@@ -1,5 +1,6 @@
-//! `EnvelopeDecoder` fed arbitrary chunkings of arbitrary bytes, checked
-//! against a simple model of the wire format; and `decode_single`.
+//! `EnvelopeDecoder` fed arbitrary chunkings of arbitrary bytes, read with
+//! `next_ready` and `next_envelope` in turn, checked against a simple model
+//! of the wire format; and `decode_single`.
 #![no_main]
 
 use arbitrary::Arbitrary;
@@ -13,6 +14,9 @@ const PREFIX: usize = 5;
 #[derive(Arbitrary, Debug)]
 struct Input {
     limit: u8,
+    /// The flags `next_ready` may take (it is tried before each
+    /// `next_envelope`).
+    allowed: u8,
     chunks: Vec<u8>,
     bytes: Vec<u8>,
 }
@@ -65,6 +69,20 @@ fuzz_target!(|input: Input| {
         // Never more buffered than one maximal envelope plus this chunk.
         assert!(pushed - consumed <= limit + PREFIX + chunk_len);
         loop {
+            // The fast path takes only a whole envelope of allowed flags
+            // within the limit; whatever it leaves, next_envelope reads.
+            if let Some(env) = dec.next_ready(input.allowed) {
+                let (flags, len) = announced(&wire, consumed).unwrap();
+                assert!(len <= limit);
+                assert_eq!(flags & !input.allowed, 0);
+                assert_eq!(env.flags, flags);
+                assert_eq!(
+                    env.data,
+                    wire.slice(consumed + PREFIX..consumed + PREFIX + len)
+                );
+                consumed += PREFIX + len;
+                continue;
+            }
             match dec.next_envelope() {
                 Ok(Some(env)) => {
                     let (flags, len) = announced(&wire, consumed).unwrap();
