@@ -79,10 +79,9 @@ impl EnvelopeDecoder {
         self.head.is_empty() && self.buf.is_empty()
     }
 
-    /// The next envelope's payload, if it lies whole in the chunk being
-    /// read, within the limit, and its flags have no bit outside `allowed`:
-    /// the common case of a stream of messages, taken without building a
-    /// `Result`. `None` leaves everything as it was; call
+    /// The next envelope, if it lies whole in the chunk being read, within
+    /// the limit, and its flags have no bit outside `allowed`: the common
+    /// case of a stream of messages, taken without building a `Result`. `None` leaves everything as it was; call
     /// [`next_envelope`](Self::next_envelope) then, which reports what this
     /// does not (a length over the limit, an envelope that spans chunks,
     /// other flags).
