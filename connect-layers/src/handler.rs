@@ -236,18 +236,16 @@ impl<M: Message + Serialize> Stream for Encoded<M> {
         }
         let (stream, codec, buf) = (&mut this.stream, this.codec, &mut this.buf);
         let polled = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            match stream.as_mut().poll_next(cx) {
-                Poll::Ready(Some(Ok(m))) => Poll::Ready(Some(
-                    codec::encode_prefixed_into(codec, &m, buf).map(|data| Frame {
+            stream.as_mut().poll_next(cx).map(|item| {
+                item.map(|m| {
+                    let data = codec::encode_prefixed_into(codec, &m?, buf)?;
+                    Ok(Frame {
                         data,
                         compressed: false,
                         prefixed: true,
-                    }),
-                )),
-                Poll::Ready(Some(Err(e))) => Poll::Ready(Some(Err(e))),
-                Poll::Ready(None) => Poll::Ready(None),
-                Poll::Pending => Poll::Pending,
-            }
+                    })
+                })
+            })
         }));
         polled.unwrap_or_else(|_| {
             // The stream is not polled again (nor dropped here, where a
